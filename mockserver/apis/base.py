@@ -1,0 +1,110 @@
+"""What every API handler shares: its blobs, its file URLs, and the state operations the mock offers."""
+
+from __future__ import annotations
+
+import re
+import typing as t
+
+from connexion import request as current_request
+from starlette.responses import Response
+
+from ..blobs import StoreFull
+from ..errors import ApiError
+from ..images import ImageFacts, InvalidImage, inspect_image
+
+if t.TYPE_CHECKING:
+    from ..context import MockContext
+
+
+def snake_case(operation_id: str) -> str:
+    """``createImage`` / ``create-image`` / ``post__UploadImage`` -> ``create_image``."""
+    name = re.sub(r"[^0-9a-zA-Z]+", "_", operation_id)
+    name = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
+    return name.strip("_").lower()
+
+
+class BaseApi:
+    name: str = ""
+
+    def __init__(self, ctx: MockContext):
+        self.ctx = ctx
+        self.reset()
+
+    # -- state -------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        raise NotImplementedError
+
+    def dump(self) -> dict:
+        """The API's records as JSON (bytes excluded): what ``GET /__mock__/state`` shows."""
+        raise NotImplementedError
+
+    def restore(self, state: dict) -> None:
+        """Inverse of :meth:`dump`; blobs are restored by the caller."""
+        raise NotImplementedError
+
+    def seed(self, entries: list[dict], images_dir) -> int:
+        """Preload records from fixture entries through the same code paths as real requests."""
+        raise NotImplementedError
+
+    # -- blobs -------------------------------------------------------------------------------------
+    def blob_key(self, key: str) -> str:
+        return f"{self.name}/{key}"
+
+    def store_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        try:
+            self.ctx.blobs.put(self.blob_key(key), data, content_type)
+        except StoreFull as exc:
+            raise ApiError(507, str(exc)) from exc
+
+    def check_room(self, size: int) -> None:
+        try:
+            self.ctx.blobs.check_room(size)
+        except StoreFull as exc:
+            raise ApiError(507, str(exc)) from exc
+
+    def drop_bytes(self, key: str) -> None:
+        self.ctx.blobs.delete(self.blob_key(key))
+
+    @staticmethod
+    def image_facts(data: bytes) -> ImageFacts:
+        try:
+            return inspect_image(data)
+        except InvalidImage as exc:
+            raise ApiError(400, f"the file is not a valid image: {exc}") from exc
+
+    # -- file URLs (served under /__mock__/files/, outside the contract) ------------------------------
+    def file_path(self, key: str) -> str:
+        return f"/__mock__/files/{self.name}/{key}"
+
+    def file_url(self, key: str, request=None) -> str:
+        url = (request or current_request).url
+        return f"{url.scheme}://{url.netloc}{self.file_path(key)}"
+
+    async def serve_file(self, key: str, request) -> Response:
+        blob = self.ctx.blobs.get(self.blob_key(key))
+        if blob is None:
+            raise ApiError(404, "no such file")
+        return Response(blob.data, media_type=blob.content_type)
+
+    async def receive_file(self, key: str, request) -> Response:
+        raise ApiError(405, "this API's file URLs are read-only")
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+def json_reply(body, status: int = 200, headers: dict | None = None):
+    """Connexion needs the media type named when an operation documents several (see STACK-NOTES)."""
+    return body, status, {**JSON, **(headers or {})}
+
+
+async def read_upload(upload, limit: int | None = None) -> bytes:
+    """Bytes of a multipart file field; a text field where a file belongs is a 400."""
+    if upload is None:
+        raise ApiError(400, "the file field is required")
+    if isinstance(upload, str | bytes):
+        raise ApiError(400, "the file field must be a file part (with a filename), not a text value")
+    data = await upload.read()
+    if limit is not None and len(data) > limit:
+        raise ApiError(413, f"the file is {len(data)} bytes; the limit is {limit} bytes")
+    return data

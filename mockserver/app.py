@@ -1,0 +1,157 @@
+"""Builds the mock: one Connexion API per spec, the mock's own routes, and the middlewares around them."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import functools
+import sys
+
+from connexion import AsyncApp
+from connexion.datastructures import MediaTypeDict
+from connexion.exceptions import ProblemException
+from connexion.middleware import MiddlewarePosition
+from connexion.resolver import Resolver
+from connexion.spec import Specification
+from connexion.validators import VALIDATOR_MAP
+from starlette.convertors import PathConvertor, register_url_convertor
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
+from starlette.middleware.cors import CORSMiddleware
+
+from .apis.base import snake_case
+from .context import ContextMiddleware, MockContext, Settings
+from .control import mock_routes
+from .errors import ApiError, make_error_handler
+from .fixtures import load_seed_data
+from .forms import BracketFormValidator, ClosingMultiPartValidator, Utf8JSONValidator
+from .limits import BodyLimitMiddleware
+from .persistence import load_state, save_state
+from .prefer import PreferMiddleware
+from .registry import SPECS_DIR
+
+
+class _AnyPathConvertor(PathConvertor):
+    """Starlette's ``path`` convertor stops at a newline, so Connexion's API mounts answered 404 to a path
+    parameter holding ``%0A``; a path may hold any character."""
+
+    regex = "(?s:.*)"
+
+
+register_url_convertor("path", _AnyPathConvertor())
+
+
+def _closing_uploads(handler):
+    """Connexion parses multipart parts into temporary files and never closes them; we do, afterwards."""
+
+    @functools.wraps(handler)
+    async def wrapper(*args, **kwargs):
+        try:
+            return await handler(*args, **kwargs)
+        finally:
+            for value in kwargs.values():
+                for part in value if isinstance(value, list) else [value]:
+                    if isinstance(part, UploadFile):
+                        await part.close()
+
+    return wrapper
+
+
+def _handler_for(api_handler):
+    return lambda operation_id: _closing_uploads(getattr(api_handler, snake_case(operation_id)))
+
+
+@contextlib.contextmanager
+def _trusting_bundled_specs():
+    """Skip Connexion's re-validation of the specs against the OpenAPI meta-schema while adding them.
+
+    It is 85% of start-up (0.4 s for five specs) and repeats what CI does on every run
+    (tests/test_specs.py validates each spec with openapi-spec-validator), for files shipped with us.
+    """
+    original = Specification.__dict__["_validate_spec"]
+    Specification._validate_spec = classmethod(lambda cls, spec: None)
+    try:
+        yield
+    finally:
+        Specification._validate_spec = original
+
+
+def _validator_map() -> dict:
+    body = MediaTypeDict(VALIDATOR_MAP["body"])  # a plain dict copy would lose "*/*json" matching
+    body["application/x-www-form-urlencoded"] = BracketFormValidator
+    body["multipart/form-data"] = ClosingMultiPartValidator
+    body["*/*json"] = Utf8JSONValidator
+    return {**VALIDATOR_MAP, "body": body}
+
+
+class MockServer:
+    """The ASGI app: ``/`` and ``/__mock__/`` go to the mock's routes, everything else to Connexion."""
+
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or Settings()
+        self.ctx = MockContext(self.settings)
+        self.connexion = self._build_connexion()
+        self.routes = mock_routes()
+        app = CORSMiddleware(
+            self._dispatch,
+            allow_origins=["*"],
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["*"],
+        )
+        self.asgi = ContextMiddleware(app, self.ctx)
+        if self.settings.state_dir and load_state(self.ctx, self.settings.state_dir):
+            print(f"mockserver: state restored from {self.settings.state_dir}", file=sys.stderr)
+        elif self.settings.seed_data:
+            load_seed_data(self.ctx, self.settings.seed_data)
+
+    def _build_connexion(self) -> AsyncApp:
+        app = AsyncApp(__name__, specification_dir=str(SPECS_DIR), lifespan=self._lifespan)
+        validators = _validator_map()
+        with _trusting_bundled_specs():
+            self._add_apis(app, validators)
+        app.add_middleware(PreferMiddleware, position=MiddlewarePosition.BEFORE_SECURITY)
+        app.add_middleware(BodyLimitMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION)
+        handler = make_error_handler(self.ctx)
+        # Starlette picks the most specific registered class, so each family Connexion knows is listed.
+        for exc_class in (Exception, HTTPException, ProblemException, MultiPartException, ApiError):
+            app.add_error_handler(exc_class, handler)
+        return app
+
+    def _add_apis(self, app: AsyncApp, validators: dict) -> None:
+        for name, handler in self.ctx.apis.items():
+            info = self.ctx.info(name)
+            app.add_api(
+                copy.deepcopy(info.spec),  # parsed once; Connexion would re-parse the file
+                name=name,
+                base_path=info.base_path(self.settings.prefixed),
+                resolver=Resolver(function_resolver=_handler_for(handler)),
+                strict_validation=False,
+                validate_responses=self.settings.validate_responses,
+                validator_map=validators,
+            )
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, _app):
+        """``--state-dir``: saved when the server shuts down, under any ASGI server."""
+        yield
+        if self.settings.state_dir:
+            save_state(self.ctx, self.settings.state_dir)
+            print(f"mockserver: state saved to {self.settings.state_dir}", file=sys.stderr, flush=True)
+
+    async def _dispatch(self, scope, receive, send):
+        path = scope.get("path", "")
+        if scope["type"] == "http" and (path == "/" or path.startswith("/__mock__/")):
+            return await self.routes(scope, receive, send)
+        await self.connexion(scope, receive, send)
+
+    async def __call__(self, scope, receive, send):
+        await self.asgi(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None, **options) -> MockServer:
+    """``create_app(apis=("evotor",), prefixed=False, jwt_secret=...)``: keyword options fill Settings."""
+    if settings is None:
+        settings = Settings(**options)
+    return MockServer(settings)

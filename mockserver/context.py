@@ -1,0 +1,133 @@
+"""One mock server's settings and state, reachable from every request through the ASGI scope."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .blobs import BlobStore
+from .registry import APIS, ApiInfo, resolve_refs
+from .signing import UrlSigner
+
+DEFAULT_MAX_BODY_BYTES = 25 * 1024 * 1024
+
+
+@dataclass
+class Settings:
+    apis: tuple[str, ...] = tuple(APIS)
+    prefixed: bool = True  # all APIs under /<name>/; False: one API at its real paths
+    jwt_secret: str | None = None
+    max_store_bytes: int | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    seed_data: Path | None = None
+    state_dir: Path | None = None
+    validate_responses: bool = True
+    signing_key: bytes | None = None
+    url_ttl_seconds: int = 900
+
+
+@dataclass
+class MockContext:
+    settings: Settings
+    blobs: BlobStore = field(init=False)
+    signer: UrlSigner = field(init=False)
+    apis: dict = field(init=False)  # name -> handler object (mockserver.apis.*)
+
+    def __post_init__(self):
+        self.blobs = BlobStore(self.settings.max_store_bytes)
+        self.signer = UrlSigner(self.settings.signing_key, self.settings.url_ttl_seconds)
+        self.apis = {}
+        for name in self.settings.apis:
+            module_name, cls_name = APIS[name].handler.split(":")
+            cls = getattr(importlib.import_module(f"mockserver.apis.{module_name}"), cls_name)
+            self.apis[name] = cls(self)
+        self._by_base_path = sorted(
+            ((APIS[n].base_path(self.settings.prefixed), n) for n in self.apis), key=lambda p: -len(p[0])
+        )
+
+    def info(self, name: str) -> ApiInfo:
+        return APIS[name]
+
+    def api_for_path(self, path: str) -> str | None:
+        """The API whose mount point holds ``path`` (longest match first)."""
+        for base, name in self._by_base_path:
+            if (
+                path == base
+                or path.startswith(base + "/")
+                or (base == "" and not path.startswith("/__mock__"))
+            ):
+                return name
+        return None
+
+    def reset(self) -> None:
+        self.blobs.clear()
+        for api in self.apis.values():
+            api.reset()
+
+    def dump(self) -> dict:
+        return {name: api.dump() for name, api in self.apis.items()}
+
+
+class ContextMiddleware:
+    """Outermost layer: puts the context where security handlers and mock routes find it."""
+
+    def __init__(self, app, ctx: MockContext):
+        self.app = app
+        self.ctx = ctx
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] in ("http", "websocket"):
+            scope["mockserver"] = self.ctx
+        await self.app(scope, receive, send)
+
+
+def routed_operation(scope) -> tuple[str, dict] | None:
+    """After Connexion's routing: the API name and the spec's operation object for this request."""
+    routing = scope.get("extensions", {}).get("connexion_routing", {})
+    ctx: MockContext | None = scope.get("mockserver")
+    operation_id = routing.get("operation_id")
+    if ctx is None or operation_id is None:
+        return None
+    api = ctx.api_for_path(routing.get("api_base_path", "") + "/")
+    if api is None:
+        return None
+    return api, operation_index(api).get(operation_id, {})
+
+
+_OPERATIONS: dict[str, dict] = {}
+_PATHS: dict[str, list] = {}
+_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+
+
+def operation_index(api: str) -> dict:
+    """operationId -> the operation object, with its ``$ref``s resolved."""
+    if api not in _OPERATIONS:
+        spec = APIS[api].spec
+        _OPERATIONS[api] = {
+            op["operationId"]: resolve_refs(op, spec)
+            for item in spec.get("paths", {}).values()
+            for method, op in item.items()
+            if method in _METHODS and "operationId" in op
+        }
+    return _OPERATIONS[api]
+
+
+def allowed_methods(api: str, relative_path: str) -> list[str]:
+    """The methods the spec documents for the path template matching ``relative_path``."""
+    if api not in _PATHS:
+        _PATHS[api] = [
+            (_template_regex(template), sorted(m.upper() for m in item if m in _METHODS))
+            for template, item in APIS[api].spec.get("paths", {}).items()
+        ]
+    for regex, methods in _PATHS[api]:
+        if regex.match(relative_path):
+            return methods
+    return []
+
+
+def _template_regex(template: str) -> re.Pattern:
+    parts = re.split(r"(\{[^}]+\})", template)
+    body = "".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts)
+    return re.compile(f"^{body}$", re.S)

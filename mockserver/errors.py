@@ -1,0 +1,82 @@
+"""Errors in each API's own format: the seeds differ, and a client must never see Connexion's problem+json."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from connexion.exceptions import ProblemException
+from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
+
+logger = logging.getLogger("mockserver")
+
+
+class ApiError(Exception):
+    """Raised by handlers and helpers; rendered in the format of the API that served the request."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+def error_body(api: str, status: int, message: str) -> tuple[bytes, str]:
+    """Body and content type of an error, as the API's spec documents it (see specs/README.md)."""
+    if api == "everydaypic":
+        return message.encode(), "text/plain; charset=utf-8"
+    if api == "evotor":
+        body: object = {"errors": [{"code": status, "reason": message}]}
+    elif api == "image-upload":
+        body = {"message": message, "data": None}
+    elif api == "sharinpix":
+        body = {"error": message}
+    elif api == "tagged-images":
+        body = {"code": status, "message": message}
+    else:  # outside any API: the mock's own routes
+        body = {"error": message, "status": status}
+    return json.dumps(body).encode(), "application/json"
+
+
+def error_response(api: str, status: int, message: str, headers: dict[str, str] | None = None):
+    body, content_type = error_body(api, status, message)
+    return ConnexionResponse(status_code=status, body=body, content_type=content_type, headers=headers)
+
+
+def _message(exc: Exception) -> tuple[int, str, dict[str, str]]:
+    if isinstance(exc, ApiError):
+        return exc.status, exc.message, exc.headers
+    if isinstance(exc, ProblemException):
+        detail = exc.detail or exc.title or "error"
+        status, headers = exc.status, dict(exc.headers or {})
+    elif isinstance(exc, MultiPartException):
+        return 400, f"Malformed multipart body: {exc.message}", {}
+    elif isinstance(exc, HTTPException):
+        status, detail, headers = exc.status_code, exc.detail, dict(exc.headers or {})
+    else:
+        logger.exception("unexpected error", exc_info=exc)
+        return 500, "Internal error in the mock server", {}
+    if status == 415:
+        # The specs document 400 for malformed requests, not 415; a wrong Content-Type is one.
+        return 400, f"Unsupported Content-Type: {detail}", headers
+    return status, str(detail), headers
+
+
+def make_error_handler(ctx):
+    """One handler for every exception, rendering in the format of the API that owns the path."""
+    from .context import allowed_methods
+
+    def handle(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        status, message, headers = _message(exc)
+        path = request.url.path
+        api = ctx.api_for_path(path) or "__mock__"
+        if status == 405 and api in ctx.apis:
+            base = ctx.info(api).base_path(ctx.settings.prefixed)
+            methods = allowed_methods(api, path[len(base) :])
+            if methods:  # Starlette lists only the first route's method; the spec knows them all
+                headers["Allow"] = ", ".join(methods)
+        return error_response(api, status, message, headers)
+
+    return handle

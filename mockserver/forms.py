@@ -1,0 +1,139 @@
+"""Request-body validators: Connexion's, where they fall short of the seeds or of ALL-01.
+
+Bracket-nested form bodies (``a[b][c]=v``, ``a[]=v``), as Rails/Rack clients send them.
+
+OpenAPI describes them as ``deepObject`` form fields, but Connexion's form validator only knows flat
+fields (it rejects the sharinpix seed's own request), so the body is decoded here and validated against
+the spec's schema, still inside Connexion's validation middleware.
+"""
+
+from __future__ import annotations
+
+import re
+import typing as t
+from urllib.parse import parse_qsl
+
+from connexion.exceptions import BadRequestProblem
+from connexion.validators.form_data import FormDataValidator, MultiPartFormDataValidator
+from connexion.validators.json import JSONRequestBodyValidator
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartParser
+
+DECODED_FORM_KEY = "mockserver.decoded_form"
+_KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
+MAX_DEPTH = 8
+
+
+def decode_bracket_form(pairs: t.Iterable[tuple[str, str]]) -> dict:
+    """Rack's nesting rules for the shapes the seeds use; a key contradicting an earlier one is an error."""
+    result: dict = {}
+    for key, value in pairs:
+        if not key:
+            continue  # Rack ignores an empty key (``=x``)
+        match = _KEY.match(key)
+        if not match:
+            raise ValueError(f"malformed form key {key!r}")
+        parts = [match.group(1), *re.findall(r"\[([^\[\]]*)\]", match.group(2))]
+        if len(parts) > MAX_DEPTH:
+            raise ValueError(f"form key {key!r} nests deeper than {MAX_DEPTH} levels")
+        node = result
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            if part == "":
+                raise ValueError(f"malformed form key {key!r}: '[]' must come last")
+            if last:
+                _set_leaf(node, part, value, key)
+            elif parts[i + 1] == "" and i + 1 == len(parts) - 1:
+                existing = node.setdefault(part, [])
+                if not isinstance(existing, list):
+                    raise ValueError(f"form key {key!r} conflicts with an earlier key")
+                existing.append(value)
+                break
+            else:
+                child = node.setdefault(part, {})
+                if not isinstance(child, dict):
+                    raise ValueError(f"form key {key!r} conflicts with an earlier key")
+                node = child
+    return _index_maps_to_lists(result)
+
+
+def _index_maps_to_lists(node):
+    """``a[0]=x&a[1]=y`` (qs/OpenAPI-generator style) means the same list as ``a[]=x&a[]=y`` (Rack)."""
+    if isinstance(node, dict):
+        node = {k: _index_maps_to_lists(v) for k, v in node.items()}
+        if node and all(k.isdigit() for k in node) and sorted(map(int, node)) == list(range(len(node))):
+            return [node[str(i)] for i in range(len(node))]
+    elif isinstance(node, list):
+        return [_index_maps_to_lists(v) for v in node]
+    return node
+
+
+def _set_leaf(node: dict, part: str, value: str, key: str) -> None:
+    """A repeated key is a list, as OpenAPI's ``form``/``explode`` encodes arrays (``k=a&k=b``)."""
+    if part not in node:
+        node[part] = value
+    elif isinstance(node[part], str):
+        node[part] = [node[part], value]
+    elif isinstance(node[part], list):
+        node[part].append(value)
+    else:
+        raise ValueError(f"form key {key!r} conflicts with an earlier key")
+
+
+def decode_form_bytes(body: bytes) -> dict:
+    try:
+        text = body.decode("utf-8")
+        return decode_bracket_form(parse_qsl(text, keep_blank_values=True, strict_parsing=False))
+    except UnicodeDecodeError as exc:
+        raise ValueError("the form body is not UTF-8") from exc
+
+
+class BracketFormValidator(FormDataValidator):
+    """Connexion's form validator, with bracket-nested keys decoded before schema validation."""
+
+    async def _parse(self, stream: t.AsyncGenerator[bytes, None], scope) -> dict:
+        body = b"".join([chunk async for chunk in stream])
+        try:
+            decoded = decode_form_bytes(body)
+        except ValueError as exc:
+            raise BadRequestProblem(detail=str(exc)) from exc
+        # Connexion re-parses the body flat for the handler, joining repeated keys with commas (lossy);
+        # the handler takes this decoding instead (see decoded_form).
+        scope[DECODED_FORM_KEY] = decoded
+        return decoded
+
+    def _validate_params_strictly(self, data: dict) -> None:
+        return None  # nested keys are checked by the schema itself
+
+
+def decoded_form(request) -> dict | None:
+    """The bracket form as BracketFormValidator decoded it for this request."""
+    return request.scope.get(DECODED_FORM_KEY)
+
+
+class _ClosingMultiPartParser(MultiPartParser):
+    async def parse(self):
+        form = await super().parse()
+        for _, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                await value.close()
+        return form
+
+
+class ClosingMultiPartValidator(MultiPartFormDataValidator):
+    """Connexion's multipart validator leaves the parsed parts' temporary files open; it only needs to
+    know which fields are present (the handler re-reads the body), so the files are closed at once."""
+
+    @property
+    def _form_parser_cls(self):
+        return _ClosingMultiPartParser
+
+
+class Utf8JSONValidator(JSONRequestBodyValidator):
+    """Connexion's JSON validator lets a body that is not UTF-8 escape as UnicodeDecodeError (a 500)."""
+
+    async def _parse(self, stream, scope):
+        try:
+            return await super()._parse(stream, scope)
+        except UnicodeDecodeError as exc:
+            raise BadRequestProblem(detail=f"the JSON body is not valid UTF-8: {exc.reason}") from exc

@@ -1,0 +1,86 @@
+"""``Prefer: code=NNN`` and ``Prefer: delay=MS``, as Prism offers them, for frontends testing error paths."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+
+from PIL import Image
+
+from .context import routed_operation
+from .errors import error_body
+from .limits import _send
+
+MAX_DELAY_MS = 30_000
+
+
+def parse_prefer(value: str) -> dict[str, str]:
+    prefs = {}
+    for part in value.split(","):
+        key, _, val = part.strip().partition("=")
+        if key:
+            prefs[key.strip().lower()] = val.strip().strip('"')
+    return prefs
+
+
+def _tiny_png() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (1, 1), (200, 30, 30)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+_PNG = _tiny_png()
+
+
+class _Forced:
+    def __init__(self, status, body=b"", content_type="application/json"):
+        self.status_code, self.body, self.content_type = status, body, content_type
+
+
+def forced_response(api: str, operation: dict, status: int) -> _Forced:
+    """A documented status with a body valid against its schema: the example, or the API's error format."""
+    responses = operation.get("responses", {})
+    documented = responses.get(str(status))
+    if documented is None:
+        codes = ", ".join(sorted(c for c in responses if c != "default"))
+        body, ctype = error_body(
+            api, 400, f"Prefer: code={status} is not documented for this operation ({codes})"
+        )
+        return _Forced(400, body, ctype)
+    content = documented.get("content") or {}
+    if not content or status == 204:
+        return _Forced(status)
+    media_type, media = next(iter(content.items()))
+    if media_type.startswith("image/"):
+        return _Forced(status, _PNG, "image/png")
+    example = media.get("example")
+    if example is None:
+        for ex in (media.get("examples") or {}).values():
+            example = ex.get("value")
+            break
+    if example is not None and status < 400:
+        return _Forced(status, json.dumps(example).encode(), media_type)
+    body, ctype = error_body(api, status, f"response forced by Prefer: code={status}")
+    return _Forced(status, body, ctype)
+
+
+class PreferMiddleware:
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        raw = dict(scope.get("headers", [])).get(b"prefer")
+        routed = routed_operation(scope) if raw else None
+        if routed is None:
+            return await self.app(scope, receive, send)
+        prefs = parse_prefer(raw.decode("latin-1"))
+        delay = prefs.get("delay", "")
+        if delay.isdigit():
+            await asyncio.sleep(min(int(delay), MAX_DELAY_MS) / 1000)
+        code = prefs.get("code", "")
+        if code.isdigit():
+            return await _send(forced_response(*routed, int(code)), send)
+        await self.app(scope, receive, send)
