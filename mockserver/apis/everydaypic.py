@@ -1,0 +1,89 @@
+"""everydaypic: images with a name and a file name; no authentication (EDP-01..05)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+from ..errors import ApiError
+from .base import BaseApi, json_reply, read_upload
+
+MAX_FILE_BYTES = 20 * 1024 * 1024  # spec: file maxLength, x-decision (the seed is silent)
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class ImageRecord:
+    id: str
+    name: str
+    fileName: str
+    created: str
+    userID: str
+    content_type: str
+
+    def public(self) -> dict:
+        """``model.Image`` of the spec."""
+        return {
+            "created": self.created,
+            "fileName": self.fileName,
+            "id": self.id,
+            "name": self.name,
+            "userID": self.userID,
+        }
+
+
+class EverydaypicApi(BaseApi):
+    name = "everydaypic"
+
+    def reset(self) -> None:
+        self.images: dict[str, ImageRecord] = {}
+
+    def dump(self) -> dict:
+        return {"images": [asdict(r) for r in self.images.values()]}
+
+    def restore(self, state: dict) -> None:
+        self.images = {r["id"]: ImageRecord(**r) for r in state.get("images", [])}
+
+    def seed(self, entries, images_dir) -> int:
+        for entry in entries:
+            data = (images_dir / entry["image"]).read_bytes()
+            self._create(data, entry["fileName"], entry["name"])
+        return len(entries)
+
+    def _create(self, data: bytes, file_name: str, name: str) -> ImageRecord:
+        facts = self.image_facts(data)  # EDP-02: not an image -> 400, nothing stored
+        record = ImageRecord(str(uuid.uuid4()), name, file_name, now_rfc3339(), "anonymous", facts.mime)
+        self.store_bytes(record.id, data, facts.mime)  # 507 before the record exists
+        self.images[record.id] = record
+        return record
+
+    # -- operations ----------------------------------------------------------------------------------
+    async def create_image(self, body=None, file=None, **_):
+        """EDP-01/03: the 200 body is an array holding the created image."""
+        data = await read_upload(file, MAX_FILE_BYTES)
+        fields = body or {}
+        record = self._create(data, fields["fileName"], fields["name"])
+        return json_reply([record.public()])
+
+    async def get_images_info(self, id=None, fileName=None, **_):
+        """EDP-04: union of id and fileName matches (no filter: all), in creation order; 404 when none."""
+        ids, names = set(id or []), set(fileName or [])
+        records = self.images.values()
+        if ids or names:
+            records = [r for r in records if r.id in ids or r.fileName in names]
+        found = [r.public() for r in records]
+        if not found:
+            raise ApiError(404, "Image not found")
+        return json_reply(found)
+
+    async def download_image(self, id, **_):
+        """EDP-05: exactly the uploaded bytes, with the content type Pillow detected."""
+        record = self.images.get(id)
+        blob = self.ctx.blobs.get(self.blob_key(id)) if record else None
+        if blob is None:
+            raise ApiError(404, "Image not found")
+        return blob.data, 200, {"Content-Type": blob.content_type}

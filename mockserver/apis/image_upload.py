@@ -1,0 +1,121 @@
+"""image-upload: files in a cloud bucket behind a Bearer JWT, in a {message, data} envelope (IUP-01..05).
+
+IUP-01 (the JWT) is checked by ``mockserver.auth.image_upload_token`` before any handler runs.
+The seed never says an upload must be an image, so any bytes are stored; Pillow only picks the
+content type the ``mediaLink`` serves.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+from ..errors import ApiError
+from ..images import InvalidImage, inspect_image
+from .base import BaseApi, json_reply, read_upload
+
+MAX_FILE_BYTES = 20 * 1024 * 1024  # spec: file maxLength 20971520, x-decision (the seed is silent)
+MAX_NAME_CHARS = 100  # of the sanitised original name inside a cloud file name
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_MIME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$")
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def safe_name(original: str) -> str:
+    """The last path component of ``original``, reduced to URL- and path-safe ASCII (never empty)."""
+    base = re.split(r"[/\\]", original)[-1]
+    base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode("ascii")
+    base = _UNSAFE.sub("_", base).strip("._-")[-MAX_NAME_CHARS:].lstrip("._-")
+    return base or "file"
+
+
+def served_type(data: bytes, declared: str | None) -> str:
+    """Pillow's MIME type for images; else the part's declared type when well-formed; else octet-stream."""
+    try:
+        return inspect_image(data).mime
+    except InvalidImage:
+        pass
+    declared = (declared or "").split(";")[0].strip().lower()
+    return declared if _MIME.match(declared) else "application/octet-stream"
+
+
+@dataclass
+class ImageRecord:
+    fileName: str
+    originalFileName: str
+    fileLinkPath: str
+    size: int
+    createTime: str
+    updateTime: str
+    content_type: str
+
+
+class ImageUploadApi(BaseApi):
+    name = "image-upload"
+
+    def reset(self) -> None:
+        self.images: dict[str, ImageRecord] = {}  # fileName -> record, in upload order
+
+    def dump(self) -> dict:
+        return {"images": [asdict(r) for r in self.images.values()]}
+
+    def restore(self, state: dict) -> None:
+        self.images = {r["fileName"]: ImageRecord(**r) for r in state.get("images", [])}
+
+    def seed(self, entries, images_dir) -> int:
+        for entry in entries:
+            data = (images_dir / entry["image"]).read_bytes()
+            self._store(data, entry.get("originalFileName", entry["image"]), entry.get("contentType"))
+        return len(entries)
+
+    def public(self, record: ImageRecord) -> dict:
+        """``ImageInformationDto`` of the spec; ``mediaLink`` points at this mock's host."""
+        return {
+            "fileName": record.fileName,
+            "originalFileName": record.originalFileName,
+            "fileLinkPath": record.fileLinkPath,
+            "mediaLink": self.file_url(record.fileName),
+            "size": record.size,
+            "createTime": record.createTime,
+            "updateTime": record.updateTime,
+        }
+
+    def _store(self, data: bytes, original: str, declared_type: str | None) -> ImageRecord:
+        """Synchronous: no other request can interleave between the name choice and the insert (ALL-04)."""
+        file_name = f"{uuid.uuid4().hex}_{safe_name(original)}"  # IUP-02: unique per upload
+        now = now_rfc3339()
+        record = ImageRecord(file_name, original, f"images/{file_name}", len(data), now, now,
+                             served_type(data, declared_type))
+        self.store_bytes(file_name, data, record.content_type)  # 507 before the record exists
+        self.images[file_name] = record
+        return record
+
+    # -- operations ----------------------------------------------------------------------------------
+    async def upload_image(self, file=None, **_):
+        """IUP-02: any bytes; ``originalFileName`` is the part's filename, ``fileName`` a fresh cloud name."""
+        data = await read_upload(file, MAX_FILE_BYTES)  # IUP-05: missing file -> 400; > 20 MiB -> 413
+        if not file.filename and not data:  # a browser's "no file chosen": empty filename, no content
+            raise ApiError(400, "Missing required field: file")
+        record = self._store(data, file.filename or "", file.content_type)
+        return json_reply({"message": "Upload succeeded", "data": self.public(record)})
+
+    async def get_all_images(self, **_):
+        """IUP-03: every stored image, in upload order."""
+        images = [self.public(r) for r in self.images.values()]
+        return json_reply({"message": f"Found {len(images)} image(s)", "data": images})
+
+    async def delete_image(self, FileName=None, **_):  # the spec's parameter name
+        """IUP-04/05: the record and its bytes go; an unknown name is 404, a missing one 400."""
+        if FileName is None or FileName == "":
+            raise ApiError(400, "Missing required parameter: FileName")
+        if FileName not in self.images:
+            raise ApiError(404, f"Image not found: {FileName}")
+        del self.images[FileName]
+        self.drop_bytes(FileName)
+        return json_reply({"message": "Image deleted", "data": None})

@@ -1,0 +1,391 @@
+"""tagged-images: image records with tags, presigned upload/download URLs, paged listings and search
+(TIM-01..13). No authentication; every error is ``{"code": <status>, "message": ...}``.
+
+Records are ordered newest created first by ``(created_timestamp, id)`` descending, so records created
+in the same second keep a stable order. Each ordering is kept as a sorted list of those keys: a page of
+the unfiltered listing, or of a date range, costs a bisection plus the page, whatever the store's size.
+
+Decisions where the spec is silent (it binds everything else):
+- the file PUT to ``upload_url`` must be a decodable image (Pillow), else 400 with nothing changed, as
+  ``image_data`` of ``POST /upload`` must be: the API is an image manager; the PUT body is capped at
+  ``--max-body-bytes`` (413);
+- a PUT with a missing, forged or expired signature gets 403, a valid one for a deleted record 404;
+  ``url`` is a GET URL signed the same way, fresh at each read (403 when forged or expired);
+- tags are listed by name in code-point order (then id); a record shows its tags in the order first
+  given at creation (duplicates in the request are attached once).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import re
+import time
+from bisect import bisect_left, bisect_right, insort
+from dataclasses import asdict, dataclass, field
+
+from starlette.responses import Response
+
+from ..errors import ApiError
+from .base import BaseApi, json_reply
+
+Key = tuple[int, int]  # (created_timestamp, id): ascending = oldest first
+
+
+def now() -> int:
+    """Seconds since the Epoch (tests patch this to give records known creation times)."""
+    return int(time.time())
+
+
+class NewestFirst:
+    """Image keys sorted by (created_timestamp, id); pages are read from the end."""
+
+    def __init__(self):
+        self.keys: list[Key] = []
+
+    def add(self, key: Key) -> None:
+        insort(self.keys, key)
+
+    def remove(self, key: Key) -> None:
+        i = bisect_left(self.keys, key)
+        if i < len(self.keys) and self.keys[i] == key:
+            del self.keys[i]
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def bounds(self, start: int | None, end: int | None) -> tuple[int, int]:
+        """Index range of the keys created in [start, end], both inclusive."""
+        lo = 0 if start is None else bisect_left(self.keys, (start, -math.inf))
+        hi = len(self.keys) if end is None else bisect_right(self.keys, (end, math.inf))
+        return lo, max(lo, hi)
+
+    def page(self, start, end, page: int, limit: int) -> tuple[list[int], int]:
+        """Ids of one page, newest first, and the number of keys in the range."""
+        lo, hi = self.bounds(start, end)
+        top = hi - page * limit
+        bottom = max(lo, top - limit)
+        ids = [key[1] for key in reversed(self.keys[bottom:top])] if top > lo else []
+        return ids, hi - lo
+
+    def newest_first(self, start, end):
+        lo, hi = self.bounds(start, end)
+        for i in range(hi - 1, lo - 1, -1):
+            yield self.keys[i][1]
+
+
+@dataclass
+class Tag:
+    id: int
+    name: str
+
+    def public(self) -> dict:
+        return {"id": self.id, "name": self.name}
+
+
+@dataclass
+class Image:
+    id: int
+    filename: str
+    size: int
+    created_timestamp: int
+    created_by: str = "anonymous"
+    uploaded_timestamp: int | None = None
+    tag_ids: list[int] = field(default_factory=list)
+
+    @property
+    def key(self) -> Key:
+        return (self.created_timestamp, self.id)
+
+    @property
+    def blob(self) -> str:
+        return str(self.id)
+
+
+def browse_page(results: list[dict], total: int, page: int, limit: int):
+    """TIM-04: ``has_more_pages`` is true exactly when a later page holds records."""
+    meta = {"current_page": page, "total_results": total, "has_more_pages": (page + 1) * limit < total}
+    return json_reply({"results": results, "meta": meta})
+
+
+def like_pattern(pattern: str) -> re.Pattern:
+    """``%`` matches any run of characters (none included); everything else literally, case-insensitive."""
+    return re.compile(".*".join(re.escape(part) for part in pattern.split("%")), re.IGNORECASE | re.DOTALL)
+
+
+class TaggedImagesApi(BaseApi):
+    name = "tagged-images"
+
+    def reset(self) -> None:
+        self.images: dict[int, Image] = {}
+        self.tags: dict[int, Tag] = {}
+        self.tag_by_name: dict[str, Tag] = {}
+        self.tag_order: list[tuple[str, int]] = []  # (name, id), sorted: the tag listing
+        self.tag_images: dict[int, NewestFirst] = {}  # tag id -> its images
+        self.all_images = NewestFirst()
+        self.uploaded_images = NewestFirst()
+        self.next_image_id = 1
+        self.next_tag_id = 1
+
+    def dump(self) -> dict:
+        return {
+            "images": [asdict(r) for r in self.images.values()],
+            "tags": [t.public() for t in self.tags.values()],
+            "next_image_id": self.next_image_id,
+            "next_tag_id": self.next_tag_id,
+        }
+
+    def restore(self, state: dict) -> None:
+        self.reset()
+        for raw in state.get("tags", []):
+            self._add_tag(Tag(raw["id"], raw["name"]))
+        for raw in state.get("images", []):
+            image = Image(**raw)
+            image.tag_ids = [t for t in image.tag_ids if t in self.tags]
+            self._index_image(image)
+        self.next_image_id = max([state.get("next_image_id", 1), *(i + 1 for i in self.images)])
+        self.next_tag_id = max([state.get("next_tag_id", 1), *(t + 1 for t in self.tags)])
+
+    def seed(self, entries, images_dir) -> int:
+        for entry in entries:
+            tags = entry.get("tags", [])
+            if entry.get("image"):
+                data = (images_dir / entry["image"]).read_bytes()
+                self._create_uploaded(entry["filename"], data, tags)
+            else:
+                self._create(entry["filename"], entry.get("size") or 0, tags)
+        return len(entries)
+
+    # -- state changes (synchronous: no await between a check and its mutation, ALL-04) ---------------
+    def _add_tag(self, tag: Tag) -> Tag:
+        self.tags[tag.id] = tag
+        self.tag_by_name[tag.name] = tag
+        insort(self.tag_order, (tag.name, tag.id))
+        self.tag_images[tag.id] = NewestFirst()
+        return tag
+
+    def _new_tag(self, name: str) -> Tag:
+        tag = self._add_tag(Tag(self.next_tag_id, name))
+        self.next_tag_id += 1
+        return tag
+
+    def _tag_ids(self, names) -> list[int]:
+        """TIM-08: tags are reused by (case-sensitive) name, created on first use."""
+        ids: list[int] = []
+        for name in names or []:
+            tag = self.tag_by_name.get(name) or self._new_tag(name)
+            if tag.id not in ids:
+                ids.append(tag.id)
+        return ids
+
+    def _index_image(self, image: Image) -> None:
+        self.images[image.id] = image
+        self.all_images.add(image.key)
+        if image.uploaded_timestamp is not None:
+            self.uploaded_images.add(image.key)
+        for tag_id in image.tag_ids:
+            self.tag_images[tag_id].add(image.key)
+
+    def _create(self, filename: str, size: int, tag_names, blob: tuple[bytes, str] | None = None) -> Image:
+        image_id = self.next_image_id
+        stamp = now()
+        if blob is not None:
+            self.store_bytes(str(image_id), *blob)  # 507 before anything else changes
+        self.next_image_id += 1
+        image = Image(image_id, filename, size, stamp, tag_ids=self._tag_ids(tag_names))
+        if blob is not None:
+            image.uploaded_timestamp = stamp
+        self._index_image(image)
+        return image
+
+    def _create_uploaded(self, filename: str, data: bytes, tag_names) -> Image:
+        facts = self.image_facts(data)  # 400 on non-images, nothing stored
+        return self._create(filename, len(data), tag_names, (data, facts.mime))
+
+    def _get(self, image_id: int) -> Image:
+        image = self.images.get(image_id)
+        if image is None:
+            raise ApiError(404, f"Image {image_id} not found")
+        return image
+
+    def _get_tag(self, tag_id: int) -> Tag:
+        tag = self.tags.get(tag_id)
+        if tag is None:
+            raise ApiError(404, f"Tag {tag_id} not found")
+        return tag
+
+    # -- URLs --------------------------------------------------------------------------------------------
+    def _signed_url(self, method: str, image: Image) -> str:
+        return f"{self.file_url(image.blob)}?{self.ctx.signer.query(method, self.file_path(image.blob))}"
+
+    def _created(self, image: Image):
+        return json_reply({"id": image.id, "upload_url": self._signed_url("PUT", image)}, 201)
+
+    def _public(self, image: Image) -> dict:
+        uploaded = image.uploaded_timestamp is not None
+        return {
+            "id": image.id,
+            "created_by": image.created_by,
+            "created_timestamp": image.created_timestamp,
+            "filename": image.filename,
+            "size": image.size,
+            "tags": [self.tags[t].public() for t in image.tag_ids],
+            "uploaded_timestamp": image.uploaded_timestamp,
+            "url": self._signed_url("GET", image) if uploaded else None,
+        }
+
+    def _check_signature(self, method: str, request) -> None:
+        expires, signature = request.query_params.get("expires"), request.query_params.get("signature")
+        problem = self.ctx.signer.check(method, request.url.path, expires, signature)
+        if problem is not None:
+            raise ApiError(403, problem)
+
+    def _image_for_key(self, key: str) -> Image:
+        image = self.images.get(int(key)) if key.isdigit() else None
+        if image is None:
+            raise ApiError(404, "no such image")
+        return image
+
+    async def serve_file(self, key: str, request) -> Response:
+        """TIM-02: ``url`` is a GET URL signed for this path, expiring; it returns exactly the bytes."""
+        self._check_signature("GET", request)
+        self._image_for_key(key)
+        return await super().serve_file(key, request)
+
+    async def receive_file(self, key: str, request) -> Response:
+        """TIM-02: a PUT of the raw bytes to ``upload_url`` uploads (or replaces) the record's file."""
+        self._check_signature("PUT", request)
+        data = await self._read_body(request)
+        facts = self.image_facts(data)
+        image = self._image_for_key(key)  # looked up after the await: it may have been deleted meanwhile
+        self.store_bytes(image.blob, data, facts.mime)
+        if image.uploaded_timestamp is None:
+            self.uploaded_images.add(image.key)
+        image.uploaded_timestamp = now()
+        image.size = len(data)
+        return Response(status_code=200)
+
+    async def _read_body(self, request) -> bytes:
+        limit = self.ctx.settings.max_body_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise ApiError(413, f"the request body is {declared} bytes; the limit is {limit} bytes")
+        chunks, seen = [], 0
+        async for chunk in request.stream():
+            seen += len(chunk)
+            if seen > limit:
+                raise ApiError(413, f"the request body exceeds the limit of {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    # -- paging ------------------------------------------------------------------------------------------
+    def _browse(self, ids: list[int], total: int, page: int, limit: int):
+        return browse_page([self._public(self.images[i]) for i in ids], total, page, limit)
+
+    def _filtered_page(self, index: NewestFirst, start, end, keep, page: int, limit: int):
+        """Pages of the ids in ``index`` (created in [start, end]) for which ``keep(image)`` holds."""
+        first, stop = page * limit, (page + 1) * limit
+        ids, total = [], 0
+        for image_id in index.newest_first(start, end):
+            if keep(self.images[image_id]):
+                if first <= total < stop:
+                    ids.append(image_id)
+                total += 1
+        return self._browse(ids, total, page, limit)
+
+    # -- operations: images --------------------------------------------------------------------------------
+    async def create_image(self, body=None, **_):
+        """TIM-01/08: a record without its file; the file arrives by a PUT to ``upload_url``."""
+        image = self._create(body["filename"], body.get("size") or 0, body.get("tags"))
+        return self._created(image)
+
+    async def upload_image(self, body=None, **_):
+        """TIM-03: base64 image in JSON; the record is uploaded at once, size = decoded length."""
+        try:
+            data = base64.b64decode(body["image_data"], validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ApiError(400, f"'image_data' is not valid base64: {exc}") from exc
+        image = self._create_uploaded(body["filename"], data, body.get("tags"))
+        return self._created(image)
+
+    async def list_images(self, page=0, limit=20, start_timestamp=None, end_timestamp=None,
+                          uploaded_only=False, **_):
+        """TIM-04/05: newest first, paged; inclusive date range on created_timestamp; uploaded_only."""
+        index = self.uploaded_images if uploaded_only else self.all_images
+        ids, total = index.page(start_timestamp, end_timestamp, page, limit)
+        return self._browse(ids, total, page, limit)
+
+    async def get_image(self, image_id, **_):
+        """TIM-06: the record with its tags as {id, name}; ``url`` freshly signed."""
+        return json_reply(self._public(self._get(image_id)))
+
+    async def delete_image(self, image_id, **_):
+        """TIM-07: the record and its file go; its tags stay."""
+        image = self._get(image_id)
+        del self.images[image.id]
+        self.all_images.remove(image.key)
+        self.uploaded_images.remove(image.key)
+        for tag_id in image.tag_ids:
+            self.tag_images[tag_id].remove(image.key)
+        self.drop_bytes(image.blob)
+        return Response(status_code=204)
+
+    # -- operations: tags ------------------------------------------------------------------------------------
+    async def list_tags(self, page=0, limit=20, **_):
+        """TIM-08: alphabetical (code-point order of the name), paged like images."""
+        chunk = self.tag_order[page * limit:(page + 1) * limit]
+        results = [self.tags[tag_id].public() for _, tag_id in chunk]
+        return browse_page(results, len(self.tag_order), page, limit)
+
+    async def create_tag(self, body=None, **_):
+        """TIM-09: 201 {id, name}; an existing name (case-sensitive) gets 409."""
+        name = body["name"]
+        if name in self.tag_by_name:
+            raise ApiError(409, f"Tag '{name}' already exists")
+        return json_reply(self._new_tag(name).public(), 201)
+
+    async def delete_tag(self, tag_id, **_):
+        """TIM-11: the tag goes; its images stay and no longer carry it."""
+        tag = self._get_tag(tag_id)
+        for image_id in list(self.tag_images[tag.id].newest_first(None, None)):
+            self.images[image_id].tag_ids.remove(tag.id)
+        del self.tags[tag.id], self.tag_by_name[tag.name], self.tag_images[tag.id]
+        self.tag_order.remove((tag.name, tag.id))
+        return Response(status_code=204)
+
+    async def list_tag_images(self, tag_id, page=0, limit=20, start_timestamp=None, end_timestamp=None,
+                              uploaded_only=False, **_):
+        """TIM-10: the tag's images, newest first, paged and filtered like the listing."""
+        index = self.tag_images[self._get_tag(tag_id).id]
+        if not uploaded_only:
+            ids, total = index.page(start_timestamp, end_timestamp, page, limit)
+            return self._browse(ids, total, page, limit)
+        return self._filtered_page(index, start_timestamp, end_timestamp,
+                                   lambda image: image.uploaded_timestamp is not None, page, limit)
+
+    # -- operations: search ---------------------------------------------------------------------------------
+    async def search_images(self, exact_tags=None, match_tags=None, page=0, limit=20, start_timestamp=None,
+                            end_timestamp=None, uploaded_only=False, **_):
+        """TIM-12: exactly one of exact_tags (case-sensitive, all present) and match_tags (``%`` wildcard,
+        case-insensitive, each pattern matching some tag)."""
+        if (exact_tags is None) == (match_tags is None):
+            raise ApiError(400, "give exactly one of 'exact_tags' and 'match_tags'")
+        index = self.uploaded_images if uploaded_only else self.all_images
+        if exact_tags is not None:
+            wanted = [self.tag_by_name.get(name) for name in exact_tags]
+            if None in wanted:  # a tag nobody carries: nothing matches
+                return self._browse([], 0, page, limit)
+            ids = {tag.id for tag in wanted}
+            index = min((self.tag_images[i] for i in ids), key=len)  # scan the rarest tag's images
+
+            def keep(image: Image) -> bool:
+                uploaded = not uploaded_only or image.uploaded_timestamp is not None
+                return uploaded and ids.issubset(image.tag_ids)
+        else:
+            patterns = [like_pattern(p) for p in match_tags]
+
+            def keep(image: Image) -> bool:
+                names = [self.tags[t].name for t in image.tag_ids]
+                return all(any(p.fullmatch(n) for n in names) for p in patterns)
+        return self._filtered_page(index, start_timestamp, end_timestamp, keep, page, limit)

@@ -1,0 +1,99 @@
+"""Shared test fixtures: a mock per test (fresh state), and real images made with Pillow."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from starlette.testclient import TestClient
+
+from mockserver.app import create_app
+from mockserver.registry import FIXTURES_DIR
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS_DIR = ROOT.parent / "shared" / "seeds"
+
+
+def image_bytes(width: int = 32, height: int = 32, fmt: str = "PNG", color=(10, 120, 200), **save) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buf, fmt, **save)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def make_client():
+    """``make_client("evotor")`` serves one API at its real paths; ``make_client()`` all five, prefixed."""
+    clients = []
+
+    def make(api: str | None = None, **settings) -> TestClient:
+        if api is not None:
+            settings.setdefault("apis", (api,))
+            settings.setdefault("prefixed", False)
+        client = TestClient(create_app(**settings), raise_server_exceptions=False)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def png():
+    return image_bytes
+
+
+@pytest.fixture
+def fixture_image():
+    def read(name: str) -> bytes:
+        return (FIXTURES_DIR / "images" / name).read_bytes()
+
+    return read
+
+
+def json_of(response) -> object:
+    assert response.headers["content-type"].startswith("application/json"), response.headers
+    return json.loads(response.content)
+
+
+class LiveServer:
+    """The mock on a real socket (uvicorn in a thread), for tests that need true concurrency and URLs."""
+
+    def __init__(self, **settings):
+        import socket
+        import threading
+
+        import uvicorn
+
+        self.app = create_app(**settings)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.server = uvicorn.Server(
+            uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="error")
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        import time
+
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the live mock did not start")
+            time.sleep(0.01)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def stop(self):
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def live_mock():
+    """All five APIs, prefixed, on a free port; reset before each use by the test that takes it."""
+    server = LiveServer()
+    yield server
+    server.stop()
