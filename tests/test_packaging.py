@@ -1,0 +1,26 @@
+"""A built wheel, not only the checkout, carries the specs, fixtures and rule catalogue."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+
+from conftest import ROOT
+
+
+def test_wheel_ships_specs_fixtures_and_rules(tmp_path):
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+    )
+    assert build.returncode == 0, build.stderr[-3000:]
+    (wheel,) = tmp_path.glob("image_api_contracts-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for api in ("everydaypic", "evotor", "image-upload", "sharinpix", "tagged-images"):
+        assert f"mockserver/_specs/{api}.yaml" in names
+        assert f"mockserver/_fixtures/seed/{api}.json" in names
+    assert "mockserver/_fixtures/images/evotor-product-300.png" in names
+    assert "conformance/rules.yaml" in names
+    assert any(n.endswith("entry_points.txt") for n in names)
