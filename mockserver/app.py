@@ -42,24 +42,29 @@ class _AnyPathConvertor(PathConvertor):
 register_url_convertor("path", _AnyPathConvertor())
 
 
-def _closing_uploads(handler):
-    """Connexion parses multipart parts into temporary files and never closes them; we do, afterwards."""
-
-    @functools.wraps(handler)
-    async def wrapper(*args, **kwargs):
-        try:
-            return await handler(*args, **kwargs)
-        finally:
-            for value in kwargs.values():
-                for part in value if isinstance(value, list) else [value]:
-                    if isinstance(part, UploadFile):
-                        await part.close()
-
-    return wrapper
-
-
 def _handler_for(api_handler):
-    return lambda operation_id: _closing_uploads(getattr(api_handler, snake_case(operation_id)))
+    """operationId -> a handler that closes its uploads and finds its method at call time.
+
+    Connexion parses multipart parts into temporary files and never closes them; the wrapper does.
+    Looking the method up per call lets tests swap one method on a running server (broken variants).
+    """
+
+    def resolve(operation_id: str):
+        name = snake_case(operation_id)
+
+        @functools.wraps(getattr(api_handler, name))  # Connexion reads the parameters from here
+        async def handler(*args, **kwargs):
+            try:
+                return await getattr(api_handler, name)(*args, **kwargs)
+            finally:
+                for value in kwargs.values():
+                    for part in value if isinstance(value, list) else [value]:
+                        if isinstance(part, UploadFile):
+                            await part.close()
+
+        return handler
+
+    return resolve
 
 
 @contextlib.contextmanager

@@ -84,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         path = APIS[name].base_path(settings.prefixed)
         print(f"  {name:14} {base}{path}/   (Swagger UI: {base}{path}/ui/)", file=sys.stderr)
     logging.basicConfig(level=args.log_level.upper())
+    # Connexion logs each rejected client request at ERROR ("Validation error: …", "Function argument …
+    # not defined"): those are the client's 4xx, already in the access log, not the server's errors.
+    for name in ("connexion.validators", "connexion.decorators.parameter"):
+        logging.getLogger(name).setLevel(logging.CRITICAL if args.log_level != "debug" else logging.DEBUG)
     uvicorn.run(server, host=args.host, port=args.port, log_level=args.log_level)
     return 0
 

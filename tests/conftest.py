@@ -62,13 +62,15 @@ def json_of(response) -> object:
 class LiveServer:
     """The mock on a real socket (uvicorn in a thread), for tests that need true concurrency and URLs."""
 
-    def __init__(self, **settings):
+    def __init__(self, mutate=None, **settings):
         import socket
         import threading
 
         import uvicorn
 
         self.app = create_app(**settings)
+        if mutate is not None:
+            mutate(self.app)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]

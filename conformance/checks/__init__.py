@@ -1,0 +1,1 @@
+"""The checks: one module per API (behaviour rules) plus the schema layer shared by all."""

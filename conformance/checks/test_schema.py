@@ -1,0 +1,77 @@
+"""Schema layer (ALL-01..03): Schemathesis generates requests from the API's spec, positive and negative,
+and every response is checked for the rule it concerns:
+
+- ALL-01: no 5xx (not_a_server_error), for every case;
+- ALL-02: documented status, content type, headers and body (the conformance checks), for valid cases;
+- ALL-03: invalid requests rejected with 4xx (negative_data_rejection), for invalid cases.
+
+A failure names its rule first (``[ALL-02] …``) so the report blames exactly that rule. Under --read-only
+only GET operations are exercised.
+"""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
+from schemathesis.generation import GenerationMode
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from conformance.plugin import current_target
+from mockserver.registry import APIS
+
+TARGET = current_target()
+
+# Operations where a check cannot apply, each for a reason the seed gives (mirrors schemathesis.toml).
+NEGATIVE_EXEMPT = {
+    # multipart/form-data carries every field as text: "an integer instead of a string" is the same bytes.
+    ("everydaypic", "create-image"),
+}
+
+schema = schemathesis.openapi.from_path(str(APIS[TARGET.api].spec_path))
+schema.config.update(base_url=TARGET.base_url, headers=TARGET.auth_headers())
+
+RULE_CHECKS = {
+    "ALL-02": [
+        status_code_conformance,
+        content_type_conformance,
+        response_headers_conformance,
+        response_schema_conformance,
+    ],
+}
+
+
+def _validate(case, response, rule: str, checks) -> None:
+    try:
+        case.validate_response(response, checks=checks)
+    except FailureGroup as group:
+        failure = group.exceptions[0]
+        raise AssertionError(
+            f"[{rule}] {case.method} {case.path}: {failure.title}: {failure.message.strip()[:300]}\n"
+            f"{case.as_curl_command()}"
+        ) from None
+
+
+@pytest.mark.rule("ALL-01", "ALL-02", "ALL-03")
+@schema.parametrize()
+@settings(
+    max_examples=TARGET.max_examples, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+)
+def test_schema_layer(case):
+    if TARGET.read_only and case.method.upper() not in ("GET", "HEAD", "OPTIONS"):
+        pytest.skip("--read-only: only safe requests")
+    response = case.call(timeout=30)
+    _validate(case, response, "ALL-01", [not_a_server_error])
+    if case.meta is not None and case.meta.generation.mode == GenerationMode.NEGATIVE:
+        if (TARGET.api, case.operation.definition.raw.get("operationId")) not in NEGATIVE_EXEMPT:
+            _validate(case, response, "ALL-03", [negative_data_rejection])
+    else:
+        _validate(case, response, "ALL-02", RULE_CHECKS["ALL-02"])

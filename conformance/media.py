@@ -1,0 +1,29 @@
+"""Real images for the checks, made with Pillow (as bytes, or as Hypothesis strategies)."""
+
+from __future__ import annotations
+
+import io
+
+from hypothesis import strategies as st
+from PIL import Image
+
+MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
+
+
+def image_bytes(width: int = 16, height: int = 16, fmt: str = "PNG", color=(30, 120, 200)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buf, fmt)
+    return buf.getvalue()
+
+
+@st.composite
+def images(draw, formats=("PNG", "JPEG", "GIF"), max_side: int = 48) -> tuple[bytes, str]:
+    """(bytes, mime) of a small decodable image; sizes and colours vary so no two uploads collide."""
+    fmt = draw(st.sampled_from(formats))
+    width, height = draw(st.integers(1, max_side)), draw(st.integers(1, max_side))
+    color = tuple(draw(st.integers(0, 255)) for _ in range(3))
+    return image_bytes(width, height, fmt, color), MIME[fmt]
+
+
+def not_an_image() -> bytes:
+    return b"this is plain text, not an image\n" * 4

@@ -1,0 +1,44 @@
+"""Runs the checks (a pytest package) against a target; JUnit XML, -k, -x come with pytest."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .plugin import ConformancePlugin
+from .report import Report, build_report
+from .target import Target
+
+
+def run(
+    target: Target, junit_xml: str | None = None, pytest_args: list[str] | None = None, quiet: bool = True
+) -> Report:
+    plugin = ConformancePlugin(target)
+    checks = Path(__file__).resolve().parent / "checks"
+    args = [str(checks), "-c", str(checks / "pytest.ini"), "--rootdir", str(checks), "--no-header", "-rN"]
+    args += ["-q"] if quiet else ["-v"]
+    if junit_xml:
+        args += [f"--junitxml={junit_xml}", "-o", "junit_suite_name=conformance-" + target.api]
+    if target.seed is not None:
+        args += [f"--hypothesis-seed={target.seed}"]
+    args += pytest_args or []
+    os.environ.setdefault(
+        "HYPOTHESIS_STORAGE_DIRECTORY",
+        os.path.join(os.path.expanduser("~"), ".cache", "conformance-hypothesis"),
+    )
+    # Check modules may build cases for the target at import time: import them afresh for each run.
+    for name in [m for m in sys.modules if m.startswith("conformance.checks.") or m.startswith("test_")]:
+        if name.startswith("conformance.checks.") or getattr(sys.modules[name], "__file__", "").startswith(
+            str(checks)
+        ):
+            del sys.modules[name]
+    started = time.perf_counter()
+    exit_code = pytest.main(args, plugins=[plugin])
+    report = build_report(target, plugin.results, time.perf_counter() - started)
+    if exit_code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
+        raise RuntimeError(f"the conformance checks could not run (pytest exit code {exit_code})")
+    return report

@@ -1,0 +1,86 @@
+"""What the suite is pointed at: an API, a base URL, a credential, and API-specific values."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+from mockserver import devtokens
+
+API_NAMES = ("everydaypic", "evotor", "image-upload", "sharinpix", "tagged-images")
+SETTABLE = {
+    "evotor": ("store_id", "product_id"),
+    "sharinpix": ("album_id",),
+}
+
+
+class UsageError(ValueError):
+    """Bad options: the CLI exits 2."""
+
+
+@dataclass(frozen=True)
+class Target:
+    api: str
+    base_url: str  # includes the API's server path (tagged-images: .../v1)
+    token: str | None = None  # None: a token the mock accepts
+    values: dict[str, str] = field(default_factory=dict)  # --set KEY=VALUE
+    seed: int | None = None
+    max_examples: int = 10
+    strict: bool = False
+    read_only: bool = False
+    shrink_seconds: float = 10.0  # time Hypothesis may spend minimising a failure (its default: 300 s)
+    run_id: str = field(default_factory=lambda: secrets.token_hex(4))
+
+    def __post_init__(self):
+        if self.api not in API_NAMES:
+            raise UsageError(f"unknown API {self.api!r}; choose one of {', '.join(API_NAMES)}")
+        if not self.base_url.startswith(("http://", "https://")):
+            raise UsageError(f"--base-url must be an http(s) URL, not {self.base_url!r}")
+        unknown = set(self.values) - set(SETTABLE.get(self.api, ()))
+        if unknown:
+            allowed = ", ".join(SETTABLE.get(self.api, ())) or "none"
+            raise UsageError(
+                f"--set {', '.join(sorted(unknown))} is not a setting of {self.api} (settable: {allowed})"
+            )
+        object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+
+    # -- credentials --------------------------------------------------------------------------------
+    @property
+    def credential(self) -> str | None:
+        if self.token is not None:
+            return self.token
+        return {
+            "evotor": devtokens.EVOTOR_TOKEN,
+            "image-upload": devtokens.image_upload_token(),
+            "sharinpix": devtokens.sharinpix_token(self.album_id),
+        }.get(self.api)
+
+    def auth_headers(self, token: str | None = ...) -> dict[str, str]:
+        """The header the API documents, carrying ``token`` (default: the target's credential)."""
+        token = self.credential if token is ... else token
+        if token is None:
+            return {}
+        if self.api == "evotor":
+            return {"X-Authorization": token}
+        if self.api == "image-upload":
+            return {"Authorization": f"Bearer {token}"}
+        if self.api == "sharinpix":
+            return {"Authorization": f'Token token="{token}"'}
+        return {}
+
+    # -- API-specific values: unique per run unless set, so a shared server is never assumed empty ----
+    @property
+    def store_id(self) -> str:
+        return self.values.get("store_id", f"ct-store-{self.run_id}")
+
+    @property
+    def product_id(self) -> str:
+        return self.values.get("product_id", f"ct-product-{self.run_id}")
+
+    @property
+    def album_id(self) -> str:
+        return self.values.get("album_id", devtokens.DEV_ALBUM)
+
+    def unique(self, label: str) -> str:
+        """A name no other run uses: ``ct-<run>-<label>-<random>``."""
+        return f"ct-{self.run_id}-{label}-{secrets.token_hex(3)}"

@@ -1,0 +1,91 @@
+"""Broken everydaypic variants."""
+
+from __future__ import annotations
+
+from mockserver.apis.base import json_reply
+from mockserver.errors import ApiError
+
+from . import Mutant
+
+
+def _truncated_download(server):
+    api = server.ctx.apis["everydaypic"]
+    original = api.download_image
+
+    async def download_image(id, **kw):
+        body, status, headers = await original(id, **kw)
+        return body[:-1], status, headers
+
+    api.download_image = download_image
+
+
+def _info_intersection(server):
+    api = server.ctx.apis["everydaypic"]
+
+    async def get_images_info(id=None, fileName=None, **_):
+        ids, names = set(id or []), set(fileName or [])
+        found = [
+            r.public()
+            for r in api.images.values()
+            if (not ids or r.id in ids) and (not names or r.fileName in names)
+        ]
+        if not found:
+            raise ApiError(404, "Image not found")
+        return json_reply(found)
+
+    api.get_images_info = get_images_info
+
+
+def _accepts_non_images(server):
+    api = server.ctx.apis["everydaypic"]
+
+    class Facts:
+        mime, format, width, height = "image/png", "PNG", 1, 1
+
+    api.image_facts = lambda data: Facts()
+
+
+def _ids_collide(server):
+    api = server.ctx.apis["everydaypic"]
+    original = api._create
+    counter = iter(range(10**9))
+
+    def _create(data, file_name, name):
+        record = original(data, file_name, name)
+        n = next(counter)
+        if n % 3 == 2:  # every third upload reuses the previous id, overwriting it
+            previous = list(api.images)[-2]
+            del api.images[record.id]
+            record.id = previous
+            api.images[previous] = record
+        return record
+
+    api._create = _create
+
+
+MUTANTS = [
+    Mutant(
+        "edp-truncated-download",
+        "everydaypic",
+        "EDP-05",
+        "downloads lose their last byte",
+        _truncated_download,
+    ),
+    Mutant(
+        "edp-info-intersection",
+        "everydaypic",
+        "EDP-04",
+        "info matches id AND fileName instead of OR",
+        _info_intersection,
+    ),
+    Mutant(
+        "edp-accepts-non-images",
+        "everydaypic",
+        "EDP-02",
+        "any bytes are stored as an image",
+        _accepts_non_images,
+    ),
+    Mutant(
+        "edp-ids-collide", "everydaypic", "EDP-03", "every third upload reuses an existing id", _ids_collide
+    ),
+]
