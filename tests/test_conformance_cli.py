@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from conftest import LiveServer
+from mutants import all_mutants
 
 
 def conformance(*args: str) -> subprocess.CompletedProcess:
@@ -51,16 +52,7 @@ def test_passing_run_exits_0_and_writes_json_and_junit(mock, tmp_path):
 
 
 def test_a_broken_server_exits_1_naming_the_rule_with_a_curl(tmp_path):
-    def truncate(server):
-        api = server.ctx.apis["everydaypic"]
-        original = api.download_image
-
-        async def download_image(id, **kw):
-            body, status, headers = await original(id, **kw)
-            return body[:-1], status, headers
-
-        api.download_image = download_image
-
+    (truncate,) = [m.apply for m in all_mutants() if m.id == "edp-truncated-download"]
     server = LiveServer(mutate=truncate)
     try:
         report = tmp_path / "report.json"
