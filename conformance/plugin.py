@@ -58,15 +58,13 @@ class ConformancePlugin:
     def pytest_configure(self, config):
         config.stash[TARGET] = self._target
         _CURRENT.append(self._target)
+        config.addinivalue_line("markers", "rule(*ids): the catalogue rules this check verifies")
+        config.addinivalue_line("markers", "api(name): the API a check module belongs to")
+        config.addinivalue_line("markers", "writes: the check changes server state (skipped by --read-only)")
 
     def pytest_unconfigure(self, config):
         if _CURRENT and _CURRENT[-1] is self._target:
             _CURRENT.pop()
-        config.addinivalue_line("markers", "rule(*ids): the catalogue rules this check verifies")
-        config.addinivalue_line("markers", "api(name): the API a check module belongs to")
-        config.addinivalue_line(
-            "markers", "writes: the check creates or deletes data (skipped by --read-only)"
-        )
 
     def pytest_collection_modifyitems(self, config, items):
         keep, drop = [], []

@@ -11,12 +11,14 @@ only GET operations are exercised.
 
 from __future__ import annotations
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
 from schemathesis.generation import GenerationMode
+from schemathesis.generation.stateful.state_machine import StepOutput
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
@@ -24,9 +26,10 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.specs.openapi.expressions import evaluate
 
 from conformance.plugin import current_target
-from mockserver.registry import APIS
+from mockserver.registry import APIS, resolve_refs
 
 TARGET = current_target()
 
@@ -49,6 +52,46 @@ RULE_CHECKS = {
 }
 
 
+SPEC = APIS[TARGET.api].spec
+OPERATIONS = {  # operationId -> (method, path template, {parameter name: location})
+    op["operationId"]: (
+        method,
+        path,
+        {
+            p["name"]: p["in"]
+            for p in resolve_refs(item.get("parameters", []) + op.get("parameters", []), SPEC)
+        },
+        resolve_refs(op.get("responses", {}), SPEC),
+    )
+    for path, item in SPEC["paths"].items()
+    for method, op in item.items()
+    if isinstance(op, dict) and "operationId" in op
+}
+
+
+def _clean_up(case, response) -> None:
+    """Follow the spec's links from a create to its delete, so generated records do not stay behind."""
+    if not 200 <= response.status_code < 300:
+        return
+    responses = OPERATIONS.get(case.operation.definition.raw.get("operationId"), (None, None, {}, {}))[3]
+    links = (responses.get(str(response.status_code)) or {}).get("links", {})
+    for link in links.values():
+        if link.get("operationId") not in OPERATIONS or not link["operationId"].lower().startswith("delete"):
+            continue
+        method, path, where, _ = OPERATIONS[link["operationId"]]
+        values = {
+            name: evaluate(expr, StepOutput(response, case))
+            for name, expr in link.get("parameters", {}).items()
+        }
+        query = {k: v for k, v in values.items() if where.get(k) == "query"}
+        for name, value in values.items():
+            if where.get(name) == "path":
+                path = path.replace("{" + name + "}", str(value))
+        httpx.request(
+            method.upper(), TARGET.base_url + path, params=query, headers=TARGET.auth_headers(), timeout=30
+        )
+
+
 def _validate(case, response, rule: str, checks) -> None:
     try:
         case.validate_response(response, checks=checks)
@@ -69,9 +112,12 @@ def test_schema_layer(case):
     if TARGET.read_only and case.method.upper() not in ("GET", "HEAD", "OPTIONS"):
         pytest.skip("--read-only: only safe requests")
     response = case.call(timeout=30)
-    _validate(case, response, "ALL-01", [not_a_server_error])
-    if case.meta is not None and case.meta.generation.mode == GenerationMode.NEGATIVE:
-        if (TARGET.api, case.operation.definition.raw.get("operationId")) not in NEGATIVE_EXEMPT:
-            _validate(case, response, "ALL-03", [negative_data_rejection])
-    else:
-        _validate(case, response, "ALL-02", RULE_CHECKS["ALL-02"])
+    try:
+        _validate(case, response, "ALL-01", [not_a_server_error])
+        if case.meta is not None and case.meta.generation.mode == GenerationMode.NEGATIVE:
+            if (TARGET.api, case.operation.definition.raw.get("operationId")) not in NEGATIVE_EXEMPT:
+                _validate(case, response, "ALL-03", [negative_data_rejection])
+        else:
+            _validate(case, response, "ALL-02", RULE_CHECKS["ALL-02"])
+    finally:
+        _clean_up(case, response)

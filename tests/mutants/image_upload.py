@@ -1,0 +1,249 @@
+"""Broken image-upload variants.
+
+The Bearer check runs in Connexion's security layer (``mockserver.auth.image_upload_token``, resolved at
+start-up), before any handler, so no handler replacement can break it. That function looks up
+``decode_jwt`` by global name at call time and passes it the server's own ``settings.jwt_secret``; the
+auth mutant therefore installs, once per process, a wrapper of ``mockserver.auth.decode_jwt`` that is
+transparent unless the secret is the marker object below, and sets that marker as the broken server's
+secret. Only that server accepts any Bearer value; every other server in the process (the power test's
+other runs, parallel or later) keeps the real check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import uuid
+
+from PIL import Image
+
+from mockserver import auth
+from mockserver.apis.base import json_reply, read_upload
+from mockserver.apis.image_upload import (
+    MAX_FILE_BYTES,
+    ImageRecord,
+    now_rfc3339,
+    safe_name,
+    served_type,
+)
+from mockserver.errors import ApiError
+
+from . import Mutant
+
+API = "image-upload"
+
+
+class _AnyBearer(str):
+    """A server whose jwt_secret is one of these accepts any non-empty Bearer value."""
+
+
+def _install_lax_decode() -> None:
+    if getattr(auth.decode_jwt, "lax_for_marked_servers", False):
+        return
+    real = auth.decode_jwt
+
+    def decode_jwt(token, secret):
+        if isinstance(secret, _AnyBearer):
+            return {"sub": token} if token else None
+        return real(token, secret)
+
+    decode_jwt.lax_for_marked_servers = True
+    auth.decode_jwt = decode_jwt
+
+
+def _any_bearer_accepted(server):
+    _install_lax_decode()
+    server.settings.jwt_secret = _AnyBearer("")  # ctx.settings is this same object
+
+
+def _replace_store(server, name_of, original_of=lambda name: name, size_of=len):
+    """``_store`` with one of its choices changed (the cloud name, the reported name, the size)."""
+    api = server.ctx.apis[API]
+
+    def _store(data, original, declared_type):
+        file_name = name_of(original)
+        now = now_rfc3339()
+        record = ImageRecord(
+            file_name,
+            original_of(original),
+            f"images/{file_name}",
+            size_of(data),
+            now,
+            now,
+            served_type(data, declared_type),
+        )
+        api.store_bytes(file_name, data, record.content_type)
+        api.images[file_name] = record
+        return record
+
+    api._store = _store
+
+
+def _cloud_name_is_original(server):
+    _replace_store(server, name_of=safe_name)  # the second upload of a name overwrites the first
+
+
+def _original_name_sanitised(server):
+    _replace_store(server, name_of=lambda o: f"{uuid.uuid4().hex}_{safe_name(o)}", original_of=safe_name)
+
+
+def _size_in_kib(server):
+    _replace_store(
+        server, name_of=lambda o: f"{uuid.uuid4().hex}_{safe_name(o)}", size_of=lambda d: len(d) // 1024
+    )
+
+
+def _stale_list_cache(server):
+    api = server.ctx.apis[API]
+    list_all, delete = api.get_all_images, api.delete_image
+    cache = {}
+
+    async def get_all_images(**kw):
+        if "reply" not in cache:  # cached until the next delete: new uploads stay invisible
+            cache["reply"] = await list_all(**kw)
+        return cache["reply"]
+
+    async def delete_image(**kw):
+        cache.clear()
+        return await delete(**kw)
+
+    api.get_all_images, api.delete_image = get_all_images, delete_image
+
+
+def _delete_keeps_record(server):
+    api = server.ctx.apis[API]
+
+    async def delete_image(FileName=None, **_):
+        if not FileName:
+            raise ApiError(400, "Missing required parameter: FileName")
+        if FileName not in api.images:
+            raise ApiError(404, f"Image not found: {FileName}")
+        api.drop_bytes(FileName)  # the bucket object goes, the index entry stays
+        return json_reply({"message": "Image deleted", "data": None})
+
+    api.delete_image = delete_image
+
+
+def _delete_echoes_name(server):
+    api = server.ctx.apis[API]
+    delete = api.delete_image
+
+    async def delete_image(FileName=None, **kw):
+        body, status, headers = await delete(FileName=FileName, **kw)
+        return {**body, "data": {"fileName": FileName}}, status, headers
+
+    api.delete_image = delete_image
+
+
+def _delete_keeps_bytes(server):
+    api = server.ctx.apis[API]
+    api.drop_bytes = lambda key: None  # the index entry goes, the bucket object is never removed
+
+
+def _unknown_delete_is_200(server):
+    api = server.ctx.apis[API]
+    delete = api.delete_image
+
+    async def delete_image(FileName=None, **kw):
+        if FileName and FileName not in api.images:  # "idempotent" delete
+            return json_reply({"message": "Image deleted", "data": None})
+        return await delete(FileName=FileName, **kw)
+
+    api.delete_image = delete_image
+
+
+def _media_reencoded(server):
+    api = server.ctx.apis[API]
+    serve = api.serve_file
+
+    async def serve_file(key, request):
+        response = await serve(key, request)
+        out = io.BytesIO()
+        Image.open(io.BytesIO(response.body)).convert("RGB").save(out, "JPEG", quality=70)
+        response.body = out.getvalue()  # an image CDN that "optimises" every download
+        response.headers["content-length"] = str(len(response.body))
+        response.headers["content-type"] = "image/jpeg"
+        return response
+
+    api.serve_file = serve_file
+
+
+def _lost_concurrent_upload(server):
+    api = server.ctx.apis[API]
+
+    async def upload_image(file=None, **_):
+        data = await read_upload(file, MAX_FILE_BYTES)
+        index = dict(api.images)  # read the index ...
+        record = api._store(data, file.filename or "", file.content_type)
+        await asyncio.sleep(0.02)  # ... e.g. while the bucket confirms the write ...
+        api.images = {**index, record.fileName: record}  # ... and write back the stale copy
+        return json_reply({"message": "Upload succeeded", "data": api.public(record)})
+
+    api.upload_image = upload_image
+
+
+MUTANTS = [
+    Mutant(
+        "iup-any-bearer", API, "IUP-01", "any Bearer value is accepted, not only a JWT", _any_bearer_accepted
+    ),
+    Mutant(
+        "iup-cloud-name-not-unique",
+        API,
+        "IUP-02",
+        "fileName is the original name: a second upload of one name overwrites the first",
+        _cloud_name_is_original,
+    ),
+    Mutant(
+        "iup-original-name-sanitised",
+        API,
+        "IUP-02",
+        "originalFileName reports the sanitised name (spaces become _)",
+        _original_name_sanitised,
+    ),
+    Mutant("iup-size-in-kib", API, "IUP-02", "size is reported in KiB, not bytes", _size_in_kib),
+    Mutant(
+        "iup-stale-list", API, "IUP-03", "GetAllImages is cached until the next delete", _stale_list_cache
+    ),
+    Mutant(
+        "iup-delete-keeps-record",
+        API,
+        "IUP-04",
+        "delete removes the bytes but the image stays listed",
+        _delete_keeps_record,
+    ),
+    Mutant(
+        "iup-delete-echoes-name",
+        API,
+        "IUP-04",
+        "delete answers data {fileName} instead of null",
+        _delete_echoes_name,
+    ),
+    Mutant(
+        "iup-delete-keeps-bytes",
+        API,
+        "IUP-05",
+        "delete unlists the image but its mediaLink still serves it",
+        _delete_keeps_bytes,
+    ),
+    Mutant(
+        "iup-unknown-delete-200",
+        API,
+        "IUP-05",
+        "deleting an unknown name answers 200",
+        _unknown_delete_is_200,
+    ),
+    Mutant(
+        "iup-media-reencoded",
+        API,
+        "IUP-05",
+        "mediaLink serves a re-encoded JPEG, not the uploaded bytes",
+        _media_reencoded,
+    ),
+    Mutant(
+        "iup-lost-concurrent-upload",
+        API,
+        "ALL-04",
+        "uploads write back a stale copy of the index, losing concurrent ones",
+        _lost_concurrent_upload,
+    ),
+]

@@ -1,0 +1,299 @@
+"""Broken sharinpix variants.
+
+Authorization runs in Connexion's security middleware (``mockserver.auth.sharinpix_token``, resolved at
+start-up), before the handler; the auth defects therefore wrap the whole ASGI app (``server.asgi``) and
+change what the security handler sees, so that the observable behaviour is the defect's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import re
+import uuid
+from datetime import datetime
+from urllib.parse import parse_qsl
+
+import jwt
+
+from mockserver import devtokens
+from mockserver.apis.base import json_reply
+from mockserver.apis.sharinpix import taken_at
+from mockserver.forms import decoded_form
+
+from . import Mutant
+
+API = "sharinpix"
+_IMAGES_PATH = re.compile(r"/api/v1/albums/([^/]+)/images/?$")
+
+
+def _wrap_asgi(server, rewrite):
+    """``rewrite(scope, album_id, body) -> (headers, body)`` for every sharinpix create request."""
+    inner = server.asgi
+
+    async def app(scope, receive, send):
+        match = _IMAGES_PATH.search(scope.get("path", "")) if scope["type"] == "http" else None
+        if match is None:
+            return await inner(scope, receive, send)
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        headers = dict(scope["headers"])
+        headers, body = rewrite(headers, match.group(1), body)
+        headers[b"content-length"] = str(len(body)).encode()
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await inner({**scope, "headers": list(headers.items())}, replay, send)
+
+    server.asgi = app
+
+
+def _token_of(headers) -> str | None:
+    match = re.match(rb'Token\s+token="?([^"\s]+)"?', headers.get(b"authorization", b""))
+    return match.group(1).decode() if match else None
+
+
+def _abilities_ignored(server):
+    """Any decodable JWT may upload to any album: the abilities claim is never consulted."""
+
+    def rewrite(headers, album_id, body):
+        token = _token_of(headers)
+        if token is not None:
+            try:
+                claims = jwt.decode(token, options={"verify_signature": False})
+            except jwt.PyJWTError:
+                return headers, body
+            # what the server does, in effect: it treats the caller as granted on the path's album
+            granted = devtokens.sharinpix_token(album_id, user_id=str(claims.get("user_id", "someone")))
+            headers[b"authorization"] = f'Token token="{granted}"'.encode()
+        return headers, body
+
+    _wrap_asgi(server, rewrite)
+
+
+def _anonymous_upload(server):
+    """A request without Authorization falls back to a default user who may upload anywhere."""
+
+    def rewrite(headers, album_id, body):
+        if b"authorization" not in headers:
+            headers[b"authorization"] = f'Token token="{devtokens.sharinpix_token(album_id)}"'.encode()
+        return headers, body
+
+    _wrap_asgi(server, rewrite)
+
+
+def _generated_public_id(server):
+    """A body without cloudinary[public_id] is accepted: the server makes one up."""
+
+    def rewrite(headers, album_id, body):
+        keys = {key for key, _ in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)}
+        if "cloudinary[public_id]" not in keys:
+            body += b"&cloudinary%5Bpublic_id%5D=" + uuid.uuid4().hex.encode()
+        return headers, body
+
+    _wrap_asgi(server, rewrite)
+
+
+def _wrap_create(server, change):
+    """``change(form) -> form`` before the record is built (the form as the mock decoded it)."""
+    api = server.ctx.apis[API]
+    original = api._create
+
+    def _create(album_id, form):
+        return original(album_id, change(form))
+
+    api._create = _create
+
+
+def _last_repeated_value_wins(server):
+    """A flat form parser: of a repeated ``key[]`` only the last value survives."""
+
+    def last_only(node):
+        if isinstance(node, dict):
+            return {k: last_only(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return node[-1:]
+        return node
+
+    _wrap_create(server, last_only)
+
+
+def _wrap_image(server, change):
+    """``change(image, form)`` edits the record the create builds (and so the 200 body)."""
+    api = server.ctx.apis[API]
+    original = api._create
+
+    def _create(album_id, form):
+        image = original(album_id, form)
+        change(image, form)
+        return image
+
+    api._create = _create
+
+
+def _width_height_swapped(image, form):
+    image["width"], image["height"] = image["height"], image["width"]
+
+
+def _public_id_is_cloudinarys(image, form):
+    image["public_id"] = form["cloudinary"]["public_id"]
+
+
+def _taken_at_local_time(image, form):
+    """DateTimeOriginal read as Paris winter time (+01:00) instead of UTC: another instant."""
+    utc = taken_at(form["cloudinary"].get("image_metadata", {}))
+    if utc is not None:
+        image["taken_at"] = utc.replace("+00:00", "+01:00")
+
+
+def _metadatas_dropped(image, form):
+    image["metadatas"] = {}
+
+
+def _size_from_width(image, form):
+    """``size`` filled from the wrong field of the hash."""
+    image["size"] = str(image["width"])
+
+
+def _cache_headers_lost(server):
+    """The JSON renderer's defaults replace the seed's headers: no X-token, cacheable."""
+    api = server.ctx.apis[API]
+    original = api.create_album_image
+
+    async def create_album_image(album_id, token_info=None):
+        body, status, headers = await original(album_id, token_info=token_info)
+        headers = {k: v for k, v in headers.items() if k not in ("X-token", "Cache-Control")}
+        return body, status, {**headers, "Cache-Control": "max-age=60, public"}
+
+    api.create_album_image = create_album_image
+
+
+def _shared_request_state(server):
+    """The handler parks the decoded form on the API object and awaits before using it: concurrent
+    creates answer with (and store) another request's data."""
+    from connexion import request as current_request
+
+    api = server.ctx.apis[API]
+
+    async def create_album_image(album_id, token_info=None):
+        api.pending_form = decoded_form(current_request)
+        await asyncio.sleep(0.02)  # e.g. an awaited lookup between parsing and building the record
+        image = api._create(album_id, api.pending_form)
+        headers = {"X-token": (token_info or {}).get("token", ""), "Cache-Control": "no-cache, no-store"}
+        return json_reply(copy.deepcopy(image), 200, {**headers, "X-Request-Id": str(uuid.uuid4())})
+
+    api.create_album_image = create_album_image
+
+
+def _second_resolution_ids(server):
+    """Ids derived from the clock to the second: creates within one second share an id."""
+    api = server.ctx.apis[API]
+    original = api._create
+
+    def _create(album_id, form):
+        image = original(album_id, form)
+        album = api.albums[album_id]
+        del album[image["id"]]
+        stamp = int(datetime.now().timestamp())
+        image["id"] = image["public_id"] = str(uuid.UUID(int=stamp))
+        album[image["id"]] = image
+        return image
+
+    api._create = _create
+
+
+MUTANTS = [
+    Mutant(
+        "spx-abilities-ignored",
+        API,
+        "SPX-01",
+        "any valid JWT uploads to any album (no 403)",
+        _abilities_ignored,
+    ),
+    Mutant(
+        "spx-anonymous-upload",
+        API,
+        "SPX-01",
+        "a request without a token is served as a default user (no 401)",
+        _anonymous_upload,
+    ),
+    Mutant(
+        "spx-last-repeated-value-wins",
+        API,
+        "SPX-02",
+        "repeated key[] fields collapse to their last value",
+        _last_repeated_value_wins,
+    ),
+    Mutant(
+        "spx-width-height-swapped",
+        API,
+        "SPX-03",
+        "width and height swapped",
+        lambda server: _wrap_image(server, _width_height_swapped),
+    ),
+    Mutant(
+        "spx-public-id-is-cloudinarys",
+        API,
+        "SPX-03",
+        "public_id is Cloudinary's public id, not the image id",
+        lambda server: _wrap_image(server, _public_id_is_cloudinarys),
+    ),
+    Mutant(
+        "spx-taken-at-local-time",
+        API,
+        "SPX-03",
+        "taken_at reads DateTimeOriginal as +01:00 instead of UTC",
+        lambda server: _wrap_image(server, _taken_at_local_time),
+    ),
+    Mutant(
+        "spx-metadatas-dropped",
+        API,
+        "SPX-03",
+        "metadatas are not echoed",
+        lambda server: _wrap_image(server, _metadatas_dropped),
+    ),
+    Mutant(
+        "spx-size-from-width",
+        API,
+        "SPX-03",
+        "size comes from width instead of cloudinary[bytes]",
+        lambda server: _wrap_image(server, _size_from_width),
+    ),
+    Mutant(
+        "spx-generated-public-id",
+        API,
+        "SPX-04",
+        "a body without cloudinary[public_id] is accepted",
+        _generated_public_id,
+    ),
+    Mutant(
+        "spx-cache-headers-lost",
+        API,
+        "SPX-05",
+        "no X-token echo and a cacheable response",
+        _cache_headers_lost,
+    ),
+    Mutant(
+        "spx-shared-request-state",
+        API,
+        "ALL-04",
+        "concurrent creates answer with another request's data",
+        _shared_request_state,
+    ),
+    Mutant(
+        "spx-second-resolution-ids",
+        API,
+        "ALL-04",
+        "ids made from the clock to the second collide under load",
+        _second_resolution_ids,
+    ),
+]
