@@ -1,0 +1,257 @@
+"""Broken evotor variants: one realistic defect each, caught by conformance/checks/test_evotor.py."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from mockserver.apis.base import json_reply, read_upload
+from mockserver.apis.evotor import ImageRecord, now_evotor, user_id_for
+from mockserver.errors import ApiError
+
+from . import Mutant
+
+
+def _api(server):
+    return server.ctx.apis["evotor"]
+
+
+def _delete_skips_auth(server):
+    """The DELETE route was left out of the authentication filter: a missing token passes as anonymous.
+    (Connexion resolved the security handler at start-up, so the defect sits in front of it.)"""
+    inner = server.asgi
+
+    async def asgi(scope, receive, send):
+        if scope["type"] == "http" and scope["method"] == "DELETE":
+            headers = list(scope.get("headers", []))
+            if not any(name.lower() == b"x-authorization" for name, _ in headers):
+                scope = {**scope, "headers": [*headers, (b"x-authorization", b"anonymous")]}
+        await inner(scope, receive, send)
+
+    server.asgi = asgi
+
+
+def _file_size_in_kib(server):
+    """meta.file_size is reported in KiB (rounded up), not in bytes: a valid integer, the wrong value."""
+    api = _api(server)
+    original = api._public
+
+    def _public(record):
+        body = original(record)
+        body["meta"] = {**body["meta"], "file_size": -(-body["meta"]["file_size"] // 1024)}
+        return body
+
+    api._public = _public
+
+
+def _limit_in_mebibytes(server):
+    """The limit is read as 5 MiB (5242880 bytes) instead of the seed's 5242800."""
+    api = _api(server)
+
+    async def upload_product_image(store_id, product_id, datafile=None, token_info=None, **_):
+        data = await read_upload(datafile, 5 * 1024 * 1024)
+        record = api._create(data, store_id, product_id, (token_info or {}).get("sub", ""))
+        return json_reply(api._public(record))
+
+    api.upload_product_image = upload_product_image
+
+
+def _dimensions_not_checked(server):
+    """Only the format is validated; any width and height pass (and are reported as 300x300)."""
+    api = _api(server)
+    original = api.image_facts
+
+    def image_facts(data):
+        return dataclasses.replace(original(data), width=300, height=300)
+
+    api.image_facts = image_facts
+
+
+def _second_upload_replaces(server):
+    """A second upload silently replaces the product's image instead of being refused."""
+    api = _api(server)
+    original = api._create
+
+    def _create(data, store_id, product_id, token):
+        existing = api.by_product.pop((store_id, product_id), None)
+        if existing is not None:
+            api.images.pop(existing, None)
+            api.drop_bytes(existing)
+        return original(data, store_id, product_id, token)
+
+    api._create = _create
+
+
+def _list_without_paging(server):
+    api = _api(server)
+
+    async def list_product_images(store_id, product_id, **_):
+        image_id = api.by_product.get((store_id, product_id))
+        items = [api._public(api.images[image_id])] if image_id is not None else []
+        return json_reply({"items": items})
+
+    api.list_product_images = list_product_images
+
+
+def _unknown_id_crashes(server):
+    """get looks the id up without a guard: an unknown id is a KeyError, i.e. a 500."""
+    api = _api(server)
+
+    async def get_product_image(store_id, product_id, image_id, **_):
+        record = api.images[image_id]
+        if (record.store_id, record.product_id) != (store_id, product_id):
+            raise ApiError(404, "Image not found")
+        return json_reply(api._public(record))
+
+    api.get_product_image = get_product_image
+
+
+def _delete_answers_the_image(server):
+    """delete deletes, but answers 200 with the deleted image instead of 204 without a body."""
+    api = _api(server)
+    original = api.delete_product_image
+
+    async def delete_product_image(store_id, product_id, image_id, **kw):
+        body = api._public(api._find(store_id, product_id, image_id))
+        await original(store_id, product_id, image_id, **kw)
+        return json_reply(body)
+
+    api.delete_product_image = delete_product_image
+
+
+def _store_not_scoped(server):
+    """Images are looked up by product id alone: the same product id in another store shows them."""
+    api = _api(server)
+
+    def by_product(product_id):
+        return next((r for r in api.images.values() if r.product_id == product_id), None)
+
+    def _find(store_id, product_id, image_id):
+        record = api.images.get(image_id)
+        if record is None or record.product_id != product_id:
+            raise ApiError(404, "Image not found")
+        return record
+
+    async def list_product_images(store_id, product_id, **_):
+        record = by_product(product_id)
+        return json_reply({"items": [api._public(record)] if record else [], "paging": {}})
+
+    api._find = _find
+    api.list_product_images = list_product_images
+
+
+def _truncated_url(server):
+    api = _api(server)
+    original = api.serve_file
+
+    async def serve_file(key, request):
+        response = await original(key, request)
+        response.body = response.body[:-1]
+        response.headers["content-length"] = str(len(response.body))
+        return response
+
+    api.serve_file = serve_file
+
+
+def _timestamps_in_moscow_time(server):
+    """Timestamps are written in the server's local time (Moscow, +0300) instead of UTC +0000: the same
+    instant, still matching the spec's pattern, but not the seed's shape."""
+    api = _api(server)
+    original = api._create
+
+    def _create(data, store_id, product_id, token):
+        record = original(data, store_id, product_id, token)
+        utc = datetime.strptime(record.created_at, "%Y-%m-%dT%H:%M:%S.%f%z")
+        local = utc.astimezone(timezone(timedelta(hours=3)))
+        record.created_at = record.updated_at = local.strftime("%Y-%m-%dT%H:%M:%S.") + (
+            f"{local.microsecond // 1000:03d}+0300"
+        )
+        return record
+
+    api._create = _create
+
+
+def _racy_one_image_check(server):
+    """The one-image check and the store are split by an await (say, an async storage write), so
+    concurrent uploads to one product all pass the check and the last one overwrites the others."""
+    api = _api(server)
+
+    async def upload_product_image(store_id, product_id, datafile=None, token_info=None, **_):
+        data = await read_upload(datafile, 5242800)
+        facts = api.image_facts(data)
+        if facts.format != "PNG" or (facts.width, facts.height) != (300, 300):
+            raise ApiError(400, "the image must be a 300x300 PNG")
+        if (store_id, product_id) in api.by_product:
+            raise ApiError(409, "the product already has an image")
+        await asyncio.sleep(0.05)  # the storage write
+        now = now_evotor()
+        token = (token_info or {}).get("sub", "")
+        record = ImageRecord(str(uuid.uuid4()), user_id_for(token), store_id, product_id, len(data), now, now)
+        api.store_bytes(record.id, data, "image/png")
+        api.images[record.id] = record
+        api.by_product[(store_id, product_id)] = record.id
+        return json_reply(api._public(record))
+
+    api.upload_product_image = upload_product_image
+
+
+MUTANTS = [
+    Mutant(
+        "evt-delete-skips-auth",
+        "evotor",
+        "EVT-01",
+        "DELETE works without X-Authorization",
+        _delete_skips_auth,
+    ),
+    Mutant("evt-file-size-kib", "evotor", "EVT-02", "meta.file_size is in KiB, not bytes", _file_size_in_kib),
+    Mutant(
+        "evt-limit-mebibytes",
+        "evotor",
+        "EVT-03",
+        "the limit is 5242880 bytes, not 5242800",
+        _limit_in_mebibytes,
+    ),
+    Mutant(
+        "evt-any-dimensions", "evotor", "EVT-03", "width and height are not checked", _dimensions_not_checked
+    ),
+    Mutant(
+        "evt-second-upload-replaces",
+        "evotor",
+        "EVT-04",
+        "a second upload replaces the first",
+        _second_upload_replaces,
+    ),
+    Mutant("evt-list-no-paging", "evotor", "EVT-05", "the list has no paging object", _list_without_paging),
+    Mutant("evt-unknown-id-500", "evotor", "EVT-06", "get of an unknown id is a 500", _unknown_id_crashes),
+    Mutant(
+        "evt-delete-200-body",
+        "evotor",
+        "EVT-07",
+        "delete answers 200 with the image",
+        _delete_answers_the_image,
+    ),
+    Mutant(
+        "evt-store-not-scoped",
+        "evotor",
+        "EVT-08",
+        "images are found by product id in any store",
+        _store_not_scoped,
+    ),
+    Mutant("evt-truncated-url", "evotor", "EVT-09", "the url serves all but the last byte", _truncated_url),
+    Mutant(
+        "evt-timestamp-local",
+        "evotor",
+        "EVT-10",
+        "timestamps in +0300 local time",
+        _timestamps_in_moscow_time,
+    ),
+    Mutant(
+        "evt-racy-one-image",
+        "evotor",
+        "ALL-04",
+        "parallel uploads to one product all succeed",
+        _racy_one_image_check,
+    ),
+]
