@@ -20,6 +20,18 @@ _CURRENT: list[Target] = []
 _NAMED_RULE = re.compile(r"^\[([A-Z]{3}-\d\d)\] ")
 
 
+SHOULD_PREFIX = "WARN (SHOULD part of the rule): "
+
+
+def should(target: Target, ok: bool, message: str) -> None:
+    """A SHOULD part of a MUST rule (e.g. "a duplicate gets 409"): fails under --strict, else a warning."""
+    if ok:
+        return
+    if target.strict:
+        raise AssertionError(message)
+    pytest.skip(SHOULD_PREFIX + message)
+
+
 def current_target() -> Target:
     """The target of the run in progress, for check modules that build their cases at import time."""
     if not _CURRENT:
@@ -94,7 +106,13 @@ class ConformancePlugin:
             self.results.add(rule_ids, Outcome(item.nodeid, "pass"))
         elif report.skipped:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-            self.results.add(rule_ids, Outcome(item.nodeid, "skip", reason))
+            reason = reason.removeprefix("Skipped: ")
+            if reason.startswith(SHOULD_PREFIX):
+                self.results.add(
+                    rule_ids, Outcome(item.nodeid, "warn", reason.removeprefix(SHOULD_PREFIX), curl)
+                )
+            else:
+                self.results.add(rule_ids, Outcome(item.nodeid, "skip", reason))
         else:
             message, named_curl = _short_message(report)
             curl = named_curl or curl

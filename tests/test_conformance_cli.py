@@ -109,3 +109,27 @@ def test_read_only_creates_nothing(mock):
     )
     assert result.returncode == 0, result.stdout[-3000:]
     assert mock.app.ctx.dump() == before
+
+
+def test_a_should_break_warns_and_fails_only_with_strict():
+    (accept_anything,) = [
+        m.apply for m in all_mutants() if m.id == "edp-accepts-non-images"
+    ]  # EDP-02 is SHOULD
+    server = LiveServer(mutate=accept_anything)
+    try:
+        args = [
+            "--api",
+            "everydaypic",
+            "--base-url",
+            f"{server.url}/everydaypic",
+            "--seed",
+            "1",
+            "--max-examples",
+            "3",
+        ]
+        relaxed, strict = conformance(*args), conformance(*args, "--strict")
+    finally:
+        server.stop()
+    assert relaxed.returncode == 0, relaxed.stdout[-3000:]
+    assert "WARN EDP-02" in relaxed.stdout and "1 warnings" in relaxed.stdout
+    assert strict.returncode == 1 and "FAIL EDP-02" in strict.stdout

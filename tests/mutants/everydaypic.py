@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mockserver.apis.base import json_reply
 from mockserver.errors import ApiError
+from mockserver.images import ImageFacts
 
 from . import Mutant
 
@@ -37,12 +38,17 @@ def _info_intersection(server):
 
 
 def _accepts_non_images(server):
+    """Validation forgotten: real images keep their facts, anything else is stored as a PNG."""
     api = server.ctx.apis["everydaypic"]
+    original = api.image_facts
 
-    class Facts:
-        mime, format, width, height = "image/png", "PNG", 1, 1
+    def image_facts(data):
+        try:
+            return original(data)
+        except ApiError:
+            return ImageFacts("PNG", 0, 0)
 
-    api.image_facts = lambda data: Facts()
+    api.image_facts = image_facts
 
 
 def _ids_collide(server):
