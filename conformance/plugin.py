@@ -80,9 +80,11 @@ class ConformancePlugin:
 
     def pytest_collection_modifyitems(self, config, items):
         keep, drop = [], []
+        only = set(self._target.only_rules)
         for item in items:
             api = next((m.args[0] for m in item.iter_markers("api")), None)
-            (keep if api in (None, self._target.api) else drop).append(item)
+            wanted = api in (None, self._target.api) and (not only or only & set(rule_ids_of(item)))
+            (keep if wanted else drop).append(item)
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep

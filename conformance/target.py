@@ -28,6 +28,7 @@ class Target:
     max_examples: int = 10
     strict: bool = False
     read_only: bool = False
+    only_rules: tuple[str, ...] = ()  # run only the checks of these rules (empty: all)
     shrink_seconds: float = 10.0  # time Hypothesis may spend minimising a failure (its default: 300 s)
     run_id: str = field(default_factory=lambda: secrets.token_hex(4))
 
