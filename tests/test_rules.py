@@ -62,3 +62,29 @@ def test_mock_reference_resolves(rule_id):
 def test_every_rule_has_a_test_named_after_it(rule_id):
     prefix = "test_" + rule_id.replace("-", "").lower()
     assert any(name.startswith(prefix) for name in _test_names()), f"no test named {prefix}_…"
+
+
+def _conformance_checks_by_rule() -> dict[str, set[str]]:
+    """rule id -> names of the conformance checks marked with it (``@pytest.mark.rule("ID", ...)``)."""
+    found: dict[str, set[str]] = {}
+    for path in Path(ROOT, "conformance", "checks").glob("test_*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for deco in node.decorator_list:
+                func = deco.func if isinstance(deco, ast.Call) else None
+                if isinstance(func, ast.Attribute) and func.attr == "rule":
+                    for arg in deco.args:
+                        if isinstance(arg, ast.Constant):
+                            found.setdefault(arg.value, set()).add(f"{path.stem}::{node.name}")
+    return found
+
+
+@pytest.mark.parametrize("rule_id", sorted(RULES))
+def test_every_rule_has_a_conformance_check(rule_id):
+    checks = _conformance_checks_by_rule()
+    assert checks.get(rule_id), f"no conformance check is marked @pytest.mark.rule({rule_id!r})"
+
+
+def test_conformance_checks_name_only_catalogue_rules():
+    assert set(_conformance_checks_by_rule()) <= set(RULES)
