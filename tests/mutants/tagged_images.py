@@ -217,27 +217,13 @@ def _match_case_sensitive(server):
     api = _api(server)
     original = api.search_images
 
-    async def search_images(
-        exact_tags=None,
-        match_tags=None,
-        page=0,
-        limit=20,
-        start_timestamp=None,
-        end_timestamp=None,
-        uploaded_only=False,
-        **kw,
-    ):
+    async def search_images(**kw):  # Connexion passes the spec's parameters by name
+        exact_tags, match_tags = kw.get("exact_tags"), kw.get("match_tags")
+        page, limit = kw.get("page", 0), kw.get("limit", 20)
+        start_timestamp, end_timestamp = kw.get("start_timestamp"), kw.get("end_timestamp")
+        uploaded_only = kw.get("uploaded_only", False)
         if match_tags is None or exact_tags is not None:
-            return await original(
-                exact_tags=exact_tags,
-                match_tags=match_tags,
-                page=page,
-                limit=limit,
-                start_timestamp=start_timestamp,
-                end_timestamp=end_timestamp,
-                uploaded_only=uploaded_only,
-                **kw,
-            )
+            return await original(**kw)
         patterns = [re.compile(".*".join(re.escape(p) for p in pattern.split("%"))) for pattern in match_tags]
 
         def keep(image):
@@ -255,27 +241,13 @@ def _exact_any(server):
     api = _api(server)
     original = api.search_images
 
-    async def search_images(
-        exact_tags=None,
-        match_tags=None,
-        page=0,
-        limit=20,
-        start_timestamp=None,
-        end_timestamp=None,
-        uploaded_only=False,
-        **kw,
-    ):
+    async def search_images(**kw):  # Connexion passes the spec's parameters by name
+        exact_tags, match_tags = kw.get("exact_tags"), kw.get("match_tags")
+        page, limit = kw.get("page", 0), kw.get("limit", 20)
+        start_timestamp, end_timestamp = kw.get("start_timestamp"), kw.get("end_timestamp")
+        uploaded_only = kw.get("uploaded_only", False)
         if exact_tags is None or match_tags is not None:
-            return await original(
-                exact_tags=exact_tags,
-                match_tags=match_tags,
-                page=page,
-                limit=limit,
-                start_timestamp=start_timestamp,
-                end_timestamp=end_timestamp,
-                uploaded_only=uploaded_only,
-                **kw,
-            )
+            return await original(**kw)
         ids = {api.tag_by_name[name].id for name in exact_tags if name in api.tag_by_name}
         index = api.uploaded_images if uploaded_only else api.all_images
         return api._filtered_page(
