@@ -35,11 +35,6 @@ class BlobStore:
         self._blobs[key] = Blob(data, content_type)
         self.used_bytes = new_total
 
-    def check_room(self, size: int) -> None:
-        """Refuse early, before any record is created, when ``size`` more bytes cannot fit."""
-        if self.max_bytes is not None and self.used_bytes + size > self.max_bytes:
-            raise self._full(size)
-
     def _full(self, size: int) -> StoreFull:
         return StoreFull(
             f"the mock's storage quota of {self.max_bytes} bytes is exhausted "

@@ -56,12 +56,6 @@ class BaseApi:
         except StoreFull as exc:
             raise ApiError(507, str(exc)) from exc
 
-    def check_room(self, size: int) -> None:
-        try:
-            self.ctx.blobs.check_room(size)
-        except StoreFull as exc:
-            raise ApiError(507, str(exc)) from exc
-
     def drop_bytes(self, key: str) -> None:
         self.ctx.blobs.delete(self.blob_key(key))
 
