@@ -27,7 +27,6 @@ from .errors import ApiError, make_error_handler
 from .fixtures import load_seed_data
 from .forms import BracketFormValidator, ClosingMultiPartValidator, Utf8JSONValidator
 from .limits import BodyLimitMiddleware
-from .persistence import load_state, save_state
 from .prefer import PreferMiddleware
 from .registry import SPECS_DIR
 
@@ -106,8 +105,13 @@ class MockServer:
             expose_headers=["*"],
         )
         self.asgi = ContextMiddleware(app, self.ctx)
-        if self.settings.state_dir and load_state(self.ctx, self.settings.state_dir):
-            print(f"mockserver: state restored from {self.settings.state_dir}", file=sys.stderr)
+        self.durable = None
+        if self.settings.state_dir:
+            from .durable import DurableMiddleware, DurableState
+
+            self.durable = DurableState(self.ctx, self.settings.state_dir)
+            self.asgi = DurableMiddleware(self.asgi, self.durable)
+            print(f"mockserver: {self.durable.summary()}", file=sys.stderr)
         elif self.settings.seed_data:
             load_seed_data(self.ctx, self.settings.seed_data)
 
@@ -139,11 +143,10 @@ class MockServer:
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, _app):
-        """``--state-dir``: saved when the server shuts down, under any ASGI server."""
+        """``--state-dir``: every write is already committed; shutting down only closes the database."""
         yield
-        if self.settings.state_dir:
-            save_state(self.ctx, self.settings.state_dir)
-            print(f"mockserver: state saved to {self.settings.state_dir}", file=sys.stderr, flush=True)
+        if self.durable is not None:
+            self.durable.close()
 
     async def _dispatch(self, scope, receive, send):
         path = scope.get("path", "")
