@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
 import sys
 import time
 import warnings
 from pathlib import Path
 
 from .registry import APIS, FIXTURES_DIR
+
+SETTINGS_ENV = "MOCKSERVER_SETTINGS"  # how --workers hands the settings to each worker process
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,7 +31,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="preload records from DIR/seed/*.json (no DIR: the packaged fixtures)",
     )
-    p.add_argument("--state-dir", metavar="DIR", help="keep state in DIR across restarts")
+    p.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="keep records (SQLite) and files in DIR: each write is on disk before it is answered",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="serve with N worker processes sharing one state (requires --state-dir)",
+    )
     p.add_argument(
         "--max-store-bytes",
         type=int,
@@ -67,8 +82,57 @@ def settings_from_args(args: argparse.Namespace):
     )
 
 
+def _settings_to_env(settings) -> str:
+    """The settings a worker needs, as JSON (the signing key is re-read from the state dir)."""
+    return json.dumps(
+        {
+            "apis": list(settings.apis),
+            "prefixed": settings.prefixed,
+            "jwt_secret": settings.jwt_secret,
+            "max_store_bytes": settings.max_store_bytes,
+            "max_body_bytes": settings.max_body_bytes,
+            "seed_data": str(settings.seed_data) if settings.seed_data else None,
+            "state_dir": str(settings.state_dir),
+            "validate_responses": settings.validate_responses,
+            "url_ttl_seconds": settings.url_ttl_seconds,
+        }
+    )
+
+
+def worker_app():
+    """uvicorn's app factory in each ``--workers`` process: the settings come from ``MOCKSERVER_SETTINGS``."""
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from .app import create_app
+    from .context import Settings
+    from .persistence import signing_key
+
+    raw = json.loads(os.environ[SETTINGS_ENV])
+    state_dir = Path(raw.pop("state_dir"))
+    seed_data = raw.pop("seed_data")
+    settings = Settings(
+        **{**raw, "apis": tuple(raw["apis"])},
+        state_dir=state_dir,
+        seed_data=Path(seed_data) if seed_data else None,
+        signing_key=signing_key(state_dir),
+    )
+    _quiet_client_errors(logging.getLogger().getEffectiveLevel() <= logging.DEBUG)
+    return create_app(settings)
+
+
+def _quiet_client_errors(debug: bool) -> None:
+    # Connexion logs each rejected client request at ERROR ("Validation error: …", "Function argument …
+    # not defined"): those are the client's 4xx, already in the access log, not the server's errors.
+    for name in ("connexion.validators", "connexion.decorators.parameter"):
+        logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.CRITICAL)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    if args.workers > 1 and not args.state_dir:
+        parser.error("--workers N needs --state-dir DIR: the workers share their state through DIR")
     started = time.perf_counter()
     # Connexion imports starlette.testclient, which warns about its own httpx use: noise for users.
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -77,17 +141,27 @@ def main(argv: list[str] | None = None) -> int:
     from .app import create_app
 
     settings = settings_from_args(args)
-    server = create_app(settings)
     base = f"http://{args.host}:{args.port}"
+    if args.workers > 1:
+        os.environ[SETTINGS_ENV] = _settings_to_env(settings)
+        print(f"mockserver: {args.workers} workers sharing {settings.state_dir} at {base}/", file=sys.stderr)
+        logging.basicConfig(level=args.log_level.upper())
+        uvicorn.run(
+            "mockserver.cli:worker_app",
+            factory=True,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+        )
+        return 0
+    server = create_app(settings)
     print(f"mockserver: ready in {time.perf_counter() - started:.2f}s at {base}/", file=sys.stderr)
     for name in settings.apis:
         path = APIS[name].base_path(settings.prefixed)
         print(f"  {name:14} {base}{path}/   (Swagger UI: {base}{path}/ui/)", file=sys.stderr)
     logging.basicConfig(level=args.log_level.upper())
-    # Connexion logs each rejected client request at ERROR ("Validation error: …", "Function argument …
-    # not defined"): those are the client's 4xx, already in the access log, not the server's errors.
-    for name in ("connexion.validators", "connexion.decorators.parameter"):
-        logging.getLogger(name).setLevel(logging.CRITICAL if args.log_level != "debug" else logging.DEBUG)
+    _quiet_client_errors(args.log_level == "debug")
     uvicorn.run(server, host=args.host, port=args.port, log_level=args.log_level)
     return 0
 
