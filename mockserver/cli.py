@@ -83,7 +83,7 @@ def settings_from_args(args: argparse.Namespace):
 
 
 def _settings_to_env(settings) -> str:
-    """The settings a worker needs, as JSON (the signing key is re-read from the state dir)."""
+    """The settings a worker needs, as JSON (the signing key is kept in the state dir)."""
     return json.dumps(
         {
             "apis": list(settings.apis),
@@ -104,17 +104,14 @@ def worker_app():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from .app import create_app
     from .context import Settings
-    from .persistence import signing_key
 
     raw = json.loads(os.environ[SETTINGS_ENV])
-    state_dir = Path(raw.pop("state_dir"))
-    seed_data = raw.pop("seed_data")
+    state_dir, seed_data = raw.pop("state_dir"), raw.pop("seed_data")
     settings = Settings(
         **{**raw, "apis": tuple(raw["apis"])},
-        state_dir=state_dir,
+        state_dir=Path(state_dir),
         seed_data=Path(seed_data) if seed_data else None,
-        signing_key=signing_key(state_dir),
-    )
+    )  # the signing key is read from the state dir by mockserver.durable
     _quiet_client_errors(logging.getLogger().getEffectiveLevel() <= logging.DEBUG)
     return create_app(settings)
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from .blobs import Blob, FileBlobStore, StoredBlob
 from .errors import error_body
 from .fixtures import load_seed_data
-from .persistence import load_snapshot, retire_snapshot
+from .persistence import load_snapshot, retire_snapshot, signing_key
 
 DB_FILE = "state.sqlite3"
 BLOB_DIR = "blobs"
@@ -66,6 +66,8 @@ class DurableState:
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(SCHEMA)
         ctx.blobs = FileBlobStore(self.blob_dir, ctx.settings.max_store_bytes)
+        if ctx.settings.signing_key is None:  # URLs signed before a restart stay valid after it
+            ctx.signer.key = signing_key(self.dir)
         self.versions: dict[str, int] = {}  # api -> version of its row this process has loaded
         self.blobs_version = -1
         self.data_version = -1
@@ -277,10 +279,13 @@ class DurableMiddleware:
             async with self.lock:
                 self.state.sync()
             return await self.app(scope, receive, send)
-        # The body is read before taking the locks, so a slow client holds up no one.
-        receive = await _buffered(receive, self.state.ctx.settings.max_body_bytes)
-        if receive is None:
-            return  # the client went away before sending its request
+        # The body is read before taking the locks, so a slow client holds up no one; one declared too
+        # big for any operation is left to the body-limit middleware, which answers 413 without reading it.
+        limit = self.state.ctx.settings.max_body_bytes
+        if _declared_length(scope) <= limit:
+            receive = await _buffered(receive, limit)
+            if receive is None:
+                return  # the client went away before sending its request
         held: list[dict] = []
 
         async def hold(message):
@@ -288,19 +293,23 @@ class DurableMiddleware:
 
         error: Exception | None = None
         async with self.lock:
-            await self.state.begin()
             try:
-                await self.app(scope, receive, hold)
-            except Exception as exc:
-                error = exc
-            if error is None and _status(held) < 500:
-                try:
-                    await self.state.commit(apis)
-                except Exception:
-                    self.state.rollback(apis)
-                    held = _unavailable(apis[0] if len(apis) == 1 else "__mock__")
+                await self.state.begin()
+            except sqlite3.Error:  # e.g. another process held the write lock past the busy timeout
+                held = _unavailable(apis, "the mock's state is busy; retry")
             else:
-                self.state.rollback(apis)
+                try:
+                    await self.app(scope, receive, hold)
+                except Exception as exc:
+                    error = exc
+                if error is None and _status(held) < 500:
+                    try:
+                        await self.state.commit(apis)
+                    except Exception:
+                        self.state.rollback(apis)
+                        held = _unavailable(apis, "the mock could not store this change; nothing was kept")
+                else:
+                    self.state.rollback(apis)
         for message in held:
             await send(message)
         if error is not None:
@@ -323,8 +332,14 @@ def _status(messages: list[dict]) -> int:
     return 500
 
 
-def _unavailable(api: str) -> list[dict]:
-    body, content_type = error_body(api, 503, "the mock could not store this change; nothing was kept")
+def _declared_length(scope) -> int:
+    value = dict(scope.get("headers", [])).get(b"content-length", b"")
+    return int(value) if value.isdigit() else 0
+
+
+def _unavailable(apis: tuple[str, ...], message: str) -> list[dict]:
+    """A 503 in the API's own error format (the mock's for ``/__mock__/reset`` and ``fixtures``)."""
+    body, content_type = error_body(apis[0] if len(apis) == 1 else "__mock__", 503, message)
     headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
     return [
         {"type": "http.response.start", "status": 503, "headers": headers},

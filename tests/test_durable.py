@@ -21,10 +21,10 @@ import pytest
 from conftest import image_bytes
 from starlette.testclient import TestClient
 
+from mockserver import durable
 from mockserver.app import create_app
 from mockserver.devtokens import DEV_ALBUM, auth_headers
 from mockserver.durable import DB_FILE
-from mockserver.persistence import signing_key
 
 EVOTOR = "/evotor/stores/s1/products/{product}/images"
 
@@ -207,7 +207,7 @@ def test_an_old_state_json_snapshot_is_imported_once(tmp_path):
     (state_dir / "state.json").write_text(json.dumps(snapshot))
 
     for expected_origin in ("imported", "restored"):
-        app = create_app(state_dir=state_dir, signing_key=signing_key(state_dir))
+        app = create_app(state_dir=state_dir)
         try:
             assert app.durable.origin == expected_origin
             with TestClient(app) as client:
@@ -225,7 +225,7 @@ def test_a_failed_write_is_rolled_back_in_memory_and_on_disk(tmp_path):
     state_dir = tmp_path / "state"
 
     def open_app():
-        return create_app(state_dir=state_dir, signing_key=signing_key(state_dir))
+        return create_app(state_dir=state_dir)
 
     app = open_app()
     api = app.ctx.apis["everydaypic"]
@@ -254,6 +254,28 @@ def test_a_failed_write_is_rolled_back_in_memory_and_on_disk(tmp_path):
     try:
         assert app.ctx.dump()["everydaypic"] == {"images": []}
     finally:
+        app.durable.close()
+
+
+def test_a_write_waits_for_another_process_then_gets_a_503_and_reads_go_on(tmp_path, monkeypatch):
+    """While another connection holds the write lock past the busy timeout, a write is refused in the
+    API's own format with nothing changed, and reads are served from the last commit (WAL)."""
+    monkeypatch.setattr(durable, "BUSY_TIMEOUT_SECONDS", 0.2)
+    state_dir = tmp_path / "state"
+    app = create_app(state_dir=state_dir, apis=("tagged-images",), prefixed=False)
+    other = sqlite3.connect(state_dir / DB_FILE, isolation_level=None)
+    try:
+        with TestClient(app) as client:
+            assert client.post("/v1/images", json={"filename": "before.png"}).status_code == 201
+            other.execute("BEGIN IMMEDIATE")
+            r = client.post("/v1/images", json={"filename": "blocked.png"})
+            assert r.status_code == 503 and r.json()["code"] == 503, r.text  # {code, message}
+            assert [i["filename"] for i in client.get("/v1/images").json()["results"]] == ["before.png"]
+            other.execute("ROLLBACK")
+            assert client.post("/v1/images", json={"filename": "after.png"}).status_code == 201
+            assert client.get("/v1/images").json()["meta"]["total_results"] == 2
+    finally:
+        other.close()
         app.durable.close()
 
 
