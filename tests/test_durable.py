@@ -13,6 +13,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -330,6 +331,45 @@ def test_kill_9_mid_upload_loses_only_the_unacknowledged_upload(mock, tmp_path):
         assert download(second.url, path) == data, path
     blob_files = list((_state_dir(tmp_path) / "blobs").iterdir())
     assert len(blob_files) == after["stored_files"]  # no orphan file left behind
+
+
+def test_kill_9_during_concurrent_uploads_keeps_every_acknowledged_one(mock, tmp_path):
+    """Threads upload until the server is killed at an arbitrary moment: every upload that was answered
+    is there after a restart, with its bytes; no file is left that no record names."""
+    first = mock()
+    acked: dict[int, bytes] = {}
+    stop = threading.Event()
+
+    def uploader(worker: int) -> None:
+        for n in range(1000):  # bounded; the kill ends it long before
+            if stop.is_set():
+                return
+            png = image_bytes(10 + n % 50, 10 + worker, color=(worker, n % 256, 7))
+            body = {"filename": f"k{worker}-{n}.png", "image_data": base64.b64encode(png).decode()}
+            try:
+                r = httpx.post(first.url + "/tagged-images/v1/upload", json=body, timeout=30)
+            except httpx.TransportError:
+                return  # the server died with this request in flight
+            assert r.status_code == 201, r.text
+            acked[r.json()["id"]] = png
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = [pool.submit(uploader, w) for w in range(4)]
+        deadline = time.monotonic() + 60
+        while len(acked) < 20 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        first.kill()
+        stop.set()
+        for future in futures:
+            future.result(timeout=60)
+    assert len(acked) >= 20
+
+    assert integrity(_state_dir(tmp_path)) == "ok"
+    second = mock()
+    for image_id, png in acked.items():
+        assert download(second.url, f"/tagged-images/v1/images/{image_id}") == png
+    state = mock_state(second.url)
+    assert len(list((_state_dir(tmp_path) / "blobs").iterdir())) == state["stored_files"] >= len(acked)
 
 
 # -- workers -------------------------------------------------------------------------------------------------
