@@ -280,6 +280,40 @@ def test_a_write_waits_for_another_process_then_gets_a_503_and_reads_go_on(tmp_p
         app.durable.close()
 
 
+def test_the_store_quota_counts_committed_and_pending_bytes_across_restarts(tmp_path):
+    state_dir = tmp_path / "state"
+    png = image_bytes(30, 30)
+    settings = {"state_dir": state_dir, "apis": ("tagged-images",), "prefixed": False}
+
+    def upload(client):
+        body = {"filename": "q.png", "image_data": base64.b64encode(png).decode()}
+        return client.post("/v1/upload", json=body)
+
+    app = create_app(max_store_bytes=len(png) * 2 + 1, **settings)
+    try:
+        with TestClient(app) as client:
+            first = upload(client).json()["id"]
+            assert upload(client).status_code == 201
+            refused = upload(client)  # two fit; the third would exceed the quota
+            assert refused.status_code == 507 and "quota" in refused.json()["message"]
+    finally:
+        app.durable.close()
+    app = create_app(max_store_bytes=len(png) * 2 + 1, **settings)
+    try:
+        with TestClient(app) as client:
+            assert client.get("/__mock__/state").json()["stored_bytes"] == 2 * len(png)
+            assert upload(client).status_code == 507
+            assert client.delete(f"/v1/images/{first}").status_code == 204
+            assert client.get("/__mock__/state").json()["stored_bytes"] == len(png)
+            assert upload(client).status_code == 201
+            assert client.get("/__mock__/state").json()["stored_files"] == 2
+            assert client.post("/__mock__/reset").status_code == 204
+            assert client.get("/__mock__/state").json()["stored_bytes"] == 0
+    finally:
+        app.durable.close()
+    assert list((state_dir / "blobs").iterdir()) == []
+
+
 def test_without_state_dir_nothing_touches_the_disk(make_client):
     client = make_client()
     assert client.app.durable is None
