@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -83,20 +84,10 @@ def settings_from_args(args: argparse.Namespace):
 
 
 def _settings_to_env(settings) -> str:
-    """The settings a worker needs, as JSON (the signing key is kept in the state dir)."""
-    return json.dumps(
-        {
-            "apis": list(settings.apis),
-            "prefixed": settings.prefixed,
-            "jwt_secret": settings.jwt_secret,
-            "max_store_bytes": settings.max_store_bytes,
-            "max_body_bytes": settings.max_body_bytes,
-            "seed_data": str(settings.seed_data) if settings.seed_data else None,
-            "state_dir": str(settings.state_dir),
-            "validate_responses": settings.validate_responses,
-            "url_ttl_seconds": settings.url_ttl_seconds,
-        }
-    )
+    """The settings as JSON for the worker processes (the signing key stays in the state dir)."""
+    values = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
+    del values["signing_key"]
+    return json.dumps(values, default=str)  # Path -> str, tuple -> list
 
 
 def worker_app():
@@ -105,15 +96,13 @@ def worker_app():
     from .app import create_app
     from .context import Settings
 
-    raw = json.loads(os.environ[SETTINGS_ENV])
-    state_dir, seed_data = raw.pop("state_dir"), raw.pop("seed_data")
-    settings = Settings(
-        **{**raw, "apis": tuple(raw["apis"])},
-        state_dir=Path(state_dir),
-        seed_data=Path(seed_data) if seed_data else None,
-    )  # the signing key is read from the state dir by mockserver.durable
-    _quiet_client_errors(logging.getLogger().getEffectiveLevel() <= logging.DEBUG)
-    return create_app(settings)
+    values = json.loads(os.environ[SETTINGS_ENV])
+    values["apis"] = tuple(values["apis"])
+    for name in ("state_dir", "seed_data"):
+        values[name] = Path(values[name]) if values[name] else None
+    # uvicorn configured its loggers from --log-level in this process before calling the factory.
+    _quiet_client_errors(logging.getLogger("uvicorn.error").getEffectiveLevel() <= logging.DEBUG)
+    return create_app(Settings(**values))  # mockserver.durable reads the signing key from state_dir
 
 
 def _quiet_client_errors(debug: bool) -> None:
