@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import httpx
 import jwt
 import pytest
+from api_errors import assert_api_error
 from conftest import LiveServer, image_bytes
 
 from mockserver.devtokens import DEV_ALBUM, DEV_SECRET, auth_headers
@@ -95,27 +96,6 @@ def unsigned_jwt(claims: dict) -> str:
     """``alg: none``: a JWT with an empty signature."""
     encode = lambda part: base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()  # noqa: E731
     return f"{encode({'alg': 'none', 'typ': 'JWT'})}.{encode(claims)}."
-
-
-# -- the error formats ---------------------------------------------------------------------------------
-def assert_api_error(api: str, response: httpx.Response) -> None:
-    """The body is an error in ``api``'s own format (specs/README.md), with a non-empty message."""
-    status, ctype = response.status_code, response.headers.get("content-type", "")
-    if api == "everydaypic":
-        assert ctype.startswith("text/plain"), ctype
-        assert response.text.strip(), "empty error message"
-        return
-    assert ctype.startswith("application/json"), (ctype, response.text[:200])
-    body = response.json()
-    if api == "evotor":
-        assert set(body) == {"errors"} and len(body["errors"]) == 1, body
-        assert body["errors"][0]["code"] == status and body["errors"][0]["reason"], body
-    elif api == "image-upload":
-        assert set(body) == {"message", "data"} and body["data"] is None and body["message"], body
-    elif api == "sharinpix":
-        assert set(body) == {"error"} and isinstance(body["error"], str) and body["error"], body
-    else:
-        assert set(body) == {"code", "message"} and body["code"] == status and body["message"], body
 
 
 # -- the server and its health ----------------------------------------------------------------------------
