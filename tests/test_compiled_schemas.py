@@ -78,3 +78,18 @@ def test_query_parameters_are_still_validated(make_client, query, status):
     assert r.status_code == status, r.text
     if status == 400:
         assert r.json()["code"] == 400
+
+
+def test_the_encoded_value_is_judged_by_its_wire_form_when_they_differ(make_client):
+    """A tuple is an array on the wire: checked against the value first, the bytes have the last word."""
+    client = make_client("tagged-images")
+    api = client.app.ctx.apis["tagged-images"]
+
+    async def list_images(**_):
+        meta = {"current_page": 0, "total_results": 0, "has_more_pages": False}
+        return {"results": (), "meta": meta}, 200, {"Content-Type": "application/json"}
+
+    api.list_images = list_images
+    r = client.get("/v1/images")
+    assert r.status_code == 200, r.text
+    assert r.json()["results"] == []
