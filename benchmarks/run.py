@@ -162,7 +162,8 @@ def start_server(name: str, argv: list[str], port: int, probe: str, headers: dic
 
 def start_mock(port: int | None = None) -> Server:
     port = port or free_port()
-    argv = [sys.executable, "-m", "mockserver", "--host", HOST, "--port", str(port), "--log-level", "warning"]
+    argv = [sys.executable, "-m", "mockserver", "--host", HOST, "--port", str(port), "--log-level", "warning",
+            "--no-access-log"]
     return start_server("mock", argv, port, "/")
 
 

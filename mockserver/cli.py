@@ -45,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="skip validating the mock's own responses against the specs",
     )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="log each request (default: on; --no-access-log for load tests)",
+    )
     return p
 
 
@@ -88,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     # not defined"): those are the client's 4xx, already in the access log, not the server's errors.
     for name in ("connexion.validators", "connexion.decorators.parameter"):
         logging.getLogger(name).setLevel(logging.CRITICAL if args.log_level != "debug" else logging.DEBUG)
-    uvicorn.run(server, host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.run(server, host=args.host, port=args.port, log_level=args.log_level, access_log=args.access_log)
     return 0
 
 
