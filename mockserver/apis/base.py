@@ -10,6 +10,7 @@ from connexion.context import scope as _connexion_scope
 from starlette.responses import Response
 
 from ..blobs import StoreFull
+from ..context import CURRENT_SCOPE
 from ..errors import ApiError
 from ..images import ImageFacts, InvalidImage, inspect_image
 
@@ -89,7 +90,10 @@ def request_origin(request=None) -> str:
 
     Listings build one URL per record, and each ``connexion.request`` access builds a new request object.
     """
-    scope = request.scope if request is not None else _connexion_scope._get_current_object()
+    if request is not None:
+        scope = request.scope
+    else:
+        scope = CURRENT_SCOPE.get(None) or _connexion_scope._get_current_object()
     origin = scope.get("mockserver.origin")
     if origin is None:
         url = (request or current_request).url
