@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="skip validating the mock's own responses against the specs",
     )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="log each request (default: on; --no-access-log for load tests)",
+    )
     return p
 
 
@@ -139,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             host=args.host,
             port=args.port,
             log_level=args.log_level,
+            access_log=args.access_log,
         )
         return 0
     server = create_app(settings)
@@ -148,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:14} {base}{path}/   (Swagger UI: {base}{path}/ui/)", file=sys.stderr)
     logging.basicConfig(level=args.log_level.upper())
     _quiet_client_errors(args.log_level == "debug")
-    uvicorn.run(server, host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.run(server, host=args.host, port=args.port, log_level=args.log_level, access_log=args.access_log)
     return 0
 
 
