@@ -29,15 +29,6 @@ from mockserver.registry import APIS
 MAX_EXAMPLES = os.environ.get("SCHEMATHESIS_FUZZ_EXAMPLES", "25")
 SEED = os.environ.get("SCHEMATHESIS_FUZZ_SEED", "2")
 
-# Checks that cannot hold for an API whatever the server does, with the reason.
-EXCLUDED_CHECKS = {
-    # A bracket form sends every value as text: a "negative" null or number inside an extra key arrives
-    # as the string "null" or "3", which the schema allows, so accepting it is right (seen: ST201 on
-    # `cloudinary[k][x]=null`). schemathesis.toml turns the check off for everydaypic's multipart likewise.
-    "sharinpix": ["negative_data_rejection"],
-}
-
-
 @pytest.fixture(scope="module")
 def mock_url():
     server = LiveServer()
@@ -71,8 +62,6 @@ def test_negative_fuzzing_finds_no_server_error_and_every_refusal_in_the_apis_fo
         "--report-har-path",
         str(har),
     ]
-    if api in EXCLUDED_CHECKS:
-        cmd += ["--exclude-checks", ",".join(EXCLUDED_CHECKS[api])]
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "", "NO_COLOR": "1"}
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
 
