@@ -6,10 +6,14 @@ import importlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .blobs import BlobStore
 from .registry import APIS, ApiInfo, resolve_refs
 from .signing import UrlSigner
+
+if TYPE_CHECKING:
+    from .prefer import Behaviour
 
 DEFAULT_MAX_BODY_BYTES = 25 * 1024 * 1024
 
@@ -34,6 +38,7 @@ class MockContext:
     blobs: BlobStore = field(init=False)
     signer: UrlSigner = field(init=False)
     apis: dict = field(init=False)  # name -> handler object (mockserver.apis.*)
+    behaviour: Behaviour | None = field(default=None, init=False)  # POST /__mock__/behaviour
 
     def __post_init__(self):
         self.blobs = BlobStore(self.settings.max_store_bytes)
@@ -62,6 +67,7 @@ class MockContext:
         return None
 
     def reset(self) -> None:
+        self.behaviour = None
         self.blobs.clear()
         for api in self.apis.values():
             api.reset()
