@@ -95,19 +95,20 @@ def contract_mock_servers():
 @pytest.fixture
 def contract_mock(request: pytest.FixtureRequest, contract_mock_servers):
     """The mock (all five APIs under ``/<name>/``, or one API at its real paths with
-    ``@pytest.mark.contract_mock(api="evotor")``), empty at the start of the test.
+    ``@pytest.mark.contract_mock(api="evotor")``), empty at the start of the test. Marker options on a
+    module or class combine with the test's own (``pytestmark`` names the API, a test forces an error).
 
     Yields a ``mockserver.background.BackgroundMock``: ``.url``, ``.base_url(api)``, ``.client(api)``
     (closed after the test), ``.reset()``, ``.load_fixtures()``, ``.state()``, ``.set_latency(ms)``,
     ``.force_status(status, path=None)``.
     """
-    marker = request.node.get_closest_marker("contract_mock")
-    options = dict(marker.kwargs) if marker else {}
-    unknown = set(options) - set(MOCK_MARKER_OPTIONS)
-    if marker and (marker.args or unknown):
-        raise pytest.UsageError(
-            f"@pytest.mark.contract_mock takes keyword options only ({', '.join(MOCK_MARKER_OPTIONS)})"
-        )
+    options = {}
+    for marker in reversed(list(request.node.iter_markers("contract_mock"))):  # the closest wins, per option
+        if marker.args or set(marker.kwargs) - set(MOCK_MARKER_OPTIONS):
+            raise pytest.UsageError(
+                f"@pytest.mark.contract_mock takes keyword options only ({', '.join(MOCK_MARKER_OPTIONS)})"
+            )
+        options.update(marker.kwargs)
     config = request.config
     fixtures = options.get("fixtures", _option_or_ini(config, "contract_mock_fixtures"))
     latency = options.get("latency_ms", int(_option_or_ini(config, "contract_mock_latency") or 0))
