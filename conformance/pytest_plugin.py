@@ -40,7 +40,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="URL",
         help="the API's base URL (tagged-images: including /v1); 'mock' starts our mock and checks it",
     )
-    group.addoption("--contract-token", help="the credential, placed where the API expects it")
+    group.addoption("--contract-token", metavar="TOKEN", help="the credential, put where the API expects it")
     group.addoption(
         "--contract-set",
         action="append",
@@ -48,7 +48,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="KEY=VALUE",
         help="API-specific values: store_id, product_id (evotor), album_id (sharinpix)",
     )
-    group.addoption("--contract-max-examples", type=int, default=10, metavar="N", help="per generated check")
+    group.addoption(
+        "--contract-max-examples", type=int, default=10, metavar="N", help="examples per generated check (10)"
+    )
     group.addoption("--contract-seed", type=int, metavar="N", help="seed for generated data")
     group.addoption("--contract-strict", action="store_true", help="SHOULD rules fail instead of warning")
     group.addoption("--contract-read-only", action="store_true", help="only safe requests (production)")
@@ -60,6 +62,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "contract_mock(api=None, fixtures=False, latency_ms=0, force_status=None, force_path=None): "
         "how the contract_mock fixture serves this test (one API at its real paths, seed data, latency, "
         "a forced error status under a path prefix)",
+    )
+    config.addinivalue_line(
+        "markers",
+        "contract_exchange(*apis): after the test, check every response of contract_mock.client(...) "
+        "against its API's spec (all APIs, or only those named)",
     )
     api, base_url = config.getoption("contract_api"), config.getoption("contract_base_url")
     if api is None and base_url is None:
@@ -127,3 +134,24 @@ def _option_or_ini(config: pytest.Config, name: str):
     """Command line first, then the ini file (pytest-django's precedence)."""
     value = config.getoption(name)
     return value if value is not None else config.getini(name)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function):
+    """``@pytest.mark.contract_exchange``: once the test passed, each exchange its mock clients made must
+    honour the spec (openapi-core); a violation fails the test, naming the request and what is wrong."""
+    result = yield
+    marker = pyfuncitem.get_closest_marker("contract_exchange")
+    if marker is None:
+        return result
+    mock = pyfuncitem.funcargs.get("contract_mock")
+    if mock is None:
+        raise pytest.UsageError(f"{pyfuncitem.nodeid}: @pytest.mark.contract_exchange needs contract_mock")
+    from .openapi_check import assert_honours_contract
+
+    for api, response in list(mock.exchanges):
+        base_url = mock.base_url(api)
+        if (not marker.args or api in marker.args) and str(response.request.url).startswith(base_url):
+            response.read()
+            assert_honours_contract(api, response, base_url=base_url)
+    return result

@@ -33,6 +33,7 @@ class BackgroundMock:
         self._server = None
         self._thread: threading.Thread | None = None
         self._clients: list[httpx.Client] = []
+        self.exchanges: list[tuple[str, httpx.Response]] = []  # (api, response) of every client() call
         self.url = ""
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -88,16 +89,21 @@ class BackgroundMock:
         return self.url + prefix + APIS[api].server_path
 
     def client(self, api: str | None = None, **kwargs) -> httpx.Client:
-        """An httpx client on ``base_url(api)`` with the API's dev credential; closed by ``close_clients``."""
+        """An httpx client on ``base_url(api)`` with the API's dev credential; its responses are kept in
+        ``exchanges`` (to be checked against the contract) and it is closed by ``close_clients``."""
         api = self._served(api)
         headers = {**auth_headers(api), **kwargs.pop("headers", {})}
-        client = httpx.Client(base_url=self.base_url(api), headers=headers, **kwargs)
+        hooks = dict(kwargs.pop("event_hooks", {}))
+        hooks["response"] = [*hooks.get("response", []), lambda reply: self.exchanges.append((api, reply))]
+        client = httpx.Client(base_url=self.base_url(api), headers=headers, event_hooks=hooks, **kwargs)
         self._clients.append(client)
         return client
 
     def close_clients(self) -> None:
+        """Close the clients ``client()`` made, and forget their exchanges."""
         while self._clients:
             self._clients.pop().close()
+        self.exchanges.clear()
 
     def _served(self, api: str | None) -> str:
         if api is None:

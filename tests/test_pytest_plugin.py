@@ -200,6 +200,31 @@ def test_assert_honours_contract_in_a_host_project(host):
     host.runpytest().assert_outcomes(passed=1)
 
 
+def test_contract_exchange_marker_checks_every_response_of_the_mock_clients(host):
+    host.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.contract_exchange
+        def test_good(contract_mock):
+            assert contract_mock.client("tagged-images").get("/images").status_code == 200
+            assert contract_mock.client("evotor").get("/stores/s/products/p/images").status_code == 200
+
+        @pytest.mark.contract_exchange("tagged-images")
+        def test_wrong_endpoint(contract_mock):
+            contract_mock.client("tagged-images").get("/imagez")
+
+        def test_unmarked_is_not_checked(contract_mock):
+            contract_mock.client("tagged-images").get("/imagez")
+        """
+    )
+    result = host.runpytest()
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*SpecViolation: GET http://127.0.0.1:*/tagged-images/v1/imagez -> 404 does not honour the tagged-*"]
+    )
+
+
 def test_assert_honours_contract_names_the_exchange_and_takes_requests_responses(live_mock):
     import requests
 
