@@ -112,14 +112,30 @@ def test_forced_error_and_latency(host):
     host.runpytest().assert_outcomes(passed=4)
 
 
-def test_latency_option_applies_to_every_test(host):
+def test_mock_options_apply_to_every_test(host):
     host.makepyfile(
         """
-        def test_latency(contract_mock):
+        def test_one(contract_mock):
             assert contract_mock.behaviour()["latency_ms"] == 15
+            assert contract_mock.state()["stored_files"] > 0  # the seed data
+
+        def test_two(contract_mock):
+            test_one(contract_mock)
         """
     )
-    host.runpytest("--contract-mock-latency", "15").assert_outcomes(passed=1)
+    host.runpytest("--contract-mock-latency", "15", "--contract-mock-fixtures").assert_outcomes(passed=2)
+
+
+def test_mock_options_from_the_ini(host):
+    host.makeini(STRICT_HOST_INI + "contract_mock_fixtures = true\ncontract_mock_latency = 5\n")
+    host.makepyfile(
+        """
+        def test_ini(contract_mock):
+            assert contract_mock.behaviour()["latency_ms"] == 5
+            assert contract_mock.state()["stored_files"] > 0
+        """
+    )
+    host.runpytest().assert_outcomes(passed=1)
 
 
 def test_conformance_options_add_the_checks_named_by_rule(host):
