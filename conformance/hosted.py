@@ -89,7 +89,7 @@ class HostedConformance:
         }
         try:
             if options["max_examples"] < 1:
-                raise UsageError("--contract-max-examples must be at least 1")
+                raise UsageError("--max-examples must be at least 1")  # named --contract-… below
             values = parse_values(config.getoption("contract_set"))
             if base_url != "mock":
                 return cls(Target(api=api, base_url=base_url, values=values, **options))

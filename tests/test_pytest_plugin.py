@@ -184,7 +184,11 @@ def test_conformance_options_fail_on_a_broken_server(host):
     "args, message",
     [
         (["--contract-api", "evotor"], "--contract-api and --contract-base-url go together"),
-        (["--contract-api", "evotor", "--contract-base-url", "ftp://x"], "must be an http(s) URL"),
+        (["--contract-api", "evotor", "--contract-base-url", "ftp://x"], "--contract-base-url must be "),
+        (
+            ["--contract-api", "evotor", "--contract-base-url", "mock", "--contract-max-examples", "0"],
+            "--contract-max-examples must be at least 1",
+        ),
         (
             ["--contract-api", "evotor", "--contract-base-url", "http://x", "--contract-set", "album_id=1"],
             "--contract-set album_id is not a setting of evotor",
