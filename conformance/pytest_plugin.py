@@ -112,20 +112,23 @@ def contract_mock(request: pytest.FixtureRequest, contract_mock_servers):
     options = {}
     for marker in reversed(list(request.node.iter_markers("contract_mock"))):  # the closest wins, per option
         if marker.args or set(marker.kwargs) - set(MOCK_MARKER_OPTIONS):
-            raise pytest.UsageError(
-                f"@pytest.mark.contract_mock takes keyword options only ({', '.join(MOCK_MARKER_OPTIONS)})"
+            pytest.fail(
+                f"@pytest.mark.contract_mock takes keyword options only ({', '.join(MOCK_MARKER_OPTIONS)})",
+                pytrace=False,
             )
         options.update(marker.kwargs)
     config = request.config
     fixtures = options.get("fixtures", _option_or_ini(config, "contract_mock_fixtures"))
-    latency = options.get("latency_ms", int(_option_or_ini(config, "contract_mock_latency") or 0))
+    latency = options.get("latency_ms", _option_or_ini(config, "contract_mock_latency") or 0)
+    if not str(latency).isdigit():
+        pytest.fail(f"contract_mock latency must be whole milliseconds, not {latency!r}", pytrace=False)
     mock = contract_mock_servers(options.get("api"))
     mock.reset()
     if fixtures:
         mock.load_fixtures()
     if latency or options.get("force_status") is not None:
         path = options.get("force_path") or "/"
-        mock.set_behaviour(latency_ms=latency, status=options.get("force_status"), path_prefix=path)
+        mock.set_behaviour(latency_ms=int(latency), status=options.get("force_status"), path_prefix=path)
     yield mock
     mock.close_clients()
 
@@ -146,7 +149,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function):
         return result
     mock = pyfuncitem.funcargs.get("contract_mock")
     if mock is None:
-        raise pytest.UsageError(f"{pyfuncitem.nodeid}: @pytest.mark.contract_exchange needs contract_mock")
+        pytest.fail("@pytest.mark.contract_exchange checks contract_mock's clients: use it", pytrace=False)
     from .openapi_check import assert_honours_contract
 
     for api, response in list(mock.exchanges):

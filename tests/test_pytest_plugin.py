@@ -21,10 +21,22 @@ addopts = --strict-markers -p no:cacheprovider
 """
 
 
+class Host:
+    """An inline project whose pytest runs in a fresh process, as a real host's does (in-process, the
+    outer session's imports of our packages would leak in and trip the host's assertion rewriting)."""
+
+    def __init__(self, pytester):
+        self.pytester = pytester
+        self.makeini, self.makepyfile = pytester.makeini, pytester.makepyfile
+
+    def runpytest(self, *args) -> pytest.RunResult:
+        return self.pytester.runpytest_subprocess(*args, timeout=600)
+
+
 @pytest.fixture
 def host(pytester):
     pytester.makeini(STRICT_HOST_INI)
-    return pytester
+    return Host(pytester)
 
 
 def test_without_options_the_plugin_adds_no_items(host):
@@ -218,6 +230,31 @@ def test_assert_honours_contract_in_a_host_project(host):
         """
     )
     host.runpytest().assert_outcomes(passed=1)
+
+
+def test_misused_markers_fail_the_test_with_a_clear_message(host):
+    host.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.contract_mock("evotor")
+        def test_positional(contract_mock):
+            pass
+
+        @pytest.mark.contract_exchange
+        def test_without_the_mock():
+            pass
+        """
+    )
+    result = host.runpytest()
+    result.assert_outcomes(failed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*contract_mock takes keyword options only (api, fixtures, latency_ms, force_status, force_path)",
+            "*contract_exchange checks contract_mock's clients: use it",
+        ],
+        consecutive=False,
+    )
 
 
 def test_contract_exchange_marker_checks_every_response_of_the_mock_clients(host):
