@@ -1,5 +1,24 @@
-"""Conformance suite for the five image APIs: schema checks plus behaviour rules, by rule ID."""
+"""Conformance suite for the five image APIs: schema checks plus behaviour rules, by rule ID.
 
-from .rules import Rule, load_rules
+Imports are lazy: pytest imports ``conformance.pytest_plugin`` (and so this package) in every session of
+every project that installed us, which must stay cheap.
+"""
 
-__all__ = ["Rule", "load_rules"]
+from __future__ import annotations
+
+import importlib
+
+__all__ = ["Rule", "SpecViolation", "assert_honours_contract", "load_rules"]
+
+_WHERE = {
+    "Rule": "rules",
+    "load_rules": "rules",
+    "SpecViolation": "openapi_check",
+    "assert_honours_contract": "openapi_check",
+}
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    raise AttributeError(name)

@@ -1,7 +1,8 @@
-"""Check a recorded httpx exchange against an API's spec with openapi-core, independently of the server.
+"""Check a recorded exchange against an API's spec with openapi-core, independently of the server.
 
 The mock validates its own responses inside Connexion; this is the second opinion, usable against any
-server and from other projects' tests (``assert_exchange_honours_spec(api, response)``).
+server and from other projects' tests: ``conformance.assert_honours_contract(api, response)`` takes an
+httpx or a requests response (openapi-core ships the requests adapters; httpx gets the two small ones here).
 """
 
 from __future__ import annotations
@@ -56,21 +57,53 @@ def _openapi(api: str, base_url: str) -> OpenAPI:
     return OpenAPI.from_dict(spec)
 
 
-def assert_exchange_honours_spec(api: str, response: httpx.Response, base_url: str | None = None) -> None:
+def assert_honours_contract(api: str, response, base_url: str | None = None) -> None:
     """Raise SpecViolation unless the response (and its request) match ``api``'s spec.
 
-    ``base_url`` is where the API is mounted (e.g. ``http://host/tagged-images/v1``); by default the
-    request's scheme and host plus the API's real base path.
+    ``response`` is an ``httpx.Response`` or a ``requests.Response``, with its request. ``base_url`` is
+    where the API is mounted (e.g. ``http://host/tagged-images/v1``); by default the request's scheme and
+    host plus the API's real base path.
     """
-    request = response.request
+    if api not in APIS:
+        raise ValueError(f"unknown API {api!r}; choose one of {', '.join(APIS)}")
+    request, response_adapter, method, url = _adapters(response)
     if base_url is None:
-        url = request.url
-        base_url = f"{url.scheme}://{url.netloc.decode()}{APIS[api].server_path}"
-    openapi = _openapi(api, base_url)
+        parts = urlsplit(url)
+        base_url = f"{parts.scheme}://{parts.netloc}{APIS[api].server_path}"
+    openapi = _openapi(api, base_url.rstrip("/"))
     try:
-        openapi.validate_response(_Request(request), _Response(response))
+        openapi.validate_response(request, response_adapter)
     except Exception as exc:  # openapi-core raises a family of errors; all mean "not as specified"
-        detail = getattr(exc, "__cause__", None) or exc
         raise SpecViolation(
-            f"{request.method} {request.url} -> {response.status_code}: {exc} ({detail})"
+            f"{method} {url} -> {response.status_code} does not honour the {api} contract: {_violation(exc)}"
         ) from exc
+
+
+def _violation(exc: Exception) -> str:
+    """openapi-core's error, with its JSON Schema errors as one line each (``at /path: message``)."""
+    schema_errors = getattr(exc.__cause__, "schema_errors", None) or ()
+    if not schema_errors:
+        return f"{type(exc).__name__}: {exc.__cause__ or exc}"
+    where = (f"at /{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in schema_errors)
+    return f"{type(exc).__name__}: " + "; ".join(where)
+
+
+assert_exchange_honours_spec = assert_honours_contract  # the name this module's first callers use
+
+
+def _adapters(response) -> tuple[object, object, str, str]:
+    """openapi-core's view of the exchange, plus its method and URL for the message."""
+    if isinstance(response, httpx.Response):
+        try:
+            request = response.request
+        except RuntimeError as exc:
+            raise ValueError("the httpx.Response carries no request: pass one a client received") from exc
+        return _Request(request), _Response(response), request.method, str(request.url)
+    if type(response).__module__.startswith("requests.") and hasattr(response, "request"):
+        from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
+
+        if response.request is None:
+            raise ValueError("the requests.Response carries no request: check a response a session received")
+        request = response.request
+        return RequestsOpenAPIRequest(request), RequestsOpenAPIResponse(response), request.method, request.url
+    raise TypeError(f"expected an httpx.Response or a requests.Response, not {type(response).__name__}")

@@ -7,10 +7,14 @@ import re
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .blobs import BlobStore
 from .registry import APIS, ApiInfo, resolve_refs
 from .signing import UrlSigner
+
+if TYPE_CHECKING:
+    from .prefer import Behaviour
 
 DEFAULT_MAX_BODY_BYTES = 25 * 1024 * 1024
 
@@ -35,6 +39,7 @@ class MockContext:
     blobs: BlobStore = field(init=False)
     signer: UrlSigner = field(init=False)
     apis: dict = field(init=False)  # name -> handler object (mockserver.apis.*)
+    behaviour: Behaviour | None = field(default=None, init=False)  # POST /__mock__/behaviour
 
     def __post_init__(self):
         self.blobs = BlobStore(self.settings.max_store_bytes)
@@ -63,6 +68,7 @@ class MockContext:
         return None
 
     def reset(self) -> None:
+        self.behaviour = None
         self.blobs.clear()
         for api in self.apis.values():
             api.reset()

@@ -11,8 +11,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from .context import operation_index
 from .errors import ApiError, error_body
 from .fixtures import load_seed_data
+from .prefer import MAX_DELAY_MS, Behaviour
 from .registry import FIXTURES_DIR
 
 
@@ -39,8 +41,8 @@ async def index(request: Request) -> Response:
         "<tr><th>API</th><th>title</th><th>base path</th><th colspan='2'>docs</th></tr>"
         + "".join(rows)
         + "</table><p>Mock controls: <code>POST /__mock__/reset</code>, <code>GET /__mock__/state</code>, "
-        "<code>POST /__mock__/fixtures</code>. Headers: <code>Prefer: code=404</code>, "
-        "<code>Prefer: delay=250</code>.</p></body></html>"
+        "<code>POST /__mock__/fixtures</code>, <code>POST /__mock__/behaviour</code>. "
+        "Headers: <code>Prefer: code=404</code>, <code>Prefer: delay=250</code>.</p></body></html>"
     )
     return HTMLResponse(page)
 
@@ -70,6 +72,52 @@ async def fixtures(request: Request) -> Response:
     return JSONResponse({"loaded": counts}, status_code=201)
 
 
+async def behaviour(request: Request) -> Response:
+    """Server-wide latency and forced errors: ``{"latency_ms": 200, "status": 404, "path_prefix": "/"}``.
+
+    Applied to every API request under the prefix as a default ``Prefer`` (DELETE or ``/__mock__/reset``
+    clears it); a forced status must be one the API documents, and each operation answers it only if it
+    documents it too (otherwise a 400 naming the codes it does document, as for ``Prefer: code=``).
+    """
+    ctx = _ctx(request)
+    if request.method == "DELETE":
+        ctx.behaviour = None
+    elif request.method == "POST":
+        ctx.behaviour = _parse_behaviour(ctx, await request.body())
+    return JSONResponse((ctx.behaviour or Behaviour()).as_json())
+
+
+def _parse_behaviour(ctx, raw: bytes) -> Behaviour:
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError as exc:
+        raise ApiError(400, "the body must be JSON: {latency_ms, status, path_prefix}") from exc
+    if not isinstance(body, dict) or set(body) - {"latency_ms", "status", "path_prefix"}:
+        raise ApiError(400, "the body must be an object with latency_ms, status and/or path_prefix")
+    latency, status, prefix = body.get("latency_ms", 0), body.get("status"), body.get("path_prefix", "/")
+    if type(latency) is not int or not 0 <= latency <= MAX_DELAY_MS:
+        raise ApiError(400, f"latency_ms must be an integer from 0 to {MAX_DELAY_MS}")
+    if not isinstance(prefix, str) or not prefix.startswith("/"):
+        raise ApiError(400, "path_prefix must be a path starting with /")
+    if status is not None:
+        documented = _documented_statuses(ctx, prefix)
+        if type(status) is not int or str(status) not in documented:
+            codes = ", ".join(sorted(documented)) or "none"
+            raise ApiError(400, f"status {status!r} is not documented under {prefix} (documented: {codes})")
+    return Behaviour(latency_ms=latency, status=status, path_prefix=prefix)
+
+
+def _documented_statuses(ctx, prefix: str) -> set[str]:
+    """Response codes documented by the operations of the APIs mounted where ``prefix`` points."""
+    codes: set[str] = set()
+    for name in ctx.apis:
+        base = ctx.info(name).base_path(ctx.settings.prefixed) + "/"
+        if base.startswith(prefix) or prefix.startswith(base):
+            for operation in operation_index(name).values():
+                codes.update(c for c in operation.get("responses", {}) if c.isdigit())
+    return codes
+
+
 async def file_route(request: Request) -> Response:
     api = _ctx(request).apis.get(request.path_params["api"])
     if api is None:
@@ -94,6 +142,7 @@ def mock_routes() -> Starlette:
             Route("/__mock__/reset", reset, methods=["POST"]),
             Route("/__mock__/state", state, methods=["GET"]),
             Route("/__mock__/fixtures", fixtures, methods=["POST"]),
+            Route("/__mock__/behaviour", behaviour, methods=["GET", "POST", "DELETE"]),
             Route("/__mock__/files/{api}/{key:path}", file_route, methods=["GET", "HEAD", "PUT"]),
         ],
         exception_handlers={ApiError: _api_error},

@@ -1,10 +1,15 @@
-"""``Prefer: code=NNN`` and ``Prefer: delay=MS``, as Prism offers them, for frontends testing error paths."""
+"""``Prefer: code=NNN`` and ``Prefer: delay=MS``, as Prism offers them, for frontends testing error paths.
+
+A server-wide :class:`Behaviour` (``POST /__mock__/behaviour``) applies the same preferences to every API
+request under a path prefix, for tests that cannot add a header to the client they exercise.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import io
 import json
+from dataclasses import dataclass
 
 from PIL import Image
 
@@ -31,6 +36,26 @@ def _tiny_png() -> bytes:
 
 
 _PNG = _tiny_png()
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """Default preferences for requests under ``path_prefix``; a request's own ``Prefer`` wins."""
+
+    latency_ms: int = 0
+    status: int | None = None
+    path_prefix: str = "/"
+
+    def preferences_for(self, path: str) -> dict[str, str]:
+        if not path.startswith(self.path_prefix):
+            return {}
+        prefs = {"delay": str(self.latency_ms)} if self.latency_ms else {}
+        if self.status is not None:
+            prefs["code"] = str(self.status)
+        return prefs
+
+    def as_json(self) -> dict:
+        return {"latency_ms": self.latency_ms, "status": self.status, "path_prefix": self.path_prefix}
 
 
 class _Forced:
@@ -73,10 +98,12 @@ class PreferMiddleware:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         raw = dict(scope.get("headers", [])).get(b"prefer")
-        routed = routed_operation(scope) if raw else None
+        behaviour: Behaviour | None = getattr(scope.get("mockserver"), "behaviour", None)
+        defaults = behaviour.preferences_for(scope.get("path", "")) if behaviour else {}
+        routed = routed_operation(scope) if raw or defaults else None
         if routed is None:
             return await self.app(scope, receive, send)
-        prefs = parse_prefer(raw.decode("latin-1"))
+        prefs = {**defaults, **parse_prefer(raw.decode("latin-1") if raw else "")}
         delay = prefs.get("delay", "")
         if delay.isdigit():
             await asyncio.sleep(min(int(delay), MAX_DELAY_MS) / 1000)

@@ -23,4 +23,7 @@ def test_wheel_ships_specs_fixtures_and_rules(tmp_path):
         assert f"mockserver/_fixtures/seed/{api}.json" in names
     assert "mockserver/_fixtures/images/evotor-product-300.png" in names
     assert "conformance/rules.yaml" in names
-    assert any(n.endswith("entry_points.txt") for n in names)
+    assert "conformance/checks/pytest.ini" in names
+    (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+    text = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "[pytest11]\nimage_api_contracts = conformance.pytest_plugin" in text, text

@@ -129,7 +129,7 @@ def _validate(case, response, rule: str, checks) -> None:
 @settings(
     max_examples=TARGET.max_examples, deadline=None, database=None, suppress_health_check=list(HealthCheck)
 )
-def test_schema_layer(case):
+def test_schema_layer(case, target):  # target: unused here, but named so a host session can tag the id
     if TARGET.read_only and case.method.upper() not in ("GET", "HEAD", "OPTIONS"):
         pytest.skip("--read-only: only safe requests")
     response = case.call(timeout=30)
