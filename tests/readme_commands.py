@@ -6,7 +6,8 @@ A block is one of three kinds:
   long-running command that another test covers (the test must exist and its file must contain TEXT);
 - a server block, one ``mockserver …`` line: started in the background on the port ``$PORT`` names;
 - any other block: run for real with ``bash`` (``set -euo pipefail``) against the latest server block
-  above it. A ``text`` block right after it is an excerpt of what it prints (``…`` stands for anything; whitespace is ignored).
+  above it. A ``text`` block right after it is an excerpt of what it prints (``…`` stands for anything;
+  whitespace is ignored).
 """
 
 from __future__ import annotations
