@@ -168,3 +168,27 @@ def test_tox_envs_are_the_commands_the_tests_run():
     assert tox["testenv:lint"]["commands"].strip() == "ruff check ."
     assert tox["testenv:serve"]["commands"].split()[0] == "mockserver"
     assert "client-project" in tox["testenv:example"]["commands"]
+
+
+def _prose() -> str:
+    """The README without its code blocks: what it says in passing must be true too."""
+    return re.sub(r"```.*?```", "", README, flags=re.S)
+
+
+def test_relative_links_point_at_files_that_exist():
+    targets = re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", _prose())
+    assert targets
+    assert [t for t in targets if not (ROOT / t).exists()] == []
+
+
+def test_every_option_the_readme_names_exists():
+    from conformance.cli import build_parser as conformance_parser
+    from mockserver.cli import build_parser as mockserver_parser
+
+    parsers = (mockserver_parser(), conformance_parser())
+    known = {option for p in parsers for action in p._actions for option in action.option_strings}
+    plugin = ROOT / "conformance" / "pytest_plugin.py"  # the --contract-* options, declared as literals
+    if plugin.exists():
+        known |= set(re.findall(r'"(--contract-[a-z-]+)"', plugin.read_text(encoding="utf-8")))
+    named = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", _prose()))
+    assert named - known == set()
