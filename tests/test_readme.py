@@ -35,7 +35,7 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert "pytest" in test_command
 
 
-def test_setup_is_two_commands_install_then_serve_then_install_then_test():
+def test_setup_is_install_and_serve_then_install_and_test():
     assert BLOCKS[0].command == 'pip install -e ".[dev]" && mockserver'
     assert BLOCKS[1].command == 'pip install -e ".[dev]" && pytest'
 
@@ -192,3 +192,25 @@ def test_every_option_the_readme_names_exists():
         known |= set(re.findall(r'"(--contract-[a-z-]+)"', plugin.read_text(encoding="utf-8")))
     named = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", _prose()))
     assert named - known == set()
+
+
+def test_a_marker_binds_only_the_block_right_below_it_and_text_right_after_is_its_output():
+    blocks = sh_blocks(
+        "<!-- exercised-by: tests/test_a.py::test_b key: run.py -->\n```sh\npython run.py\n```\n\n"
+        "Then:\n\n```sh\nmockserver --port ${PORT:-8000}   # serve\n```\n\n```text\nready\n```\n\n"
+        "<!-- exercised-by: tests/test_a.py::test_c -->\n\nprose\n\n```sh\necho hi\n```\n"
+    )
+    assert [(b.exercised_by, b.key, b.output) for b in blocks] == [
+        ("tests/test_a.py::test_b", "run.py", None),
+        (None, None, "ready\n"),
+        (None, None, None),
+    ]
+    assert [b.starts_server for b in blocks] == [False, True, False]
+    assert blocks[1].command == "mockserver --port ${PORT:-8000}"
+
+
+def test_an_excerpt_matches_in_order_whatever_the_whitespace_but_not_other_text():
+    printed = '{"a":1,"b":[2]}\nidentical\n204\n'
+    assert missing_from_output('{"a": 1, "b": […]}\n…\n204\n', printed) == []
+    assert missing_from_output("204\nidentical\n", printed) == ["identical"]
+    assert missing_from_output('{"a": 2, …}\n', printed) == ['{"a": 2, …}']
