@@ -143,11 +143,21 @@ def test_setup_command_serves_all_five_apis_with_swagger_ui(tmp_path):
         server.stop()
 
 
-def test_python_snippets_are_valid_python():
+def test_python_snippets_pass_as_tests_of_a_project_that_installed_us(tmp_path):
+    """The plugin snippets, saved as test files in an empty project, pass with the installed plugin."""
     snippets = code_blocks(README, "python")
     assert snippets
-    for snippet in snippets:
-        ast.parse(snippet)
+    for i, snippet in enumerate(snippets):
+        (tmp_path / f"test_readme_snippet_{i}.py").write_text(snippet, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert re.search(r"\b[1-9]\d* passed", result.stdout), result.stdout[-2000:]
 
 
 def test_ruff_check_is_clean():
