@@ -2,7 +2,7 @@
 
 Each ``sh`` block is run for real (servers on free ports, commands with ``bash -euo pipefail`` from a
 directory that has the repository's ``fixtures/`` and ``specs/``), or names the test that runs it; see
-``readme_commands`` for the conventions.
+``readme_commands`` for the conventions. The ``python`` snippets run as the tests of an empty project.
 """
 
 from __future__ import annotations
