@@ -7,7 +7,6 @@ import copy
 import functools
 import sys
 
-from connexion import AsyncApp
 from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import ProblemException
 from connexion.middleware import MiddlewarePosition
@@ -21,13 +20,15 @@ from starlette.formparsers import MultiPartException
 from starlette.middleware.cors import CORSMiddleware
 
 from .apis.base import snake_case
+from .compiled_schemas import CompiledJSONResponseValidator, CompiledParameterValidator
 from .context import ContextMiddleware, MockContext, Settings
 from .control import mock_routes
 from .errors import ApiError, make_error_handler
+from .fastjson import OrjsonJsonifier
 from .fixtures import load_seed_data
 from .forms import BracketFormValidator, ClosingMultiPartValidator, Utf8JSONValidator
 from .limits import BodyLimitMiddleware
-from .persistence import load_state, save_state
+from .once_decorated import OnceDecoratedApp
 from .prefer import PreferMiddleware
 from .registry import SPECS_DIR
 
@@ -87,7 +88,9 @@ def _validator_map() -> dict:
     body["application/x-www-form-urlencoded"] = BracketFormValidator
     body["multipart/form-data"] = ClosingMultiPartValidator
     body["*/*json"] = Utf8JSONValidator
-    return {**VALIDATOR_MAP, "body": body}
+    response = MediaTypeDict(VALIDATOR_MAP["response"])
+    response["*/*json"] = CompiledJSONResponseValidator
+    return {**VALIDATOR_MAP, "parameter": CompiledParameterValidator, "body": body, "response": response}
 
 
 class MockServer:
@@ -106,13 +109,20 @@ class MockServer:
             expose_headers=["*"],
         )
         self.asgi = ContextMiddleware(app, self.ctx)
-        if self.settings.state_dir and load_state(self.ctx, self.settings.state_dir):
-            print(f"mockserver: state restored from {self.settings.state_dir}", file=sys.stderr)
+        self.durable = None
+        if self.settings.state_dir:
+            from .durable import DurableMiddleware, DurableState
+
+            self.durable = DurableState(self.ctx, self.settings.state_dir)
+            self.asgi = DurableMiddleware(self.asgi, self.durable)
+            print(f"mockserver: {self.durable.summary()}", file=sys.stderr)
         elif self.settings.seed_data:
             load_seed_data(self.ctx, self.settings.seed_data)
 
-    def _build_connexion(self) -> AsyncApp:
-        app = AsyncApp(__name__, specification_dir=str(SPECS_DIR), lifespan=self._lifespan)
+    def _build_connexion(self) -> OnceDecoratedApp:
+        app = OnceDecoratedApp(
+            __name__, specification_dir=str(SPECS_DIR), lifespan=self._lifespan, jsonifier=OrjsonJsonifier()
+        )
         validators = _validator_map()
         with _trusting_bundled_specs():
             self._add_apis(app, validators)
@@ -124,7 +134,7 @@ class MockServer:
             app.add_error_handler(exc_class, handler)
         return app
 
-    def _add_apis(self, app: AsyncApp, validators: dict) -> None:
+    def _add_apis(self, app: OnceDecoratedApp, validators: dict) -> None:
         for name, handler in self.ctx.apis.items():
             info = self.ctx.info(name)
             app.add_api(
@@ -139,11 +149,10 @@ class MockServer:
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, _app):
-        """``--state-dir``: saved when the server shuts down, under any ASGI server."""
+        """``--state-dir``: every write is already committed; shutting down only closes the database."""
         yield
-        if self.settings.state_dir:
-            save_state(self.ctx, self.settings.state_dir)
-            print(f"mockserver: state saved to {self.settings.state_dir}", file=sys.stderr, flush=True)
+        if self.durable is not None:
+            self.durable.close()
 
     async def _dispatch(self, scope, receive, send):
         path = scope.get("path", "")

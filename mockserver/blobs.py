@@ -1,8 +1,14 @@
-"""The uploaded bytes of every API, under one storage quota (``--max-store-bytes``)."""
+"""The uploaded bytes of every API, under one storage quota (``--max-store-bytes``).
+
+``BlobStore`` keeps the bytes in memory (the default). ``FileBlobStore`` (``--state-dir``) keeps them in
+files named by an index that ``mockserver.durable`` loads from SQLite, and holds a request's new bytes as
+pending changes until the request's transaction commits them.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 class StoreFull(Exception):
@@ -59,3 +65,88 @@ class BlobStore:
 
     def items(self):
         return self._blobs.items()
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    """Where committed bytes live: a file in the blob directory, written once and never rewritten."""
+
+    file: str
+    content_type: str
+    size: int
+
+
+class FileBlobStore(BlobStore):
+    """Committed bytes are read from their file on each ``get`` (workers do not each hold every blob in
+    memory); a request's puts and deletes wait in ``pending`` until its transaction commits or rolls back.
+    """
+
+    def __init__(self, directory: Path, max_bytes: int | None = None):
+        super().__init__(max_bytes)
+        self.directory = directory
+        self.index: dict[str, StoredBlob] = {}
+        self.pending: dict[str, Blob | None] = {}  # key -> new bytes, or None: deleted
+
+    def _size(self, key: str) -> int:
+        if key in self.pending:
+            blob = self.pending[key]
+            return len(blob.data) if blob is not None else 0
+        stored = self.index.get(key)
+        return stored.size if stored is not None else 0
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        new_total = self.used_bytes - self._size(key) + len(data)
+        if self.max_bytes is not None and new_total > self.max_bytes:
+            raise self._full(len(data))
+        self.pending[key] = Blob(data, content_type)
+        self.used_bytes = new_total
+
+    def get(self, key: str) -> Blob | None:
+        if key in self.pending:
+            return self.pending[key]
+        stored = self.index.get(key)
+        if stored is None:
+            return None
+        try:
+            data = (self.directory / stored.file).read_bytes()
+        except FileNotFoundError:  # deleted by another worker since this one last synced
+            return None
+        return Blob(data, stored.content_type)
+
+    def _exists(self, key: str) -> bool:
+        return self.pending[key] is not None if key in self.pending else key in self.index
+
+    def delete(self, key: str) -> None:
+        if self._exists(key):
+            self.used_bytes -= self._size(key)
+            self.pending[key] = None
+
+    def clear(self) -> None:
+        self.pending = {key: None for key in (*self.index, *self.pending)}
+        self.used_bytes = 0
+
+    def keys(self) -> set[str]:
+        return {key for key in (*self.index, *self.pending) if self._exists(key)}
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
+    def items(self):
+        return ((key, self.get(key)) for key in sorted(self.keys()))
+
+    # -- used by mockserver.durable ---------------------------------------------------------------------
+    def load_index(self, index: dict[str, StoredBlob]) -> None:
+        """The committed index, as read from the database; pending changes are dropped."""
+        self.index = index
+        self.pending = {}
+        self.used_bytes = sum(s.size for s in index.values())
+
+    def discard_pending(self) -> None:
+        self.load_index(self.index)
+
+    def apply(self, written: dict[str, StoredBlob], deleted: list[str]) -> None:
+        """After a commit: the pending changes are now part of the committed index."""
+        for key in deleted:
+            self.index.pop(key, None)
+        self.index.update(written)
+        self.pending = {}

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import logging
+import os
 import sys
 import time
 import warnings
 from pathlib import Path
 
 from .registry import APIS, FIXTURES_DIR
+
+SETTINGS_ENV = "MOCKSERVER_SETTINGS"  # how --workers hands the settings to each worker process
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,7 +32,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="preload records from DIR/seed/*.json (no DIR: the packaged fixtures)",
     )
-    p.add_argument("--state-dir", metavar="DIR", help="keep state in DIR across restarts")
+    p.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="keep records (SQLite) and files in DIR: each write is on disk before it is answered",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="serve with N worker processes sharing one state (requires --state-dir)",
+    )
     p.add_argument(
         "--max-store-bytes",
         type=int,
@@ -45,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="skip validating the mock's own responses against the specs",
     )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="log each request (default: on; --no-access-log for load tests)",
+    )
     return p
 
 
@@ -67,8 +89,42 @@ def settings_from_args(args: argparse.Namespace):
     )
 
 
+def _settings_to_env(settings) -> str:
+    """The settings as JSON for the worker processes (the signing key stays in the state dir)."""
+    values = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
+    del values["signing_key"]
+    return json.dumps(values, default=str)  # Path -> str, tuple -> list
+
+
+def worker_app():
+    """uvicorn's app factory in each ``--workers`` process: the settings come from ``MOCKSERVER_SETTINGS``."""
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from .app import create_app
+    from .context import Settings
+
+    values = json.loads(os.environ[SETTINGS_ENV])
+    values["apis"] = tuple(values["apis"])
+    for name in ("state_dir", "seed_data"):
+        values[name] = Path(values[name]) if values[name] else None
+    # uvicorn configured its loggers from --log-level in this process before calling the factory.
+    _quiet_client_errors(logging.getLogger("uvicorn.error").getEffectiveLevel() <= logging.DEBUG)
+    return create_app(Settings(**values))  # mockserver.durable reads the signing key from state_dir
+
+
+def _quiet_client_errors(debug: bool) -> None:
+    # Connexion logs each rejected client request at ERROR ("Validation error: …", "Function argument …
+    # not defined"): those are the client's 4xx, already in the access log, not the server's errors.
+    for name in ("connexion.validators", "connexion.decorators.parameter"):
+        logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.CRITICAL)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    if args.workers > 1 and not args.state_dir:
+        parser.error("--workers N needs --state-dir DIR: the workers share their state through DIR")
     started = time.perf_counter()
     # Connexion imports starlette.testclient, which warns about its own httpx use: noise for users.
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -77,18 +133,29 @@ def main(argv: list[str] | None = None) -> int:
     from .app import create_app
 
     settings = settings_from_args(args)
-    server = create_app(settings)
     base = f"http://{args.host}:{args.port}"
+    if args.workers > 1:
+        os.environ[SETTINGS_ENV] = _settings_to_env(settings)
+        print(f"mockserver: {args.workers} workers sharing {settings.state_dir} at {base}/", file=sys.stderr)
+        logging.basicConfig(level=args.log_level.upper())
+        uvicorn.run(
+            "mockserver.cli:worker_app",
+            factory=True,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+            access_log=args.access_log,
+        )
+        return 0
+    server = create_app(settings)
     print(f"mockserver: ready in {time.perf_counter() - started:.2f}s at {base}/", file=sys.stderr)
     for name in settings.apis:
         path = APIS[name].base_path(settings.prefixed)
         print(f"  {name:14} {base}{path}/   (Swagger UI: {base}{path}/ui/)", file=sys.stderr)
     logging.basicConfig(level=args.log_level.upper())
-    # Connexion logs each rejected client request at ERROR ("Validation error: …", "Function argument …
-    # not defined"): those are the client's 4xx, already in the access log, not the server's errors.
-    for name in ("connexion.validators", "connexion.decorators.parameter"):
-        logging.getLogger(name).setLevel(logging.CRITICAL if args.log_level != "debug" else logging.DEBUG)
-    uvicorn.run(server, host=args.host, port=args.port, log_level=args.log_level)
+    _quiet_client_errors(args.log_level == "debug")
+    uvicorn.run(server, host=args.host, port=args.port, log_level=args.log_level, access_log=args.access_log)
     return 0
 
 

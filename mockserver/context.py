@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,6 +71,9 @@ class MockContext:
         return {name: api.dump() for name, api in self.apis.items()}
 
 
+CURRENT_SCOPE: ContextVar[dict] = ContextVar("mockserver_scope")  # cheaper than connexion.request
+
+
 class ContextMiddleware:
     """Outermost layer: puts the context where security handlers and mock routes find it."""
 
@@ -80,6 +84,7 @@ class ContextMiddleware:
     async def __call__(self, scope, receive, send):
         if scope["type"] in ("http", "websocket"):
             scope["mockserver"] = self.ctx
+            CURRENT_SCOPE.set(scope)
         await self.app(scope, receive, send)
 
 

@@ -16,12 +16,12 @@ from urllib.parse import parse_qsl
 from connexion.exceptions import BadRequestProblem
 from connexion.validators.form_data import FormDataValidator, MultiPartFormDataValidator
 from connexion.validators.json import JSONRequestBodyValidator
-from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartParser
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 DECODED_FORM_KEY = "mockserver.decoded_form"
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 MAX_DEPTH = 8
+MAX_JSON_DEPTH = 32  # far beyond any body of the specs, far below the interpreter's recursion limit
 
 
 def decode_bracket_form(pairs: t.Iterable[tuple[str, str]]) -> dict:
@@ -112,11 +112,25 @@ def decoded_form(request) -> dict | None:
 
 
 class _ClosingMultiPartParser(MultiPartParser):
+    """Starlette's parser, stricter where it lets bad bodies through: no Content-Type is a KeyError (a 500),
+    and a body cut off before its closing boundary parses as the parts that were complete (python-multipart's
+    ``finalize`` does not check the end), leaving the cut part's temporary file open."""
+
+    _ended = False
+
+    def on_end(self) -> None:
+        self._ended = True  # python-multipart calls it at the closing boundary only
+
     async def parse(self):
-        form = await super().parse()
-        for _, value in form.multi_items():
-            if isinstance(value, UploadFile):
-                await value.close()
+        if "content-type" not in self.headers:
+            raise MultiPartException("the request has no Content-Type (multipart/form-data; boundary=...)")
+        try:
+            form = await super().parse()
+        finally:
+            for file in self._files_to_close_on_error:  # every part's file, complete or cut off
+                file.close()
+        if not self._ended:
+            raise MultiPartException("the body ends before its closing boundary (truncated)")
         return form
 
 
@@ -129,11 +143,31 @@ class ClosingMultiPartValidator(MultiPartFormDataValidator):
         return _ClosingMultiPartParser
 
 
+def json_depth_exceeds(value, limit: int) -> bool:
+    """Whether arrays/objects nest deeper than ``limit`` (iterative: the value may be nested ~1000 deep)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return False
+
+
 class Utf8JSONValidator(JSONRequestBodyValidator):
-    """Connexion's JSON validator lets a body that is not UTF-8 escape as UnicodeDecodeError (a 500)."""
+    """Connexion's JSON validator lets a body that is not UTF-8 escape as UnicodeDecodeError (a 500), and
+    a body nested ~1000 deep as RecursionError from ``json.loads`` or, just under that, from jsonschema's
+    error message (a 500 too); no body of the specs nests deeper than a few levels."""
 
     async def _parse(self, stream, scope):
+        too_deep = f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels"
         try:
-            return await super()._parse(stream, scope)
+            body = await super()._parse(stream, scope)
         except UnicodeDecodeError as exc:
             raise BadRequestProblem(detail=f"the JSON body is not valid UTF-8: {exc.reason}") from exc
+        except RecursionError as exc:
+            raise BadRequestProblem(detail=too_deep) from exc
+        if json_depth_exceeds(body, MAX_JSON_DEPTH):
+            raise BadRequestProblem(detail=too_deep)
+        return body

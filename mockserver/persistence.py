@@ -1,12 +1,9 @@
-"""``--state-dir``: records and bytes written on shutdown, read back on start-up.
-
-A snapshot, not a journal: a graceful stop (Ctrl-C, SIGTERM) keeps everything; a crash loses what
-changed since the last start. The format is plain JSON plus one file per blob, so it can be inspected.
+"""``--state-dir`` files other than the database: the URL-signing key, and the JSON snapshot that earlier
+versions wrote on shutdown (``state.json`` + ``blobs/<sha256 of key>``), imported once into the database.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -30,23 +27,8 @@ def signing_key(state_dir: Path) -> bytes:
     return path.read_bytes()
 
 
-def save_state(ctx, state_dir: Path) -> None:
-    blob_dir = state_dir / "blobs"
-    blob_dir.mkdir(parents=True, exist_ok=True)
-    index = {}
-    for key, blob in ctx.blobs.items():
-        name = hashlib.sha256(key.encode()).hexdigest()
-        target = blob_dir / name
-        if not target.exists() or target.stat().st_size != len(blob.data):
-            _atomic_write(target, blob.data)
-        index[key] = {"file": name, "content_type": blob.content_type}
-    for stale in set(p.name for p in blob_dir.iterdir()) - {v["file"] for v in index.values()}:
-        (blob_dir / stale).unlink()
-    state = {"version": 1, "apis": ctx.dump(), "blobs": index}
-    _atomic_write(state_dir / STATE_FILE, json.dumps(state).encode())
-
-
-def load_state(ctx, state_dir: Path) -> bool:
+def load_snapshot(ctx, state_dir: Path) -> bool:
+    """Fill ``ctx`` from an old ``state.json`` if there is one; the caller stores it, then retires it."""
     path = state_dir / STATE_FILE
     if not path.exists():
         return False
@@ -58,3 +40,8 @@ def load_state(ctx, state_dir: Path) -> bool:
         if name in ctx.apis:
             ctx.apis[name].restore(api_state)
     return True
+
+
+def retire_snapshot(state_dir: Path) -> None:
+    """Kept for inspection under another name, so it is never imported twice."""
+    os.replace(state_dir / STATE_FILE, state_dir / (STATE_FILE + ".imported"))

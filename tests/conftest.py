@@ -99,3 +99,33 @@ def live_mock():
     server = LiveServer()
     yield server
     server.stop()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """What the robustness tests tried (issue 7), from what they recorded with ``record_property``:
+    ``bad_input`` (the API of one bad-input case), ``fuzz`` and ``load`` (a line of counts each)."""
+    reports = [
+        (outcome, report)
+        for outcome in ("passed", "failed")
+        for report in terminalreporter.stats.get(outcome, [])
+        if getattr(report, "when", None) == "call"
+    ]
+    cases: dict[str, dict[str, int]] = {}
+    lines = []
+    for outcome, report in reports:
+        for name, value in report.user_properties:
+            if name == "bad_input":
+                counts = cases.setdefault(value, {"passed": 0, "failed": 0})
+                counts[outcome] += 1
+            elif name in ("fuzz", "load"):
+                lines.append(f"{name}: {value}" + ("" if outcome == "passed" else " (FAILED)"))
+    if cases:
+        total = sum(sum(c.values()) for c in cases.values())
+        failed = sum(c["failed"] for c in cases.values())
+        per_api = ", ".join(f"{api} {sum(c.values())}" for api, c in sorted(cases.items()))
+        verdict = "all 4xx in the API's format" if not failed else f"{failed} FAILED"
+        lines.insert(0, f"bad-input battery: {total} cases over {len(cases)} APIs ({per_api}), {verdict}")
+    if lines:
+        terminalreporter.write_sep("-", "robustness")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -140,8 +140,7 @@ def test_state_dir_survives_a_restart(serve, tmp_path):
     base = "/evotor/stores/s/products/p/images"
     created = httpx.post(first.url + base, files={"datafile": ("p.png", png, "image/png")}, headers=h).json()
     upload = httpx.post(first.url + "/tagged-images/v1/images", json={"filename": "a.png"}).json()
-    out = first.stop()
-    assert "state saved" in out
+    assert "new state" in first.stop()
     second = serve("--state-dir", str(tmp_path))
     items = httpx.get(second.url + base, headers=h).json()["items"]
     assert [i["id"] for i in items] == [created["id"]]
@@ -149,6 +148,7 @@ def test_state_dir_survives_a_restart(serve, tmp_path):
     # A presigned URL handed out before the restart is still valid after it (the key is kept).
     put_url = upload["upload_url"].replace(str(first.port), str(second.port))
     assert httpx.put(put_url, content=image_bytes(8, 8)).status_code in (200, 204)
+    assert "state restored" in second.stop()
 
 
 def test_seed_data_flag_preloads_fixtures(serve):
@@ -167,6 +167,7 @@ def test_help_lists_every_option():
         "--port",
         "--seed-data",
         "--state-dir",
+        "--workers",
         "--max-store-bytes",
         "--jwt-secret",
     ):

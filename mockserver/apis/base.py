@@ -6,9 +6,11 @@ import re
 import typing as t
 
 from connexion import request as current_request
+from connexion.context import scope as _connexion_scope
 from starlette.responses import Response
 
 from ..blobs import StoreFull
+from ..context import CURRENT_SCOPE
 from ..errors import ApiError
 from ..images import ImageFacts, InvalidImage, inspect_image
 
@@ -71,8 +73,7 @@ class BaseApi:
         return f"/__mock__/files/{self.name}/{key}"
 
     def file_url(self, key: str, request=None) -> str:
-        url = (request or current_request).url
-        return f"{url.scheme}://{url.netloc}{self.file_path(key)}"
+        return f"{request_origin(request)}{self.file_path(key)}"
 
     async def serve_file(self, key: str, request) -> Response:
         blob = self.ctx.blobs.get(self.blob_key(key))
@@ -82,6 +83,22 @@ class BaseApi:
 
     async def receive_file(self, key: str, request) -> Response:
         raise ApiError(405, "this API's file URLs are read-only")
+
+
+def request_origin(request=None) -> str:
+    """``scheme://host`` of the request being served, worked out once per request and kept in its scope.
+
+    Listings build one URL per record, and each ``connexion.request`` access builds a new request object.
+    """
+    if request is not None:
+        scope = request.scope
+    else:
+        scope = CURRENT_SCOPE.get(None) or _connexion_scope._get_current_object()
+    origin = scope.get("mockserver.origin")
+    if origin is None:
+        url = (request or current_request).url
+        origin = scope["mockserver.origin"] = f"{url.scheme}://{url.netloc}"
+    return origin
 
 
 JSON = {"Content-Type": "application/json"}

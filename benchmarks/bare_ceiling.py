@@ -1,0 +1,80 @@
+"""The ceiling: the mock's own tagged-images handlers on bare Starlette, without Connexion in front.
+
+No routing by spec, no validation, no security, no middlewares: the same handler objects and the same
+store as the mock, JSON encoded with orjson, served by uvicorn with the same options. What the mock
+adds on top of this is the price of being a contract mock.
+
+``python benchmarks/bare_ceiling.py --port 8123 --records 200``
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+
+import orjson
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+
+from mockserver.context import MockContext, Settings  # noqa: E402
+from mockserver.errors import ApiError  # noqa: E402
+
+
+def build_app(records: int) -> Starlette:
+    ctx = MockContext(Settings(apis=("tagged-images",), prefixed=False))
+    api = ctx.apis["tagged-images"]
+    for i in range(records):
+        api._create(f"f{i}.png", 10, ["a", f"t{i % 5}"])
+
+    def reply(result) -> Response:
+        body, status, _headers = result
+        return Response(orjson.dumps(body), status, media_type="application/json")
+
+    def paging(request: Request) -> dict:
+        q = request.query_params
+        return {"page": int(q.get("page", 0)), "limit": int(q.get("limit", 20))}
+
+    async def list_images(request: Request) -> Response:
+        return reply(await api.list_images(**paging(request)))
+
+    async def get_image(request: Request) -> Response:
+        try:
+            return reply(await api.get_image(int(request.path_params["image_id"])))
+        except ApiError as exc:
+            return Response(
+                orjson.dumps({"code": exc.status, "message": exc.message}),
+                exc.status,
+                media_type="application/json",
+            )
+
+    async def search_images(request: Request) -> Response:
+        q = request.query_params
+        exact = q["exact_tags"].split("|") if "exact_tags" in q else None
+        match = q["match_tags"].split("|") if "match_tags" in q else None
+        return reply(await api.search_images(exact_tags=exact, match_tags=match, **paging(request)))
+
+    return Starlette(
+        routes=[
+            Route("/images", list_images),
+            Route("/images/{image_id:int}", get_image),
+            Route("/search/images", search_images),
+        ]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--records", type=int, default=200)
+    args = parser.parse_args()
+    app = build_app(args.records)
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,371 @@
+"""``--state-dir``: records in SQLite (WAL), bytes in files, committed before the client hears of a write.
+
+The handlers keep their records in memory, as in the default mode; this module makes that memory a cache
+of the database. Around every request, ``DurableMiddleware``:
+
+- brings the process up to date if another process committed since it last looked (``PRAGMA
+  data_version`` costs one call when nothing changed; then only the APIs whose version moved are reloaded);
+- for a write (POST, PUT, PATCH, DELETE to an API, or to ``/__mock__/reset|fixtures|files``) takes SQLite's
+  write lock (``BEGIN IMMEDIATE``: one writer across all worker processes), runs the request with its
+  response held back, writes the new blob files and fsyncs them, stores the API's ``dump()`` and the blob
+  rows, commits, and only then sends the response. A 5xx, an exception or a failed commit rolls back and
+  reloads the API from the database, so memory never keeps what the database does not have.
+
+So a ``kill -9`` loses only requests that were not yet answered, and ``--workers N`` processes see one
+state: each write starts from the latest commit, and each request first loads what others committed.
+``synchronous=FULL`` plus the fsync of each blob file also make acknowledged writes survive an OS crash
+or power loss (not required for ``kill -9``, where the page cache survives; it costs a few ms per write).
+
+Blob files are named ``<sha256 of key>-<random>``: written once, never rewritten, so a row always names
+complete bytes; a replaced or deleted file is unlinked after the commit, and files that no row names
+(a crash between writing and committing) are removed when a process opens the directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import secrets
+import sqlite3
+import time
+from pathlib import Path
+
+from .blobs import Blob, FileBlobStore, StoredBlob
+from .errors import error_body
+from .fixtures import load_seed_data
+from .persistence import load_snapshot, retire_snapshot, signing_key
+
+DB_FILE = "state.sqlite3"
+BLOB_DIR = "blobs"
+BUSY_TIMEOUT_SECONDS = 30  # a writer waits this long for another process's transaction
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS api_state (api TEXT PRIMARY KEY, version INTEGER NOT NULL, json TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS blobs (
+    key TEXT PRIMARY KEY, file TEXT NOT NULL, content_type TEXT NOT NULL, size INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+class DurableState:
+    """One process's connection to ``<state-dir>/state.sqlite3``, and what of it this process has loaded."""
+
+    def __init__(self, ctx, state_dir: Path):
+        self.ctx = ctx
+        self.dir = Path(state_dir)
+        self.blob_dir = self.dir / BLOB_DIR
+        self.blob_dir.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(
+            self.dir / DB_FILE, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_SECONDS
+        )
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
+        ctx.blobs = FileBlobStore(self.blob_dir, ctx.settings.max_store_bytes)
+        if ctx.settings.signing_key is None:  # URLs signed before a restart stay valid after it
+            ctx.signer.key = signing_key(self.dir)
+        self.versions: dict[str, int] = {}  # api -> version of its row this process has loaded
+        self.blobs_version = -1
+        self.data_version = -1
+        started = time.perf_counter()
+        self.origin = self._open()  # "new", "seeded", "imported" (an old state.json) or "restored"
+        self.open_seconds = time.perf_counter() - started
+
+    def summary(self) -> str:
+        what = {"new": "new state", "seeded": "new state with seed data", "imported": "state.json imported"}
+        return (
+            f"{what.get(self.origin, 'state restored')} in {self.dir} "
+            f"({len(self.ctx.blobs)} files, opened in {self.open_seconds * 1000:.0f} ms)"
+        )
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- opening ---------------------------------------------------------------------------------------
+    def _open(self) -> str:
+        """Under the write lock: the first process on an empty database fills it (from an old snapshot,
+        else ``--seed-data``); every process then loads it and removes files that no row names."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            origin = "restored"
+            if not self._meta("initialised"):
+                origin = self._first_fill()
+                dumps = {name: self._dump(name) for name in self.ctx.apis}
+                self._store(dumps, dict(self.ctx.blobs.pending), created=[])
+                self.db.execute("INSERT OR REPLACE INTO meta VALUES ('initialised', 1)")
+            self._load(force=True)
+            self._collect_garbage()
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        if origin == "imported":
+            retire_snapshot(self.dir)
+        return origin
+
+    def _first_fill(self) -> str:
+        if load_snapshot(self.ctx, self.dir):
+            return "imported"
+        if self.ctx.settings.seed_data:
+            load_seed_data(self.ctx, self.ctx.settings.seed_data)
+            return "seeded"
+        return "new"
+
+    def _collect_garbage(self) -> None:
+        named = {row[0] for row in self.db.execute("SELECT file FROM blobs")}
+        for path in self.blob_dir.iterdir():
+            if path.name not in named:
+                path.unlink(missing_ok=True)
+
+    def _meta(self, name: str) -> int | None:
+        row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
+
+    # -- loading what others committed -------------------------------------------------------------------
+    def sync(self) -> None:
+        """Reload what another connection committed since this one last looked (cheap when nothing did)."""
+        data_version = self.db.execute("PRAGMA data_version").fetchone()[0]
+        if data_version == self.data_version:
+            return
+        if self.db.in_transaction:
+            self._load()
+        else:
+            self.db.execute("BEGIN")  # one snapshot for the records and the blob index
+            try:
+                self._load()
+            finally:
+                self.db.execute("COMMIT")
+        self.data_version = data_version
+
+    def _load(self, force: bool = False) -> None:
+        for name, version in self.db.execute("SELECT api, version FROM api_state").fetchall():
+            if name in self.ctx.apis and (force or self.versions.get(name) != version):
+                self._restore(name)
+        blobs_version = self._meta("blobs_version") or 0
+        if force or blobs_version != self.blobs_version:
+            rows = self.db.execute("SELECT key, file, content_type, size FROM blobs")
+            self.ctx.blobs.load_index({key: StoredBlob(f, ct, size) for key, f, ct, size in rows})
+            self.blobs_version = blobs_version
+
+    def _restore(self, name: str) -> None:
+        row = self.db.execute("SELECT version, json FROM api_state WHERE api = ?", (name,)).fetchone()
+        if row is None:
+            self.ctx.apis[name].reset()
+            self.versions.pop(name, None)
+        else:
+            self.ctx.apis[name].restore(json.loads(row[1]))
+            self.versions[name] = row[0]
+
+    # -- one write ---------------------------------------------------------------------------------------
+    async def begin(self) -> None:
+        """Take the cross-process write lock (waiting in a thread), then start from the latest commit."""
+        await asyncio.to_thread(self.db.execute, "BEGIN IMMEDIATE")
+        try:
+            self.sync()
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def _dump(self, name: str) -> str:
+        return json.dumps(self.ctx.apis[name].dump(), separators=(",", ":"))
+
+    async def commit(self, apis: tuple[str, ...]) -> None:
+        dumps = {name: self._dump(name) for name in apis}  # on the loop: no handler runs meanwhile
+        changes = dict(self.ctx.blobs.pending)
+        written, deleted, replaced = await asyncio.to_thread(self._store_and_commit, dumps, changes)
+        self.versions.update({name: self.versions.get(name, 0) + 1 for name in apis})
+        if changes:
+            self.blobs_version = max(self.blobs_version, 0) + 1
+        self.ctx.blobs.apply(written, deleted)
+        for file in replaced:
+            (self.blob_dir / file).unlink(missing_ok=True)
+
+    def _store_and_commit(self, dumps, changes):
+        created: list[str] = []
+        try:
+            result = self._store(dumps, changes, created)
+            self.db.execute("COMMIT")
+        except BaseException:
+            for name in created:  # no committed row names them
+                (self.blob_dir / name).unlink(missing_ok=True)
+            raise
+        return result
+
+    def _store(self, dumps: dict[str, str], changes: dict[str, Blob | None], created: list[str]):
+        """Inside the transaction: files first (fsynced), then the rows that name them and the records;
+        ``created`` lists the new files as they are made, for the caller to remove if the commit fails."""
+        new = {key: blob for key, blob in changes.items() if blob is not None}
+        written = {key: self._write_file(key, blob, created) for key, blob in new.items()}
+        if written:
+            fd = os.open(self.blob_dir, os.O_RDONLY)
+            try:
+                os.fsync(fd)  # the new names themselves survive an OS crash
+            finally:
+                os.close(fd)
+        index = self.ctx.blobs.index
+        replaced = [index[key].file for key in changes if key in index]
+        deleted = [key for key, blob in changes.items() if blob is None]
+        self.db.executemany("DELETE FROM blobs WHERE key = ?", [(key,) for key in deleted])
+        self.db.executemany(
+            "INSERT OR REPLACE INTO blobs VALUES (?, ?, ?, ?)",
+            [(key, s.file, s.content_type, s.size) for key, s in written.items()],
+        )
+        if changes:
+            self.db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('blobs_version', ?)", (max(self.blobs_version, 0) + 1,)
+            )
+        self.db.executemany(
+            "INSERT OR REPLACE INTO api_state VALUES (?, ?, ?)",
+            [(name, self.versions.get(name, 0) + 1, text) for name, text in dumps.items()],
+        )
+        return written, deleted, replaced
+
+    def _write_file(self, key: str, blob: Blob, created: list[str]) -> StoredBlob:
+        name = f"{hashlib.sha256(key.encode()).hexdigest()}-{secrets.token_hex(8)}"
+        created.append(name)
+        with open(self.blob_dir / name, "xb") as f:
+            f.write(blob.data)
+            f.flush()
+            os.fsync(f.fileno())
+        return StoredBlob(name, blob.content_type, len(blob.data))
+
+    def rollback(self, apis: tuple[str, ...]) -> None:
+        """Forget the request: the transaction, its pending bytes, and its APIs' in-memory changes."""
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
+        self.ctx.blobs.discard_pending()
+        for name in apis:
+            self._restore(name)
+
+    # -- which requests write what ------------------------------------------------------------------------
+    def apis_written_by(self, scope) -> tuple[str, ...]:
+        """The APIs whose records a request may change (none for a read)."""
+        if scope["method"] not in UNSAFE_METHODS:
+            return ()
+        path = scope["path"]
+        if path in ("/__mock__/reset", "/__mock__/fixtures"):
+            return tuple(self.ctx.apis)
+        if path.startswith("/__mock__/files/"):
+            name = path.split("/")[3]
+            return (name,) if name in self.ctx.apis else ()
+        if path == "/" or path.startswith("/__mock__/"):
+            return ()
+        name = self.ctx.api_for_path(path)
+        return (name,) if name else ()
+
+
+class DurableMiddleware:
+    """Outermost ASGI layer under ``--state-dir``: see the module docstring. Every response carries the
+    worker's pid in ``X-Mock-Worker``, so clients (and tests) can tell the workers apart."""
+
+    def __init__(self, app, state: DurableState):
+        self.app = app
+        self.state = state
+        self.lock: asyncio.Lock | None = None  # made on the serving loop; orders this process's requests
+        self.worker = str(os.getpid()).encode()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        if self.lock is None:
+            self.lock = asyncio.Lock()
+        send = self._tagged(send)
+        apis = self.state.apis_written_by(scope)
+        if not apis:
+            async with self.lock:
+                self.state.sync()
+            return await self.app(scope, receive, send)
+        # The body is read before taking the locks, so a slow client holds up no one; one declared too
+        # big for any operation is left to the body-limit middleware, which answers 413 without reading it.
+        limit = self.state.ctx.settings.max_body_bytes
+        if _declared_length(scope) <= limit:
+            receive = await _buffered(receive, limit)
+            if receive is None:
+                return  # the client went away before sending its request
+        held: list[dict] = []
+
+        async def hold(message):
+            held.append(message)
+
+        error: Exception | None = None
+        async with self.lock:
+            try:
+                await self.state.begin()
+            except sqlite3.Error:  # e.g. another process held the write lock past the busy timeout
+                held = _unavailable(apis, "the mock's state is busy; retry")
+            else:
+                try:
+                    await self.app(scope, receive, hold)
+                except Exception as exc:
+                    error = exc
+                if error is None and _status(held) < 500:
+                    try:
+                        await self.state.commit(apis)
+                    except Exception:
+                        self.state.rollback(apis)
+                        held = _unavailable(apis, "the mock could not store this change; nothing was kept")
+                else:
+                    self.state.rollback(apis)
+        for message in held:
+            await send(message)
+        if error is not None:
+            raise error
+
+    def _tagged(self, send):
+        async def tagged(message):
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), (b"x-mock-worker", self.worker)]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        return tagged
+
+
+def _status(messages: list[dict]) -> int:
+    for message in messages:
+        if message["type"] == "http.response.start":
+            return message["status"]
+    return 500
+
+
+def _declared_length(scope) -> int:
+    value = dict(scope.get("headers", [])).get(b"content-length", b"")
+    return int(value) if value.isdigit() else 0
+
+
+def _unavailable(apis: tuple[str, ...], message: str) -> list[dict]:
+    """A 503 in the API's own error format (the mock's for ``/__mock__/reset`` and ``fixtures``)."""
+    body, content_type = error_body(apis[0] if len(apis) == 1 else "__mock__", 503, message)
+    headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
+    return [
+        {"type": "http.response.start", "status": 503, "headers": headers},
+        {"type": "http.response.body", "body": body},
+    ]
+
+
+async def _buffered(receive, limit: int):
+    """A ``receive`` that replays the request body read up front (up to ``limit`` bytes, beyond which the
+    rest streams on: the body-limit middleware answers 413); None if the client disconnected."""
+    chunks, size, more = [], 0, True
+    while more and size <= limit:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        more = message.get("more_body", False)
+    first = {"type": "http.request", "body": b"".join(chunks), "more_body": more}
+    replayed = False
+
+    async def replay():
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return first
+        return await receive()
+
+    return replay

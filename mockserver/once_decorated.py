@@ -1,0 +1,56 @@
+"""Connexion's AsyncApp, with each operation's handler decorated once instead of on every request.
+
+Connexion 3.3 rebuilds an operation's decorators per request (``AsyncOperation.fn`` makes a new
+``StarletteDecorator``, whose wrapper calls ``decorate()``: the handler's signature is inspected again and a
+URI parser is built again). None of it depends on the request, so here it is built on first use and kept;
+what does depend on the request (the request object, its parameters and body) is still read per call.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from connexion import AsyncApp
+from connexion.apps.asynchronous import AsyncApi, AsyncOperation
+from connexion.context import receive, scope
+from connexion.decorators import StarletteDecorator
+
+
+class _OnceDecorator(StarletteDecorator):
+    def __call__(self, function):
+        decorated = self.decorate(function)
+        uri_parser = None
+
+        @functools.wraps(function)
+        async def wrapper(*args, **kwargs):
+            nonlocal uri_parser
+            if uri_parser is None:  # needs the operation, known only inside a request
+                uri_parser = self.uri_parser
+            request = self.framework.get_request(uri_parser=uri_parser, scope=scope, receive=receive)
+            return await decorated(request)
+
+        return wrapper
+
+
+class _OnceDecoratedOperation(AsyncOperation):
+    @functools.cached_property
+    def fn(self):
+        return _OnceDecorator(pythonic_params=self.pythonic_params, jsonifier=self.jsonifier)(self._fn)
+
+
+class _OnceDecoratedApi(AsyncApi):
+    def make_operation(self, spec_operation) -> AsyncOperation:
+        return _OnceDecoratedOperation.from_operation(
+            spec_operation, pythonic_params=self.pythonic_params, jsonifier=self.jsonifier
+        )
+
+
+class OnceDecoratedApp(AsyncApp):
+    """An ``AsyncApp`` whose APIs (added after construction) decorate each handler once."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._middleware_app.api_cls = _OnceDecoratedApi
+
+
+__all__ = ["OnceDecoratedApp"]

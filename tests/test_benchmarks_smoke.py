@@ -1,0 +1,33 @@
+"""The benchmark command runs end to end in its quick mode (no npm, no wrk); no timing is asserted."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_benchmark_command_runs(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "benchmarks/run.py", "--quick", "--no-prism", "--loadgen", "python",
+         "--output-dir", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "| endpoint | ours req/s | Prism req/s |" in done.stdout
+    assert "| tagged-images list (limit 20) |" in done.stdout
+    markdowns = list(tmp_path.glob("*.md"))
+    assert len(markdowns) == 1
+    assert "| evotor upload (300x300 PNG, multipart) |" in markdowns[0].read_text()
+    data = json.loads(markdowns[0].with_suffix(".json").read_text())
+    assert data["machine"]["cores"] >= 1
+    assert data["versions"]["connexion"]
+    rows = {row["endpoint"]: row for row in data["rows"]}
+    assert rows["tagged-images list (limit 20)"]["ours"]["requests"] > 0
+    assert rows["tagged-images list (limit 20)"]["ceiling"]["requests"] > 0
+    assert all(row["ours"]["bad"] == 0 for row in data["rows"]), data["rows"]
+    assert set(data["memory"]) == {"tagged-images", "image-upload", "everydaypic"}
+    assert "list page 0" in data["scaling"]
