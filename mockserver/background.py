@@ -35,6 +35,8 @@ class BackgroundMock:
         self._clients: list[httpx.Client] = []
         self.exchanges: list[tuple[str, httpx.Response]] = []  # (api, response) of every client() call
         self.url = ""
+        self.port = 0
+        self.app = None  # the MockServer, once started
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> BackgroundMock:
@@ -50,7 +52,7 @@ class BackgroundMock:
             if self.api is not None:
                 self._settings.setdefault("apis", (self.api,))
                 self._settings.setdefault("prefixed", False)
-            app = create_app(**self._settings)
+            app = self.app = self._build_app(create_app)
             # Port 0: the kernel picks a free port as uvicorn binds, so two sessions never race for one.
             config = uvicorn.Config(
                 app, host="127.0.0.1", port=0, log_level="warning", access_log=False, ws="none"
@@ -65,8 +67,13 @@ class BackgroundMock:
                     raise RuntimeError("the mock did not start on 127.0.0.1")
                 time.sleep(0.01)
         port = self._server.servers[0].sockets[0].getsockname()[1]
+        self.port = port
         self.url = f"http://127.0.0.1:{port}"
         return self
+
+    def _build_app(self, create_app):
+        """The ASGI app to serve; a subclass may wrap or alter it (the test suite's broken variants)."""
+        return create_app(**self._settings)
 
     def stop(self) -> None:
         self.close_clients()

@@ -11,6 +11,7 @@ from PIL import Image
 from starlette.testclient import TestClient
 
 from mockserver.app import create_app
+from mockserver.background import BackgroundMock
 from mockserver.registry import FIXTURES_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,38 +60,20 @@ def json_of(response) -> object:
     return json.loads(response.content)
 
 
-class LiveServer:
-    """The mock on a real socket (uvicorn in a thread), for tests that need true concurrency and URLs."""
+class LiveServer(BackgroundMock):
+    """The mock on a real socket, started at once, for tests that need true concurrency and URLs;
+    ``mutate(app)`` may alter the app before it serves (the broken variants in tests/mutants/)."""
 
     def __init__(self, mutate=None, **settings):
-        import socket
-        import threading
+        super().__init__(**settings)
+        self._mutate = mutate
+        self.start()
 
-        import uvicorn
-
-        self.app = create_app(**settings)
-        if mutate is not None:
-            mutate(self.app)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.server = uvicorn.Server(
-            uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="error")
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        import time
-
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the live mock did not start")
-            time.sleep(0.01)
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def stop(self):
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+    def _build_app(self, create_app):
+        app = super()._build_app(create_app)
+        if self._mutate is not None:
+            self._mutate(app)
+        return app
 
 
 @pytest.fixture(scope="module")
