@@ -39,6 +39,12 @@ def _announcing(method):
     return announced
 
 
+def record_fields(record) -> dict:
+    """``dataclasses.asdict`` for the APIs' flat records, several times faster (``dump()`` runs on every
+    write under ``--state-dir``): a copy of the fields, lists copied, no recursion into other types."""
+    return {key: list(value) if isinstance(value, list) else value for key, value in vars(record).items()}
+
+
 class BaseApi:
     """Subclasses' ``reset``, ``restore`` and ``seed`` tell the context when they run, wherever called
     from (a reset, fixtures, a reload under ``--state-dir``, a test): replies kept from before are dropped.
