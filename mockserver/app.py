@@ -11,6 +11,7 @@ from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import ProblemException
 from connexion.middleware import ConnexionMiddleware, MiddlewarePosition
 from connexion.middleware.response_validation import ResponseValidationMiddleware
+from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.resolver import Resolver
 from connexion.spec import Specification
 from connexion.validators import VALIDATOR_MAP
@@ -95,9 +96,24 @@ def _validator_map() -> dict:
     return {**VALIDATOR_MAP, "parameter": CompiledParameterValidator, "body": body, "response": response}
 
 
+class _SwaggerUIOnItsPaths(SwaggerUIMiddleware):
+    """Connexion's Swagger UI middleware, whose router only sees the paths it can serve (``.../ui...``,
+    ``.../openapi.json|yaml``): every API request went through it to match nothing, mount by mount."""
+
+    async def __call__(self, scope, receive, send):
+        path = scope.get("path", "")
+        if scope["type"] == "http" and "/ui" not in path and not path.endswith(_SPEC_SUFFIXES):
+            return await self.app(scope, receive, send)
+        await super().__call__(scope, receive, send)
+
+
+_SPEC_SUFFIXES = ("/openapi.json", "/openapi.yaml")
+
+
 def _middlewares() -> list:
     """Connexion's stack, with the reply cache after request validation and before response validation."""
     stack = list(ConnexionMiddleware.default_middlewares)
+    stack[stack.index(SwaggerUIMiddleware)] = _SwaggerUIOnItsPaths
     stack.insert(stack.index(ResponseValidationMiddleware), ReplyCacheMiddleware)
     return stack
 
