@@ -421,7 +421,8 @@ def store_scaling(sizes: tuple[int, ...], requests: int) -> dict:
     }
     out: dict[str, dict[int, float]] = {q: {} for q in queries}
     for size in sizes:
-        app = create_app(apis=("tagged-images",), prefixed=False)
+        # The reply cache off: each request reaches the store (a repeated query would be a cache hit).
+        app = create_app(apis=("tagged-images",), prefixed=False, reply_cache_bytes=0)
         api = app.ctx.apis["tagged-images"]
         for i in range(size):  # through the handler's own create path: bounded by ``size``
             api._create(f"f{i}.png", 10, ["a", f"t{i % 5}"])

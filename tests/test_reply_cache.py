@@ -173,3 +173,16 @@ def _b64png() -> str:
     import base64
 
     return base64.b64encode(image_bytes(8, 8)).decode()
+
+
+def test_the_command_line_sizes_or_turns_off_the_cache():
+    from mockserver.cli import build_parser, settings_from_args
+
+    def settings(*argv):
+        return settings_from_args(build_parser().parse_args(list(argv)))
+
+    assert settings().reply_cache_bytes == 32 * 2**20
+    assert settings("--reply-cache-mb", "0").reply_cache_bytes == 0
+    assert create_app(settings("--reply-cache-mb", "0")).ctx.replies is None
+    with pytest.raises(SystemExit):
+        settings("--reply-cache-mb", "-1")
