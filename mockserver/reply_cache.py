@@ -96,7 +96,7 @@ class ReplyCacheMiddleware:
         entry = cache.get(key)
         if entry is not None:
             start, body = entry
-            await send(start)
+            await send(_copy(start))  # outer layers (CORS) add headers to the message they are given
             await send({"type": "http.response.body", "body": body})
             return
         start: dict | None = None
@@ -105,7 +105,7 @@ class ReplyCacheMiddleware:
         async def keeping_send(message):
             nonlocal start
             if message["type"] == "http.response.start":
-                start = message
+                start = _copy(message)
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
                 if not message.get("more_body", False) and start is not None and start["status"] == 200:
@@ -145,6 +145,10 @@ def apis_written_by(ctx, scope) -> tuple[str, ...]:
         return tuple(ctx.apis)  # reset, fixtures, and any control route added later
     name = ctx.api_for_path(path)
     return (name,) if name else ()
+
+
+def _copy(start: dict) -> dict:
+    return {**start, "headers": list(start.get("headers", ()))}
 
 
 def _has_prefer(scope) -> bool:

@@ -186,3 +186,12 @@ def test_the_command_line_sizes_or_turns_off_the_cache():
     assert create_app(settings("--reply-cache-mb", "0")).ctx.replies is None
     with pytest.raises(SystemExit):
         settings("--reply-cache-mb", "-1")
+
+
+def test_a_kept_reply_gets_the_cors_headers_once_like_a_fresh_one(make_client):
+    client = make_client("tagged-images")
+    origin = {"Origin": "http://app.example"}
+    fresh, kept = client.get("/v1/images", headers=origin), client.get("/v1/images", headers=origin)
+    assert _kept(client) == 1
+    assert fresh.headers.get_list("access-control-allow-origin") == ["*"]
+    assert kept.headers.multi_items() == fresh.headers.multi_items()
