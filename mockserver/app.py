@@ -9,7 +9,9 @@ import sys
 
 from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import ProblemException
-from connexion.middleware import MiddlewarePosition
+from connexion.middleware import ConnexionMiddleware, MiddlewarePosition
+from connexion.middleware.response_validation import ResponseValidationMiddleware
+from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.resolver import Resolver
 from connexion.spec import Specification
 from connexion.validators import VALIDATOR_MAP
@@ -31,6 +33,7 @@ from .limits import BodyLimitMiddleware
 from .once_decorated import OnceDecoratedApp
 from .prefer import PreferMiddleware
 from .registry import SPECS_DIR
+from .reply_cache import ReplyCacheMiddleware, StateVersionMiddleware
 
 
 class _AnyPathConvertor(PathConvertor):
@@ -93,6 +96,28 @@ def _validator_map() -> dict:
     return {**VALIDATOR_MAP, "parameter": CompiledParameterValidator, "body": body, "response": response}
 
 
+class _SwaggerUIOnItsPaths(SwaggerUIMiddleware):
+    """Connexion's Swagger UI middleware, whose router only sees the paths it can serve (``.../ui...``,
+    ``.../openapi.json|yaml``): every API request went through it to match nothing, mount by mount."""
+
+    async def __call__(self, scope, receive, send):
+        path = scope.get("path", "")
+        if scope["type"] == "http" and "/ui" not in path and not path.endswith(_SPEC_SUFFIXES):
+            return await self.app(scope, receive, send)
+        await super().__call__(scope, receive, send)
+
+
+_SPEC_SUFFIXES = ("/openapi.json", "/openapi.yaml")
+
+
+def _middlewares() -> list:
+    """Connexion's stack, with the reply cache after request validation and before response validation."""
+    stack = list(ConnexionMiddleware.default_middlewares)
+    stack[stack.index(SwaggerUIMiddleware)] = _SwaggerUIOnItsPaths
+    stack.insert(stack.index(ResponseValidationMiddleware), ReplyCacheMiddleware)
+    return stack
+
+
 class MockServer:
     """The ASGI app: ``/`` and ``/__mock__/`` go to the mock's routes, everything else to Connexion."""
 
@@ -108,7 +133,7 @@ class MockServer:
             allow_headers=["*"],
             expose_headers=["*"],
         )
-        self.asgi = ContextMiddleware(app, self.ctx)
+        self.asgi = ContextMiddleware(StateVersionMiddleware(app, self.ctx), self.ctx)
         self.durable = None
         if self.settings.state_dir:
             from .durable import DurableMiddleware, DurableState
@@ -121,7 +146,11 @@ class MockServer:
 
     def _build_connexion(self) -> OnceDecoratedApp:
         app = OnceDecoratedApp(
-            __name__, specification_dir=str(SPECS_DIR), lifespan=self._lifespan, jsonifier=OrjsonJsonifier()
+            __name__,
+            specification_dir=str(SPECS_DIR),
+            lifespan=self._lifespan,
+            jsonifier=OrjsonJsonifier(),
+            middlewares=_middlewares(),
         )
         validators = _validator_map()
         with _trusting_bundled_specs():

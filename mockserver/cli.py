@@ -12,6 +12,7 @@ import time
 import warnings
 from pathlib import Path
 
+from .context import DEFAULT_REPLY_CACHE_BYTES
 from .registry import APIS, FIXTURES_DIR
 
 SETTINGS_ENV = "MOCKSERVER_SETTINGS"  # how --workers hands the settings to each worker process
@@ -60,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip validating the mock's own responses against the specs",
     )
+    p.add_argument(
+        "--reply-cache-mb",
+        type=int,
+        default=DEFAULT_REPLY_CACHE_BYTES // 2**20,
+        metavar="MB",
+        help="keep encoded replies to repeated reads until the API's state changes (default: 32; 0: off)",
+    )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.add_argument(
         "--access-log",
@@ -76,6 +84,8 @@ def settings_from_args(args: argparse.Namespace):
 
     if args.max_store_bytes is not None and args.max_store_bytes < 0:
         raise SystemExit("mockserver: --max-store-bytes must be >= 0")
+    if args.reply_cache_mb < 0:
+        raise SystemExit("mockserver: --reply-cache-mb must be >= 0")
     state_dir = Path(args.state_dir) if args.state_dir else None
     return Settings(
         apis=(args.api,) if args.api else tuple(APIS),
@@ -85,6 +95,7 @@ def settings_from_args(args: argparse.Namespace):
         seed_data=Path(args.seed_data) if args.seed_data else None,
         state_dir=state_dir,
         validate_responses=not args.no_response_validation,
+        reply_cache_bytes=args.reply_cache_mb * 2**20,
         signing_key=signing_key(state_dir) if state_dir else None,
     )
 

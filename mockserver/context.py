@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .prefer import Behaviour
 
 DEFAULT_MAX_BODY_BYTES = 25 * 1024 * 1024
+DEFAULT_REPLY_CACHE_BYTES = 32 * 1024 * 1024
 
 
 @dataclass
@@ -31,6 +32,7 @@ class Settings:
     validate_responses: bool = True
     signing_key: bytes | None = None
     url_ttl_seconds: int = 900
+    reply_cache_bytes: int = DEFAULT_REPLY_CACHE_BYTES  # 0: every read runs its handler
 
 
 @dataclass
@@ -40,10 +42,15 @@ class MockContext:
     signer: UrlSigner = field(init=False)
     apis: dict = field(init=False)  # name -> handler object (mockserver.apis.*)
     behaviour: Behaviour | None = field(default=None, init=False)  # POST /__mock__/behaviour
+    replies: object = field(init=False)  # a ReplyCache, or None when the settings turn it off
 
     def __post_init__(self):
         self.blobs = BlobStore(self.settings.max_store_bytes)
         self.signer = UrlSigner(self.settings.signing_key, self.settings.url_ttl_seconds)
+        from .reply_cache import ReplyCache  # it reads the routing helpers below
+
+        cache_bytes = self.settings.reply_cache_bytes
+        self.replies = ReplyCache(cache_bytes) if cache_bytes else None
         self.apis = {}
         for name in self.settings.apis:
             module_name, cls_name = APIS[name].handler.split(":")
@@ -72,6 +79,11 @@ class MockContext:
         self.blobs.clear()
         for api in self.apis.values():
             api.reset()
+
+    def state_changed(self, *apis: str) -> None:
+        """Records of these APIs changed outside a request (reset, fixtures, a reload): drop kept replies."""
+        if self.replies is not None:
+            self.replies.bump(*apis)
 
     def dump(self) -> dict:
         return {name: api.dump() for name, api in self.apis.items()}

@@ -12,11 +12,26 @@ import functools
 
 from connexion import AsyncApp
 from connexion.apps.asynchronous import AsyncApi, AsyncOperation
-from connexion.context import receive, scope
+from connexion.context import operation, receive, scope
 from connexion.decorators import StarletteDecorator
+from connexion.decorators.parameter import AsyncParameterDecorator
+
+
+class _BodyOnlyWhereDocumentedParameters(AsyncParameterDecorator):
+    """Connexion reads (and parses) the request body for every handler taking ``**kwargs``, a GET
+    included; an operation that documents no request body gets none, so its handler never saw one."""
+
+    def _maybe_get_body(self, request, *, arguments, has_kwargs):
+        if not getattr(operation, "request_body", True):
+            return None
+        return super()._maybe_get_body(request, arguments=arguments, has_kwargs=has_kwargs)
 
 
 class _OnceDecorator(StarletteDecorator):
+    @property
+    def _parameter_decorator_cls(self):
+        return _BodyOnlyWhereDocumentedParameters
+
     def __call__(self, function):
         decorated = self.decorate(function)
         uri_parser = None

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ..errors import ApiError
-from .base import BaseApi, json_reply, read_upload
+from .base import BaseApi, json_reply, read_upload, record_fields
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # spec: file maxLength, x-decision (the seed is silent)
 
@@ -43,7 +43,7 @@ class EverydaypicApi(BaseApi):
         self.images: dict[str, ImageRecord] = {}
 
     def dump(self) -> dict:
-        return {"images": [asdict(r) for r in self.images.values()]}
+        return {"images": [record_fields(r) for r in self.images.values()]}
 
     def restore(self, state: dict) -> None:
         self.images = {r["id"]: ImageRecord(**r) for r in state.get("images", [])}

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from starlette.datastructures import UploadFile
 
 from ..errors import ApiError
-from .base import BaseApi, json_reply, read_upload
+from .base import BaseApi, json_reply, read_upload, record_fields
 
 MAX_FILE_BYTES = 5242800  # the seed: "Объём не более 5242800 байт"
 WIDTH = HEIGHT = 300  # the seed: "Разрешение – 300х300 пикселей"
@@ -79,7 +79,7 @@ class EvotorApi(BaseApi):
         self.by_product: dict[tuple[str, str], str] = {}  # (store_id, product_id) -> image id
 
     def dump(self) -> dict:
-        return {"images": [asdict(r) for r in self.images.values()]}
+        return {"images": [record_fields(r) for r in self.images.values()]}
 
     def restore(self, state: dict) -> None:
         self.reset()

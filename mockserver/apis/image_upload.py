@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ..errors import ApiError
 from ..images import InvalidImage, inspect_image
-from .base import BaseApi, json_reply, read_upload
+from .base import BaseApi, json_reply, read_upload, record_fields
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # spec: file maxLength 20971520, x-decision (the seed is silent)
 MAX_NAME_CHARS = 100  # of the sanitised original name inside a cloud file name
@@ -63,7 +63,7 @@ class ImageUploadApi(BaseApi):
         self.images: dict[str, ImageRecord] = {}  # fileName -> record, in upload order
 
     def dump(self) -> dict:
-        return {"images": [asdict(r) for r in self.images.values()]}
+        return {"images": [record_fields(r) for r in self.images.values()]}
 
     def restore(self, state: dict) -> None:
         self.images = {r["fileName"]: ImageRecord(**r) for r in state.get("images", [])}

@@ -23,12 +23,12 @@ import math
 import re
 import time
 from bisect import bisect_left, bisect_right, insort
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from starlette.responses import Response
 
 from ..errors import ApiError
-from .base import BaseApi, json_reply
+from .base import BaseApi, json_reply, record_fields
 
 Key = tuple[int, int]  # (created_timestamp, id): ascending = oldest first
 
@@ -150,7 +150,7 @@ class TaggedImagesApi(BaseApi):
 
     def dump(self) -> dict:
         return {
-            "images": [asdict(r) for r in self.images.values()],
+            "images": [record_fields(r) for r in self.images.values()],
             "tags": [t.public() for t in self.tags.values()],
             "next_image_id": self.next_image_id,
             "next_tag_id": self.next_tag_id,

@@ -1,0 +1,155 @@
+"""Replies to safe reads kept as the bytes already sent, until the API's state changes.
+
+Each API has a state version, bumped on every change of its records: a non-safe request routed to it
+(``StateVersionMiddleware``, which also covers the presigned PUTs under ``/__mock__/files/<api>/``), a
+reset, a fixture load, and a reload from the database under ``--state-dir`` (so another worker's write
+invalidates this worker's replies). A GET's reply is kept under the API's version, the request's method,
+path, query string, scheme and every header (the origin in file URLs, the credentials, ``Accept``) and the
+current second (signed URLs carry an expiry computed from the clock), and replayed without calling the
+handler, encoding or validating again.
+
+``ReplyCacheMiddleware`` sits inside Connexion after its security and request validation and before its
+response validation: a request that fails authentication or validation never reaches it, and a reply is
+kept only once the response validator has let it through. Requests with ``Prefer:`` are never served
+from it, nor kept.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+
+from .context import routed_operation
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def now_second() -> int:
+    """The clock's second, part of every key (tests pin it to prove that only a change invalidates)."""
+    return int(time.time())
+
+
+class ReplyCache:
+    """Per-API state versions, and an LRU of encoded replies bounded by their total size in bytes."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.versions: dict[str, int] = {}
+        self._entries: OrderedDict[tuple, tuple[dict, bytes]] = OrderedDict()
+        self._bytes = 0
+
+    def bump(self, *apis: str) -> None:
+        """The named APIs' state changed: their kept replies are no longer served."""
+        for api in apis:
+            self.versions[api] = self.versions.get(api, 0) + 1
+
+    def key(self, api: str, scope) -> tuple:
+        return (
+            api,
+            self.versions.get(api, 0),
+            now_second(),
+            scope["method"],
+            scope["path"],
+            scope.get("query_string", b""),
+            scope.get("scheme", "http"),
+            scope.get("root_path", ""),
+            tuple(scope.get("headers", ())),
+        )
+
+    def get(self, key: tuple) -> tuple[dict, bytes] | None:
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+        return entry
+
+    def put(self, key: tuple, start: dict, body: bytes) -> None:
+        if len(body) > self.max_bytes // 4:
+            return
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self._bytes -= len(old[1])
+        self._entries[key] = (start, body)
+        self._bytes += len(body)
+        while self._bytes > self.max_bytes:
+            _, (_, evicted) = self._entries.popitem(last=False)
+            self._bytes -= len(evicted)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class ReplyCacheMiddleware:
+    """In Connexion's stack between request validation and response validation (see the module doc)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        ctx = scope.get("mockserver")
+        cache: ReplyCache | None = getattr(ctx, "replies", None)
+        if cache is None or scope["type"] != "http" or scope["method"] != "GET" or _has_prefer(scope):
+            return await self.app(scope, receive, send)
+        routed = routed_operation(scope)
+        if routed is None:
+            return await self.app(scope, receive, send)
+        key = cache.key(routed[0], scope)
+        entry = cache.get(key)
+        if entry is not None:
+            start, body = entry
+            await send(_copy(start))  # outer layers (CORS) add headers to the message they are given
+            await send({"type": "http.response.body", "body": body})
+            return
+        start: dict | None = None
+        chunks: list[bytes] = []
+
+        async def keeping_send(message):
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = _copy(message)
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False) and start is not None and start["status"] == 200:
+                    cache.put(key, start, b"".join(chunks))
+            await send(message)
+
+        await self.app(scope, receive, keeping_send)
+
+
+class StateVersionMiddleware:
+    """Around the whole mock: a non-safe request bumps the version of the API(s) it may change, once it
+    is done (whatever its outcome), so no reply kept from before the change is served after it."""
+
+    def __init__(self, app, ctx):
+        self.app = app
+        self.ctx = ctx
+
+    async def __call__(self, scope, receive, send):
+        apis = apis_written_by(self.ctx, scope) if scope["type"] == "http" else ()
+        if not apis:
+            return await self.app(scope, receive, send)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.ctx.state_changed(*apis)
+
+
+def apis_written_by(ctx, scope) -> tuple[str, ...]:
+    """The APIs whose records a request may change (none for a read)."""
+    if scope["method"] not in UNSAFE_METHODS:
+        return ()
+    path = scope["path"]
+    if path.startswith("/__mock__/files/"):
+        name = path.split("/")[3]
+        return (name,) if name in ctx.apis else ()
+    if path == "/" or path.startswith("/__mock__/"):
+        return tuple(ctx.apis)  # reset, fixtures, and any control route added later
+    name = ctx.api_for_path(path)
+    return (name,) if name else ()
+
+
+def _copy(start: dict) -> dict:
+    return {**start, "headers": list(start.get("headers", ()))}
+
+
+def _has_prefer(scope) -> bool:
+    return any(name == b"prefer" for name, _ in scope.get("headers", ()))
