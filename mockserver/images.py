@@ -43,7 +43,7 @@ class ImageFacts:
 
 
 _ACCEPTED: OrderedDict[bytes, ImageFacts] = OrderedDict()  # SHA-256 of accepted bytes -> their facts
-_ACCEPTED_SIZE = 32  # a few fixtures; small, so it is no per-image cost (benchmarks: memory per image)
+_ACCEPTED_SIZE = 256
 
 
 def inspect_image(data: bytes) -> ImageFacts:
