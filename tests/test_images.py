@@ -65,19 +65,3 @@ def test_bomb_and_truncated_uploads_get_400_in_the_apis_format(make_client):
         )
         assert r.status_code == 400 and r.headers["content-type"].startswith("text/plain"), r.text
     assert client.get("/__mock__/state").json()["stored_bytes"] == 0
-
-
-def test_accepted_bytes_are_decoded_once_and_rejected_bytes_every_time(monkeypatch):
-    from mockserver import images
-
-    decoded = []
-    real = images._decode
-    monkeypatch.setattr(images, "_decode", lambda data: decoded.append(len(data)) or real(data))
-    good = image_bytes(13, 7, "PNG")
-    assert inspect_image(good) == inspect_image(good) == images.ImageFacts("PNG", 13, 7)
-    assert len(decoded) == 1
-    bad = good[: len(good) // 2]
-    for _ in range(2):
-        with pytest.raises(InvalidImage):
-            inspect_image(bad)
-    assert len(decoded) == 3
