@@ -4,65 +4,28 @@ from __future__ import annotations
 
 import base64
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 from conftest import image_bytes
+from mock_process import MockProcess
 
 from mockserver.devtokens import DEV_ALBUM, auth_headers
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Served:
-    def __init__(self, *args: str):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        started = time.perf_counter()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mockserver", "--port", str(self.port), "--log-level", "warning", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(self.url + "/", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"mockserver did not start: {self.proc.communicate()[0]}")
-            time.sleep(0.05)
-        self.startup_seconds = time.perf_counter() - started
-
-    def stop(self) -> str:
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.communicate(timeout=20)[0]
-
-
 @pytest.fixture
-def serve():
+def serve(tmp_path):
     servers = []
 
     def start(*args):
-        servers.append(Served(*args))
+        servers.append(MockProcess(*args, log_dir=tmp_path))
         return servers[-1]
 
     yield start
     for s in servers:
-        if s.proc.poll() is None:
-            s.stop()
+        s.stop()
 
 
 def test_all_five_apis_round_trip_through_the_command(serve):

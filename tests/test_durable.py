@@ -4,11 +4,8 @@ SIGKILL and restarted on the same directory; what was acknowledged must be there
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
-import os
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -20,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from conftest import image_bytes
+from mock_process import MockProcess
 from starlette.testclient import TestClient
 
 from mockserver import durable
@@ -30,62 +28,13 @@ from mockserver.durable import DB_FILE
 EVOTOR = "/evotor/stores/s1/products/{product}/images"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Mock:
-    """One ``mockserver`` process; its output goes to a file, so a chatty server can never block."""
-
-    def __init__(self, state_dir, *args: str):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = state_dir.parent / f"mockserver-{self.port}.log"
-        command = [sys.executable, "-m", "mockserver", "--port", str(self.port), "--log-level", "warning"]
-        with open(self.log, "w") as out:
-            self.proc = subprocess.Popen(
-                [*command, "--state-dir", str(state_dir), *args],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: kill() reaches --workers' children too
-            )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(self.url + "/", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                raise RuntimeError(f"mockserver did not start: {self.output()}")
-            time.sleep(0.05)
-
-    def output(self) -> str:
-        return self.log.read_text()
-
-    def stop(self) -> str:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=30)
-        return self.output()
-
-    def kill(self) -> None:
-        """SIGKILL to the server and any worker processes: no shutdown code runs."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=30)
-
-
 @pytest.fixture
 def mock(tmp_path):
     """``mock(*args)`` starts a server on ``tmp_path/state``; every one still running is stopped after."""
-    started: list[Mock] = []
+    started: list[MockProcess] = []
 
-    def start(*args: str) -> Mock:
-        started.append(Mock(tmp_path / "state", *args))
+    def start(*args: str) -> MockProcess:
+        started.append(MockProcess("--state-dir", str(tmp_path / "state"), *args, log_dir=tmp_path))
         return started[-1]
 
     yield start

@@ -14,9 +14,6 @@ import base64
 import io
 import os
 import random
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -26,6 +23,7 @@ import httpx
 import pytest
 from api_errors import error_format_problem
 from conftest import ROOT
+from mock_process import MockProcess
 from PIL import Image
 
 from mockserver.devtokens import auth_headers
@@ -62,35 +60,13 @@ def rss_bytes(pid: int, field_name: str) -> int:
 @pytest.fixture(scope="module")
 def mock_process(tmp_path_factory):
     """``python -m mockserver --max-store-bytes`` on a free port; stopped (and reaped) afterwards."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = tmp_path_factory.mktemp("load") / "mockserver.log"
-    cmd = [sys.executable, "-m", "mockserver", "--port", str(port), "--max-store-bytes", str(MAX_STORE_BYTES)]
-    with open(log, "w") as log_file:
-        process = subprocess.Popen(
-            [*cmd, "--log-level", "warning"], cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
+    server = MockProcess(
+        "--max-store-bytes", str(MAX_STORE_BYTES), log_dir=tmp_path_factory.mktemp("load"), cwd=ROOT
+    )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{url}/__mock__/state", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the mockserver did not start in 30 s"
-            time.sleep(0.1)
-        yield process, url
+        yield server.proc, server.url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        server.stop()
 
 
 # -- what the clients saw ---------------------------------------------------------------------------------
