@@ -22,18 +22,12 @@ from pathlib import Path
 
 import pytest
 from api_errors import error_format_problem
-from conftest import ROOT, LiveServer
+from conftest import ROOT
 
 from mockserver.registry import APIS
 
 MAX_EXAMPLES = os.environ.get("SCHEMATHESIS_FUZZ_EXAMPLES", "25")
 SEED = os.environ.get("SCHEMATHESIS_FUZZ_SEED", "2")
-
-@pytest.fixture(scope="module")
-def mock_url():
-    server = LiveServer()
-    yield server.url
-    server.stop()
 
 
 def header(entry_part: dict, name: str) -> str:
@@ -42,7 +36,7 @@ def header(entry_part: dict, name: str) -> str:
 
 @pytest.mark.parametrize("api", sorted(APIS))
 def test_negative_fuzzing_finds_no_server_error_and_every_refusal_in_the_apis_format(
-    api, mock_url, tmp_path, record_property
+    api, live_mock, tmp_path, record_property
 ):
     har = tmp_path / f"{api}.har"
     cmd = [
@@ -50,7 +44,7 @@ def test_negative_fuzzing_finds_no_server_error_and_every_refusal_in_the_apis_fo
         "run",
         f"specs/{api}.yaml",
         "--url",
-        f"{mock_url}/{api}{APIS[api].server_path}",
+        f"{live_mock.url}/{api}{APIS[api].server_path}",
         "--mode",
         "negative",
         "--max-examples",

@@ -13,24 +13,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, LiveServer
+from conftest import ROOT
 
 from mockserver.registry import APIS
 
 MAX_EXAMPLES = os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "20")
 
 
-@pytest.fixture(scope="module")
-def mock_url():
-    server = LiveServer()
-    yield server.url
-    server.stop()
-
-
 @pytest.mark.parametrize("api", sorted(APIS))
-def test_schemathesis_all_checks_pass_against_the_mock(api, mock_url, tmp_path):
+def test_schemathesis_all_checks_pass_against_the_mock(api, live_mock, tmp_path):
     binary = Path(sys.executable).with_name("schemathesis")
-    url = f"{mock_url}/{api}{APIS[api].server_path}"
+    url = f"{live_mock.url}/{api}{APIS[api].server_path}"
     cmd = [
         str(binary),
         "run",
