@@ -116,8 +116,10 @@ class ReplyCacheMiddleware:
 
 
 class StateVersionMiddleware:
-    """Around the whole mock: a non-safe request bumps the version of the API(s) it may change, once it
-    is done (whatever its outcome), so no reply kept from before the change is served after it."""
+    """Around the whole mock: a non-safe request bumps the version of the API(s) it may change as its
+    answer starts (the handler is done, so the change is made) and again once it is over (whatever its
+    outcome). Bumping only at the end left a window: while the answer was still being written, a client
+    that had read it could get a reply kept from before the change."""
 
     def __init__(self, app, ctx):
         self.app = app
@@ -127,8 +129,14 @@ class StateVersionMiddleware:
         apis = apis_written_by(self.ctx, scope) if scope["type"] == "http" else ()
         if not apis:
             return await self.app(scope, receive, send)
+
+        async def bumping_send(message):
+            if message["type"] == "http.response.start":
+                self.ctx.state_changed(*apis)
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, bumping_send)
         finally:
             self.ctx.state_changed(*apis)
 

@@ -4,6 +4,9 @@ invalidation can make a second read differ from the first."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
 from urllib.parse import urlsplit
 
 import pytest
@@ -195,3 +198,64 @@ def test_a_kept_reply_gets_the_cors_headers_once_like_a_fresh_one(make_client):
     assert _kept(client) == 1
     assert fresh.headers.get_list("access-control-allow-origin") == ["*"]
     assert kept.headers.multi_items() == fresh.headers.multi_items()
+
+
+def test_a_read_made_while_a_write_is_still_answering_sees_the_write():
+    """A client that has read a write's answer may read again before the server has finished sending it:
+    the version must move as the answer starts, not only once the write is over."""
+    app = create_app(apis=("tagged-images",), prefixed=False)
+
+    async def call(method: str, path: str, body: bytes = b"", on_body=None) -> tuple[int, bytes]:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "root_path": "",
+            "query_string": b"",
+            "headers": [
+                (b"host", b"testserver"),
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+            "client": ("127.0.0.1", 1),
+            "server": ("testserver", 80),
+        }
+        sent = False
+        status, chunks = 0, []
+
+        async def receive():
+            nonlocal sent
+            if sent:
+                await asyncio.sleep(3600)
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if on_body is not None:
+                    await on_body()
+
+        await app(scope, receive, send)
+        return status, b"".join(chunks)
+
+    async def scenario():
+        assert json.loads((await call("GET", "/v1/images"))[1])["results"] == []  # kept
+        seen = []
+
+        async def read_again():
+            seen.append(json.loads((await call("GET", "/v1/images"))[1]))
+
+        upload = {"filename": "a.png", "tags": [], "image_data": base64.b64encode(image_bytes()).decode()}
+        status, created = await call("POST", "/v1/upload", json.dumps(upload).encode(), on_body=read_again)
+        assert status == 201, created
+        assert [image["id"] for image in seen[0]["results"]] == [json.loads(created)["id"]]
+
+    asyncio.run(scenario())
