@@ -22,9 +22,10 @@ def _api(server):
     return server.ctx.apis[API]
 
 
-def _rewrite_json(server, method: str, path: str, statuses, transform) -> None:
+def _rewrite_json(server, method: str, path: str, statuses, transform, status=None) -> None:
     """Rewrites JSON bodies on the wire, after the mock's own response validation: a server whose
-    serializer is wrong. ``path`` is a regex matched against the request path."""
+    serializer is wrong. ``path`` is a regex matched against the request path; ``status`` (a code, or a
+    function of the original body) replaces the status of the rewritten answers (tests/variants too)."""
     inner = server.asgi
 
     async def app(scope, receive, send):
@@ -40,7 +41,10 @@ def _rewrite_json(server, method: str, path: str, statuses, transform) -> None:
                 if not message.get("more_body"):
                     body = b"".join(chunks)
                     if start["status"] in statuses:
-                        body = json.dumps(transform(json.loads(body))).encode()
+                        original = json.loads(body)
+                        body = json.dumps(transform(original)).encode()
+                        if status is not None:
+                            start["status"] = status(original) if callable(status) else status
                     headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
                     headers.append((b"content-length", str(len(body)).encode()))
                     await send({**start, "headers": headers})
@@ -257,14 +261,82 @@ def _exact_any(server):
     api.search_images = search_images
 
 
-def _error_body_shape(server):
-    """The record operations' errors come as {"error": message}."""
-    _rewrite_json(
+def _oversize_as_plain_text(server):
+    """POST /upload's 413 is a plain-text page (a front proxy's), not the seed's Error (its `default`)."""
+    inner = server.asgi
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].endswith("/v1/upload"):
+            return await inner(scope, receive, send)
+        status = {}
+
+        async def rewrite(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                if message["status"] != 413:
+                    return await send(message)
+                await send(
+                    {**message, "headers": [(b"content-type", b"text/plain"), (b"content-length", b"24")]}
+                )
+            elif message["type"] == "http.response.body" and status.get("code") == 413:
+                if not message.get("more_body"):
+                    await send({"type": "http.response.body", "body": b"Request Entity Too Large"})
+            else:
+                await send(message)
+
+        await inner(scope, receive, rewrite)
+
+    server.asgi = app
+
+
+def _refuse_on_create(server, problem):
+    """POST /images and POST /upload refuse a body the seed allows, as ``problem(body)`` names it."""
+    api = _api(server)
+    create_image, upload_image = api.create_image, api.upload_image
+
+    def guarded(original):
+        async def handler(body=None, **kw):
+            reason = problem(body or {})
+            if reason:
+                raise ApiError(400, reason)
+            return await original(body=body, **kw)
+
+        return handler
+
+    api.create_image, api.upload_image = guarded(create_image), guarded(upload_image)
+
+
+def _short_filenames_refused(server):
+    """As the real original does: a filename under 3 characters gets 400."""
+    _refuse_on_create(server, lambda b: "'filename' is too short" if len(b.get("filename", "")) < 3 else None)
+
+
+def _size_required(server):
+    """As the real original does: POST /images without `size` gets 400."""
+    api = _api(server)
+    original = api.create_image
+
+    async def create_image(body=None, **kw):
+        if "size" not in (body or {}):
+            raise ApiError(400, "'size' is a required property")
+        return await original(body=body, **kw)
+
+    api.create_image = create_image
+
+
+def _tags_required(server):
+    _refuse_on_create(server, lambda b: None if "tags" in b else "'tags' is a required property")
+
+
+def _tag_names_limited(server):
+    """The old mock's decision: tag names over 100 characters get 400."""
+    _refuse_on_create(
         server,
-        "GET",
-        r".*/tagged-images/v1/images/[^/]+",
-        range(400, 500),
-        lambda body: {"error": body["message"]},
+        lambda b: (
+            "a tag name is over 100 characters"
+            if any(len(t) > 100 for t in b.get("tags") or [] if isinstance(t, str))
+            else None
+        ),
     )
 
 
@@ -336,8 +408,21 @@ MUTANTS = [
     ),
     Mutant("tim-match-case-sensitive", API, "TIM-12", "match_tags is case-sensitive", _match_case_sensitive),
     Mutant("tim-exact-any", API, "TIM-12", "exact_tags matches any of the tags, not all", _exact_any),
+    # GET /images/{id}'s errors as {error} moved to tests/variants: the seed lists no error for the reads.
     Mutant(
-        "tim-error-body-shape", API, "TIM-13", "GET /images/{id} errors are {error} bodies", _error_body_shape
+        "tim-oversize-plain-text", API, "TIM-13", "POST /upload's 413 is plain text", _oversize_as_plain_text
+    ),
+    Mutant(
+        "tim-short-filename-refused",
+        API,
+        "ALL-05",
+        "filenames under 3 characters get 400",
+        _short_filenames_refused,
+    ),
+    Mutant("tim-size-required", API, "ALL-05", "POST /images without size gets 400", _size_required),
+    Mutant("tim-tags-required", API, "ALL-05", "a create without tags gets 400", _tags_required),
+    Mutant(
+        "tim-tag-names-limited", API, "ALL-05", "tag names over 100 characters get 400", _tag_names_limited
     ),
     Mutant("tim-racy-upload", API, "ALL-04", "parallel uploads overwrite each other's files", _racy_upload),
 ]
