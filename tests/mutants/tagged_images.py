@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextvars
 import json
 import re
 
@@ -69,17 +70,6 @@ def _url_before_upload(server):
         return record
 
     api._public = _public
-
-
-def _truncated_file(server):
-    api = _api(server)
-    original = api.serve_file
-
-    async def serve_file(key, request):
-        response = await original(key, request)
-        return Response(response.body[:-1], media_type=response.media_type)
-
-    api.serve_file = serve_file
 
 
 def _size_is_base64_length(server):
@@ -217,48 +207,79 @@ def _tag_delete_deletes_images(server):
     api.delete_tag = delete_tag
 
 
-def _match_case_sensitive(server):
+def _search_with(server, exact_ok, match_ok):
+    """A search whose filters are ``exact_ok(names, wanted)`` and ``match_ok(names, patterns)``, ANDed
+    when both are given (as the seed requires): each mutant below breaks one of them."""
     api = _api(server)
     original = api.search_images
 
     async def search_images(**kw):  # Connexion passes the spec's parameters by name
         exact_tags, match_tags = kw.get("exact_tags"), kw.get("match_tags")
-        page, limit = kw.get("page", 0), kw.get("limit", 20)
-        start_timestamp, end_timestamp = kw.get("start_timestamp"), kw.get("end_timestamp")
-        uploaded_only = kw.get("uploaded_only", False)
-        if match_tags is None or exact_tags is not None:
+        if exact_tags is None and match_tags is None:
             return await original(**kw)
-        patterns = [re.compile(".*".join(re.escape(p) for p in pattern.split("%"))) for pattern in match_tags]
 
         def keep(image):
             names = [api.tags[t].name for t in image.tag_ids]
-            return all(any(p.fullmatch(n) for n in names) for p in patterns)
+            return (exact_tags is None or exact_ok(names, exact_tags)) and (
+                match_tags is None or match_ok(names, match_tags)
+            )
 
-        index = api.uploaded_images if uploaded_only else api.all_images
-        return api._filtered_page(index, start_timestamp, end_timestamp, keep, page, limit)
+        index = api.uploaded_images if kw.get("uploaded_only", False) else api.all_images
+        return api._filtered_page(
+            index,
+            kw.get("start_timestamp"),
+            kw.get("end_timestamp"),
+            keep,
+            kw.get("page", 0),
+            kw.get("limit", 20),
+        )
 
     api.search_images = search_images
+
+
+def _like(pattern: str, name: str, flags=re.IGNORECASE) -> bool:
+    return (
+        re.fullmatch(".*".join(re.escape(p) for p in pattern.split("%")), name, flags | re.DOTALL) is not None
+    )
+
+
+def _all_present(names, wanted) -> bool:
+    return all(w in names for w in wanted)
+
+
+def _all_match(names, patterns) -> bool:
+    return all(any(_like(p, n) for n in names) for p in patterns)
+
+
+def _match_case_sensitive(server):
+    _search_with(
+        server,
+        _all_present,
+        lambda names, patterns: all(any(_like(p, n, flags=0) for n in names) for p in patterns),
+    )
 
 
 def _exact_any(server):
     """exact_tags matches images carrying ANY of the tags, not all of them."""
+    _search_with(server, lambda names, wanted: any(w in names for w in wanted), _all_match)
+
+
+_PUT_BODY: contextvars.ContextVar[bool] = contextvars.ContextVar("tim_put_body", default=False)
+
+
+def _truncated_put(server):
+    """A PUT to upload_url stores the bytes without the last one (the one-shot upload is intact)."""
     api = _api(server)
-    original = api.search_images
+    receive_file, store_bytes = api.receive_file, api.store_bytes
 
-    async def search_images(**kw):  # Connexion passes the spec's parameters by name
-        exact_tags, match_tags = kw.get("exact_tags"), kw.get("match_tags")
-        page, limit = kw.get("page", 0), kw.get("limit", 20)
-        start_timestamp, end_timestamp = kw.get("start_timestamp"), kw.get("end_timestamp")
-        uploaded_only = kw.get("uploaded_only", False)
-        if exact_tags is None or match_tags is not None:
-            return await original(**kw)
-        ids = {api.tag_by_name[name].id for name in exact_tags if name in api.tag_by_name}
-        index = api.uploaded_images if uploaded_only else api.all_images
-        return api._filtered_page(
-            index, start_timestamp, end_timestamp, lambda image: bool(ids & set(image.tag_ids)), page, limit
-        )
+    async def receive(key, request):
+        _PUT_BODY.set(True)  # this task only: parallel /upload requests are not touched
+        return await receive_file(key, request)
 
-    api.search_images = search_images
+    def store(key, data, content_type):
+        return store_bytes(key, data[:-1] if _PUT_BODY.get() else data, content_type)
+
+    api.receive_file, api.store_bytes = receive, store
 
 
 def _oversize_as_plain_text(server):
@@ -363,7 +384,9 @@ def _racy_upload(server):
 
 MUTANTS = [
     Mutant("tim-url-before-upload", API, "TIM-01", "url is set before the file arrives", _url_before_upload),
-    Mutant("tim-truncated-file", API, "TIM-02", "the file url loses the last byte", _truncated_file),
+    Mutant(
+        "tim-truncated-put", API, "TIM-02", "a PUT to upload_url stores all but the last byte", _truncated_put
+    ),
     Mutant("tim-size-base64-length", API, "TIM-03", "size is the base64 length", _size_is_base64_length),
     Mutant("tim-oldest-first", API, "TIM-04", "GET /images lists oldest first", _oldest_first),
     Mutant(

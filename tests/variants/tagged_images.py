@@ -19,8 +19,8 @@ def _api(server):
     return server.ctx.apis[API]
 
 
-def _unknown_image_is_400(server):
-    """The seed lists only 200 (GET) and 204 (DELETE): an id no record has is "a bad id", 400."""
+def _unknown_image_is_410(server):
+    """The seed lists only 200 (GET) and 204 (DELETE): an id no record has (any more) is 410 Gone."""
     api = _api(server)
     original = api._get
 
@@ -28,7 +28,7 @@ def _unknown_image_is_400(server):
         try:
             return original(image_id)
         except ApiError as exc:
-            raise ApiError(400, f"invalid image id {image_id}") from exc
+            raise ApiError(410, f"image {image_id} is gone") from exc
 
     api._get = _get
 
@@ -150,12 +150,12 @@ def _past_the_end_is_404(server):
 
 VARIANTS = [
     Variant(
-        "tim-unknown-image-400",
+        "tim-unknown-image-410",
         API,
         "TIM-06",
-        "unknown image id -> 400 instead of 404",
-        "GET and DELETE of an unknown image id get 400",
-        _unknown_image_is_400,
+        "unknown image id -> 410 instead of 404",
+        "GET and DELETE of an unknown image id get 410 Gone",
+        _unknown_image_is_410,
     ),
     Variant(
         "tim-unknown-tag-empty",
