@@ -78,7 +78,8 @@ def _size_is_base64_length(server):
 
     async def upload_image(body=None, **kw):
         reply = await original(body=body, **kw)
-        api.images[reply[0]["id"]].size = len(body["image_data"])
+        if "image_data" in body:  # (a body without it creates a record still to be PUT)
+            api.images[reply[0]["id"]].size = len(body["image_data"])
         return reply
 
     api.upload_image = upload_image
@@ -156,7 +157,28 @@ def _soft_delete_still_listed(server):
 def _tags_never_reused(server):
     """The lookup by name misses, so every image gets fresh tags, duplicates of existing names."""
     api = _api(server)
-    api._tag_ids = lambda names: [api._new_tag(name).id for name in dict.fromkeys(names or [])]
+    new_tag, delete_tag = api._new_tag, api.delete_tag
+
+    def _tag_ids(names):
+        ids = []
+        for name in dict.fromkeys(names or []):
+            first = api.tag_by_name.get(name)
+            ids.append(new_tag(name).id)
+            if first is not None:  # the lookup keeps the first of the name: the mock itself stays sound
+                api.tag_by_name[name] = first
+        return ids
+
+    async def delete(tag_id, **kw):
+        tag = api.tags.get(tag_id)
+        if tag is not None:
+            api.tag_by_name[tag.name] = tag
+        reply = await delete_tag(tag_id, **kw)
+        survivor = next((t for t in api.tags.values() if tag is not None and t.name == tag.name), None)
+        if survivor is not None:
+            api.tag_by_name[survivor.name] = survivor
+        return reply
+
+    api._tag_ids, api.delete_tag = _tag_ids, delete
 
 
 def _tags_in_creation_order(server):
@@ -365,7 +387,11 @@ def _racy_upload(server):
     """The file is stored under the id read before an await: parallel uploads overwrite each other."""
     api = _api(server)
 
-    async def upload_image(body=None, **_):
+    original = api.upload_image
+
+    async def upload_image(body=None, **kw):
+        if "image_data" not in body:
+            return await original(body=body, **kw)
         try:
             data = base64.b64decode(body["image_data"], validate=True)
         except (binascii.Error, ValueError) as exc:
@@ -373,7 +399,7 @@ def _racy_upload(server):
         facts = api.image_facts(data)
         slot = str(api.next_image_id)
         await asyncio.sleep(0.02)  # e.g. an asynchronous virus scan
-        image = api._create(body["filename"], len(data), body.get("tags"))
+        image = api._create(body.get("filename", ""), len(data), body.get("tags"))
         api.store_bytes(slot, data, facts.mime)
         image.uploaded_timestamp = image.created_timestamp
         api.uploaded_images.add(image.key)
