@@ -125,7 +125,10 @@ class ConformancePlugin:
         item.stash[FINDINGS] = findings
         verdicts.begin(findings)
         try:
-            yield
+            outcome = yield
+            if outcome.excinfo is None:
+                for cases, send in findings.batches.values():
+                    send(cases)
         finally:
             verdicts.begin(None)
 
