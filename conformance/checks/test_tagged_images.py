@@ -287,12 +287,20 @@ def verdict(ok: bool, message: str, rule_id: str, response=None, decision: str |
 
 def pages(http, path: str, params: dict, limit: int, max_pages: int = 60, until=None):
     """Every page of a paged listing, in order: (records, problem or None, the last response). Judges
-    nothing itself, so it may run in a worker thread; stops early once ``until(records so far)`` holds."""
+    nothing itself, so it may run in a worker thread; stops early once ``until(records so far)`` holds.
+    Once the first page gives the total, the pages it implies are fetched at once (WORKERS at a time)."""
     records: list[dict] = []
     seen: set = set()
+    fetched_pages: dict[int, object] = {}
+
+    def get(page: int):
+        if page not in fetched_pages:
+            fetched_pages[page] = http.get(path, params={**params, "page": page, "limit": limit})
+        return fetched_pages[page]
+
     r = None
     for page in range(max_pages):
-        r = http.get(path, params={**params, "page": page, "limit": limit})
+        r = get(page)
         if not 200 <= r.status_code < 300:
             return records, f"{sent(r)} answered {got(r)}", r
         body = body_of(r)
@@ -307,6 +315,9 @@ def pages(http, path: str, params: dict, limit: int, max_pages: int = 60, until=
         records += results
         if not results or not body["meta"].get("has_more_pages") or (until is not None and until(records)):
             break
+        if page == 0 and until is None:
+            later = range(1, min(max_pages, -(-body["meta"]["total_results"] // limit)))
+            fetched_pages.update(zip(later, parallel([lambda p=p: get(p) for p in later]), strict=True))
     return records, None, r
 
 

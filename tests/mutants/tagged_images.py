@@ -304,6 +304,22 @@ def _truncated_put(server):
     api.receive_file, api.store_bytes = receive, store
 
 
+def _upload_answers_the_record(server):
+    """POST /upload answers the whole record (201) instead of the seed's {id, upload_url}."""
+    api = _api(server)
+    _rewrite_json(server, "POST", r".*/v1/upload", {201}, lambda body: api._public(api.images[body["id"]]))
+
+
+def _delete_keeps_the_record(server):
+    """As the real original does: DELETE /images/{id} answers 200 and deletes nothing."""
+    api = _api(server)
+
+    async def delete_image(image_id, **_):
+        return json_reply(api._public(api._get(image_id)), 200)
+
+    api.delete_image = delete_image
+
+
 def _oversize_as_plain_text(server):
     """POST /upload's 413 is a plain-text page (a front proxy's), not the seed's Error (its `default`)."""
     inner = server.asgi
@@ -457,6 +473,20 @@ MUTANTS = [
     ),
     Mutant("tim-match-case-sensitive", API, "TIM-12", "match_tags is case-sensitive", _match_case_sensitive),
     Mutant("tim-exact-any", API, "TIM-12", "exact_tags matches any of the tags, not all", _exact_any),
+    Mutant(
+        "tim-upload-answers-record",
+        API,
+        "TIM-03",
+        "POST /upload answers the record, not {id, upload_url}",
+        _upload_answers_the_record,
+    ),
+    Mutant(
+        "tim-delete-keeps-record",
+        API,
+        "TIM-07",
+        "DELETE answers 200 and keeps the record",
+        _delete_keeps_the_record,
+    ),
     # GET /images/{id}'s errors as {error} moved to tests/variants: the seed lists no error for the reads.
     Mutant(
         "tim-oversize-plain-text", API, "TIM-13", "POST /upload's 413 is plain text", _oversize_as_plain_text
