@@ -311,11 +311,13 @@ def _upload_answers_the_record(server):
 
 
 def _delete_keeps_the_record(server):
-    """As the real original does: DELETE /images/{id} answers 200 and deletes nothing."""
+    """As the real original does, a DELETE /images/{id} that deletes nothing (answering 204 here: the
+    original's 200 is also a break of ALL-02, documented statuses, so this mutant would fail two rules)."""
     api = _api(server)
 
     async def delete_image(image_id, **_):
-        return json_reply(api._public(api._get(image_id)), 200)
+        api._get(image_id)
+        return Response(status_code=204)
 
     api.delete_image = delete_image
 
@@ -484,7 +486,7 @@ MUTANTS = [
         "tim-delete-keeps-record",
         API,
         "TIM-07",
-        "DELETE answers 200 and keeps the record",
+        "DELETE answers 204 and keeps the record",
         _delete_keeps_the_record,
     ),
     # GET /images/{id}'s errors as {error} moved to tests/variants: the seed lists no error for the reads.
