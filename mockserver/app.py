@@ -29,6 +29,7 @@ from .errors import ApiError, make_error_handler
 from .fastjson import OrjsonJsonifier
 from .fixtures import load_seed_data
 from .forms import BracketFormValidator, ClosingMultiPartValidator, Utf8JSONValidator
+from .gate import GateMiddleware
 from .limits import BodyLimitMiddleware
 from .once_decorated import OnceDecoratedApp
 from .prefer import PreferMiddleware
@@ -157,6 +158,7 @@ class MockServer:
             self._add_apis(app, validators)
         app.add_middleware(PreferMiddleware, position=MiddlewarePosition.BEFORE_SECURITY)
         app.add_middleware(BodyLimitMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION)
+        app.add_middleware(GateMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION)
         handler = make_error_handler(self.ctx)
         # Starlette picks the most specific registered class, so each family Connexion knows is listed.
         for exc_class in (Exception, HTTPException, ProblemException, MultiPartException, ApiError):

@@ -59,7 +59,7 @@ def taken_at(exifs: dict) -> str | None:
         moment = datetime.strptime(value, "%Y:%m:%d %H:%M:%S")
     except ValueError:
         return None
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + ".000+00:00"
+    return moment.isoformat(timespec="milliseconds") + "+00:00"  # four-digit years (strftime: "999")
 
 
 def _text(info: dict, key: str) -> str:
