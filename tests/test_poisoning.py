@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import time
 
 import pytest
 from conftest import LiveServer, image_bytes
@@ -205,3 +207,41 @@ def test_all06_the_mock_reads_back_every_write_it_accepted(api):
         server.stop()
     verdict = next(v for v in report.verdicts if v.id == "ALL-06")
     assert verdict.status == "pass", [(o.status, o.message, o.curl) for o in verdict.checks]
+
+
+# -- D8: match_tags in linear time ------------------------------------------------------------------------
+def test_d8_a_backtracking_pattern_answers_at_once(make_client):
+    client = make_client()
+    assert send_json(client, TIM + "/images", {"filename": "a", "tags": ["a" * 100]}).status_code == 201
+    started = time.perf_counter()
+    response = client.get(TIM + "/search/images?match_tags=%25a%25a%25a%25a%25a%25b")  # was 25 s
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 200 and response.json()["results"] == [], response.text[:300]
+    assert elapsed < 0.5, f"{elapsed:.2f} s"
+
+
+def test_d8_a_20_wildcard_pattern_over_100_000_tags_answers_well_under_a_second(make_client):
+    client = make_client()
+    api = client.app.ctx.apis["tagged-images"]
+    for i in range(100_000):
+        api._new_tag(f"tag-{i:06d}-" + "ab" * 20)
+    pattern = "%25" + "%25".join("a" * 20) + "%25b"
+    started = time.perf_counter()
+    response = client.get(f"{TIM}/search/images?match_tags={pattern}")
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 200, response.text[:300]
+    assert elapsed < 0.5, f"{elapsed:.2f} s"
+
+
+@pytest.mark.parametrize(
+    "pattern, name, matches",
+    [("%a%a%b", "a" * 50, False), ("%a%a%b", "xaxab", True), ("A%", "abc", True), ("%c", "abC", True),
+     ("a%b%c", "abcbc", True), ("a%b%c", "acb", False), ("", "", True), ("%", "", True), ("a", "ab", False),
+     ("%ß%", "xSSx", False), ("a.c", "abc", False), ("a%", "a\nb", True)],
+)
+def test_wildcard_semantics_are_those_of_the_regex_it_replaces(pattern, name, matches):
+    from mockserver.wildcard import like_pattern
+
+    regex = ".*".join(re.escape(part) for part in pattern.split("%"))
+    assert (re.fullmatch(regex, name, re.IGNORECASE | re.DOTALL) is not None) == matches
+    assert (like_pattern(pattern).fullmatch(name) is not None) == matches

@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-import re
 import time
 from bisect import bisect_left, bisect_right, insort
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from dataclasses import dataclass, field
 from starlette.responses import Response
 
 from ..errors import ApiError
+from ..wildcard import like_pattern  # linear time: no pattern can stall the server (issue 12, D8)
 from .base import BaseApi, json_reply, record_fields
 
 Key = tuple[int, int]  # (created_timestamp, id): ascending = oldest first
@@ -127,11 +127,6 @@ def browse_page(results: list[dict], total: int, page: int, limit: int):
     """TIM-04: ``has_more_pages`` is true exactly when a later page holds records."""
     meta = {"current_page": page, "total_results": total, "has_more_pages": (page + 1) * limit < total}
     return json_reply({"results": results, "meta": meta})
-
-
-def like_pattern(pattern: str) -> re.Pattern:
-    """``%`` matches any run of characters (none included); everything else literally, case-insensitive."""
-    return re.compile(".*".join(re.escape(part) for part in pattern.split("%")), re.IGNORECASE | re.DOTALL)
 
 
 class TaggedImagesApi(BaseApi):
