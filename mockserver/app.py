@@ -142,8 +142,12 @@ class MockServer:
             self.durable = DurableState(self.ctx, self.settings.state_dir)
             self.asgi = DurableMiddleware(self.asgi, self.durable)
             print(f"mockserver: {self.durable.summary()}", file=sys.stderr)
-        elif self.settings.seed_data:
-            load_seed_data(self.ctx, self.settings.seed_data)
+        else:
+            from .atomic import AtomicWriteMiddleware
+
+            self.asgi = AtomicWriteMiddleware(self.asgi, self.ctx)
+            if self.settings.seed_data:
+                load_seed_data(self.ctx, self.settings.seed_data)
 
     def _build_connexion(self) -> OnceDecoratedApp:
         app = OnceDecoratedApp(
