@@ -1,11 +1,12 @@
 """Writes are atomic in memory too: a request that ends in a 5xx (or an exception) leaves no trace.
 
 Under ``--state-dir`` the database transaction gives this (``mockserver.durable``). In memory,
-``AtomicWriteMiddleware`` takes, per API a write may change, a lock, a snapshot of the records
-(``dump()``) and a journal of the bytes it replaces; it runs the request with its answer held back, and on
-a 5xx restores both before the answer goes out, so no other request ever sees the trace either. The lock
-orders the writes of one API (a snapshot restored after another write had landed would lose that one);
-the body is read before it is taken, so a slow client holds up no one. Reads take no lock.
+``AtomicWriteMiddleware`` takes, for each API a write may change, a lock and a snapshot of the records
+(``BaseApi.snapshot``: copies of the indexes, or the whole ``dump()`` where records change in place), and
+journals the bytes the write replaces; it runs the request with its answer held back, and on a 5xx puts
+both back before the answer goes out, so no other request ever sees the trace either. The lock orders the
+writes of one API (a snapshot restored after another write had landed would lose that one); the body is
+read before it is taken, so a slow client holds up no one. Reads take no lock.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class AtomicWriteMiddleware:
         async with contextlib.AsyncExitStack() as stack:
             for name in sorted(apis):  # always in one order: no two writes wait on each other
                 await stack.enter_async_context(self.locks.setdefault(name, asyncio.Lock()))
-            snapshots = {name: self.ctx.apis[name].dump() for name in apis}
+            snapshots = {name: self.ctx.apis[name].snapshot() for name in apis}
             journal = self.ctx.blobs.start_journal(apis)
             try:
                 await self.app(scope, receive, hold)
@@ -55,4 +56,5 @@ class AtomicWriteMiddleware:
     def _undo(self, snapshots: dict, journal) -> None:
         self.ctx.blobs.undo_journal(journal)
         for name, snapshot in snapshots.items():
-            self.ctx.apis[name].restore(snapshot)
+            self.ctx.apis[name].rollback(snapshot)
+        self.ctx.state_changed(*snapshots)

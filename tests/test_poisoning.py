@@ -8,6 +8,7 @@ The stateful poisoning machine lives in tests/test_poisoning_machine.py.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 import time
@@ -289,3 +290,47 @@ def test_a_write_whose_answer_fails_validation_leaves_no_trace_in_memory(make_cl
     after = _full_state(client)["apis"]["tagged-images"]
     assert [t["name"] for t in after["tags"]] == ["kept?"] and after["images"] == []
     assert before["apis"]["tagged-images"]["next_image_id"] == after["next_image_id"]
+
+
+def _create_request(api: str) -> dict:
+    from mockserver.devtokens import DEV_ALBUM, auth_headers
+
+    png = image_bytes()
+    return {
+        "everydaypic": dict(url="/everydaypic/v1/image", files={"file": ("a.png", png, "image/png")},
+                            data={"fileName": "a.png", "name": "a"}),
+        "evotor": dict(url="/evotor/stores/s/products/p/images",
+                       files={"datafile": ("a.png", image_bytes(300, 300), "image/png")}),
+        "image-upload": dict(url="/image-upload/UploadImage", files={"file": ("a.png", png, "image/png")}),
+        "sharinpix": dict(url=f"/sharinpix/api/v1/albums/{DEV_ALBUM}/images/",
+                          content="cloudinary[public_id]=6f1c9b1e-7a43-4a57-9d7e-3f0e0c7d2a10",
+                          headers={"Content-Type": "application/x-www-form-urlencoded"}),
+    }[api] | {"headers": {**auth_headers(api), **_create_request_headers(api)}}
+
+
+def _create_request_headers(api: str) -> dict:
+    return {"Content-Type": "application/x-www-form-urlencoded"} if api == "sharinpix" else {}
+
+
+@pytest.mark.parametrize(
+    "api, operation",
+    [("everydaypic", "create_image"), ("evotor", "upload_product_image"), ("image-upload", "upload_image"),
+     ("sharinpix", "create_album_image")],
+)
+def test_every_api_forgets_a_write_that_ends_in_500(make_client, api, operation):
+    client = make_client()
+    handler = client.app.ctx.apis[api]
+    original = getattr(handler, operation)
+
+    @functools.wraps(original)  # Connexion reads the parameters it passes from the signature
+    async def then_fail(*args, **kwargs):
+        await original(*args, **kwargs)
+        raise RuntimeError("a bug after the change")
+
+    setattr(handler, operation, then_fail)
+    before = _full_state(client)
+    assert client.post(**_create_request(api)).status_code == 500
+    assert _full_state(client) == before
+    setattr(handler, operation, original)
+    assert client.post(**_create_request(api)).status_code == 200
+    assert _full_state(client) != before

@@ -78,6 +78,15 @@ class BaseApi:
         """Preload records from fixture entries through the same code paths as real requests."""
         raise NotImplementedError
 
+    def snapshot(self):
+        """What :meth:`rollback` needs to undo one write (``mockserver.atomic``): by default the whole
+        ``dump()``, which costs O(records); an API whose records are never changed in place overrides it
+        with copies of its indexes."""
+        return self.dump()
+
+    def rollback(self, snapshot) -> None:
+        self.restore(snapshot)
+
     # -- blobs -------------------------------------------------------------------------------------
     def blob_key(self, key: str) -> str:
         return f"{self.name}/{key}"

@@ -110,6 +110,12 @@ class SharinpixApi(BaseApi):
             for album, images in state.get("albums", {}).items()
         }
 
+    def snapshot(self):  # images are never changed once stored: copies of the albums undo a write
+        return {album: dict(images) for album, images in self.albums.items()}
+
+    def rollback(self, snapshot) -> None:
+        self.albums = snapshot
+
     def seed(self, entries, images_dir) -> int:
         """Entries: ``{"album_id", "image", "cloudinary", "metadatas"}``; width/height/format/bytes are read
         from the fixture image where the entry leaves them out, as Cloudinary would have reported them."""
