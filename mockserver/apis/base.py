@@ -13,7 +13,7 @@ from starlette.responses import Response
 from ..blobs import StoreFull
 from ..context import CURRENT_SCOPE
 from ..errors import ApiError
-from ..images import ImageFacts, InvalidImage, inspect_image
+from ..images import ImageFacts, InvalidImage, decode_off_loop, inspect_image
 
 if t.TYPE_CHECKING:
     from ..context import MockContext
@@ -157,4 +157,5 @@ async def read_upload(upload, limit: int | None = None) -> bytes:
     data = await upload.read()
     if limit is not None and len(data) > limit:
         raise ApiError(413, f"the file is {len(data)} bytes; the limit is {limit} bytes")
+    await decode_off_loop(data)  # the handler's image_facts(data) then costs nothing on the event loop
     return data

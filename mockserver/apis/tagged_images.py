@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from starlette.responses import Response
 
 from ..errors import ApiError
+from ..images import decode_off_loop
 from ..wildcard import like_pattern  # linear time: no pattern can stall the server (issue 12, D8)
 from .base import BaseApi, json_reply, record_fields
 
@@ -272,6 +273,7 @@ class TaggedImagesApi(BaseApi):
         """TIM-02: a PUT of the raw bytes to ``upload_url`` uploads (or replaces) the record's file."""
         self._check_signature("PUT", request)
         data = await self._read_body(request)
+        await decode_off_loop(data)
         facts = self.image_facts(data)
         image = self._image_for_key(key)  # looked up after the await: it may have been deleted meanwhile
         self.store_bytes(image.blob, data, facts.mime)
@@ -321,6 +323,7 @@ class TaggedImagesApi(BaseApi):
             data = base64.b64decode(body["image_data"], validate=True)
         except (binascii.Error, ValueError) as exc:
             raise ApiError(400, f"'image_data' is not valid base64: {exc}") from exc
+        await decode_off_loop(data)  # off the event loop (issue 12); the check below reuses the verdict
         image = self._create_uploaded(body["filename"], data, body.get("tags"))
         return self._created(image)
 
