@@ -121,3 +121,26 @@ class GateMiddleware:
         if headers is not None:
             scope = {**scope, "headers": headers}
         await self.app(scope, receive, send)
+
+
+def repaired(value) -> tuple[object, list[str]]:
+    """``value`` (parsed JSON of old stored state) with what the gate would now refuse made storable:
+    a lone surrogate becomes U+FFFD, an integer beyond int64 the nearest int64; and what was changed."""
+    changes: list[str] = []
+
+    def fix(node, path):
+        if isinstance(node, str):
+            if _SURROGATE.search(node):
+                changes.append(f"{path}: lone surrogate(s) replaced by U+FFFD")
+                return _SURROGATE.sub("\ufffd", node)
+            return node
+        if isinstance(node, int) and not isinstance(node, bool) and not INT64[0] <= node <= INT64[1]:
+            changes.append(f"{path}: {node} clamped to the int64 range")
+            return min(max(node, INT64[0]), INT64[1])
+        if isinstance(node, dict):
+            return {fix(k, f"{path} key"): fix(v, f"{path}.{k}") for k, v in node.items()}
+        if isinstance(node, list):
+            return [fix(item, f"{path}[{i}]") for i, item in enumerate(node)]
+        return node
+
+    return fix(value, "$"), changes
