@@ -20,6 +20,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 
 from .apis.base import snake_case
 from .compiled_schemas import CompiledJSONResponseValidator, CompiledParameterValidator
@@ -60,7 +61,7 @@ def _handler_for(api_handler):
         @functools.wraps(getattr(api_handler, name))  # Connexion reads the parameters from here
         async def handler(*args, **kwargs):
             try:
-                return await getattr(api_handler, name)(*args, **kwargs)
+                return _without_body_type(await getattr(api_handler, name)(*args, **kwargs))
             finally:
                 for value in kwargs.values():
                     for part in value if isinstance(value, list) else [value]:
@@ -70,6 +71,13 @@ def _handler_for(api_handler):
         return handler
 
     return resolve
+
+
+def _without_body_type(result):
+    """``(None, 204)``: Connexion would give the empty answer a JSON media type; a 204 has no body to type."""
+    if isinstance(result, tuple) and len(result) >= 2 and result[0] is None and result[1] == 204:
+        return Response(status_code=204, headers=result[2] if len(result) > 2 else None)
+    return result
 
 
 @contextlib.contextmanager

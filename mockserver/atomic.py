@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from .durable import _buffered, _status
+from .durable import _buffered, _declared_length, _status
 from .reply_cache import apis_written_by
 
 
@@ -28,9 +28,11 @@ class AtomicWriteMiddleware:
         apis = apis_written_by(self.ctx, scope) if scope["type"] == "http" else ()
         if not apis:
             return await self.app(scope, receive, send)
-        receive = await _buffered(receive, self.ctx.settings.max_body_bytes)
-        if receive is None:
-            return  # the client went away before sending its request
+        limit = self.ctx.settings.max_body_bytes
+        if _declared_length(scope) <= limit:  # beyond: the body-limit middleware answers 413 unread
+            receive = await _buffered(receive, limit)
+            if receive is None:
+                return  # the client went away before sending its request
         held: list[dict] = []
 
         async def hold(message):

@@ -79,7 +79,7 @@ def _decoded(img) -> ImageFacts:
 
 def _plain(exc: Exception) -> str:
     """Pillow's message without Python reprs (``cannot identify image file <_io.BytesIO object at 0x…>``)."""
-    return _REPR.sub("the file", str(exc)) or type(exc).__name__
+    return " ".join(_REPR.sub("", str(exc)).split()) or type(exc).__name__
 
 
 _REPR = re.compile(r"<[^<>]* at 0x[0-9a-fA-F]+>")

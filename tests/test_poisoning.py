@@ -334,3 +334,47 @@ def test_every_api_forgets_a_write_that_ends_in_500(make_client, api, operation)
     setattr(handler, operation, original)
     assert client.post(**_create_request(api)).status_code == 200
     assert _full_state(client) != before
+
+
+# -- the smaller items -------------------------------------------------------------------------------------
+def test_prefer_code_is_answered_where_the_spec_documents_a_default_response(make_client):
+    client = make_client()
+    before = state(client)
+    response = client.post(TIM + "/images", json={"filename": "a"}, headers={"Prefer": "code=415"})
+    assert response.status_code == 415, response.text  # the operation documents 201, 400 and default
+    assert set(response.json()) == {"code", "message"}
+    assert state(client) == before
+    undocumented = client.get(TIM + "/images", headers={"Prefer": "code=415"})  # 200 and 400 only
+    assert undocumented.status_code == 400, undocumented.text
+
+
+def test_a_204_carries_no_media_type(make_client):
+    client = make_client()
+    headers = {"X-Authorization": "t"}
+    path = "/evotor/stores/s/products/p/images"
+    upload = {"datafile": ("a.png", image_bytes(300, 300), "image/png")}
+    created = client.post(path, files=upload, headers=headers)
+    response = client.delete(f"{path}/{created.json()['id']}", headers=headers)
+    assert response.status_code == 204 and response.content == b""
+    assert "content-type" not in response.headers, response.headers
+
+
+def test_error_texts_hold_no_python_reprs(make_client):
+    client = make_client()
+    response = client.post(
+        "/everydaypic/v1/image", files={"file": ("a.png", b"not an image", "image/png")},
+        data={"fileName": "a", "name": "b"},
+    )
+    assert response.status_code == 400
+    assert not re.search(r"<[^>]* at 0x[0-9a-f]+>|BytesIO", response.text), response.text
+    assert response.text.endswith("cannot identify image file"), response.text
+
+
+def test_an_unknown_path_in_all_five_mode_names_the_mounted_apis(make_client):
+    client = make_client()
+    response = client.get("/nothing/here")
+    assert response.status_code == 404
+    body = response.json()
+    assert body["status"] == 404 and body["error"].startswith("No API is mounted at /nothing/here."), body
+    for base in ("/everydaypic/", "/evotor/", "/image-upload/", "/sharinpix/", "/tagged-images/v1/"):
+        assert base in body["error"], body
