@@ -47,6 +47,9 @@ class AtomicWriteMiddleware:
                 await self.app(scope, receive, hold)
             except BaseException:
                 self._undo(snapshots, journal)
+                if _complete(held):  # Starlette writes its 500, then raises: the answer goes out
+                    for message in held:
+                        await send(message)
                 raise
             if _status(held) >= 500:
                 self._undo(snapshots, journal)
@@ -60,3 +63,8 @@ class AtomicWriteMiddleware:
         for name, snapshot in snapshots.items():
             self.ctx.apis[name].rollback(snapshot)
         self.ctx.state_changed(*snapshots)
+
+
+def _complete(messages: list[dict]) -> bool:
+    last = messages[-1] if messages else {}
+    return last.get("type") == "http.response.body" and not last.get("more_body", False)

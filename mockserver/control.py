@@ -12,7 +12,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from .context import operation_index
-from .errors import ApiError, error_body
+from .errors import ApiError, error_body, logger
 from .fixtures import load_seed_data
 from .prefer import MAX_DELAY_MS, Behaviour
 from .registry import FIXTURES_DIR
@@ -53,9 +53,11 @@ async def reset(request: Request) -> Response:
 
 
 async def state(request: Request) -> Response:
+    """Whatever the records hold, this answers (issue 12, D7): non-ASCII is escaped, so even a lone
+    surrogate kept from before the gate existed is written as ``\\ud800`` instead of failing to encode."""
     ctx = _ctx(request)
     body = {"apis": ctx.dump(), "stored_bytes": ctx.blobs.used_bytes, "stored_files": len(ctx.blobs)}
-    return JSONResponse(body)
+    return Response(json.dumps(body).encode("ascii"), media_type="application/json")
 
 
 async def fixtures(request: Request) -> Response:
@@ -128,6 +130,13 @@ async def file_route(request: Request) -> Response:
     return await api.receive_file(key, request)
 
 
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    """A bug in a mock route: an answer in the mock's format, not a dropped connection."""
+    logger.exception("unexpected error in %s", request.url.path, exc_info=exc)
+    body, ctype = error_body("__mock__", 500, "Internal error in the mock server")
+    return Response(body, status_code=500, media_type=ctype)
+
+
 async def _api_error(request: Request, exc: ApiError) -> Response:
     path = request.path_params.get("api") if request.url.path.startswith("/__mock__/files/") else None
     api = path if path in _ctx(request).apis else "__mock__"
@@ -145,5 +154,5 @@ def mock_routes() -> Starlette:
             Route("/__mock__/behaviour", behaviour, methods=["GET", "POST", "DELETE"]),
             Route("/__mock__/files/{api}/{key:path}", file_route, methods=["GET", "HEAD", "PUT"]),
         ],
-        exception_handlers={ApiError: _api_error},
+        exception_handlers={ApiError: _api_error, Exception: _unexpected},
     )

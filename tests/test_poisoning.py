@@ -1,8 +1,11 @@
 """No request can poison the mock's state or stall it (issue 12).
 
-The reproducers D1-D8 of the issue, each as it was found; the in-memory atomicity of writes; and the
-conformance suite's ALL-06 check (what a server accepted, it can read back) passing against the mock.
-The stateful poisoning machine lives in tests/test_poisoning_machine.py.
+The reproducers D1-D8 of the issue, each as it was found; the in-memory atomicity of writes; the smaller
+items; the conformance suite's ALL-06 check (what a server accepted, it can read back) passing against
+the mock; and the poisoning machine, a Hypothesis state machine per API whose writes are odd in every way
+(full Unicode with surrogates and controls, huge and negative numbers and floats, odd charsets, duplicate
+fields, boundary dates): after each accepted write every read answers a 2xx valid against the spec, after
+each refused one the state is unchanged. ``POISONING_STEPS`` (default 200 per API) sets its length.
 """
 
 from __future__ import annotations
@@ -10,14 +13,34 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import os
 import re
+import shutil
+import tempfile
 import time
+from collections import Counter
+from pathlib import Path
+from typing import ClassVar
+from urllib.parse import quote
 
 import pytest
 from conftest import LiveServer, image_bytes
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+from starlette.testclient import TestClient
 
+from conformance.openapi_check import assert_honours_contract
 from conformance.runner import run
 from conformance.target import API_NAMES, Target
+from mockserver.app import create_app
+from mockserver.devtokens import DEV_ALBUM, auth_headers
 from mockserver.registry import APIS
 
 TIM = "/tagged-images/v1"
@@ -378,3 +401,377 @@ def test_an_unknown_path_in_all_five_mode_names_the_mounted_apis(make_client):
     assert body["status"] == 404 and body["error"].startswith("No API is mounted at /nothing/here."), body
     for base in ("/everydaypic/", "/evotor/", "/image-upload/", "/sharinpix/", "/tagged-images/v1/"):
         assert base in body["error"], body
+
+
+# -- the poisoning machine (issue 12, item 4) --------------------------------------------------------------
+# Steps per API in memory (the CI default: 200); the long run sets POISONING_STEPS=5000. Under --state-dir
+# a fifth of them, with restarts among the steps.
+STEPS = int(os.environ.get("POISONING_STEPS", "200"))
+STEPS_PER_RUN = 20
+ANY_CHARACTER = st.characters(exclude_categories=())  # the full range: surrogates and controls included
+ODD = ["\ud800", "\udfff", "x\udc00\ud800y", "\U0001f600", "e\u0301\u0302", "\u202eabc", "\ufeff\u200b",
+       "\x00\x01\x1f\x7f", "+2AA-", "caf\xe9", "\uffff\U0010ffff", "a" * 300, "%a%a%", "|"]
+TEXT = st.one_of(st.text(ANY_CHARACTER, max_size=10), st.sampled_from(ODD),
+                 st.text(ANY_CHARACTER, min_size=1), st.text("ab%|", min_size=1, max_size=4))
+NAME = st.one_of(TEXT, st.text("abc", min_size=1, max_size=3))  # the plain ones make tags repeat
+NUMBER = st.one_of(
+    st.integers(),
+    st.sampled_from([0, -1, 1, 2**31 - 1, 2**31, 2**53 + 1, 2**63 - 1, 2**63, 2**64, -(2**63), -(2**63) - 1]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([1.0, 1.5, -0.0, 1e308, True, "7", None]),
+)
+CHARSET = st.sampled_from([None] * 4 + ["utf-8", "utf-7", "latin-1", "utf-16", "x-unknown"])
+WIRE = st.sampled_from(["utf-8"] * 6 + ["latin-1", "utf-7", "utf-16"])  # how a text's bytes are made
+EXIF_DATE = st.one_of(
+    st.sampled_from(["0000:00:00 00:00:00", "0001:01:01 00:00:00", "0999:01:01 00:00:00",
+                     "2018:01:01 08:00:00", "9999:12:31 23:59:59", "2016:02:29 23:59:60",
+                     "2023:02:29 00:00:00", "1970:01:01 00:00:00"]),
+    st.builds(lambda y, mo, d, h, mi, s: f"{y:04d}:{mo:02d}:{d:02d} {h:02d}:{mi:02d}:{s:02d}",
+              st.integers(0, 9999), st.integers(0, 13), st.integers(0, 32), st.integers(0, 25),
+              st.integers(0, 61), st.integers(0, 61)),
+    TEXT,
+)
+PNG_300 = image_bytes(300, 300)
+PNG_16 = image_bytes(16, 16)
+PNG_B64 = base64.b64encode(PNG_16).decode()
+IMAGE = st.sampled_from([PNG_16] * 4 + [b"not an image", b""])
+
+
+def wire_bytes(text: str, how: str) -> bytes:
+    """The bytes a client might send for ``text``: UTF-8 with lone surrogates as their three bytes, or
+    another charset's (whatever it cannot encode replaced)."""
+    errors = "surrogatepass" if how.startswith("utf-") and how != "utf-7" else "replace"
+    return text.encode(how, errors)
+
+
+def pct_wire(text: str, how: str = "utf-8") -> str:
+    return quote(wire_bytes(text, how), safe="")
+
+
+def form_field(draw, name: str, value: str, filename: str | None = None, image: bytes | None = None):
+    how = draw(WIRE)
+    if filename is not None:
+        return (name, image, wire_bytes("".join(c for c in filename if c not in '"\\\r\n'), how) or b"f")
+    return (name, wire_bytes(value, how), None)
+
+
+@st.composite
+def multipart_write(draw, text_fields: list[str], file_field: str, image=IMAGE):
+    parts = [form_field(draw, file_field, "", draw(TEXT), draw(image))]
+    parts += [form_field(draw, name, draw(TEXT)) for name in text_fields if draw(st.integers(0, 9))]
+    if parts[1:] and not draw(st.integers(0, 4)):
+        parts.append(form_field(draw, parts[1][0], draw(TEXT)))  # a duplicate text part
+    body, content_type = multipart(parts, draw(CHARSET))
+    return {"content": body, "headers": {"Content-Type": content_type}}
+
+
+@st.composite
+def json_write(draw, fields: dict):
+    """A JSON body: escaped (a lone surrogate as \\ud800), raw bytes in some charset, or a duplicate key."""
+    body = {name: draw(strategy) for name, strategy in fields.items() if draw(st.integers(0, 5))}
+    how = draw(st.sampled_from(["escaped", "escaped", "raw", "duplicate-key"]))
+    if how == "raw":
+        content = wire_bytes(json.dumps(body, ensure_ascii=False, default=str), draw(WIRE))
+    elif how == "duplicate-key" and body:
+        key = next(iter(body))
+        content = json.dumps(body, default=str)[:-1].encode() + b', "' + key.encode() + b'": "\\ud800"}'
+    else:
+        try:
+            content = json.dumps(body, default=str).encode()
+        except ValueError:  # NaN etc. are written by json.dumps; nothing else fails
+            content = b"{}"
+    charset = draw(CHARSET)
+    content_type = "application/json" + (f"; charset={charset}" if charset else "")
+    return {"content": content, "headers": {"Content-Type": content_type}}
+
+
+@st.composite
+def form_write(draw):
+    pairs = [("cloudinary[public_id]", draw(st.one_of(st.uuids().map(str), TEXT)))]
+    texts = ("cloudinary[original_filename]", "metadatas[meta]", "cloudinary[format]", "cloudinary[colors][]")
+    for key in texts:
+        if draw(st.booleans()):
+            pairs.append((key, draw(TEXT)))
+    for key in ("cloudinary[width]", "cloudinary[height]", "cloudinary[bytes]"):
+        if draw(st.booleans()):
+            pairs.append((key, str(draw(NUMBER))))
+    if draw(st.booleans()):
+        pairs.append(("cloudinary[image_metadata][DateTimeOriginal]", draw(EXIF_DATE)))
+    if draw(st.integers(0, 4)) == 0:
+        pairs.append(pairs[-1])  # a duplicate key
+    how = draw(WIRE)
+    body = "&".join(f"{quote(k, safe='[]')}={pct_wire(v, how)}" for k, v in pairs)
+    return {"content": body.encode(), "headers": {"Content-Type": "application/x-www-form-urlencoded"}}
+
+
+class Poisoning(RuleBasedStateMachine):
+    """One API's writes, odd in every way; after each, every read must still answer a valid 2xx (or,
+    when refused, the state must be as it was). Subclasses name the API and its writes and reads."""
+
+    api = ""
+    durable = False
+    counts: ClassVar[dict] = {}  # (api, durable) -> Counter, over every run of the test
+    servers: ClassVar[dict] = {}  # (api, durable) -> (state dir, app, client), for every run of the test
+
+    def __init__(self):
+        super().__init__()
+        self.tally = Poisoning.counts.setdefault((self.api, self.durable), Counter())
+        shared = Poisoning.servers.get((self.api, self.durable))
+        if shared is None:
+            self.dir = tempfile.mkdtemp(prefix="poisoning-") if self.durable else None
+            self._open()
+        else:  # a server per test, not per run (building one costs 0.1 s); each run starts from a reset
+            self.dir, self.app, self.client = shared
+            assert self.client.post("/__mock__/reset").status_code == 204
+
+    def _open(self):
+        settings_ = {"apis": (self.api,), "state_dir": Path(self.dir) if self.durable else None}
+        self.app = create_app(**settings_)
+        self.client = TestClient(self.app, raise_server_exceptions=False, headers=auth_headers(self.api))
+        self.client.__enter__()  # one event-loop portal for the run, not one per request
+        Poisoning.servers[(self.api, self.durable)] = (self.dir, self.app, self.client)
+
+    def _close(self):
+        self.client.__exit__(None, None, None)
+        if self.app.durable is not None:
+            self.app.durable.close()
+
+    @classmethod
+    def close_all(cls, key) -> None:
+        shared = Poisoning.servers.pop(key, None)
+        if shared is not None:
+            directory, app, client = shared
+            client.__exit__(None, None, None)
+            if app.durable is not None:
+                app.durable.close()
+            if directory:
+                shutil.rmtree(directory, ignore_errors=True)
+
+    def state(self) -> dict:
+        response = self.client.get("/__mock__/state")
+        assert response.status_code == 200, f"/__mock__/state answered {response.status_code}"
+        body = response.json()
+        return {key: body[key] for key in ("apis", "stored_bytes", "stored_files")}
+
+    def records(self) -> dict:
+        return self.state()["apis"][self.api]
+
+    def path(self, relative: str) -> str:
+        return f"/{self.api}{APIS[self.api].server_path}{relative}"
+
+    # -- judging ---------------------------------------------------------------------------------------
+    def send(self, method: str, relative: str, **request):
+        before = self.state()
+        response = self.client.request(method, self.path(relative), **request)
+        self.tally["writes"] += 1
+        described = f"{method} {relative} {str(request)[:300]}"
+        status = response.status_code
+        assert status < 500, f"{described} answered {status}: {response.text[:300]}"
+        if response.status_code < 300:
+            self.tally["accepted"] += 1
+            self.read_everything(described)
+            self.state()  # /__mock__/state answers too (D7)
+        else:
+            self.tally["refused"] += 1
+            assert self.state() == before, f"{described} was refused ({status}) and changed the state"
+        return response
+
+    def read(self, relative: str, after: str, allow_404: bool = False) -> None:
+        response = self.client.get(self.path(relative))
+        self.tally["reads"] += 1
+        if allow_404 and response.status_code == 404:
+            return
+        assert 200 <= response.status_code < 300, (
+            f"after {after}: GET {relative} answered {response.status_code}: {response.text[:300]}"
+        )
+        assert_honours_contract(self.api, response)
+
+    def read_everything(self, after: str) -> None:
+        raise NotImplementedError
+
+    @invariant()
+    def count_the_step(self):
+        self.tally["steps"] += 1  # after each rule (and once at the start of a run, counted as a step)
+
+    @precondition(lambda self: self.durable)
+    @rule()
+    def restart(self):
+        before = self.state()
+        self._close()
+        self._open()
+        self.tally["restarts"] += 1
+        assert self.state() == before, "a restart changed the state"
+        self.read_everything("a restart")
+
+
+class EverydaypicPoisoning(Poisoning):
+    api = "everydaypic"
+
+    @rule(request=multipart_write(["fileName", "name"], "file"))
+    def create(self, request):
+        self.send("POST", "/v1/image", **request)
+
+    def read_everything(self, after):
+        ids = [image["id"] for image in self.records()["images"]][-3:]
+        self.read("/v1/image/info", after, allow_404=not ids)
+        for image_id in ids:
+            self.read(f"/v1/image/info?id={quote(image_id)}", after)
+            self.read(f"/v1/image/{quote(image_id)}", after)
+
+
+class EvotorPoisoning(Poisoning):
+    api = "evotor"
+
+    @rule(store=NAME, product=NAME, name=TEXT, image=st.sampled_from([PNG_300, PNG_300, PNG_16]),
+          charset=CHARSET)
+    def upload(self, store, product, name, image, charset):
+        body, content_type = multipart([("datafile", image, wire_bytes(name, "utf-8") or b"f")], charset)
+        path = f"/stores/{pct_wire(store) or 'x'}/products/{pct_wire(product) or 'x'}/images"
+        self.send("POST", path, content=body, headers={"Content-Type": content_type})
+
+    @rule(data=st.data())
+    def delete(self, data):
+        images = self.records()["images"]
+        if images:
+            image = data.draw(st.sampled_from(images))
+            self.send("DELETE", f"{self.product(image)}/images/{quote(image['id'])}")
+
+    @staticmethod
+    def product(image: dict) -> str:
+        return f"/stores/{quote(image['store_id'], safe='')}/products/{quote(image['product_id'], safe='')}"
+
+    def read_everything(self, after):
+        for image in self.records()["images"][-3:]:
+            self.read(f"{self.product(image)}/images", after)
+            self.read(f"{self.product(image)}/images/{quote(image['id'])}", after)
+        self.read("/stores/s/products/none/images", after)
+
+
+class ImageUploadPoisoning(Poisoning):
+    api = "image-upload"
+
+    @rule(request=multipart_write([], "file", st.sampled_from([PNG_16, b"any bytes", b""])))
+    def upload(self, request):
+        self.send("POST", "/UploadImage", **request)
+
+    @rule(data=st.data(), name=TEXT)
+    def delete(self, data, name):
+        names = [image["fileName"] for image in self.records()["images"]]
+        target = data.draw(st.sampled_from(names)) if names and data.draw(st.booleans()) else name
+        self.send("DELETE", f"/DeleteImage?FileName={pct_wire(target)}")
+
+    def read_everything(self, after):
+        self.read("/GetAllImages", after)
+
+
+class SharinpixPoisoning(Poisoning):
+    api = "sharinpix"
+
+    @rule(request=form_write())
+    def create(self, request):
+        self.send("POST", f"/api/v1/albums/{DEV_ALBUM}/images/", **request)
+
+    def read_everything(self, after):
+        """No read operation exists: the state is read (the invariant) and must hold what was answered."""
+
+
+class TaggedImagesPoisoning(Poisoning):
+    api = "tagged-images"
+
+    @rule(request=json_write({"filename": TEXT, "size": NUMBER, "tags": st.lists(NAME, max_size=3)}))
+    def create_image(self, request):
+        self.send("POST", "/images", **request)
+
+    @rule(request=json_write({"name": NAME}))
+    def create_tag(self, request):
+        self.send("POST", "/tags", **request)
+
+    @rule(request=json_write({"filename": TEXT, "image_data": st.sampled_from([PNG_B64, "not base64", ""]),
+                              "tags": st.lists(NAME, max_size=2)}))
+    def upload(self, request):
+        self.send("POST", "/upload", **request)
+
+    @rule(data=st.data())
+    def delete(self, data):
+        records = self.records()
+        kind = data.draw(st.sampled_from(["images", "tags"]))
+        if records[kind]:
+            self.send("DELETE", f"/{kind}/{data.draw(st.sampled_from(records[kind]))['id']}")
+
+    def read_everything(self, after):
+        records = self.records()
+        self.read("/images?limit=100", after)
+        self.read("/images?uploaded_only=true", after)
+        self.read("/tags?limit=100", after)
+        for image in records["images"][-2:]:
+            self.read(f"/images/{image['id']}", after)
+        for tag in records["tags"][-2:]:
+            self.read(f"/tags/{tag['id']}/images", after)
+            if "|" not in tag["name"]:  # the delimiter of both filters
+                self.read(f"/search/images?exact_tags={quote(tag['name'], safe='')}", after)
+            fragment = tag["name"].replace("|", "")[:2]
+            self.read(f"/search/images?match_tags=%25{quote(fragment, safe='')}%25", after)
+
+
+MACHINES = [EverydaypicPoisoning, EvotorPoisoning, ImageUploadPoisoning, SharinpixPoisoning,
+            TaggedImagesPoisoning]
+
+
+def _run(machine, steps: int) -> Counter:
+    Poisoning.counts.pop((machine.api, machine.durable), None)
+    runs = max(1, -(-steps // STEPS_PER_RUN))
+    try:
+        run_state_machine_as_test(
+            machine,
+            settings=settings(
+                max_examples=runs, stateful_step_count=STEPS_PER_RUN, deadline=None, database=None,
+                derandomize=True, suppress_health_check=list(HealthCheck),
+                phases=[Phase.explicit, Phase.generate],  # no shrinking: a failure prints all its steps
+            ),
+        )
+    finally:
+        Poisoning.close_all((machine.api, machine.durable))
+    return Poisoning.counts[(machine.api, machine.durable)]
+
+
+@pytest.mark.parametrize("machine", MACHINES, ids=lambda m: m.api)
+def test_no_write_poisons_the_state_in_memory(machine, record_property):
+    counts = _run(machine, STEPS)
+    record_property("poisoning", _line(machine.api, "in memory", counts))
+    print(_line(machine.api, "in memory", counts))
+    assert counts["accepted"] and counts["refused"], counts  # the writes reach both outcomes
+
+
+@pytest.mark.parametrize("machine", MACHINES, ids=lambda m: m.api)
+def test_no_write_poisons_the_state_under_state_dir_across_restarts(machine, record_property):
+    durable = type(f"Durable{machine.__name__}", (machine,), {"durable": True})
+    counts = _run(durable, max(STEPS_PER_RUN, STEPS // 5))
+    record_property("poisoning", _line(machine.api, "--state-dir", counts))
+    print(_line(machine.api, "--state-dir", counts))
+    assert counts["restarts"] and counts["accepted"], counts
+
+
+def _line(api: str, mode: str, counts: Counter) -> str:
+    restarts = f", {counts['restarts']} restarts" if counts["restarts"] else ""
+    return (
+        f"{api} {mode}: {counts['steps']} steps, {counts['writes']} writes ({counts['accepted']} accepted, "
+        f"{counts['refused']} refused with 4xx), {counts['reads']} reads after them{restarts}; "
+        "0 5xx, 0 poisoned reads, 0 state changes after a refusal"
+    )
+
+
+def test_d7_the_state_answers_whatever_the_records_hold(make_client):
+    """Data from before the gate (or a bug past it) must not take /__mock__/state down with it."""
+    client = make_client()
+    client.app.ctx.apis["tagged-images"]._new_tag("\ud800")
+    response = client.get("/__mock__/state")
+    assert response.status_code == 200, response.text[:300]
+    assert json.loads(response.content)["apis"]["tagged-images"]["tags"][0]["name"] == "\ud800"
+
+
+def test_a_failing_mock_route_answers_in_the_mocks_format(make_client, monkeypatch):
+    client = make_client()
+    monkeypatch.setattr(client.app.ctx, "dump", lambda: 1 / 0)
+    response = client.get("/__mock__/state")
+    assert response.status_code == 500
+    assert response.json() == {"error": "Internal error in the mock server", "status": 500}
