@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import io
 import json
 import os
 import re
@@ -19,10 +20,12 @@ import shutil
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import ClassVar
 from urllib.parse import quote
 
+import httpx
 import pytest
 from conftest import LiveServer, image_bytes
 from hypothesis import HealthCheck, Phase, settings
@@ -34,6 +37,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from PIL import Image
 from starlette.testclient import TestClient
 
 from conformance.openapi_check import assert_honours_contract
@@ -775,3 +779,53 @@ def test_a_failing_mock_route_answers_in_the_mocks_format(make_client, monkeypat
     response = client.get("/__mock__/state")
     assert response.status_code == 500
     assert response.json() == {"error": "Internal error in the mock server", "status": 500}
+
+
+# -- nothing stalls the server: a latency probe -------------------------------------------------------------
+STALL_BOUND_SECONDS = 0.15  # a cheap request's worst answer while the slow ones are in flight
+
+
+def _near_limit_png() -> bytes:
+    """7071 x 7071 pixels (just under the 50-megapixel limit), one grey: 60 KB sent, 0.25 s to decode."""
+    buf = io.BytesIO()
+    Image.new("L", (7071, 7071), 128).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_a_cheap_request_answers_at_once_while_a_huge_image_and_a_wildcard_search_run(record_property):
+    server = LiveServer()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            body = {"filename": "a", "tags": ["a" * 100]}
+            assert client.post(TIM + "/images", json=body).status_code == 201
+            png = _near_limit_png()
+
+            def upload():
+                started = time.perf_counter()
+                r = client.post("/everydaypic/v1/image", files={"file": ("big.png", png, "image/png")},
+                                data={"fileName": "big.png", "name": "big"})
+                assert r.status_code == 200, r.text[:300]
+                return time.perf_counter() - started
+
+            def search():
+                r = client.get(TIM + "/search/images?match_tags=%25a%25a%25a%25a%25a%25b")
+                assert r.status_code == 200, r.text[:300]
+
+            with ThreadPoolExecutor(max_workers=3) as pool:
+                slow = [pool.submit(upload), pool.submit(search), pool.submit(upload)]
+                stalls = []
+                while not all(f.done() for f in slow) or len(stalls) < 5:
+                    started = time.perf_counter()
+                    assert client.get(TIM + "/tags?limit=1").status_code == 200
+                    stalls.append(time.perf_counter() - started)
+                upload_seconds = max(slow[0].result(), slow[2].result())
+                slow[1].result()
+    finally:
+        server.stop()
+    worst = max(stalls)
+    record_property(
+        "stall",
+        f"worst cheap request {worst * 1000:.0f} ms over {len(stalls)} probes, while two 50-MP uploads "
+        f"({upload_seconds:.2f} s each) and a D8 search ran; bound {STALL_BOUND_SECONDS * 1000:.0f} ms",
+    )
+    assert worst < STALL_BOUND_SECONDS, (worst, upload_seconds, sorted(stalls)[-5:])
