@@ -343,6 +343,7 @@ class RequestEntry:
     body: Body | None
     status: int
     response_media_type: str | None
+    error: str | None  # the mock's own refusal of a request that honoured the spec (a 409, a 400 …)
     verdict: str  # "honoured", "broken" (see rule and messages) or "unjudged" (no spec describes it)
     rule: str | None
     messages: tuple[str, ...]
@@ -363,6 +364,7 @@ class RequestEntry:
             body=Body.from_json(raw["body"]) if raw["body"] else None,
             status=response["status"],
             response_media_type=response["media_type"],
+            error=response.get("error"),
             verdict=contract["verdict"],
             rule=contract["rule"],
             messages=tuple(contract["messages"]),
@@ -380,6 +382,7 @@ class RequestEntry:
         line = (
             f"#{self.id} {self.method} {self.path}{query} ({self.operation or 'no operation'}) "
             f"-> {self.status} {self.response_media_type or ''}".rstrip()
+            + (f" ({self.error})" if self.error else "")
             + f"; {verdict}"
         )
         if self.messages and not self.honoured:
@@ -475,7 +478,7 @@ class JournalMiddleware:
         data = kept if body["size"] <= PARSE_LIMIT_BYTES else None
         method, path = scope["method"], scope["path"]
         response = {"status": exchange.status, "media_type": exchange.media_type}
-        if exchange.validated and exchange.refusal is not None:  # the mock's own refusal, past the spec
+        if exchange.routed and exchange.validated and exchange.refusal is not None:  # the mock's own refusal, past the spec
             response["error"] = refusal_message(exchange.refusal)
         entry = {
             "id": 0,  # the store numbers it

@@ -90,10 +90,8 @@ def contract_verdict(exchange, ctx, method: str, path: str) -> dict:
     """``{"verdict": "honoured" | "broken" | "unjudged", "rule": ..., "messages": [...]}``."""
     if path.startswith("/__mock__/files/"):
         return _verdict("unjudged", None, "a file URL the mock handed out: no spec describes it")
-    if exchange.validated:
-        return _verdict("honoured", None)
     api = exchange.api
-    if not exchange.routed:
+    if not exchange.routed:  # Connexion lets such a request through its checks, to answer 404 or 405
         base = ctx.info(api).base_path(ctx.settings.prefixed) if api else ""
         methods = allowed_methods(api, path[len(base) :]) if api else []
         if methods:
@@ -101,6 +99,8 @@ def contract_verdict(exchange, ctx, method: str, path: str) -> dict:
         else:
             why = f"the spec has no operation for {method} {path[len(base) :] or '/'}"
         return _verdict("broken", REFUSAL_RULE, why)
+    if exchange.validated:
+        return _verdict("honoured", None)
     exc = exchange.refusal
     status = _status_of(exc) or exchange.status
     if status in RESOURCE_LIMITS:
