@@ -175,7 +175,13 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function):
     ``contract_mock(assert_honoured=True)``: every request the mock received must have honoured it."""
     result = yield
     if _closest_option(pyfuncitem, "assert_honoured") and "contract_mock" in pyfuncitem.funcargs:
-        pyfuncitem.funcargs["contract_mock"].assert_all_requests_honoured_the_contract()
+        broken = None
+        try:
+            pyfuncitem.funcargs["contract_mock"].assert_all_requests_honoured_the_contract()
+        except AssertionError as exc:
+            broken = str(exc)
+        if broken is not None:
+            pytest.fail(f"contract_mock(assert_honoured=True): {broken}", pytrace=False)
     marker = pyfuncitem.get_closest_marker("contract_exchange")
     if marker is None:
         return result

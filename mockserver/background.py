@@ -19,13 +19,16 @@ import difflib
 import inspect
 import threading
 import time
+import typing
 import warnings
 
 import httpx
 
 from .devtokens import auth_headers
-from .journal import RequestEntry
 from .registry import APIS
+
+if typing.TYPE_CHECKING:  # mockserver.journal imports Connexion: only a started mock needs it
+    from .journal import RequestEntry
 
 IN_PROCESS_URL = "http://contract-mock.test"  # the origin of the in-process mock's URLs (.test: reserved)
 
@@ -187,6 +190,8 @@ class BackgroundMock:
         ``status`` (``201`` or ``"4xx"``), ``since`` (an entry id or ISO time), ``verdict``."""
         params = {key: str(value) for key, value in {"api": api, "operation": operation, **filters}.items()}
         params = {key: value for key, value in params.items() if value != "None"}
+        from .journal import RequestEntry
+
         raw = self._control("GET", "requests", params=params).json()["requests"]
         return [RequestEntry.from_json(entry) for entry in raw]
 
