@@ -478,7 +478,8 @@ class JournalMiddleware:
         data = kept if body["size"] <= PARSE_LIMIT_BYTES else None
         method, path = scope["method"], scope["path"]
         response = {"status": exchange.status, "media_type": exchange.media_type}
-        if exchange.routed and exchange.validated and exchange.refusal is not None:  # the mock's own refusal, past the spec
+        if exchange.routed and exchange.validated and exchange.refusal is not None:
+            # the mock's own refusal of a request that passed the spec (a 409, an image of the wrong size)
             response["error"] = refusal_message(exchange.refusal)
         entry = {
             "id": 0,  # the store numbers it
