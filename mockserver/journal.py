@@ -41,20 +41,20 @@ CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"
 
 
 class MemoryJournal:
-    """The last ``size`` entries of this process."""
+    """The last ``size`` entries of this process, kept as recorded and rendered when read."""
 
     def __init__(self, size: int):
         self.size = size
-        self._entries: deque[dict] = deque(maxlen=size)
+        self._entries: deque[Recording] = deque(maxlen=size)
         self._next_id = 1
 
-    def append(self, entry: dict) -> None:
-        entry["id"] = self._next_id
+    def append(self, entry: Recording) -> None:
+        entry.fields["id"] = self._next_id
         self._next_id += 1
         self._entries.append(entry)
 
     def entries(self) -> list[dict]:
-        return list(self._entries)
+        return [entry.render() for entry in self._entries]
 
     def clear(self) -> None:
         self._entries.clear()
@@ -75,10 +75,10 @@ class SqliteJournal:
             "CREATE TABLE IF NOT EXISTS journal (id INTEGER PRIMARY KEY AUTOINCREMENT, json BLOB)"
         )
 
-    def append(self, entry: dict) -> None:
+    def append(self, entry: Recording) -> None:
         # One statement: the id is assigned inside SQLite's write lock, so workers never share one.
-        cursor = self.db.execute("INSERT INTO journal (json) VALUES (?)", (orjson.dumps(entry),))
-        entry["id"] = cursor.lastrowid
+        cursor = self.db.execute("INSERT INTO journal (json) VALUES (?)", (orjson.dumps(entry.render()),))
+        entry.fields["id"] = cursor.lastrowid
         if cursor.lastrowid % 64 == 0 or cursor.lastrowid <= self.size:  # trim now and then
             self.db.execute("DELETE FROM journal WHERE id <= ?", (cursor.lastrowid - self.size,))
 
@@ -159,19 +159,20 @@ def _since_test(value: str):
 # -- one exchange, as it passes through the mock ------------------------------------------------------------
 
 
-@dataclass
 class Exchange:
     """What the layers of the mock learn about one request; ``mockserver.verdict`` fills the contract part."""
 
-    started: float = field(default_factory=time.time)
-    api: str | None = None
-    operation: str | None = None
-    routed: bool = False  # Connexion matched an operation of the spec
-    authenticated: bool = False  # past Connexion's security
-    validated: bool = False  # past Connexion's request validation
-    refusal: Exception | None = None  # what Connexion or a handler raised
-    status: int = 0
-    media_type: str | None = None
+    __slots__ = ("api", "authenticated", "operation", "refusal", "routed", "started", "status", "validated")
+
+    def __init__(self, api: str | None = None):
+        self.started = time.time()
+        self.api = api
+        self.operation: str | None = None
+        self.routed = False  # Connexion matched an operation of the spec
+        self.authenticated = False  # past Connexion's security
+        self.validated = False  # past Connexion's request validation
+        self.refusal: Exception | None = None  # what Connexion or a handler raised
+        self.status = 0
 
 
 def iso_time(seconds: float) -> str:
@@ -402,99 +403,175 @@ class RequestEntry:
 SPEC_DOCUMENTS = ("/openapi.json", "/openapi.yaml")
 
 
+class Recording:
+    """One entry as recorded: what needs the request's bytes or its Exchange is worked out at once; the
+    time, the query, the redacted headers and the media type only when the journal is read."""
+
+    __slots__ = ("_raw", "_rendered", "fields")
+
+    def __init__(self, fields: dict, started: float, scope: dict, response_headers, secret_headers):
+        self.fields = fields
+        self._raw = (
+            started,
+            scope.get("query_string", b""),
+            scope["headers"],
+            response_headers,
+            secret_headers,
+        )
+        self._rendered: dict | None = None
+
+    def render(self) -> dict:
+        if self._rendered is None:
+            started, query_string, headers, response_headers, secret_headers = self._raw
+            fields = self.fields
+            response = {"status": fields["status"], "media_type": _media_type(response_headers)}
+            if fields["error"] is not None:
+                response["error"] = fields["error"]
+            self._rendered = {
+                "id": fields["id"],
+                "time": iso_time(started),
+                "api": fields["api"],
+                "operation": fields["operation"],
+                "method": fields["method"],
+                "path": fields["path"],
+                "query": query_fields(query_string),
+                "headers": redacted_headers(headers, secret_headers),
+                "body": fields["body"],
+                "response": response,
+                "contract": fields["contract"],
+                "duration_ms": fields["duration_ms"],
+            }
+            self._raw = None  # the rendering is all that is kept
+        return self._rendered
+
+
+def _media_type(headers) -> str | None:
+    for name, value in headers or ():
+        if name.lower() == b"content-type":
+            return value.decode("latin-1").split(";", 1)[0].strip()
+    return None
+
+
+class _BodyTap:
+    """The request body as the app reads it: size and SHA-256, and the bytes up to the parse limit."""
+
+    def __init__(self, receive):
+        self._receive = receive
+        self.digest = hashlib.sha256()
+        self.kept = bytearray()
+        self.size = 0
+        self.done = False
+
+    async def receive(self):
+        message = await self._receive()
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            self.digest.update(chunk)
+            self.size += len(chunk)
+            if self.size <= PARSE_LIMIT_BYTES:
+                self.kept.extend(chunk)
+            self.done = not message.get("more_body", False)
+        return message
+
+    async def drain(self, limit: int) -> None:
+        """What the app left unread (a request refused before its body), up to the mock's limit."""
+        while not self.done and self.size <= limit:
+            if (await self.receive())["type"] != "http.request":
+                break
+
+    async def summary(self, headers) -> dict | None:
+        content_type = next((v.decode("latin-1") for k, v in headers if k.lower() == b"content-type"), "")
+        data = bytes(self.kept) if self.size <= PARSE_LIMIT_BYTES else None
+        return await body_summary(content_type, self.size, self.digest.hexdigest(), data, self.done)
+
+
+def _has_body(headers) -> bool:
+    for name, value in headers:
+        name = name.lower()
+        if (name == b"content-length" and value.strip() not in (b"", b"0")) or name == b"transfer-encoding":
+            return True
+    return False
+
+
 class JournalMiddleware:
     """Outermost layer: one entry per request to an API or to a file URL, written before the response's
     last byte leaves, so a client that saw its answer finds it in the journal. CORS preflights, the
-    ``/__mock__/`` controls, Swagger UI and the spec documents are not recorded."""
+    ``/__mock__/`` controls, Swagger UI and the spec documents are not recorded. A request without a
+    body costs a few dictionary entries; the rendering waits until someone reads the journal."""
 
     def __init__(self, app, ctx):
         self.app = app
         self.ctx = ctx
         self.secret_headers = CREDENTIAL_HEADERS | _api_key_headers(ctx)
+        self.base_paths = {api: ctx.info(api).base_path(ctx.settings.prefixed) for api in ctx.apis}
+        self._apis_of: dict[str, str | None] = {}  # path -> API: the same paths come again and again
 
     def _api_of(self, scope) -> str | None:
         """The API a recorded request belongs to, or None when it is not recorded."""
         path = scope.get("path", "")
+        try:
+            return self._apis_of[path]
+        except KeyError:
+            if len(self._apis_of) >= 4096:
+                self._apis_of.clear()
+            api = self._apis_of[path] = self._find_api(path)
+            return api
+
+    def _find_api(self, path: str) -> str | None:
         if path.startswith("/__mock__/"):
             parts = path.split("/")
             return parts[3] if path.startswith("/__mock__/files/") and len(parts) > 3 else None
         api = self.ctx.api_for_path(path) if path != "/" else None
         if api is None:
             return None
-        relative = path[len(self.ctx.info(api).base_path(self.ctx.settings.prefixed)) :]
+        relative = path[len(self.base_paths[api]) :]
         if relative in SPEC_DOCUMENTS or relative == "/ui" or relative.startswith("/ui/"):
             return None
         return api
 
     async def __call__(self, scope, receive, send):
         journal = self.ctx.journal
-        if journal is None or scope["type"] != "http" or _preflight(scope):
+        if journal is None or scope["type"] != "http":
             return await self.app(scope, receive, send)
         api = self._api_of(scope)
-        if api is None:
+        if api is None or _preflight(scope):
             return await self.app(scope, receive, send)
-        exchange = scope[EXCHANGE] = Exchange(api=api)
-        digest, kept = hashlib.sha256(), bytearray()
-        body = {"size": 0, "done": False}
-        limit = self.ctx.settings.max_body_bytes
-
-        async def teed_receive():
-            message = await receive()
-            if message["type"] == "http.request":
-                chunk = message.get("body", b"")
-                digest.update(chunk)
-                body["size"] += len(chunk)
-                if body["size"] <= PARSE_LIMIT_BYTES:
-                    kept.extend(chunk)
-                body["done"] = not message.get("more_body", False)
-            return message
-
-        async def drain():
-            """What the app left unread (a request refused before its body), up to the mock's limit."""
-            while not body["done"] and body["size"] <= limit:
-                if (await teed_receive())["type"] != "http.request":
-                    break
-
-        recorded = False
+        exchange = scope[EXCHANGE] = Exchange(api)
+        tap = _BodyTap(receive) if _has_body(scope["headers"]) else None
+        response_headers = None
 
         async def journal_send(message):
-            nonlocal recorded
+            nonlocal response_headers
             if message["type"] == "http.response.start":
                 exchange.status = message["status"]
-                for name, value in message.get("headers", []):
-                    if name.lower() == b"content-type":
-                        exchange.media_type = value.decode("latin-1").split(";", 1)[0].strip()
-                await drain()
-            elif message["type"] == "http.response.body" and not message.get("more_body") and not recorded:
-                recorded = True
-                await self._record(journal, scope, exchange, digest.hexdigest(), bytes(kept), body)
+                response_headers = message.get("headers")
+                if tap is not None:
+                    await tap.drain(self.ctx.settings.max_body_bytes)
+            elif message["type"] == "http.response.body" and not message.get("more_body") and exchange.status:
+                body = await tap.summary(scope["headers"]) if tap is not None else None
+                self._record(journal, scope, exchange, body, response_headers)
+                exchange.status = 0  # recorded
             await send(message)
 
-        await self.app(scope, teed_receive, journal_send)
+        await self.app(scope, tap.receive if tap is not None else receive, journal_send)
 
-    async def _record(self, journal, scope, exchange, sha256, kept, body) -> None:
-        headers = scope.get("headers", [])
-        content_type = next((v.decode("latin-1") for k, v in headers if k.lower() == b"content-type"), "")
-        data = kept if body["size"] <= PARSE_LIMIT_BYTES else None
+    def _record(self, journal, scope, exchange, body, response_headers) -> None:
         method, path = scope["method"], scope["path"]
-        response = {"status": exchange.status, "media_type": exchange.media_type}
-        if exchange.routed and exchange.validated and exchange.refusal is not None:
-            # the mock's own refusal of a request that passed the spec (a 409, an image of the wrong size)
-            response["error"] = refusal_message(exchange.refusal)
-        entry = {
+        refused = exchange.routed and exchange.validated and exchange.refusal is not None
+        fields = {
             "id": 0,  # the store numbers it
-            "time": iso_time(exchange.started),
             "api": exchange.api,
             "operation": exchange.operation,
             "method": method,
             "path": path,
-            "query": query_fields(scope.get("query_string", b"")),
-            "headers": redacted_headers(headers, self.secret_headers),
-            "body": await body_summary(content_type, body["size"], sha256, data, body["done"]),
-            "response": response,
+            "body": body,
+            "status": exchange.status,
+            # the mock's own refusal of a request that passed the spec (a 409, an image of the wrong size)
+            "error": refusal_message(exchange.refusal) if refused else None,
             "contract": contract_verdict(exchange, self.ctx, method, path),
             "duration_ms": round((time.time() - exchange.started) * 1000, 1),
         }
+        entry = Recording(fields, exchange.started, scope, response_headers, self.secret_headers)
         try:
             journal.append(entry)
         except sqlite3.Error as exc:  # the journal is a diagnostic: never the reason a request fails
