@@ -205,9 +205,9 @@ async def body_summary(
         return None
     summary = {
         "media_type": media_type,
-        "size": size,
-        "sha256": sha256,
-        "complete": complete,  # false: the client or the mock stopped before the body's end
+        "size": size,  # the bytes the mock read
+        "sha256": sha256 if complete else None,
+        "complete": complete,  # false: refused before the mock read the whole body
         "fields": None,
         "files": None,
     }
@@ -248,23 +248,31 @@ def _shortened(value):
 
 
 async def _multipart(content_type: str, data: bytes) -> tuple[dict, dict]:
-    """Starlette's parser (python-multipart): text fields as text, file parts as facts about the file."""
+    """Starlette's parser (python-multipart): text fields as text, file parts as facts about the file.
+    A body cut off before its closing boundary is malformed (python-multipart would keep its whole parts)."""
+    from python_multipart.multipart import parse_options_header
     from starlette.datastructures import Headers, UploadFile
     from starlette.formparsers import MultiPartParser
+
+    boundary = parse_options_header(content_type)[1].get(b"boundary", b"")
+    if not boundary or not data.rstrip().endswith(b"--" + boundary + b"--"):
+        raise ValueError("the multipart body has no closing boundary")
 
     async def stream():
         yield data
 
-    form = await MultiPartParser(Headers({"content-type": content_type}), stream()).parse()
+    parser = MultiPartParser(Headers({"content-type": content_type}), stream())
     texts, files = [], []
     try:
+        form = await parser.parse()
         for name, value in form.multi_items():
             if isinstance(value, UploadFile):
                 files.append((name, _file_facts(value.filename, value.content_type, await value.read())))
             else:
                 texts.append((name, _shortened(value)))
-    finally:
-        await form.close()
+    finally:  # every part's temporary file, parsed or not (Starlette leaves them open on errors)
+        for file in parser._files_to_close_on_error:
+            file.close()
     return _grouped(texts), _grouped(files)
 
 
@@ -312,8 +320,8 @@ class FilePart:
 @dataclass(frozen=True)
 class Body:
     media_type: str | None
-    size: int
-    sha256: str
+    size: int  # the bytes the mock read
+    sha256: str | None  # None when the mock did not read the whole body (refused before it)
     complete: bool
     fields: object  # the parsed JSON, or {name: value | [values]} of a form; None if not parsed
     files: dict  # multipart file parts: {name: FilePart | [FilePart]}
@@ -453,7 +461,10 @@ def _media_type(headers) -> str | None:
 
 
 class _BodyTap:
-    """The request body as the app reads it: size and SHA-256, and the bytes up to the parse limit."""
+    """The request body as the app reads it: size and SHA-256, and the bytes up to the parse limit.
+
+    What the app never read (a request refused before its body, one over the mock's limit) is not read
+    here either: a client may be waiting for the answer before it sends the rest."""
 
     def __init__(self, receive):
         self._receive = receive
@@ -472,12 +483,6 @@ class _BodyTap:
                 self.kept.extend(chunk)
             self.done = not message.get("more_body", False)
         return message
-
-    async def drain(self, limit: int) -> None:
-        """What the app left unread (a request refused before its body), up to the mock's limit."""
-        while not self.done and self.size <= limit:
-            if (await self.receive())["type"] != "http.request":
-                break
 
     async def summary(self, headers) -> dict | None:
         content_type = next((v.decode("latin-1") for k, v in headers if k.lower() == b"content-type"), "")
@@ -545,8 +550,6 @@ class JournalMiddleware:
             if message["type"] == "http.response.start":
                 exchange.status = message["status"]
                 response_headers = message.get("headers")
-                if tap is not None:
-                    await tap.drain(self.ctx.settings.max_body_bytes)
             elif message["type"] == "http.response.body" and not message.get("more_body") and exchange.status:
                 body = await tap.summary(scope["headers"]) if tap is not None else None
                 self._record(journal, scope, exchange, body, response_headers)

@@ -104,6 +104,32 @@ def test_a_request_the_spec_refuses_is_broken_and_names_the_rule(make_client, re
     assert "Failed validating" not in contract["messages"][0]  # jsonschema's schema dump is left out
 
 
+def test_a_body_refused_before_it_was_read_is_marked_incomplete(make_client):
+    client = make_client()
+    response = client.post(PRODUCT, files={"datafile": ("a.png", image_bytes(300, 300), "image/png")})
+    assert response.status_code == 401
+    entry = only(client)
+    assert entry["contract"]["rule"] == "EVT-01"
+    body = entry["body"]
+    assert body["media_type"] == "multipart/form-data" and body["complete"] is False
+    assert body["sha256"] is None and body["fields"] is None
+
+
+def test_a_truncated_multipart_body_is_kept_without_fields(make_client):
+    client = make_client()
+    boundary = "b0undary"
+    cut = f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n'.encode()
+    response = client.post(
+        "/everydaypic/v1/image",
+        content=cut + image_bytes()[:40],
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert response.status_code == 400
+    body = only(client)["body"]
+    assert body["complete"] is True and body["size"] == len(cut) + 40
+    assert body["fields"] is None and body["files"] is None
+
+
 def test_sharinpix_abilities_that_do_not_grant_the_album_break_spx_01(make_client):
     client = make_client()
     client.post(
