@@ -6,8 +6,10 @@ from __future__ import annotations
 import base64
 import hashlib
 
+import httpx
 import pytest
 from conftest import image_bytes
+from mock_process import MockProcess
 
 from mockserver.cli import build_parser, settings_from_args
 from mockserver.devtokens import EVOTOR_TOKEN, auth_headers
@@ -241,3 +243,31 @@ def test_processes_sharing_a_state_dir_share_one_journal(make_client, tmp_path):
     assert ids == sorted(set(ids))
     two.post("/__mock__/reset")
     assert journal(one) == []
+
+
+def test_workers_share_one_journal(tmp_path):
+    """``mockserver --workers 2 --state-dir``: requests answered by either worker are in the journal
+    whichever worker serves the read; a reset through one clears it for both."""
+    server = MockProcess("--workers", "2", "--state-dir", str(tmp_path / "state"), log_dir=tmp_path)
+    try:
+        workers, sent = set(), []
+        for n in range(60):
+            with httpx.Client(timeout=30) as fresh:  # a connection each: the kernel spreads them
+                response = fresh.get(f"{server.url}/tagged-images/v1/images", params={"page": n})
+            workers.add(response.headers["x-mock-worker"])
+            sent.append([str(n)])
+            if len(workers) == 2 and n >= 10:
+                break
+        assert len(workers) == 2, workers
+        for _ in range(4):  # reads through either worker see every entry, in order
+            with httpx.Client(timeout=30) as fresh:
+                entries = fresh.get(f"{server.url}/__mock__/requests").json()["requests"]
+            assert [e["query"]["page"] for e in entries] == sent
+        with httpx.Client(timeout=30) as fresh:
+            assert fresh.post(f"{server.url}/__mock__/reset").status_code == 204
+        for _ in range(4):
+            with httpx.Client(timeout=30) as fresh:
+                assert fresh.get(f"{server.url}/__mock__/requests").json()["requests"] == []
+    finally:
+        server.stop()
+        server.kill()
