@@ -129,8 +129,7 @@ class MockServer:
         self.ctx = MockContext(self.settings)
         self.connexion = self._build_connexion()
         self.routes = mock_routes()
-        app = browser_cors(self._dispatch, self.settings.apis)
-        self.asgi = ContextMiddleware(StateVersionMiddleware(app, self.ctx), self.ctx)
+        self.asgi = ContextMiddleware(StateVersionMiddleware(self._dispatch, self.ctx), self.ctx)
         self.durable = None
         if self.settings.state_dir:
             from .durable import DurableMiddleware, DurableState
@@ -140,7 +139,9 @@ class MockServer:
             print(f"mockserver: {self.durable.summary()}", file=sys.stderr)
         elif self.settings.seed_data:
             load_seed_data(self.ctx, self.settings.seed_data)
-        self.asgi = JournalMiddleware(self.asgi, self.ctx)  # outermost: it sees what the client sees
+        # Outermost: the journal sees what the client sees, and CORS covers every answer (the durable
+        # layer's own 503 too), so a page on another origin can read each one.
+        self.asgi = browser_cors(JournalMiddleware(self.asgi, self.ctx), self.settings.apis)
 
     def _build_connexion(self) -> OnceDecoratedApp:
         app = OnceDecoratedApp(

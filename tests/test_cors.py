@@ -102,3 +102,11 @@ def test_the_public_url_option_takes_an_origin_and_an_optional_prefix():
     for bad in ("localhost:5173", "ftp://x.test", "http://x.test/?a=1"):
         with pytest.raises(SystemExit):
             public_url("--public-url", bad)
+
+
+def test_under_state_dir_every_answer_carries_cors_and_the_worker_is_readable(make_client, tmp_path):
+    client = make_client(state_dir=tmp_path)
+    response = client.post("/tagged-images/v1/tags", json={"name": "a"}, headers={"Origin": PAGE})
+    assert response.status_code == 201
+    assert response.headers["access-control-allow-origin"] == PAGE and response.headers["x-mock-worker"]
+    assert "X-Mock-Worker" in response.headers["access-control-expose-headers"]
