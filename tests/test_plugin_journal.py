@@ -154,6 +154,7 @@ def test_the_in_process_marker_option_opens_no_port(host):
         test_marker="""
         import pytest
 
+        @pytest.mark.contract_exchange  # the exchanges are checked against the spec as on a port
         @pytest.mark.contract_mock(api="tagged-images", in_process=True)
         def test_in_process(contract_mock):
             created = contract_mock.client().post("/images", json={"filename": "a.png"})
@@ -161,6 +162,7 @@ def test_the_in_process_marker_option_opens_no_port(host):
             assert created.json()["upload_url"].startswith("http://contract-mock.test/__mock__/files/")
             assert contract_mock.port == 0
             contract_mock.assert_received("createImage", count=1)
+            assert contract_mock.client().get("/images").json()["meta"]["total_results"] == 1
         """
     )
     host.runpytest("test_marker.py").assert_outcomes(passed=1)
