@@ -340,7 +340,7 @@ def test_cors_preflight_and_headers(make_client):
     )
     assert r.status_code == 200 and r.headers["access-control-allow-origin"] in ("*", "http://localhost:3000")
     r = client.get("/tagged-images/v1/tags", headers={"Origin": "http://localhost:3000"})
-    assert r.headers["access-control-allow-origin"] == "*"
+    assert r.headers["access-control-allow-origin"] == "http://localhost:3000"  # tests/test_cors.py
 
 
 def test_max_store_bytes_gives_507_in_the_apis_format_and_keeps_nothing(make_client):

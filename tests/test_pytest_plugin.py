@@ -251,7 +251,8 @@ def test_misused_markers_fail_the_test_with_a_clear_message(host):
     result.assert_outcomes(failed=1, errors=1)
     result.stdout.fnmatch_lines(
         [
-            "*contract_mock takes keyword options only (api, fixtures, latency_ms, force_status, force_path)",
+            "*contract_mock takes keyword options only (api, fixtures, latency_ms, force_status, force_path, "
+            "in_process, assert_honoured)",
             "*contract_exchange checks contract_mock's clients: use it",
         ],
         consecutive=False,
