@@ -22,6 +22,7 @@ from starlette.formparsers import MultiPartException
 from starlette.responses import Response
 
 from .apis.base import snake_case
+from .atomic import AtomicWriteMiddleware
 from .compiled_schemas import CompiledJSONResponseValidator, CompiledParameterValidator
 from .context import ContextMiddleware, MockContext, Settings
 from .control import mock_routes
@@ -137,7 +138,7 @@ class MockServer:
         self.settings = settings or Settings()
         self.ctx = MockContext(self.settings)
         self.connexion = self._build_connexion()
-        self.routes = mock_routes()
+        self.routes = AtomicWriteMiddleware(mock_routes(), self.ctx)
         self.asgi = ContextMiddleware(StateVersionMiddleware(self._dispatch, self.ctx), self.ctx)
         self.durable = None
         if self.settings.state_dir:
@@ -146,12 +147,8 @@ class MockServer:
             self.durable = DurableState(self.ctx, self.settings.state_dir)
             self.asgi = DurableMiddleware(self.asgi, self.durable)
             print(f"mockserver: {self.durable.summary()}", file=sys.stderr)
-        else:
-            from .atomic import AtomicWriteMiddleware
-
-            self.asgi = AtomicWriteMiddleware(self.asgi, self.ctx)
-            if self.settings.seed_data:
-                load_seed_data(self.ctx, self.settings.seed_data)
+        elif self.settings.seed_data:
+            load_seed_data(self.ctx, self.settings.seed_data)
         # Outermost: the journal sees what the client sees, and CORS covers every answer (the durable
         # layer's own 503 too), so a page on another origin can read each one.
         self.asgi = browser_cors(JournalMiddleware(self.asgi, self.ctx), self.settings.apis)
@@ -170,6 +167,7 @@ class MockServer:
         app.add_middleware(PreferMiddleware, position=MiddlewarePosition.BEFORE_SECURITY)
         app.add_middleware(BodyLimitMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION)
         app.add_middleware(GateMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION)
+        app.add_middleware(AtomicWriteMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION)  # innermost
         handler = make_error_handler(self.ctx)
         # Starlette picks the most specific registered class, so each family Connexion knows is listed.
         for exc_class in (Exception, HTTPException, ProblemException, MultiPartException, ApiError):

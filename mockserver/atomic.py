@@ -14,21 +14,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from starlette.formparsers import MultiPartException
+
 from .durable import _buffered, _declared_length, _status
 from .reply_cache import apis_written_by
 
 
 class AtomicWriteMiddleware:
-    def __init__(self, app, ctx):
+    """Inside Connexion after its security (a request refused there is not read, nor waits for a lock),
+    and around the mock's own routes (reset, fixtures, the presigned PUTs)."""
+
+    def __init__(self, app, ctx=None):
         self.app = app
-        self.ctx = ctx
-        self.locks: dict[str, asyncio.Lock] = {}  # made on the serving loop, one per API
+        self.ctx = ctx  # None: the request's own (Connexion builds its middlewares without it)
 
     async def __call__(self, scope, receive, send):
-        apis = apis_written_by(self.ctx, scope) if scope["type"] == "http" else ()
-        if not apis:
+        ctx = self.ctx or scope.get("mockserver")
+        apis = apis_written_by(ctx, scope) if scope["type"] == "http" and ctx is not None else ()
+        if not apis or ctx.settings.state_dir:  # under --state-dir the transaction does this
             return await self.app(scope, receive, send)
-        limit = self.ctx.settings.max_body_bytes
+        limit = ctx.settings.max_body_bytes
         if _declared_length(scope) <= limit:  # beyond: the body-limit middleware answers 413 unread
             receive = await _buffered(receive, limit)
             if receive is None:
@@ -40,29 +45,39 @@ class AtomicWriteMiddleware:
 
         async with contextlib.AsyncExitStack() as stack:
             for name in sorted(apis):  # always in one order: no two writes wait on each other
-                await stack.enter_async_context(self.locks.setdefault(name, asyncio.Lock()))
-            snapshots = {name: self.ctx.apis[name].snapshot() for name in apis}
-            journal = self.ctx.blobs.start_journal(apis)
+                await stack.enter_async_context(ctx.write_locks.setdefault(name, asyncio.Lock()))
+            snapshots = {name: ctx.apis[name].snapshot() for name in apis}
+            journal = ctx.blobs.start_journal(apis)
             try:
                 await self.app(scope, receive, hold)
-            except BaseException:
-                self._undo(snapshots, journal)
+            except BaseException as exc:
+                if _refusal(exc):  # a 4xx on its way out: the handlers check before they change
+                    ctx.blobs.end_journal(journal)
+                    raise
+                _undo(ctx, snapshots, journal)
                 if _complete(held):  # Starlette writes its 500, then raises: the answer goes out
                     for message in held:
                         await send(message)
                 raise
             if _status(held) >= 500:
-                self._undo(snapshots, journal)
+                _undo(ctx, snapshots, journal)
             else:
-                self.ctx.blobs.end_journal(journal)
+                ctx.blobs.end_journal(journal)
         for message in held:
             await send(message)
 
-    def _undo(self, snapshots: dict, journal) -> None:
-        self.ctx.blobs.undo_journal(journal)
-        for name, snapshot in snapshots.items():
-            self.ctx.apis[name].rollback(snapshot)
-        self.ctx.state_changed(*snapshots)
+
+def _undo(ctx, snapshots: dict, journal) -> None:
+    ctx.blobs.undo_journal(journal)
+    for name, snapshot in snapshots.items():
+        ctx.apis[name].rollback(snapshot)
+    ctx.state_changed(*snapshots)
+
+
+def _refusal(exc: BaseException) -> bool:
+    """An exception that Connexion's error handler (outside this layer) turns into a 4xx."""
+    status = getattr(exc, "status", None) or getattr(exc, "status_code", None)
+    return isinstance(exc, MultiPartException) or (isinstance(status, int) and 400 <= status < 500)
 
 
 def _complete(messages: list[dict]) -> bool:
