@@ -138,7 +138,10 @@ def _documented_statuses(ctx, prefix: str) -> set[str]:
         base = ctx.info(name).base_path(ctx.settings.prefixed) + "/"
         if base.startswith(prefix) or prefix.startswith(base):
             for operation in operation_index(name).values():
-                codes.update(c for c in operation.get("responses", {}) if c.isdigit())
+                responses = operation.get("responses", {})
+                codes.update(c for c in responses if c.isdigit())
+                if "default" in responses:  # documents every code the operation does not list
+                    codes.update(str(code) for code in range(100, 600))
     return codes
 
 

@@ -373,6 +373,9 @@ def test_prefer_code_is_answered_where_the_spec_documents_a_default_response(mak
     assert state(client) == before
     undocumented = client.get(TIM + "/images", headers={"Prefer": "code=415"})  # 200 and 400 only
     assert undocumented.status_code == 400, undocumented.text
+    behaviour = {"status": 415, "path_prefix": TIM + "/images"}  # the server-wide way, the same reading
+    assert client.post("/__mock__/behaviour", json=behaviour).status_code == 200
+    assert client.post(TIM + "/images", json={"filename": "a"}).status_code == 415
 
 
 def test_a_204_carries_no_media_type(make_client):
