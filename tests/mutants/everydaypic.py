@@ -4,6 +4,8 @@ only as binary.)"""
 
 from __future__ import annotations
 
+from wire import rewrite_responses
+
 from mockserver.errors import ApiError
 
 from . import Mutant
@@ -34,14 +36,14 @@ def _info_adds_the_latest(server):
 
 
 def _download_as_octet_stream(server):
-    api = server.ctx.apis["everydaypic"]
-    original = api.download_image
+    """On the wire, after the mock's own response validation (which knows only image types)."""
 
-    async def download_image(id, **kw):
-        body, status, headers = await original(id, **kw)
-        return body, status, {**headers, "Content-Type": "application/octet-stream"}
+    def rewrite(api, status, headers, body):
+        if status == 200 and headers.get("content-type", "").startswith("image/"):
+            headers = {**headers, "content-type": "application/octet-stream"}
+        return status, headers, body
 
-    api.download_image = download_image
+    rewrite_responses(server, "everydaypic", rewrite)
 
 
 def _refusing(server, why):

@@ -61,16 +61,19 @@ def _info_without_filter_matches_nothing(server):
 
 
 def _created_without_offset(server):
-    """`created` is only "the creation date" in the seed: a plain UTC "YYYY-MM-DD HH:MM:SS" is one."""
-    api = server.ctx.apis[API]
-    original = api._create
+    """`created` is only "the creation date" in the seed: a plain UTC "YYYY-MM-DD HH:MM:SS" is one.
+    Rewritten on the wire, after the mock's own response validation (which holds our RFC 3339)."""
 
-    def _create(data, file_name, name):
-        record = original(data, file_name, name)
-        record.created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
-        return record
+    def rewrite(api, status, headers, body):
+        if status != 200 or not headers.get("content-type", "").startswith("application/json"):
+            return status, headers, body
+        images = json.loads(body)
+        for image in images:
+            created = datetime.fromisoformat(image["created"]).astimezone(UTC)
+            image["created"] = created.strftime("%Y-%m-%d %H:%M:%S")
+        return status, headers, json.dumps(images).encode()
 
-    api._create = _create
+    rewrite_responses(server, API, rewrite)
 
 
 def _accepts_non_images(server):
