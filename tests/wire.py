@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-# (api, status, headers as a {lower-case name: value} dict, body) -> (status, headers, body)
-Rewrite = Callable[[str, int, dict[str, str], bytes], tuple[int, dict[str, str], bytes]]
+# (the request's ASGI scope, status, {lower-case header name: value}, body) -> (status, headers, body)
+Rewrite = Callable[[dict, int, dict[str, str], bytes], tuple[int, dict[str, str], bytes]]
 
 
 def rewrite_responses(server, api: str, rewrite: Rewrite) -> None:
@@ -29,7 +29,7 @@ def rewrite_responses(server, api: str, rewrite: Rewrite) -> None:
             if message.get("more_body"):
                 return
             headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in start.get("headers", [])}
-            status, headers, body = rewrite(api, start["status"], headers, b"".join(chunks))
+            status, headers, body = rewrite(scope, start["status"], headers, b"".join(chunks))
             headers = {**headers, "content-length": str(len(body))}
             raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
             await send({"type": "http.response.start", "status": status, "headers": raw})

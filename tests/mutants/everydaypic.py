@@ -38,7 +38,7 @@ def _info_adds_the_latest(server):
 def _download_as_octet_stream(server):
     """On the wire, after the mock's own response validation (which knows only image types)."""
 
-    def rewrite(api, status, headers, body):
+    def rewrite(scope, status, headers, body):
         if status == 200 and headers.get("content-type", "").startswith("image/"):
             headers = {**headers, "content-type": "application/octet-stream"}
         return status, headers, body

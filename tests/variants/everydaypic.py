@@ -19,7 +19,7 @@ API = "everydaypic"
 def _errors_as_json_strings(server):
     """The seed types every error `string`: a JSON string (application/json) is one, as Go's gin sends."""
 
-    def rewrite(api, status, headers, body):
+    def rewrite(scope, status, headers, body):
         if status >= 400 and headers.get("content-type", "").startswith("text/plain"):
             body = json.dumps(body.decode("utf-8", "replace")).encode()
             headers = {**headers, "content-type": "application/json; charset=utf-8"}
@@ -64,7 +64,7 @@ def _created_without_offset(server):
     """`created` is only "the creation date" in the seed: a plain UTC "YYYY-MM-DD HH:MM:SS" is one.
     Rewritten on the wire, after the mock's own response validation (which holds our RFC 3339)."""
 
-    def rewrite(api, status, headers, body):
+    def rewrite(scope, status, headers, body):
         if status != 200 or not headers.get("content-type", "").startswith("application/json"):
             return status, headers, body
         images = json.loads(body)

@@ -18,7 +18,7 @@ API = "image-upload"
 def _forbidden_without_jwt(server):
     """ASP.NET's authorization middleware answers 403 where ours answers 401; the seed names neither."""
 
-    def rewrite(api, status, headers, body):
+    def rewrite(scope, status, headers, body):
         return (403 if status == 401 else status), headers, body
 
     rewrite_responses(server, API, rewrite)
@@ -27,7 +27,7 @@ def _forbidden_without_jwt(server):
 def _problem_json_errors(server):
     """ASP.NET Core's default error body: RFC 7807 problem details instead of the {message, data} envelope."""
 
-    def rewrite(api, status, headers, body):
+    def rewrite(scope, status, headers, body):
         if status < 400:
             return status, headers, body
         try:
@@ -68,16 +68,14 @@ def _unknown_delete_is_200(server):
 
 
 def _missing_file_is_422(server):
-    """Model validation of a missing IFormFile as 422 Unprocessable Entity instead of 400."""
-    api = server.ctx.apis[API]
-    original = api.upload_image
+    """Model validation of a missing IFormFile as 422 Unprocessable Entity instead of 400 (on the wire:
+    the mock's own request validation answers before any handler)."""
 
-    async def upload_image(file=None, **kw):
-        if file is None or isinstance(file, str | bytes):
-            raise ApiError(422, "The file field is required.")
-        return await original(file=file, **kw)
+    def rewrite(scope, status, headers, body):
+        is_upload = scope["method"] == "POST" and scope["path"].endswith("/UploadImage")
+        return (422 if is_upload and status == 400 else status), headers, body
 
-    api.upload_image = upload_image
+    rewrite_responses(server, API, rewrite)
 
 
 def _refuses_non_images(server):
