@@ -40,14 +40,15 @@ def _problem_json_errors(server):
     rewrite_responses(server, API, rewrite)
 
 
-def _unknown_delete_is_400(server):
-    """A name that matches no stored file read as a bad argument (400), not as a missing resource (404)."""
+def _unknown_delete_is_410(server):
+    """A name that matches no stored file answered 410 Gone, not 404. (400 would not be legal: it calls
+    a request the seed allows malformed, ALL-05.)"""
     api = server.ctx.apis[API]
     original = api.delete_image
 
     async def delete_image(FileName=None, **kw):
         if not FileName or FileName not in api.images:
-            raise ApiError(400, f"No such file: {FileName}")
+            raise ApiError(410, f"No such file: {FileName}")
         return await original(FileName=FileName, **kw)
 
     api.delete_image = delete_image
@@ -108,12 +109,12 @@ VARIANTS = [
         _problem_json_errors,
     ),
     Variant(
-        "iup-unknown-delete-400",
+        "iup-unknown-delete-410",
         API,
         "IUP-05",
-        "unknown or missing FileName: 400 instead of 404",
-        "deleting a name that matches nothing answers 400",
-        _unknown_delete_is_400,
+        "unknown or missing FileName: 410 Gone instead of 404",
+        "deleting a name that matches nothing answers 410",
+        _unknown_delete_is_410,
     ),
     Variant(
         "iup-unknown-delete-200",
