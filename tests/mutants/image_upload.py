@@ -115,9 +115,7 @@ def _delete_keeps_record(server):
     api = server.ctx.apis[API]
 
     async def delete_image(FileName=None, **_):
-        if not FileName:
-            raise ApiError(400, "Missing required parameter: FileName")
-        if FileName not in api.images:
+        if not FileName or FileName not in api.images:
             raise ApiError(404, f"Image not found: {FileName}")
         api.drop_bytes(FileName)  # the bucket object goes, the index entry stays
         return json_reply({"message": "Image deleted", "data": None})
