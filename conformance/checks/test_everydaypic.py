@@ -134,7 +134,7 @@ def needs_all(shared) -> list[Uploaded]:
 @pytest.mark.writes
 @pytest.mark.rule("EDP-01")
 @pytest.mark.parametrize("missing", ["file", "fileName", "name"])
-def test_edp01_each_part_is_required(target, http, missing):
+def test_edp01_each_field_is_required(target, http, missing):
     file_name = target.unique("missing") + ".png"
     data = {k: v for k, v in {"fileName": file_name, "name": target.unique("n")}.items() if k != missing}
     if missing == "file":
