@@ -40,6 +40,18 @@ def _problem_json_errors(server):
     rewrite_responses(server, API, rewrite)
 
 
+def _answers_as_text_plain(server):
+    """Swashbuckle documents each answer as text/plain, application/json and text/json; the seed shows the
+    raw (text/plain) example first. A server sending its JSON as text/plain honours the seed."""
+
+    def rewrite(scope, status, headers, body):
+        if headers.get("content-type", "").startswith("application/json"):
+            headers = {**headers, "content-type": "text/plain; charset=utf-8"}
+        return status, headers, body
+
+    rewrite_responses(server, API, rewrite)
+
+
 def _unknown_delete_is_410(server):
     """A name that matches no stored file answered 410 Gone, not 404. (400 would not be legal: it calls
     a request the seed allows malformed, ALL-05.)"""
@@ -99,6 +111,14 @@ VARIANTS = [
         "status for a missing or non-JWT token: 403 instead of 401",
         "every credential refusal answers 403",
         _forbidden_without_jwt,
+    ),
+    Variant(
+        "iup-text-plain-answers",
+        API,
+        "ALL-02",
+        "answers' media type: text/plain (the seed's raw example) instead of application/json",
+        "every JSON answer is labelled text/plain",
+        _answers_as_text_plain,
     ),
     Variant(
         "iup-problem-json-errors",
