@@ -121,9 +121,15 @@ def shared(target, module_http):
 
 
 def needs_all(shared) -> list[Uploaded]:
-    """The shared uploads as other rules' setup: each a 200 with an id, no two ids alike (EDP-03's)."""
+    """The shared uploads as other rules' setup: each a 200 holding the image it created (its names
+    echoed, an id), no two ids alike: EDP-03's."""
     for item in shared:
-        needs(item.response, f"the upload of {item.file_name}", "EDP-03", ok=created_ok)
+        needs(
+            item.response,
+            f"the upload of {item.file_name}",
+            "EDP-03",
+            ok=lambda r, item=item: created_ok(r) and item.id is not None,
+        )
     ids = [item.id for item in shared]
     if len(set(ids)) != len(ids):
         raise NotExercised("EDP-03", f"two of {len(ids)} sequential uploads got one id")
