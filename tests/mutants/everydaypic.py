@@ -46,6 +46,19 @@ def _download_as_octet_stream(server):
     rewrite_responses(server, "everydaypic", rewrite)
 
 
+def _info_needs_a_filter(server):
+    """Both parameters are optional in the seed, yet info without either is refused as malformed."""
+    api = server.ctx.apis["everydaypic"]
+    original = api.get_images_info
+
+    async def get_images_info(id=None, fileName=None, **kw):
+        if not id and not fileName:
+            raise ApiError(400, "give id or fileName")
+        return await original(id=id, fileName=fileName, **kw)
+
+    api.get_images_info = get_images_info
+
+
 def _refusing(server, why):
     """create_image that answers 400 whenever ``why(fields, file)`` names a reason."""
     api = server.ctx.apis["everydaypic"]
@@ -126,6 +139,13 @@ MUTANTS = [
     ),
     Mutant(
         "edp-ids-collide", "everydaypic", "EDP-03", "every third upload reuses an existing id", _ids_collide
+    ),
+    Mutant(
+        "edp-info-needs-a-filter",
+        "everydaypic",
+        "ALL-05",
+        "info without id or fileName (both optional) gets 400",
+        _info_needs_a_filter,
     ),
     Mutant(
         "edp-refuses-short-names",

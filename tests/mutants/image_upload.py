@@ -185,6 +185,19 @@ def _refuses_small_files(server):
     _refusing_uploads(server, lambda f: f.size is not None and f.size < 512 and "the file is too small")
 
 
+def _file_name_required(server):
+    """FileName is optional in the seed, yet a delete without it is refused as malformed (400)."""
+    api = server.ctx.apis[API]
+    original = api.delete_image
+
+    async def delete_image(FileName=None, **kw):
+        if FileName is None:
+            raise ApiError(400, "Missing required parameter: FileName")
+        return await original(FileName=FileName, **kw)
+
+    api.delete_image = delete_image
+
+
 def _unauthorised_upload_still_stored(server):
     """The credential is checked after the file was written: the 401 is sent, the upload is kept."""
     inner = server.asgi
@@ -284,6 +297,13 @@ MUTANTS = [
         "IUP-01",
         "an upload without a JWT gets 401, but the file is stored anyway",
         _unauthorised_upload_still_stored,
+    ),
+    Mutant(
+        "iup-file-name-required",
+        API,
+        "ALL-05",
+        "DeleteImage without FileName (optional in the seed) gets 400",
+        _file_name_required,
     ),
     Mutant(
         "iup-refuses-short-filenames",
