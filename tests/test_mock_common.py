@@ -245,7 +245,7 @@ def test_all03_wrong_types_and_missing_fields_get_4xx(make_client):
     assert (
         client.post("/everydaypic/v1/image", data={"name": "x"}, files={"x": ("a", b"b")}).status_code == 400
     )
-    assert client.delete("/image-upload/DeleteImage", headers=auth_headers("image-upload")).status_code == 400
+    assert client.post("/image-upload/UploadImage", headers=auth_headers("image-upload")).status_code == 400
 
 
 def test_all04_fifty_parallel_uploads_on_a_live_server_lose_nothing():

@@ -189,7 +189,11 @@ def test_conformance_options_fail_on_a_broken_server(host):
         server.stop()
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(
-        ["*test_edp_state_machine[[]*EDP-05[]] FAILED*", "  FAIL EDP-05 *", "FAILED: *"]
+        [
+            "*test_edp05_download_returns_the_uploaded_bytes[[]EDP-05[]] FAILED*",
+            "  FAIL EDP-05 *",
+            "FAILED: *",
+        ]
     )
 
 
