@@ -19,21 +19,26 @@ from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
-from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 
 from .apis.base import snake_case
+from .atomic import AtomicWriteMiddleware
 from .compiled_schemas import CompiledJSONResponseValidator, CompiledParameterValidator
 from .context import ContextMiddleware, MockContext, Settings
 from .control import mock_routes
+from .cors import browser_cors
 from .errors import ApiError, make_error_handler
 from .fastjson import OrjsonJsonifier
 from .fixtures import load_seed_data
 from .forms import BracketFormValidator, ClosingMultiPartValidator, Utf8JSONValidator
+from .gate import GateMiddleware
+from .journal import JournalMiddleware
 from .limits import BodyLimitMiddleware
 from .once_decorated import OnceDecoratedApp
 from .prefer import PreferMiddleware
 from .registry import SPECS_DIR
 from .reply_cache import ReplyCacheMiddleware, StateVersionMiddleware
+from .verdict import with_checkpoints
 
 
 class _AnyPathConvertor(PathConvertor):
@@ -59,7 +64,7 @@ def _handler_for(api_handler):
         @functools.wraps(getattr(api_handler, name))  # Connexion reads the parameters from here
         async def handler(*args, **kwargs):
             try:
-                return await getattr(api_handler, name)(*args, **kwargs)
+                return _without_body_type(await getattr(api_handler, name)(*args, **kwargs))
             finally:
                 for value in kwargs.values():
                     for part in value if isinstance(value, list) else [value]:
@@ -69,6 +74,13 @@ def _handler_for(api_handler):
         return handler
 
     return resolve
+
+
+def _without_body_type(result):
+    """``(None, 204)``: Connexion would give the empty answer a JSON media type; a 204 has no body to type."""
+    if isinstance(result, tuple) and len(result) >= 2 and result[0] is None and result[1] == 204:
+        return Response(status_code=204, headers=result[2] if len(result) > 2 else None)
+    return result
 
 
 @contextlib.contextmanager
@@ -111,11 +123,12 @@ _SPEC_SUFFIXES = ("/openapi.json", "/openapi.yaml")
 
 
 def _middlewares() -> list:
-    """Connexion's stack, with the reply cache after request validation and before response validation."""
+    """Connexion's stack, with the reply cache after request validation and before response validation,
+    and the journal's checkpoints around security and request validation (mockserver.verdict)."""
     stack = list(ConnexionMiddleware.default_middlewares)
     stack[stack.index(SwaggerUIMiddleware)] = _SwaggerUIOnItsPaths
     stack.insert(stack.index(ResponseValidationMiddleware), ReplyCacheMiddleware)
-    return stack
+    return with_checkpoints(stack)
 
 
 class MockServer:
@@ -125,15 +138,8 @@ class MockServer:
         self.settings = settings or Settings()
         self.ctx = MockContext(self.settings)
         self.connexion = self._build_connexion()
-        self.routes = mock_routes()
-        app = CORSMiddleware(
-            self._dispatch,
-            allow_origins=["*"],
-            allow_methods=["*"],
-            allow_headers=["*"],
-            expose_headers=["*"],
-        )
-        self.asgi = ContextMiddleware(StateVersionMiddleware(app, self.ctx), self.ctx)
+        self.routes = AtomicWriteMiddleware(mock_routes(), self.ctx)
+        self.asgi = ContextMiddleware(StateVersionMiddleware(self._dispatch, self.ctx), self.ctx)
         self.durable = None
         if self.settings.state_dir:
             from .durable import DurableMiddleware, DurableState
@@ -143,6 +149,9 @@ class MockServer:
             print(f"mockserver: {self.durable.summary()}", file=sys.stderr)
         elif self.settings.seed_data:
             load_seed_data(self.ctx, self.settings.seed_data)
+        # Outermost: the journal sees what the client sees, and CORS covers every answer (the durable
+        # layer's own 503 too), so a page on another origin can read each one.
+        self.asgi = browser_cors(JournalMiddleware(self.asgi, self.ctx), self.settings.apis)
 
     def _build_connexion(self) -> OnceDecoratedApp:
         app = OnceDecoratedApp(
@@ -157,6 +166,8 @@ class MockServer:
             self._add_apis(app, validators)
         app.add_middleware(PreferMiddleware, position=MiddlewarePosition.BEFORE_SECURITY)
         app.add_middleware(BodyLimitMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION)
+        app.add_middleware(GateMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION)
+        app.add_middleware(AtomicWriteMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION)  # innermost
         handler = make_error_handler(self.ctx)
         # Starlette picks the most specific registered class, so each family Connexion knows is listed.
         for exc_class in (Exception, HTTPException, ProblemException, MultiPartException, ApiError):

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from ..blobs import StoreFull
 from ..context import CURRENT_SCOPE
 from ..errors import ApiError
-from ..images import ImageFacts, InvalidImage, inspect_image
+from ..images import ImageFacts, InvalidImage, decode_off_loop, inspect_image
 
 if t.TYPE_CHECKING:
     from ..context import MockContext
@@ -78,6 +78,15 @@ class BaseApi:
         """Preload records from fixture entries through the same code paths as real requests."""
         raise NotImplementedError
 
+    def snapshot(self):
+        """What :meth:`rollback` needs to undo one write (``mockserver.atomic``): by default the whole
+        ``dump()``, which costs O(records); an API whose records are never changed in place overrides it
+        with copies of its indexes."""
+        return self.dump()
+
+    def rollback(self, snapshot) -> None:
+        self.restore(snapshot)
+
     # -- blobs -------------------------------------------------------------------------------------
     def blob_key(self, key: str) -> str:
         return f"{self.name}/{key}"
@@ -126,9 +135,34 @@ def request_origin(request=None) -> str:
         scope = CURRENT_SCOPE.get(None) or _connexion_scope._get_current_object()
     origin = scope.get("mockserver.origin")
     if origin is None:
-        url = (request or current_request).url
-        origin = scope["mockserver.origin"] = f"{url.scheme}://{url.netloc}"
+        origin = _public_origin(scope) or _origin_of((request or current_request).url)
+        scope["mockserver.origin"] = origin
     return origin
+
+
+def _origin_of(url) -> str:
+    return f"{url.scheme}://{url.netloc}"
+
+
+def _public_origin(scope) -> str | None:
+    """``--public-url``, else ``X-Forwarded-Proto`` / ``X-Forwarded-Host`` (a dev proxy's), else None."""
+    ctx = scope.get("mockserver")
+    public = ctx.settings.public_url if ctx is not None else None
+    if public:
+        return public
+    headers = dict(scope.get("headers", ()))
+    host, proto = headers.get(b"x-forwarded-host"), headers.get(b"x-forwarded-proto")
+    if host is None and proto is None:
+        return None
+    if host is None:
+        host = headers.get(b"host", b"localhost")
+    scheme = _first_hop(proto) if proto else scope.get("scheme", "http")
+    return f"{scheme}://{_first_hop(host)}"
+
+
+def _first_hop(value: bytes) -> str:
+    """A forwarded header's first value: the one the client's own proxy set."""
+    return value.decode("latin-1").split(",")[0].strip()
 
 
 JSON = {"Content-Type": "application/json"}
@@ -148,4 +182,5 @@ async def read_upload(upload, limit: int | None = None) -> bytes:
     data = await upload.read()
     if limit is not None and len(data) > limit:
         raise ApiError(413, f"the file is {len(data)} bytes; the limit is {limit} bytes")
+    await decode_off_loop(data)  # the handler's image_facts(data) then costs nothing on the event loop
     return data

@@ -68,6 +68,12 @@ class ImageUploadApi(BaseApi):
     def restore(self, state: dict) -> None:
         self.images = {r["fileName"]: ImageRecord(**r) for r in state.get("images", [])}
 
+    def snapshot(self):  # records are never changed in place: a copy of the index undoes a write
+        return dict(self.images)
+
+    def rollback(self, snapshot) -> None:
+        self.images = snapshot
+
     def seed(self, entries, images_dir) -> int:
         for entry in entries:
             data = (images_dir / entry["image"]).read_bytes()
@@ -111,9 +117,10 @@ class ImageUploadApi(BaseApi):
         return json_reply({"message": f"Found {len(images)} image(s)", "data": images})
 
     async def delete_image(self, FileName=None, **_):  # the spec's parameter name
-        """IUP-04/05: the record and its bytes go; an unknown name is 404, a missing one 400."""
-        if FileName is None or FileName == "":
-            raise ApiError(400, "Missing required parameter: FileName")
+        """IUP-04/05: the record and its bytes go; an unknown name is 404, and so is none (the seed makes
+        FileName optional, so its absence is no malformed request: it names no stored image)."""
+        if not FileName:
+            raise ApiError(404, "Image not found: no FileName given")
         if FileName not in self.images:
             raise ApiError(404, f"Image not found: {FileName}")
         del self.images[FileName]
