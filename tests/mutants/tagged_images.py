@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
+import contextlib
 import contextvars
 import json
 import re
@@ -14,7 +13,7 @@ from starlette.responses import Response
 from mockserver.apis.base import json_reply
 from mockserver.errors import ApiError
 
-from . import Mutant
+from . import Mutant, on_arrival
 
 API = "tagged-images"
 
@@ -402,27 +401,23 @@ def _tag_names_limited(server):
 
 
 def _racy_upload(server):
-    """The file is stored under the id read before an await: parallel uploads overwrite each other."""
+    """The decoded file is kept in one shared variable from the request's arrival on: parallel uploads
+    store each other's bytes (each record is created, but its url serves another upload's file)."""
     api = _api(server)
-
     original = api.upload_image
+    latest = {}
+
+    def arrived(body: bytes) -> None:
+        with contextlib.suppress(ValueError, TypeError, KeyError, AttributeError):
+            latest["data"] = json.loads(body)["image_data"]
 
     async def upload_image(body=None, **kw):
-        if "image_data" not in body:
-            return await original(body=body, **kw)
-        try:
-            data = base64.b64decode(body["image_data"], validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise ApiError(400, "'image_data' is not valid base64") from exc
-        facts = api.image_facts(data)
-        slot = str(api.next_image_id)
+        if "image_data" in body and "data" in latest:
+            body = {**body, "image_data": latest["data"]}
         await asyncio.sleep(0.02)  # e.g. an asynchronous virus scan
-        image = api._create(body.get("filename", ""), len(data), body.get("tags"))
-        api.store_bytes(slot, data, facts.mime)
-        image.uploaded_timestamp = image.created_timestamp
-        api.uploaded_images.add(image.key)
-        return api._created(image)
+        return await original(body=body, **kw)
 
+    on_arrival(server, "POST", r".*/upload", arrived)
     api.upload_image = upload_image
 
 
