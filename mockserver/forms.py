@@ -206,7 +206,7 @@ class Utf8JSONValidator(JSONRequestBodyValidator):
         if json_depth_exceeds(body, MAX_JSON_DEPTH):
             raise BadRequestProblem(detail=too_deep)
         try:
-            check_value(body)  # lone surrogates, integers beyond int64, NaN and Infinity (mockserver.gate)
+            check_value(body, schema=self._schema)  # lone surrogates, integers beyond range, NaN (gate)
         except Refused as exc:
             raise BadRequestProblem(detail=str(exc)) from exc
         return body

@@ -53,26 +53,45 @@ def check_integer(value: int, where: str, schema: dict | None = None) -> None:
         raise Refused(f"{where} is {value}, beyond the {bits}-bit integer range [{low}, {high}]")
 
 
-def check_value(value, where: str = "the body") -> None:
-    """Every string (keys too) and number in a parsed JSON value; iterative, as the value may nest deep."""
-    stack = [(value, where)]
+_UNTYPED = object()  # a position the request schema does not describe (an extra property's value)
+
+
+def _child(schema, key=None, index=None):
+    if schema is None or schema is _UNTYPED:
+        return schema
+    if index is not None:
+        return schema.get("items", _UNTYPED)
+    properties = schema.get("properties", {})
+    if key in properties:
+        return properties[key]
+    extra = schema.get("additionalProperties", True)
+    return extra if isinstance(extra, dict) else _UNTYPED
+
+
+def check_value(value, where: str = "the body", schema: dict | None = None) -> None:
+    """Every string (keys too) and number in a parsed JSON value; iterative, as the value may nest deep.
+    With the request's ``schema``, an integer is held to a range only where the schema types it: a value
+    the schema does not describe (an extra property the seed allows) is not stored, so any number is fine
+    there; text is checked everywhere."""
+    stack = [(value, where, schema)]
     while stack:
-        node, path = stack.pop()
+        node, path, at = stack.pop()
         if isinstance(node, str):
             check_text(node, path)
         elif isinstance(node, bool) or node is None:
             continue
         elif isinstance(node, int):
-            check_integer(node, path)
+            if at is not _UNTYPED:
+                check_integer(node, path, at)
         elif isinstance(node, float):
             if not math.isfinite(node):
                 raise Refused(f"{path} is {node}, not a finite number")
         elif isinstance(node, dict):
             for key, item in node.items():
                 check_text(key, f"a key of {path}")
-                stack.append((item, f"{path}.{key}"))
+                stack.append((item, f"{path}.{key}", _child(at, key=key)))
         elif isinstance(node, list):
-            stack.extend((item, f"{path}[{i}]") for i, item in enumerate(node))
+            stack.extend((item, f"{path}[{i}]", _child(at, index=i)) for i, item in enumerate(node))
 
 
 def utf8(data: bytes, where: str) -> str:
