@@ -286,7 +286,9 @@ def test_all05_nested_values_the_seed_does_not_forbid_are_accepted(make_client):
         "cloudinary[public_id]=deep&cloudinary[info][detection][captioning][status]=complete"
         "&cloudinary[info][tags][]=a&metadatas[a][b]=nested&metadatas[list][]=1&metadatas[list][]=2"
     )
-    body = json_of(post(client, form))
+    response = post(client, form)
+    assert response.status_code == 200, response.text
+    body = json_of(response)
     assert body["infos"]["info"] == {"detection": {"captioning": {"status": "complete"}}, "tags": ["a"]}
     assert body["metadatas"] == {"a": {"b": "nested"}, "list": ["1", "2"]}
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import io
 import uuid
-from datetime import datetime, timedelta, timezone
+
+from PIL import Image
 
 from mockserver.apis.base import json_reply, read_upload
 from mockserver.apis.evotor import ImageRecord, now_evotor, user_id_for
@@ -84,26 +86,28 @@ def _second_upload_replaces(server):
     api._create = _create
 
 
-def _list_without_paging(server):
+def _list_of_summaries(server):
+    """The list answers summaries ({id, url}) instead of the image objects the seed shows."""
     api = _api(server)
+    original = api.list_product_images
 
-    async def list_product_images(store_id, product_id, **_):
-        image_id = api.by_product.get((store_id, product_id))
-        items = [api._public(api.images[image_id])] if image_id is not None else []
-        return json_reply({"items": items})
+    async def list_product_images(store_id, product_id, **kw):
+        body, status, headers = await original(store_id, product_id, **kw)
+        items = [{"id": item["id"], "url": item["url"]} for item in body["items"]]
+        return {**body, "items": items}, status, headers
 
     api.list_product_images = list_product_images
 
 
-def _unknown_id_crashes(server):
-    """get looks the id up without a guard: an unknown id is a KeyError, i.e. a 500."""
+def _get_ignores_the_id(server):
+    """get looks the image up by its product alone: any id under a product with an image answers it."""
     api = _api(server)
 
     async def get_product_image(store_id, product_id, image_id, **_):
-        record = api.images[image_id]
-        if (record.store_id, record.product_id) != (store_id, product_id):
+        held = api.by_product.get((store_id, product_id))
+        if held is None:
             raise ApiError(404, "Image not found")
-        return json_reply(api._public(record))
+        return json_reply(api._public(api.images[held]))
 
     api.get_product_image = get_product_image
 
@@ -155,22 +159,72 @@ def _truncated_url(server):
     api.serve_file = serve_file
 
 
-def _timestamps_in_moscow_time(server):
-    """Timestamps are written in the server's local time (Moscow, +0300) instead of UTC +0000: the same
-    instant, still matching the spec's pattern, but not the seed's shape."""
+def _limit_exclusive(server):
+    """The size check is off by one: a file of exactly 5242800 bytes ("не более", at most) gets 413."""
     api = _api(server)
     original = api._create
 
     def _create(data, store_id, product_id, token):
-        record = original(data, store_id, product_id, token)
-        utc = datetime.strptime(record.created_at, "%Y-%m-%dT%H:%M:%S.%f%z")
-        local = utc.astimezone(timezone(timedelta(hours=3)))
-        record.created_at = record.updated_at = local.strftime("%Y-%m-%dT%H:%M:%S.") + (
-            f"{local.microsecond // 1000:03d}+0300"
-        )
-        return record
+        if len(data) >= 5242800:
+            raise ApiError(413, "the file must be smaller than 5242800 bytes")
+        return original(data, store_id, product_id, token)
 
     api._create = _create
+
+
+def _only_truecolour_pngs(server):
+    """Only RGB/RGBA PNGs pass: palette and greyscale PNGs (PNGs of 300x300 all the same) get 400."""
+    api = _api(server)
+    original = api._create
+
+    def _create(data, store_id, product_id, token):
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                mode = image.mode if image.format == "PNG" else "RGB"
+        except Exception:  # not an image at all: the mock's own check answers that
+            mode = "RGB"
+        if mode not in ("RGB", "RGBA"):
+            raise ApiError(400, f"unsupported PNG colour mode {mode}")
+        return original(data, store_id, product_id, token)
+
+    api._create = _create
+
+
+def _part_label_judged(server):
+    """The datafile part's declared Content-Type is checked instead of the file: only image/png passes."""
+    inner = server.asgi
+
+    async def asgi(scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return await inner(scope, receive, send)
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        head = body[:4096].lower()
+        if b'name="datafile"' in head and b"content-type: image/png" not in head:
+            error = b'{"errors":[{"code":400,"reason":"datafile must be image/png"}]}'
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 400,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
+            return await send({"type": "http.response.body", "body": error})
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await inner(scope, replay, send)
+
+    server.asgi = asgi
 
 
 def _racy_one_image_check(server):
@@ -223,8 +277,16 @@ MUTANTS = [
         "a second upload replaces the first",
         _second_upload_replaces,
     ),
-    Mutant("evt-list-no-paging", "evotor", "EVT-05", "the list has no paging object", _list_without_paging),
-    Mutant("evt-unknown-id-500", "evotor", "EVT-06", "get of an unknown id is a 500", _unknown_id_crashes),
+    Mutant(
+        "evt-list-summaries", "evotor", "EVT-05", "the list holds {id, url} summaries", _list_of_summaries
+    ),
+    Mutant(
+        "evt-get-ignores-id",
+        "evotor",
+        "EVT-06",
+        "get answers the product's image for any id",
+        _get_ignores_the_id,
+    ),
     Mutant(
         "evt-delete-200-body",
         "evotor",
@@ -241,17 +303,31 @@ MUTANTS = [
     ),
     Mutant("evt-truncated-url", "evotor", "EVT-09", "the url serves all but the last byte", _truncated_url),
     Mutant(
-        "evt-timestamp-local",
-        "evotor",
-        "EVT-10",
-        "timestamps in +0300 local time",
-        _timestamps_in_moscow_time,
-    ),
-    Mutant(
         "evt-racy-one-image",
         "evotor",
         "ALL-04",
         "parallel uploads to one product all succeed",
         _racy_one_image_check,
+    ),
+    Mutant(
+        "evt-limit-exclusive",
+        "evotor",
+        "ALL-05",
+        "a PNG of exactly 5242800 bytes gets 413",
+        _limit_exclusive,
+    ),
+    Mutant(
+        "evt-only-truecolour-png",
+        "evotor",
+        "ALL-05",
+        "palette and greyscale PNGs get 400",
+        _only_truecolour_pngs,
+    ),
+    Mutant(
+        "evt-part-label-judged",
+        "evotor",
+        "ALL-05",
+        "a datafile part not labelled image/png gets 400",
+        _part_label_judged,
     ),
 ]

@@ -12,13 +12,13 @@ import copy
 import re
 import uuid
 from datetime import datetime
-from urllib.parse import parse_qsl
 
 import jwt
 
 from mockserver import devtokens
 from mockserver.apis.base import json_reply
 from mockserver.apis.sharinpix import taken_at
+from mockserver.errors import ApiError
 from mockserver.forms import decoded_form
 
 from . import Mutant
@@ -27,7 +27,7 @@ API = "sharinpix"
 _IMAGES_PATH = re.compile(r"/api/v1/albums/([^/]+)/images/?$")
 
 
-def _wrap_asgi(server, rewrite):
+def wrap_requests(server, rewrite):
     """``rewrite(scope, album_id, body) -> (headers, body)`` for every sharinpix create request."""
     inner = server.asgi
 
@@ -77,7 +77,7 @@ def _abilities_ignored(server):
             headers[b"authorization"] = f'Token token="{granted}"'.encode()
         return headers, body
 
-    _wrap_asgi(server, rewrite)
+    wrap_requests(server, rewrite)
 
 
 def _anonymous_upload(server):
@@ -88,19 +88,7 @@ def _anonymous_upload(server):
             headers[b"authorization"] = f'Token token="{devtokens.sharinpix_token(album_id)}"'.encode()
         return headers, body
 
-    _wrap_asgi(server, rewrite)
-
-
-def _generated_public_id(server):
-    """A body without cloudinary[public_id] is accepted: the server makes one up."""
-
-    def rewrite(headers, album_id, body):
-        keys = {key for key, _ in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)}
-        if "cloudinary[public_id]" not in keys:
-            body += b"&cloudinary%5Bpublic_id%5D=" + uuid.uuid4().hex.encode()
-        return headers, body
-
-    _wrap_asgi(server, rewrite)
+    wrap_requests(server, rewrite)
 
 
 def _wrap_create(server, change):
@@ -144,8 +132,9 @@ def _width_height_swapped(image, form):
     image["width"], image["height"] = image["height"], image["width"]
 
 
-def _public_id_is_cloudinarys(image, form):
-    image["public_id"] = form["cloudinary"]["public_id"]
+def _public_id_not_the_id(image, form):
+    """public_id is a UUID of its own (say, of a second table) instead of the image's id."""
+    image["public_id"] = str(uuid.uuid4())
 
 
 def _taken_at_local_time(image, form):
@@ -164,17 +153,75 @@ def _size_from_width(image, form):
     image["size"] = str(image["width"])
 
 
-def _cache_headers_lost(server):
-    """The JSON renderer's defaults replace the seed's headers: no X-token, cacheable."""
+def _x_token_of_the_first_caller(server):
+    """The response headers are built once and reused: X-token echoes the first caller's token to all."""
     api = server.ctx.apis[API]
     original = api.create_album_image
+    first: list[str] = []
 
     async def create_album_image(album_id, token_info=None):
         body, status, headers = await original(album_id, token_info=token_info)
-        headers = {k: v for k, v in headers.items() if k not in ("X-token", "Cache-Control")}
-        return body, status, {**headers, "Cache-Control": "max-age=60, public"}
+        first[:] = first or [headers.get("X-token", "")]
+        return body, status, {**headers, "X-token": first[0]}
 
     api.create_album_image = create_album_image
+
+
+def _refuse_in_create(server, refuse):
+    """``refuse(form) -> message or None``: a 400 in the API's format before the record is built."""
+    api = server.ctx.apis[API]
+    original = api._create
+
+    def _create(album_id, form):
+        message = refuse(form)
+        if message:
+            raise ApiError(400, message)
+        return original(album_id, form)
+
+    api._create = _create
+
+
+SEED_CLOUDINARY_KEYS = {
+    "public_id",
+    "version",
+    "signature",
+    "width",
+    "height",
+    "format",
+    "resource_type",
+    "created_at",
+    "tags",
+    "bytes",
+    "type",
+    "etag",
+    "url",
+    "secure_url",
+    "image_metadata",
+    "colors",
+    "predominant",
+    "phash",
+    "coordinates",
+    "illustration_score",
+    "semi_transparent",
+    "grayscale",
+    "original_filename",
+}
+
+
+def _signature_required(form):
+    """Every upload result must carry Cloudinary's signature (the seed lists every field as optional)."""
+    return None if (form.get("cloudinary") or {}).get("signature") else "cloudinary[signature] is required"
+
+
+def _unknown_keys_refused(form):
+    """Only the keys of the seed's example pass: a newer Cloudinary field gets 400."""
+    unknown = sorted(set(form.get("cloudinary") or {}) - SEED_CLOUDINARY_KEYS)
+    return f"unknown cloudinary keys {unknown}" if unknown else None
+
+
+def _metadatas_required(form):
+    """metadatas is required (the seed: "Required: false")."""
+    return None if form.get("metadatas") else "metadatas is required"
 
 
 def _shared_request_state(server):
@@ -241,11 +288,11 @@ MUTANTS = [
         lambda server: _wrap_image(server, _width_height_swapped),
     ),
     Mutant(
-        "spx-public-id-is-cloudinarys",
+        "spx-public-id-not-the-id",
         API,
         "SPX-03",
-        "public_id is Cloudinary's public id, not the image id",
-        lambda server: _wrap_image(server, _public_id_is_cloudinarys),
+        "public_id is a UUID of its own, not the image id",
+        lambda server: _wrap_image(server, _public_id_not_the_id),
     ),
     Mutant(
         "spx-taken-at-local-time",
@@ -269,18 +316,11 @@ MUTANTS = [
         lambda server: _wrap_image(server, _size_from_width),
     ),
     Mutant(
-        "spx-generated-public-id",
-        API,
-        "SPX-04",
-        "a body without cloudinary[public_id] is accepted",
-        _generated_public_id,
-    ),
-    Mutant(
-        "spx-cache-headers-lost",
+        "spx-x-token-of-first-caller",
         API,
         "SPX-05",
-        "no X-token echo and a cacheable response",
-        _cache_headers_lost,
+        "X-token echoes the first caller's token to everyone",
+        _x_token_of_the_first_caller,
     ),
     Mutant(
         "spx-shared-request-state",
@@ -295,5 +335,26 @@ MUTANTS = [
         "ALL-04",
         "ids made from the clock to the second collide under load",
         _second_resolution_ids,
+    ),
+    Mutant(
+        "spx-signature-required",
+        API,
+        "ALL-05",
+        "a cloudinary hash without signature gets 400",
+        lambda server: _refuse_in_create(server, _signature_required),
+    ),
+    Mutant(
+        "spx-unknown-keys-refused",
+        API,
+        "ALL-05",
+        "cloudinary keys beyond the seed's example get 400",
+        lambda server: _refuse_in_create(server, _unknown_keys_refused),
+    ),
+    Mutant(
+        "spx-metadatas-required",
+        API,
+        "ALL-05",
+        "a body without metadatas gets 400",
+        lambda server: _refuse_in_create(server, _metadatas_required),
     ),
 ]
