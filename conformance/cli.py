@@ -28,6 +28,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-examples", type=int, default=10, help="examples per generated check (default 10)")
     p.add_argument("--strict", action="store_true", help="SHOULD rules fail the run instead of warning")
     p.add_argument("--read-only", action="store_true", help="only safe requests (for production)")
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="tracebacks and every check, after the summary"
+    )
+    p.add_argument(
+        "--bodies-dir",
+        default="conformance-bodies",
+        metavar="DIR",
+        help="where a failing request's binary body is saved for its curl (default ./conformance-bodies)",
+    )
     p.add_argument("--junit-xml", metavar="PATH", help="write a JUnit XML report")
     p.add_argument("--report", metavar="PATH", help="write a JSON report: every rule and its verdict")
     return p
@@ -58,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             max_examples=args.max_examples,
             strict=args.strict,
             read_only=args.read_only,
+            verbose=args.verbose,
+            bodies_dir=args.bodies_dir,
         )
     except UsageError as exc:
         parser.print_usage(sys.stderr)
@@ -71,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"conformance: error: {exc}", file=sys.stderr)
         return 2
     print("\n".join(report.summary_lines()))
+    if report.details:
+        print("\n---- details (-v) ----\n" + report.details)
     if args.report:
         report.write_json(args.report)
     return 1 if report.failed else 0

@@ -78,18 +78,18 @@ def assert_honours_contract(api: str, response, base_url: str | None = None) -> 
         openapi.validate_response(request, response_adapter)
     except Exception as exc:  # openapi-core raises a family of errors; all mean "not as specified"
         raise SpecViolation(
-            f"{method} {url} -> {response.status_code} does not honour the {api} contract: {_violation(exc)}"
+            f"{method} {url} -> {response.status_code} does not honour the {api} contract: "
+            f"{violation_text(exc)}"
         ) from exc
 
 
-def _violation(exc: Exception) -> str:
+def violation_text(exc: Exception) -> str:
     """openapi-core's error, with its JSON Schema errors as one line each (``at /path: message``)."""
     schema_errors = getattr(exc.__cause__, "schema_errors", None) or ()
     if not schema_errors:
         return f"{type(exc).__name__}: {exc.__cause__ or exc}"
     where = (f"at /{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in schema_errors)
     return f"{type(exc).__name__}: " + "; ".join(where)
-
 
 
 def _adapters(response) -> tuple[object, object, str, str]:

@@ -1,8 +1,10 @@
 """The pytest plugin the runner loads: fixtures for the checks, rule bookkeeping, SHOULD-as-warning.
 
 Checks are ordinary pytest tests in ``conformance.checks``; each names its rules with
-``@pytest.mark.rule("EVT-04")``, its API with a module-level ``pytestmark = pytest.mark.api("evotor")``,
-and ``@pytest.mark.writes`` when it changes server state (skipped under ``--read-only``).
+``@pytest.mark.rule("EVT-04")`` (the first is the one a bare ``assert`` blames), its API with a
+module-level ``pytestmark = pytest.mark.api("evotor")``, and ``@pytest.mark.writes`` when it changes
+server state (skipped under ``--read-only``). What a check finds (``conformance.verdicts``) is turned into
+one outcome per break, each on its own rule with the exact request that showed it.
 """
 
 from __future__ import annotations
@@ -12,24 +14,17 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from . import verdicts
+from .recording import as_curl
 from .rules import load_rules
 from .target import Target
+from .verdicts import MUST, NotExercised, should  # noqa: F401  (``should`` is re-exported for the checks)
 
 TARGET = pytest.StashKey[Target]()
+FINDINGS = pytest.StashKey[verdicts.Findings]()
 _CURRENT: list[Target] = []
-_NAMED_RULE = re.compile(r"^\[([A-Z]{3}-\d\d)\] ")
-
-
-SHOULD_PREFIX = "WARN (SHOULD part of the rule): "
-
-
-def should(target: Target, ok: bool, message: str) -> None:
-    """A SHOULD part of a MUST rule (e.g. "a duplicate gets 409"): fails under --strict, else a warning."""
-    if ok:
-        return
-    if target.strict:
-        raise AssertionError(message)
-    pytest.skip(SHOULD_PREFIX + message)
+_RULE_ID = re.compile(r"[\[(]([A-Z]{3}-\d\d)[\])]")
+MAX_BREAKS_PER_CHECK = 8  # distinct breaks one check reports for one rule; the rest are counted
 
 
 def current_target() -> Target:
@@ -45,6 +40,7 @@ class Outcome:
     status: str  # pass | fail | warn | skip
     message: str = ""
     curl: str | None = None
+    decision: str | None = None
 
 
 @dataclass
@@ -58,6 +54,25 @@ class Results:
 
 def rule_ids_of(item) -> list[str]:
     return [rule_id for mark in item.iter_markers("rule") for rule_id in mark.args]
+
+
+def _leaves(exc: BaseException):
+    """The exceptions inside (nested) exception groups, e.g. Hypothesis' "found N distinct failures"."""
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            yield from _leaves(inner)
+    else:
+        yield exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    if not text:
+        return type(exc).__name__
+    line = text.splitlines()[0].removeprefix("AssertionError: ")
+    if not isinstance(exc, AssertionError):
+        line = f"{type(exc).__name__}: {line}"
+    return line[:500]
 
 
 class ConformancePlugin:
@@ -94,49 +109,132 @@ class ConformancePlugin:
                 if item.get_closest_marker("writes"):
                     item.add_marker(skip)
 
-    # -- outcomes ----------------------------------------------------------------------------------
+    # -- running -----------------------------------------------------------------------------------
     @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item):
+        findings = verdicts.Findings()
+        item.stash[FINDINGS] = findings
+        verdicts.begin(findings)
+        try:
+            yield
+        finally:
+            verdicts.begin(None)
+
+    # -- outcomes ----------------------------------------------------------------------------------
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)  # outermost: other plugins see pytest's own report
     def pytest_runtest_makereport(self, item, call):
         outcome = yield
         report = outcome.get_result()
         rule_ids = rule_ids_of(item)
-        if not rule_ids or (report.when != "call" and not (report.failed or report.skipped)):
+        if not rule_ids:
             return
+        if report.when == "setup" and (report.failed or report.skipped):
+            self._setup_outcome(item, call, report, rule_ids)
+        elif report.when == "call":
+            self._call_outcomes(item, call, report, rule_ids)
+
+    def _level(self, rule_id: str, kind: str) -> str:
+        """fail or warn: a MUST finding of a MUST rule fails; our decisions warn, unless --strict."""
+        rule = self._rules.get(rule_id)
+        must = kind == MUST and (rule is None or rule.level == "MUST")
+        return "fail" if must or self._target.strict else "warn"
+
+    def _curl(self, request) -> str | None:
+        return as_curl(request, body_dir=self._target.bodies_dir) if request is not None else None
+
+    def _fallback_request(self, item, findings: verdicts.Findings | None):
+        judged = findings.judged if findings is not None else None
+        if judged is not None:
+            try:
+                return judged.request
+            except (AttributeError, RuntimeError):
+                pass
         client = getattr(item, "conformance_client", None)
-        curl = client.last_curl() if client is not None else None
-        if report.passed:
-            self.results.add(rule_ids, Outcome(item.nodeid, "pass"))
-        elif report.skipped:
-            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-            reason = reason.removeprefix("Skipped: ")
-            if reason.startswith(SHOULD_PREFIX):
-                self.results.add(
-                    rule_ids, Outcome(item.nodeid, "warn", reason.removeprefix(SHOULD_PREFIX), curl)
-                )
-            else:
-                self.results.add(rule_ids, Outcome(item.nodeid, "skip", reason))
+        return client.exchanges[-1][0] if client is not None and client.exchanges else None
+
+    def _setup_outcome(self, item, call, report, rule_ids) -> None:
+        if report.skipped:
+            exc = call.excinfo.value if call.excinfo is not None else None
+            message = str(exc) if exc is not None else str(report.longrepr[2])
+            self.results.add(rule_ids, Outcome(item.nodeid, "skip", message.removeprefix("Skipped: ")))
         else:
-            message, named_curl = _short_message(report)
-            curl = named_curl or curl
-            named = _NAMED_RULE.match(message)
-            if named and named.group(1) in rule_ids:  # a multi-rule check names the rule it caught
-                self.results.add([r for r in rule_ids if r != named.group(1)], Outcome(item.nodeid, "pass"))
-                rule_ids = [named.group(1)]
-            must = any(self._rules[r].level == "MUST" for r in rule_ids if r in self._rules)
-            if must or self._target.strict:
-                self.results.add(rule_ids, Outcome(item.nodeid, "fail", message, curl))
-            else:  # a SHOULD break: a warning unless --strict (JUnit shows it as skipped with WARN)
-                self.results.add(rule_ids, Outcome(item.nodeid, "warn", message, curl))
-                report.outcome = "skipped"
-                report.longrepr = (str(item.path), item.location[1] or 0, f"WARN (SHOULD rule): {message}")
+            message = "the check's setup failed: " + _first_line(call.excinfo.value)
+            self.results.add(rule_ids[:1], Outcome(item.nodeid, "fail", message))
+            self.results.add(rule_ids[1:], Outcome(item.nodeid, "skip", f"not exercised: {message}"))
 
+    def _call_outcomes(self, item, call, report, rule_ids) -> None:
+        findings = item.stash.get(FINDINGS, None)
+        primary = rule_ids[0]
+        found: dict[str, list[Outcome]] = {}
+        seen: set[tuple[str, str]] = set()
 
-def _short_message(report) -> tuple[str, str | None]:
-    """The failure's first line, and a curl command if the failure carries one."""
-    crash = getattr(report.longrepr, "reprcrash", None)
-    text = (crash.message if crash is not None else str(report.longrepr)).strip()
-    lines = text.splitlines()
-    curl = next((line.strip() for line in lines if line.strip().startswith("curl ")), None)
-    first = lines[0] if lines else "failed"
-    first = first.removeprefix("AssertionError: ")
-    return first[:500], curl
+        def add(rule_id: str, outcome: Outcome) -> None:
+            if (rule_id, outcome.message) in seen:
+                return  # the same break seen twice (e.g. by two generated examples) is one break
+            seen.add((rule_id, outcome.message))
+            found.setdefault(rule_id, []).append(outcome)
+
+        for f in findings.items if findings is not None else ():
+            rule_id = f.rule or primary
+            add(
+                rule_id,
+                Outcome(
+                    item.nodeid, self._level(rule_id, f.kind), f.message, self._curl(f.request), f.decision
+                ),
+            )
+        stopped: str | None = None
+        exc = call.excinfo.value if call.excinfo is not None else None
+        if isinstance(exc, NotExercised):
+            stopped = exc.args[0] if exc.args else "not exercised"
+            curl = self._curl(exc.request)
+            for rule_id in rule_ids:
+                if rule_id not in found:
+                    add(rule_id, Outcome(item.nodeid, "skip", stopped, curl))
+        elif isinstance(exc, pytest.skip.Exception):
+            for rule_id in rule_ids:
+                if rule_id not in found:
+                    add(rule_id, Outcome(item.nodeid, "skip", str(exc)))
+        elif exc is not None:
+            request = self._fallback_request(item, findings)
+            blamed = []
+            for leaf in _leaves(exc):
+                message = _first_line(leaf)
+                named = [r for r in _RULE_ID.findall(str(leaf)) if r in rule_ids]
+                rule_id = named[0] if named else primary
+                blamed.append(rule_id)
+                add(rule_id, Outcome(item.nodeid, self._level(rule_id, MUST), message, self._curl(request)))
+            stopped = f"not exercised: the check stopped at a break of {', '.join(dict.fromkeys(blamed))}"
+        for rule_id in rule_ids:
+            if rule_id in found:
+                continue
+            if stopped is not None:
+                found[rule_id] = [Outcome(item.nodeid, "skip", stopped)]
+            else:
+                found[rule_id] = [Outcome(item.nodeid, "pass")]
+        for rule_id, outcomes in found.items():
+            breaks = [o for o in outcomes if o.status in ("fail", "warn")]
+            extra = len(breaks) - MAX_BREAKS_PER_CHECK
+            if extra > 0:
+                kept = outcomes[: outcomes.index(breaks[MAX_BREAKS_PER_CHECK])]
+                kept.append(Outcome(item.nodeid, breaks[-1].status, f"… and {extra} more breaks like these"))
+                outcomes = kept
+            for o in outcomes:
+                self.results.add([rule_id], o)
+        self._rewrite_report(item, report, found)
+
+    def _rewrite_report(self, item, report, found) -> None:
+        """pytest's own verdict (JUnit, -v) follows the rule outcomes: failed, WARN as skipped, or passed."""
+        fails = [(r, o) for r, os in found.items() for o in os if o.status == "fail"]
+        warns = [(r, o) for r, os in found.items() for o in os if o.status == "warn"]
+        if fails:
+            text = "\n".join(f"[{r}] {o.message}" + (f"\n  {o.curl}" if o.curl else "") for r, o in fails)
+            if report.passed or not self._target.verbose:
+                report.longrepr = text
+            report.outcome = "failed"
+        elif warns:
+            text = "; ".join(f"[{r}] {o.message}" for r, o in warns)
+            report.outcome = "skipped"
+            report.longrepr = (str(item.path), item.location[1] or 0, f"WARN (SHOULD): {text[:2000]}")
+        elif report.failed:  # an exception that only stopped the check short of its rules
+            report.outcome = "skipped"
+            report.longrepr = (str(item.path), item.location[1] or 0, "not exercised")

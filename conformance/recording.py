@@ -2,39 +2,60 @@
 
 from __future__ import annotations
 
+import hashlib
 import shlex
+from pathlib import Path
 
 import httpx
 
 SECRET_HEADERS = {"authorization", "x-authorization"}
+_NOT_REPLAYED = {"host", "content-length", "accept-encoding", "connection", "user-agent", "accept"}
+INLINE_BODY_LIMIT = 2000
 
 
-def as_curl(request: httpx.Request, mask_secrets: bool = True) -> str:
+def _printable(body: bytes) -> str | None:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    ok = all(c.isprintable() or c in "\r\n\t" for c in text)
+    return text if ok and len(text) <= INLINE_BODY_LIMIT else None
+
+
+def _body_of(request) -> bytes:
+    """The bytes sent: an ``httpx.Request``'s content, or a ``requests.PreparedRequest``'s body."""
+    if isinstance(request, httpx.Request):
+        try:
+            return request.content
+        except httpx.RequestNotRead:
+            return request.read()
+    body = getattr(request, "body", None) or b""
+    return body.encode("utf-8") if isinstance(body, str) else bytes(body)
+
+
+def as_curl(request, mask_secrets: bool = True, body_dir: str | Path | None = None) -> str:
+    """The request (httpx or requests) exactly as it was sent. A body that cannot be inlined is written
+    to ``body_dir`` (named by its SHA-256) and sent with ``--data-binary @file``."""
     parts = ["curl", "-X", request.method]
     for name, value in request.headers.items():
-        if name.lower() in {
-            "host",
-            "content-length",
-            "accept-encoding",
-            "connection",
-            "user-agent",
-            "accept",
-        }:
+        if name.lower() in _NOT_REPLAYED:
             continue
         if mask_secrets and name.lower() in SECRET_HEADERS:
             value = "$TOKEN" if name.lower() == "x-authorization" else value.split(" ")[0] + " $TOKEN"
         parts += ["-H", f"{name}: {value}"]
-    body = request.content
+    body = _body_of(request)
     if body:
-        try:
-            text = body.decode("utf-8")
-            printable = text.isprintable() or all(c.isprintable() or c in "\r\n\t" for c in text)
-        except UnicodeDecodeError:
-            printable = False
-        if printable and len(text) <= 2000:
+        text = _printable(body)
+        if text is not None:
             parts += ["--data-raw", text]
         else:
-            parts += ["--data-binary", f"@body-{len(body)}-bytes.bin"]
+            name = f"body-{hashlib.sha256(body).hexdigest()[:16]}.bin"
+            if body_dir is not None:
+                path = Path(body_dir)
+                path.mkdir(parents=True, exist_ok=True)
+                (path / name).write_bytes(body)
+                name = str(path / name)
+            parts += ["--data-binary", f"@{name}"]
     parts.append(str(request.url))
     return shlex.join(parts)
 
@@ -56,6 +77,3 @@ class RecordingClient(httpx.Client):
 
     def forget(self) -> None:
         self.exchanges.clear()
-
-    def last_curl(self) -> str | None:
-        return as_curl(self.exchanges[-1][0]) if self.exchanges else None

@@ -32,6 +32,7 @@ class Report:
     seed: int | None
     duration_seconds: float
     verdicts: list[RuleVerdict]
+    details: str = ""  # pytest's own output, tracebacks included (with -v only)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -70,16 +71,39 @@ class Report:
             json.dump(self.to_json(), f, indent=2, ensure_ascii=False)
 
     def summary_lines(self) -> list[str]:
-        lines = [f"conformance {self.api} @ {self.base_url} ({self.duration_seconds:.1f}s, seed {self.seed})"]
-        for v in sorted(self.verdicts, key=lambda v: (ORDER[v.status], v.id)):
-            lines.append(f"  {v.status.upper():4} {v.id:7} {v.level:6} {v.rule[:90]}")
-        for v in sorted(self.verdicts, key=lambda v: (ORDER[v.status], v.id)):
-            for o in v.failures:
-                lines.append(f"\n{o.status.upper()} {v.id}: {o.test}\n  {o.message}")
-                if o.curl:
-                    lines.append(f"  reproduce: {o.curl}")
+        """The verdict first, then one line per break (operation, expected, got) with its curl, then
+        the rules not exercised and why, then every rule's status."""
         c = self.counts
         verdict = "FAILED" if self.failed else "PASSED"
+        lines = [
+            f"conformance {self.api} @ {self.base_url}: {verdict} ({c['fail']} failed, {c['warn']} warnings, "
+            f"{c['pass']} passed, {c['skip']} not exercised; {self.duration_seconds:.1f}s, seed {self.seed})"
+        ]
+        ordered = sorted(self.verdicts, key=lambda v: (ORDER[v.status], v.id))
+        for v in ordered:
+            breaks = v.failures
+            if not breaks:
+                continue
+            label = "FAIL" if v.status == "fail" else "WARN"
+            lines.append(f"\n{label} {v.id} ({v.level}): {v.rule[:100]}")
+            for o in breaks:
+                mark = "" if o.status == "fail" else "(SHOULD) "
+                lines.append(f"  - {mark}{o.message}")
+                if o.decision:
+                    lines.append(f"    decision: {o.decision}")
+                if o.curl:
+                    lines.append(f"    {o.curl}")
+        unexercised = [v for v in ordered if v.status == "skip"]
+        if unexercised:
+            lines.append("")
+        for v in unexercised:
+            reasons = list(dict.fromkeys(o.message for o in v.checks if o.status == "skip")) or [
+                "no check ran"
+            ]
+            lines.append(f"NOT EXERCISED {v.id}: {reasons[0][:200]}")
+        lines.append("\nrules:")
+        for v in ordered:
+            lines.append(f"  {v.status.upper():4} {v.id:7} {v.level:6} {v.rule[:90]}")
         lines.append(
             f"\n{verdict}: {c['pass']} passed, {c['fail']} failed, {c['warn']} warnings, {c['skip']} skipped"
         )

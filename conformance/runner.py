@@ -1,7 +1,12 @@
-"""Runs the checks (a pytest package) against a target; JUnit XML, -k, -x come with pytest."""
+"""Runs the checks (a pytest package) against a target; JUnit XML, -k, -x come with pytest.
+
+pytest's own output (progress, tracebacks, Hypothesis' notes) is kept out of the report: it is dropped,
+or with ``verbose`` returned in ``Report.details`` for the CLI to print after the summary."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import sys
 import time
@@ -14,13 +19,11 @@ from .report import Report, build_report
 from .target import Target
 
 
-def run(
-    target: Target, junit_xml: str | None = None, pytest_args: list[str] | None = None, quiet: bool = True
-) -> Report:
+def run(target: Target, junit_xml: str | None = None, pytest_args: list[str] | None = None) -> Report:
     plugin = ConformancePlugin(target)
     checks = Path(__file__).resolve().parent / "checks"
     args = [str(checks), "-c", str(checks / "pytest.ini"), "--rootdir", str(checks), "--no-header", "-rN"]
-    args += ["-q"] if quiet else ["-v"]
+    args += ["-v", "--tb=short"] if target.verbose else ["-q", "--tb=no", "-p", "no:warnings"]
     if junit_xml:
         args += [f"--junitxml={junit_xml}", "-o", "junit_suite_name=conformance-" + target.api]
     if target.seed is not None:
@@ -37,8 +40,11 @@ def run(
         ):
             del sys.modules[name]
     started = time.perf_counter()
-    exit_code = pytest.main(args, plugins=[plugin])
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        exit_code = pytest.main(args, plugins=[plugin])
     report = build_report(target, plugin.results, time.perf_counter() - started)
+    report.details = output.getvalue() if target.verbose else ""
     if exit_code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
         raise RuntimeError(f"the conformance checks could not run (pytest exit code {exit_code})")
     return report

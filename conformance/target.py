@@ -29,6 +29,8 @@ class Target:
     strict: bool = False
     read_only: bool = False
     only_rules: tuple[str, ...] = ()  # run only the checks of these rules (empty: all)
+    verbose: bool = False  # tracebacks in the output (-v); the summary alone otherwise
+    bodies_dir: str = "conformance-bodies"  # where a failing request's binary body is saved for its curl
     shrink_seconds: float = 10.0  # time Hypothesis may spend minimising a failure (its default: 300 s)
     run_id: str = field(default_factory=lambda: secrets.token_hex(4))
 
