@@ -153,16 +153,15 @@ def _size_from_width(image, form):
     image["size"] = str(image["width"])
 
 
-def _x_token_of_the_first_caller(server):
-    """The response headers are built once and reused: X-token echoes the first caller's token to all."""
+def _cacheable_answer(server):
+    """The framework's default caching replaces the seed's ``no-cache, no-store``: a shared cache may keep
+    one caller's image (and echoed token) and hand it to the next."""
     api = server.ctx.apis[API]
     original = api.create_album_image
-    first: list[str] = []
 
     async def create_album_image(album_id, token_info=None):
         body, status, headers = await original(album_id, token_info=token_info)
-        first[:] = first or [headers.get("X-token", "")]
-        return body, status, {**headers, "X-token": first[0]}
+        return body, status, {**headers, "Cache-Control": "public, max-age=60"}
 
     api.create_album_image = create_album_image
 
@@ -316,11 +315,11 @@ MUTANTS = [
         lambda server: _wrap_image(server, _size_from_width),
     ),
     Mutant(
-        "spx-x-token-of-first-caller",
+        "spx-cacheable-answer",
         API,
         "SPX-05",
-        "X-token echoes the first caller's token to everyone",
-        _x_token_of_the_first_caller,
+        "the answer is cacheable (public, max-age=60)",
+        _cacheable_answer,
     ),
     Mutant(
         "spx-shared-request-state",
