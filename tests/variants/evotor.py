@@ -134,12 +134,12 @@ VARIANTS = [
         status_instead(409, 400, methods=("POST",)),
     ),
     Variant(
-        "evt-400-unknown-id",
+        "evt-410-unknown-id",
         API,
         "EVT-06",
-        "x-decision: an unknown image id gets 404; here 400",
-        "an unknown or foreign image id gets 400",
-        status_instead(404, 400, methods=("GET", "DELETE")),
+        "x-decision: an unknown image id gets 404; here 410 Gone",
+        "an unknown, deleted or foreign image id gets 410",
+        status_instead(404, 410, methods=("GET", "DELETE")),
     ),
     Variant(
         "evt-errors-code-message",
