@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.max_examples < 1:
             raise UsageError("--max-examples must be at least 1")
+        if args.concurrency < 1:
+            raise UsageError("--concurrency must be at least 1")
         target = Target(
             api=args.api,
             base_url=args.base_url,
@@ -68,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             strict=args.strict,
             read_only=args.read_only,
             verbose=args.verbose,
+            concurrency=args.concurrency,
             bodies_dir=args.bodies_dir,
         )
     except UsageError as exc:

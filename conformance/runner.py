@@ -23,7 +23,7 @@ def run(target: Target, junit_xml: str | None = None, pytest_args: list[str] | N
     plugin = ConformancePlugin(target)
     checks = Path(__file__).resolve().parent / "checks"
     args = [str(checks), "-c", str(checks / "pytest.ini"), "--rootdir", str(checks), "--no-header", "-rN"]
-    args += ["-v", "--tb=short"] if target.verbose else ["-q", "--tb=no", "-p", "no:warnings"]
+    args += ["-v", "--tb=short"] if target.verbose else ["-q", "--tb=no"]
     if junit_xml:
         args += [f"--junitxml={junit_xml}", "-o", "junit_suite_name=conformance-" + target.api]
     if target.seed is not None:

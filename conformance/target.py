@@ -29,6 +29,7 @@ class Target:
     strict: bool = False
     read_only: bool = False
     only_rules: tuple[str, ...] = ()  # run only the checks of these rules (empty: all)
+    concurrency: int = 4  # requests in flight at once where their order does not matter
     verbose: bool = False  # tracebacks in the output (-v); the summary alone otherwise
     bodies_dir: str = "conformance-bodies"  # where a failing request's binary body is saved for its curl
     shrink_seconds: float = 10.0  # time Hypothesis may spend minimising a failure (its default: 300 s)

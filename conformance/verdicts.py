@@ -33,6 +33,7 @@ class Findings:
 
     items: list[Finding] = field(default_factory=list)
     judged: object | None = None
+    batches: dict[str, tuple[list, object]] = field(default_factory=dict)
 
 
 # One check runs at a time, but it may send requests from worker threads: a module global, not a
@@ -70,6 +71,16 @@ def _request_of(response):
         return response.request
     except RuntimeError:  # an httpx.Response built without a request
         return None
+
+
+def batch(name: str, send) -> list:
+    """A list the check fills; once its body returns, the plugin calls ``send(list)``, still inside the
+    check. The schema layer collects Hypothesis' cases this way and sends them concurrently: generating a
+    case needs no response, so a run pays for the network once per batch, not once per case."""
+    findings = current()
+    if name not in findings.batches:
+        findings.batches[name] = ([], send)
+    return findings.batches[name][0]
 
 
 def judged(response):

@@ -94,9 +94,12 @@ def test_usage_errors_exit_2(args):
     assert "usage:" in result.stderr
 
 
-def test_read_only_creates_nothing(mock):
+def test_read_only_creates_nothing_and_still_runs_every_safe_operation(mock, tmp_path):
     before = mock.app.ctx.dump()
+    report = tmp_path / "report.json"
     result = conformance(
+        "--report",
+        str(report),
         "--api",
         "tagged-images",
         "--base-url",
@@ -109,6 +112,11 @@ def test_read_only_creates_nothing(mock):
     )
     assert result.returncode == 0, result.stdout[-3000:]
     assert mock.app.ctx.dump() == before
+    data = json.loads(report.read_text())
+    statuses = {r["id"]: r["status"] for r in data["rules"]}
+    assert statuses["ALL-01"] == statuses["ALL-02"] == "pass", statuses  # not SKIP: GETs were all judged
+    tests = {c["test"] for r in data["rules"] if r["id"] == "ALL-02" for c in r["checks"]}
+    assert any("GET /images]" in t for t in tests) and not any("[POST " in t for t in tests), tests
 
 
 def test_a_should_break_warns_and_fails_only_with_strict():
@@ -133,3 +141,35 @@ def test_a_should_break_warns_and_fails_only_with_strict():
     assert relaxed.returncode == 0, relaxed.stdout[-3000:]
     assert "WARN EDP-02" in relaxed.stdout and "1 warnings" in relaxed.stdout
     assert strict.returncode == 1 and "FAIL EDP-02" in strict.stdout
+
+
+def test_the_summary_comes_first_one_line_per_break_with_the_curl_of_that_request(tmp_path):
+    (truncate,) = [m.apply for m in all_mutants() if m.id == "edp-truncated-download"]
+    server = LiveServer(mutate=truncate)
+    try:
+        args = ["--api", "everydaypic", "--base-url", f"{server.url}/everydaypic", "--seed", "1"]
+        junit = tmp_path / "junit.xml"
+        quiet = conformance(*args, "--max-examples", "3", "--junit-xml", str(junit))
+        verbose = conformance(*args, "--max-examples", "3", "-v")
+        lines = quiet.stdout.splitlines()
+        assert lines[0].startswith("conformance everydaypic @ ") and "FAILED" in lines[0], quiet.stdout
+        assert "Traceback" not in quiet.stdout and "Hypothesis" not in quiet.stdout, quiet.stdout
+        block = lines[lines.index(next(line for line in lines if line.startswith("FAIL EDP-05 "))) :]
+        assert block[1].startswith("  - ") and "bytes" in block[1], block[:3]
+        curl = block[2].strip()
+        assert curl.startswith("curl -X GET ") and "/v1/image/" in curl, block[:3]
+        replay = subprocess.run(
+            ["bash", "-c", curl + " -sS -o /dev/null -w '%{http_code} %{size_download}'"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        status, size = replay.stdout.split()
+        assert status == "200" and int(size) > 0, replay  # the very download that came back short
+        names = {case.get("name") for case in ET.parse(junit).getroot().iter("testcase")}
+        assert "test_schema_layer[GET /v1/image/{id}]" in names, names
+    finally:
+        server.stop()
+    summary_end = verbose.stdout.index("---- details (-v) ----")
+    assert "FAIL EDP-05" in verbose.stdout[:summary_end]
+    assert "AssertionError" in verbose.stdout[summary_end:], verbose.stdout[-2000:]

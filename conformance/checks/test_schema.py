@@ -6,8 +6,8 @@ the spec with our decisions undone), positive and negative, and judges every res
   against the full spec, our decisions included (SHOULD: a warning naming the decision);
 - ALL-03: a request that breaks the seed (and our spec too) gets a 4xx;
 - ALL-05: a request the seed allows is not refused (any 4xx but those that speak of state, credentials
-  or resource limits). Bodies that carry file content, and bracket-nested forms, are left to the APIs'
-  own ALL-05 checks: what makes a file acceptable (PNG, 300x300, decodable) is prose no schema states.
+  or resource limits). Operations on a named resource, bodies that carry file content and bracket-nested
+  forms are left to the APIs' own ALL-05 checks, which send real ids and real files.
 
 Findings are recorded, not raised, so one operation's run reports every distinct break, each on its own
 rule with the exact request that showed it, and the remaining examples still run. Under --read-only only
@@ -16,7 +16,9 @@ safe operations are generated, each of them in full.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -42,7 +44,7 @@ from werkzeug.datastructures import Headers
 from conformance.openapi_check import violation_text
 from conformance.plugin import current_target
 from conformance.seed_view import HTTP_METHODS, seed_view
-from conformance.verdicts import check, should
+from conformance.verdicts import batch, check, should
 from mockserver.registry import APIS, resolve_refs
 
 TARGET = current_target()
@@ -107,9 +109,14 @@ OPERATIONS = {  # operationId -> (method, path template, {parameter name: locati
 }
 
 
-def _left_to_own_checks(operation: dict) -> bool:
-    """Bodies whose acceptability no schema states: file content (a binary part, base64 data: whether a
-    file is acceptable is prose) and bracket-nested forms (``a[b][]=``, which openapi-core reads flat)."""
+def _left_to_own_checks(method: str, operation: dict, path_item: dict) -> bool:
+    """Requests whose acceptance no schema can judge. An operation on a named resource (a path parameter,
+    or a DELETE): a generated id names nothing, and how a server refuses an unknown one (400, 404, 410)
+    is not in the seeds. Bodies with file content (a binary part, base64 data: whether a file is
+    acceptable is prose) and bracket-nested forms (``a[b][]=``, which openapi-core reads flat)."""
+    parameters = resolve_refs(path_item.get("parameters", []) + operation.get("parameters", []), SEED)
+    if method == "delete" or any(p.get("in") == "path" for p in parameters):
+        return True
     content = resolve_refs(operation.get("requestBody", {}), SEED).get("content", {})
     for media, body in content.items():
         text = str(body.get("schema", {}))
@@ -130,7 +137,7 @@ OWN_CHECKS = {
     (method.upper(), path)
     for path, item in SEED["paths"].items()
     for method, op in item.items()
-    if method in HTTP_METHODS and isinstance(op, dict) and _left_to_own_checks(op)
+    if method in HTTP_METHODS and isinstance(op, dict) and _left_to_own_checks(method, op, item)
 }
 
 
@@ -255,28 +262,53 @@ def _judge_against_full_spec(case, response) -> None:
     max_examples=TARGET.max_examples, deadline=None, database=None, suppress_health_check=list(HealthCheck)
 )
 def test_schema_layer(case, target):  # target: unused here, but named so a host session can tag the id
-    response = case.call(timeout=30)
+    batch("schema-layer", _send_and_judge).append(case)
+
+
+def _send_and_judge(cases) -> None:
+    """Every generated case of one operation, sent ``TARGET.concurrency`` at a time, then judged in
+    generation order (the findings keep the first request that showed each break)."""
+    with ThreadPoolExecutor(max_workers=max(1, min(TARGET.concurrency, len(cases)))) as pool:
+        outcomes = list(pool.map(_call, cases))
+        for case, (response, error) in zip(cases, outcomes, strict=True):
+            if error is not None:
+                check(False, f"{case.operation.label}: the request failed: {error}", rule="ALL-01")
+            else:
+                _judge_case(case, response)
+        pool.map(_clean_up_quietly, [(c, r) for c, (r, e) in zip(cases, outcomes, strict=True) if e is None])
+
+
+def _call(case):
     try:
-        _judge(case, response, "ALL-01", [not_a_server_error])
-        if response.status_code >= 500:
-            return
-        negative = case.meta is not None and case.meta.generation.mode == GenerationMode.NEGATIVE
-        if negative:
-            if _violates(SEED_WIRE, response) and _violates(FULL_WIRE, response):
-                _judge(case, response, "ALL-03", [negative_data_rejection])
-            return
-        _judge(case, response, "ALL-02", SEED_CHECKS)
-        _judge_against_full_spec(case, response)
-        if TARGET.api in AUTH_RULE:
-            _judge(case, response, AUTH_RULE[TARGET.api], [ignored_auth], record=_record_should)
-        refused = 400 <= response.status_code < 500 and response.status_code not in STATE_STATUSES
-        if refused and (case.method, case.path) not in OWN_CHECKS and not _violates(SEED_WIRE, response):
-            check(
-                False,
-                f"{case.operation.label}: a request the seed allows was refused with {response.status_code}: "
-                f"{_one_line(response.text, 200)}",
-                rule="ALL-05",
-                response=response,
-            )
-    finally:
-        _clean_up(case, response)
+        return case.call(timeout=30), None
+    except Exception as exc:  # a transport error: the server hung up, timed out, refused the connection
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def _clean_up_quietly(pair) -> None:
+    with contextlib.suppress(Exception):  # best effort: a failed clean-up leaves a record, not a verdict
+        _clean_up(*pair)
+
+
+def _judge_case(case, response) -> None:
+    _judge(case, response, "ALL-01", [not_a_server_error])
+    if response.status_code >= 500:
+        return
+    negative = case.meta is not None and case.meta.generation.mode == GenerationMode.NEGATIVE
+    if negative:
+        if _violates(SEED_WIRE, response) and _violates(FULL_WIRE, response):
+            _judge(case, response, "ALL-03", [negative_data_rejection])
+        return
+    _judge(case, response, "ALL-02", SEED_CHECKS)
+    _judge_against_full_spec(case, response)
+    if TARGET.api in AUTH_RULE:
+        _judge(case, response, AUTH_RULE[TARGET.api], [ignored_auth], record=_record_should)
+    refused = 400 <= response.status_code < 500 and response.status_code not in STATE_STATUSES
+    if refused and (case.method, case.path) not in OWN_CHECKS and not _violates(SEED_WIRE, response):
+        check(
+            False,
+            f"{case.operation.label}: a request the seed allows was refused with {response.status_code}: "
+            f"{_one_line(response.text, 200)}",
+            rule="ALL-05",
+            response=response,
+        )
