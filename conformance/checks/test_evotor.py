@@ -294,7 +294,7 @@ class EvotorMachine(RuleBasedStateMachine):
     def upload(self, slot, color):
         self.touched = slot
         store, product = self.slots[slot]
-        data = png(color)
+        data = photo_png(int.from_bytes(bytes(color), "big"))  # realistic, distinct per colour
         r = judged(upload(self.http, store, product, data))
         self.made.note(r, store, product)
         if self.model[(store, product)] is None:
@@ -486,7 +486,7 @@ def test_evt03_bad_files_are_refused_and_not_stored(target, http, made):
             items == [], f"the refused {kind} was stored: the product lists {ids_of(items)}", response=listing
         )
     # nothing took the slots: a valid upload to each product still succeeds
-    goods = concurrently(lambda kind: upload(http, store, products[kind], png((11, 22, 33))), cases)
+    goods = concurrently(lambda kind: upload(http, store, products[kind], photo_png(10)), cases)
     for kind, r in zip(cases, goods, strict=True):
         made.note(r, store, products[kind])
         check(
