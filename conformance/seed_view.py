@@ -11,9 +11,10 @@ module), optionally with ``x-seed`` (the seed's own, looser statement):
 - ``x-decided: []``: the decision narrows nothing (a name, an example, a widening);
 - ``x-seed: {key: value}``: in the seed view these keys are set to the seed's value.
 
-Every operation also gets a ``4XX`` response with no content, unless it has one or a ``default``: where a
-seed names no status for an error, any client error passes at MUST. The view is built from the raw
-document, before ``$ref`` resolution, so a decision tagged on a component undoes it everywhere.
+A ``$ref`` to a node the view dropped is dropped too. Every operation also gets a ``4XX`` response with
+no content, unless it has one or a ``default``: where a seed names no status for an error, any client
+error passes at MUST. The view is built from the raw document, before ``$ref`` resolution, so a decision
+tagged on a component undoes it everywhere.
 """
 
 from __future__ import annotations
@@ -72,10 +73,35 @@ def _undo(node, where: str, problems: list[str]):
     return out
 
 
+def _resolves(view: dict, ref: str) -> bool:
+    node = view
+    for part in ref.removeprefix("#/").split("/"):
+        part = part.replace("~1", "/").replace("~0", "~")
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def _drop_dangling_refs(node, view: dict):
+    """A reference to a decision is a decision: ``{$ref}`` nodes whose target the view dropped go too."""
+    if isinstance(node, list):
+        kept = [_drop_dangling_refs(item, view) for item in node]
+        return [item for item in kept if item is not None]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/") and not _resolves(view, ref):
+        return None
+    kept = {key: _drop_dangling_refs(value, view) for key, value in node.items()}
+    return {key: value for key, value in kept.items() if value is not None}
+
+
 def build_seed_view(spec: dict, problems: list[str] | None = None) -> dict:
     """``problems`` collects tags that are missing or name nothing (tests/test_seed_view.py wants none);
     an untagged decision narrows nothing here, so that test is what keeps decisions out of MUST."""
     view = _undo(spec, "#", [] if problems is None else problems)
+    view = _drop_dangling_refs(view, view)
     for item in view.get("paths", {}).values():
         for method in HTTP_METHODS:
             operation = item.get(method)

@@ -81,6 +81,29 @@ def test_each_kind_of_tag_undoes_its_decision():
     assert view["info"]["x-seed"] == "000.txt"
 
 
+def test_a_reference_to_a_decision_goes_with_it():
+    spec = {
+        "openapi": "3.0.3",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/a": {
+                "get": {
+                    "responses": {
+                        "200": {"description": "ok"},
+                        "401": {"$ref": "#/components/responses/Unauthorized"},
+                    }
+                }
+            }
+        },
+        "components": {
+            "responses": {"Unauthorized": {"description": "ours", "x-decision": "401", "x-decided": True}}
+        },
+    }
+    view = build_seed_view(spec)
+    assert set(view["paths"]["/a"]["get"]["responses"]) == {"200", "4XX"}
+    validate(view)
+
+
 def test_an_untagged_decision_or_a_tag_naming_nothing_is_reported():
     spec = {
         "openapi": "3.0.3",
