@@ -174,7 +174,7 @@ def start_server(name: str, argv: list[str], port: int, probe: str, headers: dic
     raise RuntimeError(f"{name} did not answer within {START_TIMEOUT}s")
 
 
-def start_mock(port: int | None = None) -> Server:
+def start_mock(port: int | None = None, *options: str) -> Server:
     port = port or free_port()
     argv = [
         sys.executable,
@@ -187,6 +187,7 @@ def start_mock(port: int | None = None) -> Server:
         "--log-level",
         "warning",
         "--no-access-log",
+        *options,
     ]
     return start_server("mock", argv, port, "/")
 
@@ -427,6 +428,54 @@ def measure(
             file=sys.stderr,
         )
     return rows
+
+
+# The request journal's cost: the same requests at the mock with its journal (the default) and without
+# (--journal-size 0), in alternation. A cached read shows the per-request bookkeeping at its most visible;
+# a multipart upload adds the body summary (hash, parsed fields, the file's image header).
+JOURNAL_ENDPOINTS = ("tagged-images list (limit 20)", "evotor upload (300x300 PNG, multipart)")
+
+
+def journal_cost(
+    endpoints_: list[Endpoint],
+    on: Server,
+    off: Server,
+    loadgen: str,
+    rounds: int,
+    duration: float,
+    connections: int,
+) -> list[dict]:
+    rows = []
+    for ep in endpoints_:
+        runs: dict[str, list[LoadResult]] = {"on": [], "off": []}
+        pairs = (("on", on), ("off", off))
+        for _name, server in pairs if rounds > 1 else []:  # warm-up
+            run_load(loadgen, HOST, server.port, ep.ours, min(1.0, duration / 2), connections)
+        for round_ in range(rounds):  # on first, then off first: neither always follows the other
+            for name, server in pairs if round_ % 2 == 0 else pairs[::-1]:
+                runs[name].append(run_load(loadgen, HOST, server.port, ep.ours, duration, connections))
+        row = {"endpoint": ep.name, "on": _summary(runs["on"], on), "off": _summary(runs["off"], off)}
+        row["on_vs_off"] = row["on"]["rps"] / row["off"]["rps"] if row["off"]["rps"] else None
+        rows.append(row)
+        print(
+            f"  {ep.name}: journal on {row['on']['rps']:.0f}/s, off {row['off']['rps']:.0f}/s",
+            file=sys.stderr,
+        )
+    return rows
+
+
+def journal_table(rows: list[dict]) -> str:
+    head = (
+        "| endpoint | journal on req/s | journal off req/s | on/off | p50 on / off (ms) | p99 on / off (ms) |"
+    )
+    lines = [head, "|---|---|---|---|---|---|"]
+    for r in rows:
+        on, off = r["on"], r["off"]
+        lines.append(
+            f"| {r['endpoint']} | {on['rps']:.0f} | {off['rps']:.0f} | {_fmt(r['on_vs_off'], '.2f')}x | "
+            f"{on['p50_ms']:.1f} / {off['p50_ms']:.1f} | {on['p99_ms']:.1f} / {off['p99_ms']:.1f} |"
+        )
+    return "\n".join(lines)
 
 
 # -- start-up, scaling, memory, conformance ----------------------------------------------------------------
@@ -728,6 +777,14 @@ def report_markdown(meta: dict, rows: list[Row], extra: dict, target_lines: list
         table(rows),
         "",
     ]
+    if extra.get("journal"):
+        parts += [
+            "The request journal (default: the last 1,000 requests) against none (`--journal-size 0`), "
+            "same requests in alternation:",
+            "",
+            journal_table(extra["journal"]),
+            "",
+        ]
     if "startup_s" in extra:
         parts.append(
             f"Mock start-up (all five APIs, launch to first answer, median): {extra['startup_s']:.2f} s"
@@ -855,10 +912,18 @@ def main(argv: list[str] | None = None) -> int:
         servers.append(ceiling)
         print("benchmarks: measuring throughput ...", file=sys.stderr)
         rows = measure(eps, mock, prisms, ceiling, loadgen, rounds, duration, args.connections)
+        journal_eps = [ep for ep in eps if ep.name in JOURNAL_ENDPOINTS]
+        if journal_eps:  # two fresh mocks, seeded alike: the first one's caches are full by now
+            print("benchmarks: the request journal on and off ...", file=sys.stderr)
+            pair = [start_mock(), start_mock(None, "--journal-size", "0")]
+            servers += pair
+            for server in pair:
+                seed_mock(server, 50 if quick else IMAGE_UPLOAD_RECORDS)
+            journal_rows = journal_cost(journal_eps, *pair, loadgen, rounds, duration, args.connections)
     finally:
         for server in servers:
             server.stop()
-    extra: dict = {}
+    extra: dict = {"journal": journal_rows} if journal_eps else {}
     if not args.no_extras:
         print("benchmarks: start-up, scaling, memory ...", file=sys.stderr)
         extra["startup_s"] = startup_seconds(1 if quick else 3)

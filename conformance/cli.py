@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="SHOULD rules fail the run instead of warning")
     p.add_argument("--read-only", action="store_true", help="only safe requests (for production)")
     p.add_argument(
+        "--concurrency", type=int, default=4, help="requests in flight at once where order does not matter"
+    )
+    p.add_argument(
         "-v", "--verbose", action="store_true", help="tracebacks and every check, after the summary"
     )
     p.add_argument(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 
 from hypothesis import strategies as st
 from PIL import Image
@@ -27,3 +28,18 @@ def images(draw, formats=("PNG", "JPEG", "GIF"), max_side: int = 48) -> tuple[by
 
 def not_an_image() -> bytes:
     return b"this is plain text, not an image\n" * 4
+
+
+def realistic_image(fmt: str = "PNG", seed: int = 0, size: tuple[int, int] = (64, 48)) -> bytes:
+    """A photo-like image of a few KB (noise does not compress), as real clients upload: some servers
+    fail on tiny files, and a check about another rule must not stumble on that."""
+    width, height = size
+    noise = random.Random(seed).randbytes(width * height * 3)
+    buf = io.BytesIO()
+    Image.frombytes("RGB", size, noise).save(buf, fmt)
+    return buf.getvalue()
+
+
+def tiny_png() -> bytes:
+    """A 1x1 pixel PNG (under 100 bytes): edge data, for the checks that are about it."""
+    return image_bytes(1, 1, "PNG", (200, 30, 30))

@@ -1,6 +1,8 @@
 """The pytest plugin every project gets by installing image-api-contracts (entry point ``pytest11``).
 
-- ``contract_mock``: the mock, served on 127.0.0.1 in a background thread, reset before each test;
+- ``contract_mock``: the mock, served on 127.0.0.1 in a background thread (or in-process, with no port),
+  reset before each test, with its request journal (``requests``, ``assert_received``, and
+  ``assert_all_requests_honoured_the_contract``: after each test with ``assert_honoured=True``);
 - ``--contract-api NAME --contract-base-url URL``: the conformance checks join the session as test items
   named after their rules, with a verdict per rule at the end (``mock`` as URL checks our own mock);
 - ``conformance.assert_honours_contract(api, response)`` checks one exchange with openapi-core.
@@ -14,7 +16,15 @@ from __future__ import annotations
 import pytest
 
 API_NAMES = ("everydaypic", "evotor", "image-upload", "sharinpix", "tagged-images")
-MOCK_MARKER_OPTIONS = ("api", "fixtures", "latency_ms", "force_status", "force_path")
+MOCK_MARKER_OPTIONS = (
+    "api",
+    "fixtures",
+    "latency_ms",
+    "force_status",
+    "force_path",
+    "in_process",
+    "assert_honoured",
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -31,6 +41,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="MS",
         help="contract_mock: delay every API response by MS milliseconds (ini: contract_mock_latency)",
     )
+    group.addoption(
+        "--contract-mock-in-process",
+        action="store_true",
+        default=None,
+        help="contract_mock: serve through httpx.ASGITransport, no port (ini: contract_mock_in_process)",
+    )
+    parser.addini("contract_mock_in_process", "contract_mock: serve in-process, with no port", "bool")
     parser.addini("contract_mock_fixtures", "contract_mock: load the seed data after each reset", "bool")
     parser.addini("contract_mock_latency", "contract_mock: delay every API response (ms)", "string", "0")
 
@@ -59,9 +76,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "contract_mock(api=None, fixtures=False, latency_ms=0, force_status=None, force_path=None): "
-        "how the contract_mock fixture serves this test (one API at its real paths, seed data, latency, "
-        "a forced error status under a path prefix)",
+        "contract_mock(api=None, fixtures=False, latency_ms=0, force_status=None, force_path=None, "
+        "in_process=False, assert_honoured=False): how the contract_mock fixture serves this test (one API "
+        "at its real paths, seed data, latency, a forced error status under a path prefix, through ASGI "
+        "with no port) and whether every request it received must have honoured the contract",
     )
     config.addinivalue_line(
         "markers",
@@ -87,12 +105,12 @@ def contract_mock_servers():
     paths), started on first use and stopped at the end. Tests use ``contract_mock``."""
     from mockserver.background import BackgroundMock
 
-    servers: dict[str | None, BackgroundMock] = {}
+    servers: dict[tuple[str | None, bool], BackgroundMock] = {}
 
-    def server(api: str | None) -> BackgroundMock:
-        if api not in servers:
-            servers[api] = BackgroundMock(api=api).start()
-        return servers[api]
+    def server(api: str | None, in_process: bool = False) -> BackgroundMock:
+        if (api, in_process) not in servers:
+            servers[api, in_process] = BackgroundMock(api=api, in_process=in_process).start()
+        return servers[api, in_process]
 
     yield server
     for mock in servers.values():
@@ -107,7 +125,9 @@ def contract_mock(request: pytest.FixtureRequest, contract_mock_servers):
 
     Yields a ``mockserver.background.BackgroundMock``: ``.url``, ``.base_url(api)``, ``.client(api)``
     (closed after the test), ``.reset()``, ``.load_fixtures()``, ``.state()``, ``.set_latency(ms)``,
-    ``.force_status(status, path=None)``.
+    ``.force_status(status, path=None)``, and the journal of what it received: ``.requests(api=…,
+    operation=…, **filters)``, ``.assert_received(operation, count=…, where=…)``,
+    ``.assert_all_requests_honoured_the_contract()``.
     """
     options = {}
     for marker in reversed(list(request.node.iter_markers("contract_mock"))):  # the closest wins, per option
@@ -122,7 +142,8 @@ def contract_mock(request: pytest.FixtureRequest, contract_mock_servers):
     latency = options.get("latency_ms", _option_or_ini(config, "contract_mock_latency") or 0)
     if not str(latency).isdigit():
         pytest.fail(f"contract_mock latency must be whole milliseconds, not {latency!r}", pytrace=False)
-    mock = contract_mock_servers(options.get("api"))
+    in_process = options.get("in_process", _option_or_ini(config, "contract_mock_in_process"))
+    mock = contract_mock_servers(options.get("api"), bool(in_process))
     mock.reset()
     if fixtures:
         mock.load_fixtures()
@@ -131,6 +152,14 @@ def contract_mock(request: pytest.FixtureRequest, contract_mock_servers):
         mock.set_behaviour(latency_ms=int(latency), status=options.get("force_status"), path_prefix=path)
     yield mock
     mock.close_clients()
+
+
+def _closest_option(item: pytest.Item, name: str):
+    """A contract_mock marker option as the fixture reads it: the closest marker naming it wins."""
+    for marker in item.iter_markers("contract_mock"):
+        if name in marker.kwargs:
+            return marker.kwargs[name]
+    return None
 
 
 def _option_or_ini(config: pytest.Config, name: str):
@@ -142,8 +171,17 @@ def _option_or_ini(config: pytest.Config, name: str):
 @pytest.hookimpl(wrapper=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function):
     """``@pytest.mark.contract_exchange``: once the test passed, each exchange its mock clients made must
-    honour the spec (openapi-core); a violation fails the test, naming the request and what is wrong."""
+    honour the spec (openapi-core); a violation fails the test, naming the request and what is wrong.
+    ``contract_mock(assert_honoured=True)``: every request the mock received must have honoured it."""
     result = yield
+    if _closest_option(pyfuncitem, "assert_honoured") and "contract_mock" in pyfuncitem.funcargs:
+        broken = None
+        try:
+            pyfuncitem.funcargs["contract_mock"].assert_all_requests_honoured_the_contract()
+        except AssertionError as exc:
+            broken = str(exc)
+        if broken is not None:
+            pytest.fail(f"contract_mock(assert_honoured=True): {broken}", pytrace=False)
     marker = pyfuncitem.get_closest_marker("contract_exchange")
     if marker is None:
         return result

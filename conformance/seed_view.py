@@ -33,18 +33,21 @@ ANY_CLIENT_ERROR = {
 }
 
 
+_DROPPED = object()  # what a node that is itself a decision becomes (``None`` is a value: ``data: null``)
+
+
 def _undo(node, where: str, problems: list[str]):
-    """``node`` with the decisions under it undone; ``None`` when the node itself is a decision."""
+    """``node`` with the decisions under it undone; ``_DROPPED`` when the node itself is a decision."""
     if isinstance(node, list):
         undone = [_undo(item, f"{where}/{i}", problems) for i, item in enumerate(node)]
-        return [item for item in undone if item is not None]
+        return [item for item in undone if item is not _DROPPED]
     if not isinstance(node, dict):
         return node
     if "x-decision" in node and "x-decided" not in node:
         problems.append(f"{where}: x-decision without x-decided")
     decided = node.get("x-decided", [])
     if decided is True:
-        return None
+        return _DROPPED
     out = {}
     for key, value in node.items():
         if key == "x-decided" or (key == "x-seed" and isinstance(value, dict)):
@@ -61,7 +64,7 @@ def _undo(node, where: str, problems: list[str]):
             if not value and key == "required":
                 continue  # JSON Schema draft 4 (OpenAPI 3.0) wants a non-empty required list
         undone = _undo(value, f"{where}/{key}", problems)
-        if undone is not None:
+        if undone is not _DROPPED:
             out[key] = undone
     names = decided if isinstance(decided, list) else list(decided) if isinstance(decided, dict) else []
     missing = [key for key in names if key not in node]
@@ -87,14 +90,14 @@ def _drop_dangling_refs(node, view: dict):
     """A reference to a decision is a decision: ``{$ref}`` nodes whose target the view dropped go too."""
     if isinstance(node, list):
         kept = [_drop_dangling_refs(item, view) for item in node]
-        return [item for item in kept if item is not None]
+        return [item for item in kept if item is not _DROPPED]
     if not isinstance(node, dict):
         return node
     ref = node.get("$ref")
     if isinstance(ref, str) and ref.startswith("#/") and not _resolves(view, ref):
-        return None
+        return _DROPPED
     kept = {key: _drop_dangling_refs(value, view) for key, value in node.items()}
-    return {key: value for key, value in kept.items() if value is not None}
+    return {key: value for key, value in kept.items() if value is not _DROPPED}
 
 
 def build_seed_view(spec: dict, problems: list[str] | None = None) -> dict:

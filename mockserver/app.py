@@ -19,21 +19,23 @@ from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
-from starlette.middleware.cors import CORSMiddleware
 
 from .apis.base import snake_case
 from .compiled_schemas import CompiledJSONResponseValidator, CompiledParameterValidator
 from .context import ContextMiddleware, MockContext, Settings
 from .control import mock_routes
+from .cors import browser_cors
 from .errors import ApiError, make_error_handler
 from .fastjson import OrjsonJsonifier
 from .fixtures import load_seed_data
 from .forms import BracketFormValidator, ClosingMultiPartValidator, Utf8JSONValidator
+from .journal import JournalMiddleware
 from .limits import BodyLimitMiddleware
 from .once_decorated import OnceDecoratedApp
 from .prefer import PreferMiddleware
 from .registry import SPECS_DIR
 from .reply_cache import ReplyCacheMiddleware, StateVersionMiddleware
+from .verdict import with_checkpoints
 
 
 class _AnyPathConvertor(PathConvertor):
@@ -111,11 +113,12 @@ _SPEC_SUFFIXES = ("/openapi.json", "/openapi.yaml")
 
 
 def _middlewares() -> list:
-    """Connexion's stack, with the reply cache after request validation and before response validation."""
+    """Connexion's stack, with the reply cache after request validation and before response validation,
+    and the journal's checkpoints around security and request validation (mockserver.verdict)."""
     stack = list(ConnexionMiddleware.default_middlewares)
     stack[stack.index(SwaggerUIMiddleware)] = _SwaggerUIOnItsPaths
     stack.insert(stack.index(ResponseValidationMiddleware), ReplyCacheMiddleware)
-    return stack
+    return with_checkpoints(stack)
 
 
 class MockServer:
@@ -126,14 +129,7 @@ class MockServer:
         self.ctx = MockContext(self.settings)
         self.connexion = self._build_connexion()
         self.routes = mock_routes()
-        app = CORSMiddleware(
-            self._dispatch,
-            allow_origins=["*"],
-            allow_methods=["*"],
-            allow_headers=["*"],
-            expose_headers=["*"],
-        )
-        self.asgi = ContextMiddleware(StateVersionMiddleware(app, self.ctx), self.ctx)
+        self.asgi = ContextMiddleware(StateVersionMiddleware(self._dispatch, self.ctx), self.ctx)
         self.durable = None
         if self.settings.state_dir:
             from .durable import DurableMiddleware, DurableState
@@ -143,6 +139,9 @@ class MockServer:
             print(f"mockserver: {self.durable.summary()}", file=sys.stderr)
         elif self.settings.seed_data:
             load_seed_data(self.ctx, self.settings.seed_data)
+        # Outermost: the journal sees what the client sees, and CORS covers every answer (the durable
+        # layer's own 503 too), so a page on another origin can read each one.
+        self.asgi = browser_cors(JournalMiddleware(self.asgi, self.ctx), self.settings.apis)
 
     def _build_connexion(self) -> OnceDecoratedApp:
         app = OnceDecoratedApp(

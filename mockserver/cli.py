@@ -11,8 +11,9 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from .context import DEFAULT_REPLY_CACHE_BYTES
+from .context import DEFAULT_JOURNAL_SIZE, DEFAULT_REPLY_CACHE_BYTES
 from .registry import APIS, FIXTURES_DIR
 
 SETTINGS_ENV = "MOCKSERVER_SETTINGS"  # how --workers hands the settings to each worker process
@@ -68,6 +69,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MB",
         help="keep encoded replies to repeated reads until the API's state changes (default: 32; 0: off)",
     )
+    p.add_argument(
+        "--journal-size",
+        type=int,
+        default=DEFAULT_JOURNAL_SIZE,
+        metavar="N",
+        help="keep the last N requests for GET /__mock__/requests (default: 1000; 0: no journal)",
+    )
+    p.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="origin of every URL the mock hands out, e.g. http://localhost:5173 behind a dev proxy "
+        "(default: the request's own, or X-Forwarded-Proto/-Host)",
+    )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.add_argument(
         "--access-log",
@@ -86,6 +100,8 @@ def settings_from_args(args: argparse.Namespace):
         raise SystemExit("mockserver: --max-store-bytes must be >= 0")
     if args.reply_cache_mb < 0:
         raise SystemExit("mockserver: --reply-cache-mb must be >= 0")
+    if args.journal_size < 0:
+        raise SystemExit("mockserver: --journal-size must be >= 0")
     state_dir = Path(args.state_dir) if args.state_dir else None
     return Settings(
         apis=(args.api,) if args.api else tuple(APIS),
@@ -97,7 +113,20 @@ def settings_from_args(args: argparse.Namespace):
         validate_responses=not args.no_response_validation,
         reply_cache_bytes=args.reply_cache_mb * 2**20,
         signing_key=signing_key(state_dir) if state_dir else None,
+        journal_size=args.journal_size,
+        public_url=_public_url(args.public_url),
     )
+
+
+def _public_url(url: str | None) -> str | None:
+    """``scheme://host[:port]`` and an optional path prefix (a proxy that strips one): the mock's own
+    paths follow it in every URL it hands out."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise SystemExit(f"mockserver: --public-url must be like http://localhost:5173, not {url!r}")
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
 
 def _settings_to_env(settings) -> str:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_BODY_BYTES = 25 * 1024 * 1024
 DEFAULT_REPLY_CACHE_BYTES = 32 * 1024 * 1024
+DEFAULT_JOURNAL_SIZE = 1000
 
 
 @dataclass
@@ -33,6 +34,8 @@ class Settings:
     signing_key: bytes | None = None
     url_ttl_seconds: int = 900
     reply_cache_bytes: int = DEFAULT_REPLY_CACHE_BYTES  # 0: every read runs its handler
+    journal_size: int = DEFAULT_JOURNAL_SIZE  # requests kept for GET /__mock__/requests; 0: no journal
+    public_url: str | None = None  # origin of every URL the mock hands out (else the request's own)
 
 
 @dataclass
@@ -43,6 +46,7 @@ class MockContext:
     apis: dict = field(init=False)  # name -> handler object (mockserver.apis.*)
     behaviour: Behaviour | None = field(default=None, init=False)  # POST /__mock__/behaviour
     replies: object = field(init=False)  # a ReplyCache, or None when the settings turn it off
+    journal: object = field(init=False)  # a mockserver.journal store, or None with journal_size 0
 
     def __post_init__(self):
         self.blobs = BlobStore(self.settings.max_store_bytes)
@@ -51,6 +55,9 @@ class MockContext:
 
         cache_bytes = self.settings.reply_cache_bytes
         self.replies = ReplyCache(cache_bytes) if cache_bytes else None
+        from .journal import open_journal
+
+        self.journal = open_journal(self.settings)
         self.apis = {}
         for name in self.settings.apis:
             module_name, cls_name = APIS[name].handler.split(":")
@@ -76,6 +83,8 @@ class MockContext:
 
     def reset(self) -> None:
         self.behaviour = None
+        if self.journal is not None:
+            self.journal.clear()
         self.blobs.clear()
         for api in self.apis.values():
             api.reset()

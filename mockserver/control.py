@@ -6,6 +6,7 @@ import html
 import json
 from pathlib import Path
 
+import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -14,8 +15,11 @@ from starlette.routing import Route
 from .context import operation_index
 from .errors import ApiError, error_body
 from .fixtures import load_seed_data
+from .journal import BadFilter, matcher
 from .prefer import MAX_DELAY_MS, Behaviour
 from .registry import FIXTURES_DIR
+
+JSON = "application/json"
 
 
 def _ctx(request: Request):
@@ -41,7 +45,8 @@ async def index(request: Request) -> Response:
         "<tr><th>API</th><th>title</th><th>base path</th><th colspan='2'>docs</th></tr>"
         + "".join(rows)
         + "</table><p>Mock controls: <code>POST /__mock__/reset</code>, <code>GET /__mock__/state</code>, "
-        "<code>POST /__mock__/fixtures</code>, <code>POST /__mock__/behaviour</code>. "
+        "<code>POST /__mock__/fixtures</code>, <code>POST /__mock__/behaviour</code>, "
+        "<code>GET /__mock__/requests</code> (what the mock received, with each request's contract verdict). "
         "Headers: <code>Prefer: code=404</code>, <code>Prefer: delay=250</code>.</p></body></html>"
     )
     return HTMLResponse(page)
@@ -56,6 +61,23 @@ async def state(request: Request) -> Response:
     ctx = _ctx(request)
     body = {"apis": ctx.dump(), "stored_bytes": ctx.blobs.used_bytes, "stored_files": len(ctx.blobs)}
     return JSONResponse(body)
+
+
+async def requests(request: Request) -> Response:
+    """The request journal: ``GET`` (filters ``api``, ``operation``, ``method``, ``path`` with ``*``,
+    ``status`` as ``201`` or ``4xx``, ``since`` an entry id or ISO time, ``verdict``), ``DELETE`` clears."""
+    journal = _ctx(request).journal
+    if journal is None:
+        raise ApiError(404, "the request journal is off (mockserver --journal-size 0)")
+    if request.method == "DELETE":
+        journal.clear()
+        return Response(status_code=204)
+    try:
+        keep = matcher(dict(request.query_params))
+    except BadFilter as exc:
+        raise ApiError(400, str(exc)) from exc
+    entries = [entry for entry in journal.entries() if keep(entry)]
+    return Response(orjson.dumps({"journal_size": journal.size, "requests": entries}), media_type=JSON)
 
 
 async def fixtures(request: Request) -> Response:
@@ -142,6 +164,7 @@ def mock_routes() -> Starlette:
             Route("/__mock__/reset", reset, methods=["POST"]),
             Route("/__mock__/state", state, methods=["GET"]),
             Route("/__mock__/fixtures", fixtures, methods=["POST"]),
+            Route("/__mock__/requests", requests, methods=["GET", "DELETE"]),
             Route("/__mock__/behaviour", behaviour, methods=["GET", "POST", "DELETE"]),
             Route("/__mock__/files/{api}/{key:path}", file_route, methods=["GET", "HEAD", "PUT"]),
         ],

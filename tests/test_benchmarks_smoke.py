@@ -31,3 +31,7 @@ def test_benchmark_command_runs(tmp_path):
     assert all(row["ours"]["bad"] == 0 for row in data["rows"]), data["rows"]
     assert set(data["memory"]) == {"tagged-images", "image-upload", "everydaypic"}
     assert "list page 0" in data["scaling"]
+    journal = {row["endpoint"]: row for row in data["journal"]}  # the request journal, on and off
+    assert set(journal) == {"tagged-images list (limit 20)", "evotor upload (300x300 PNG, multipart)"}
+    assert all(row["on"]["requests"] > 0 and row["off"]["requests"] > 0 for row in journal.values())
+    assert "| endpoint | journal on req/s | journal off req/s |" in markdowns[0].read_text()

@@ -74,3 +74,29 @@ def test_prefixed_mount_serves_everydaypic_under_its_name(make_client, png):
     )
     assert r.status_code == 200
     assert client.get(f"/everydaypic/v1/image/{r.json()[0]['id']}").content == png()
+
+
+def test_all05_any_string_names_extra_parts_and_any_part_type_are_accepted(make_client, png):
+    """The seed types fileName and name `string` and lists three parts: empty or one-character names,
+    an unlisted extra part and a file part declared application/octet-stream are all seed-valid."""
+    client = make_client("everydaypic")
+    cases = [
+        ({"fileName": "", "name": ""}, {}, "image/png"),
+        ({"fileName": "a", "name": "b"}, {}, "image/png"),
+        ({"fileName": "фото 1", "name": "名前"}, {}, "image/png"),
+        ({"fileName": "x.png", "name": "x", "comment": "extra"}, {"thumb": ("t.png", png(), "image/png")},
+         "image/png"),
+        ({"fileName": "y.png", "name": "y"}, {}, "application/octet-stream"),
+    ]
+    for data, extra_files, part_type in cases:
+        r = client.post("/v1/image", files={"file": ("f.bin", png(), part_type), **extra_files}, data=data)
+        assert r.status_code == 200, (data, r.text)
+        image = json_of(r)[0]
+        assert (image["fileName"], image["name"]) == (data["fileName"], data["name"])
+        assert client.get(f"/v1/image/{image['id']}").headers["content-type"] == "image/png"
+
+
+def test_edp01_file_over_20_mib_is_413_naming_the_limit(make_client):
+    client = make_client("everydaypic")
+    r = upload(client, b"\0" * (20 * 1024 * 1024 + 1))
+    assert r.status_code == 413 and "20971520" in r.text, r.text

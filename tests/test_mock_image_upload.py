@@ -223,14 +223,15 @@ def test_iup05_media_link_serves_exact_bytes_then_404_after_delete(make_client, 
     assert client.get("/__mock__/state").json()["stored_bytes"] == 0
 
 
-def test_iup05_unknown_file_name_is_404_and_missing_one_is_400(make_client, png):
+def test_iup05_unknown_missing_or_empty_file_name_is_404(make_client, png):
+    """ALL-05: the seed makes FileName optional, so leaving it out is no malformed request (no 400)."""
     client = make_client("image-upload")
     upload(client, png())
     r = client.delete("/DeleteImage", params={"FileName": "nope.png"}, headers=auth())
     assert_envelope_error(r, 404)
     assert json_of(r)["message"] == "Image not found: nope.png"
-    assert_envelope_error(client.delete("/DeleteImage", headers=auth()), 400)
-    assert_envelope_error(client.delete("/DeleteImage", params={"FileName": ""}, headers=auth()), 400)
+    assert_envelope_error(client.delete("/DeleteImage", headers=auth()), 404)
+    assert_envelope_error(client.delete("/DeleteImage", params={"FileName": ""}, headers=auth()), 404)
     assert len(listed(client)) == 1
 
 
@@ -364,3 +365,25 @@ def test_prefixed_mount_serves_image_upload_under_its_name(make_client, png):
     assert client.get(dto["mediaLink"]).content == png()
     r = client.get("/image-upload/GetAllImages", headers=auth())
     assert [i["fileName"] for i in r.json()["data"]] == [dto["fileName"]]
+
+
+def test_all05_any_part_filename_and_part_type_is_accepted(make_client, png):
+    """The seed names neither the part's filename nor its content type: one character, no extension,
+    non-ASCII, no declared type at all are all seed-valid uploads (an empty filename: see the next test)."""
+    client = make_client("image-upload")
+    cases = (("a", "image/png"), ("ab", "application/octet-stream"), ("фото 1.png", "image/png"),
+             ("noext", None))
+    for name, declared in cases:
+        part = (name, png(), declared) if declared else (name, png())
+        r = client.post("/UploadImage", files={"file": part}, headers=auth())
+        assert r.status_code == 200, (name, r.text)
+        dto = json_of(r)["data"]
+        assert dto["originalFileName"] == name and dto["size"] == len(png())
+        assert client.get(dto["mediaLink"]).content == png()
+
+
+def test_all05_an_empty_part_filename_with_content_is_stored(make_client, png):
+    client = make_client("image-upload")
+    r = raw_multipart(client, b'Content-Disposition: form-data; name="file"; filename=""', png())
+    assert r.status_code == 200, r.text
+    assert json_of(r)["data"]["originalFileName"] == "" and json_of(r)["data"]["size"] == len(png())

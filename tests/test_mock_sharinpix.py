@@ -14,6 +14,7 @@ from conftest import SEEDS_DIR, json_of
 from conformance.openapi_check import assert_honours_contract
 from mockserver import devtokens
 from mockserver.app import create_app
+from mockserver.images import inspect_image
 
 ALBUM = "00100000123BB146"
 PATH = f"/api/v1/albums/{ALBUM}/images/"
@@ -189,18 +190,22 @@ def test_spx03_rendition_urls_are_unsigned_cloudinary_transformations(make_clien
         "v1484586860/c6y8knpw2ywwwfc6cykj.jpg",
     )
     assert body["original_url"] == f"{root}/s--N4U79Bcw--/{tail}"
+    files = f"http://testserver/__mock__/files/sharinpix/{body['id']}"
     assert (
         body["thumbnails"]["mini"]
-        == f"/assets/blank.jpg#{root}/c_fit,h_1920,w_1920/c_fill,h_100,w_100/{attachment}/{tail}"
+        == f"{files}/thumbnails/mini.jpg#{root}/c_fit,h_1920,w_1920/c_fill,h_100,w_100/{attachment}/{tail}"
     )
     assert (
         body["thumbnails"]["original"]
-        == f"/assets/blank.jpg#{root}/fl_attachment/dpr_auto,q_auto,f_auto/{tail}"
+        == f"{files}/thumbnails/original.jpg#{root}/fl_attachment/dpr_auto,q_auto,f_auto/{tail}"
     )
-    assert body["external_urls"]["fit2000"] == f"/assets/blank.jpg#{root}/c_fit,h_2000,w_2000/{tail}"
     assert (
-        body["external_urls"]["large"]
-        == f"{root}/c_fit,h_1920,w_1920/c_fill,h_200,w_200/fl_attachment/dpr_auto,q_auto,f_auto/{tail}"
+        body["external_urls"]["fit2000"]
+        == f"{files}/external_urls/fit2000.jpg#{root}/c_fit,h_2000,w_2000/{tail}"
+    )
+    assert body["external_urls"]["large"] == (
+        f"{files}/external_urls/large.jpg#"
+        f"{root}/c_fit,h_1920,w_1920/c_fill,h_200,w_200/fl_attachment/dpr_auto,q_auto,f_auto/{tail}"
     )
     # Without secure_url: url; without either: a cloudinary-shaped URL from public_id/version/format.
     body = json_of(
@@ -210,12 +215,52 @@ def test_spx03_rendition_urls_are_unsigned_cloudinary_transformations(make_clien
         )
     )
     assert body["original_url"] == "http://c/image/upload/v7/p.png"
-    assert body["external_urls"]["full"].startswith("http://c/image/upload/c_fit,h_1920,w_1920/")
+    assert (
+        body["external_urls"]["full"]
+        .partition("#")[2]
+        .startswith("http://c/image/upload/c_fit,h_1920,w_1920/")
+    )
     body = json_of(post(client, "cloudinary[public_id]=p&cloudinary[version]=7&cloudinary[format]=png"))
     assert body["original_url"] == ""
-    assert body["external_urls"]["mini"] == (
+    assert body["external_urls"]["mini"].partition("#")[2] == (
         "https://res.cloudinary.com/mock/image/upload/c_fit,h_1920,w_1920/c_fill,h_100,w_100/"
         "fl_attachment/dpr_auto,q_auto,f_auto/v7/p.png"
+    )
+
+
+def test_spx03_rendition_urls_serve_placeholder_pixels_of_the_recorded_size_and_format(make_client):
+    client = make_client("sharinpix")
+    body = json_of(post(client, SEED_BODY))  # the seed's 295x171 jpg
+    for group in ("thumbnails", "external_urls"):
+        for key, url in body[group].items():
+            response = client.get(url.partition("#")[0])
+            assert response.status_code == 200, (group, key, response.text)
+            assert response.headers["content-type"] == "image/jpeg"
+            facts = inspect_image(response.content)
+            assert (facts.format, facts.width, facts.height) == ("JPEG", 295, 171)
+    odd = json_of(
+        post(
+            client,
+            "cloudinary[public_id]=p&cloudinary[width]=90000&cloudinary[height]=3&cloudinary[format]=pdf",
+        )
+    )
+    response = client.get(odd["thumbnails"]["mini"].partition("#")[0])
+    assert response.headers["content-type"] == "image/png"  # a format Pillow cannot write: PNG
+    assert inspect_image(response.content).width == 2048  # scaled to fit, aspect kept (at least 1 high)
+    files = f"/__mock__/files/sharinpix/{body['id']}"
+    for missing in (
+        f"{files}/thumbnails/nope.jpg",
+        f"{files}/other/mini.jpg",
+        "/__mock__/files/sharinpix/x/thumbnails/mini.jpg",
+    ):
+        assert client.get(missing).status_code == 404
+
+
+def test_spx03_rendition_urls_follow_the_public_url(make_client):
+    client = make_client("sharinpix", public_url="http://localhost:5173")
+    body = json_of(post(client, SEED_BODY))
+    assert body["thumbnails"]["mini"].startswith(
+        f"http://localhost:5173/__mock__/files/sharinpix/{body['id']}/"
     )
 
 

@@ -196,7 +196,7 @@ def test_a_kept_reply_gets_the_cors_headers_once_like_a_fresh_one(make_client):
     origin = {"Origin": "http://app.example"}
     fresh, kept = client.get("/v1/images", headers=origin), client.get("/v1/images", headers=origin)
     assert _kept(client) == 1
-    assert fresh.headers.get_list("access-control-allow-origin") == ["*"]
+    assert fresh.headers.get_list("access-control-allow-origin") == ["http://app.example"]
     assert kept.headers.multi_items() == fresh.headers.multi_items()
 
 

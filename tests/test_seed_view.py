@@ -50,6 +50,7 @@ def test_each_kind_of_tag_undoes_its_decision():
                             },
                         },
                         "404": {"description": "nf", "x-decision": "404", "x-decided": True},
+                        "410": {"description": "gone", "content": {"application/json": {"example": None}}},
                     }
                 }
             },
@@ -75,6 +76,7 @@ def test_each_kind_of_tag_undoes_its_decision():
     schema = ok["200"]["content"]["application/json"]["schema"]
     assert schema["required"] == ["id"] and "maxLength" not in schema["properties"]["id"]
     assert "404" not in ok and "4XX" in ok  # a status the seed does not name: any 4xx
+    assert ok["410"]["content"]["application/json"] == {"example": None}  # a null is a value, kept
     bad = view["paths"]["/b"]["get"]["responses"]["400"]
     assert bad["content"] == {"*/*": {"schema": {"type": "string"}}}
     assert "4XX" in view["paths"]["/b"]["get"]["responses"]

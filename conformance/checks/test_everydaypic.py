@@ -1,136 +1,508 @@
-"""everydaypic behaviour (EDP-01..06, ALL-04). No delete exists, so checks create uniquely named images
-and leave them; nothing assumes an empty server."""
+"""everydaypic behaviour (EDP-01..06, ALL-04, ALL-05). No delete exists, so checks create uniquely named
+images and leave them; nothing assumes an empty server, an id format or a clock.
+
+MUST rests on the seed (000_…) alone. Where it is silent the check asks only for a SHOULD: how `id` and
+`fileName` combine in `info`, what `info` answers with neither, the error media type, `created` in RFC 3339,
+empty names and unlisted parts."""
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 import pytest
-from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from conformance.media import image_bytes, images, not_an_image
+from conformance.media import not_an_image, realistic_image, tiny_png
+from conformance.recording import RecordingClient
+from conformance.verdicts import NotExercised, accepted, check, needs, should
 
 pytestmark = pytest.mark.api("everydaypic")
 
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+WORKERS = 6  # independent requests go out together: latency, not the request count, sets the run time
 
-def upload(http, data: bytes, mime: str, file_name: str, name: str):
+
+def upload(
+    http,
+    data: bytes,
+    mime: str,
+    file_name: str,
+    name: str,
+    part_name: str | None = None,
+    extra: dict | None = None,
+):
+    """The seed's fullest request: the three parts it lists (``extra``: parts it does not list)."""
+    part = (part_name or file_name or "image", data, mime)
     return http.post(
-        "/v1/image", files={"file": (file_name, data, mime)}, data={"fileName": file_name, "name": name}
+        "/v1/image", files={"file": part}, data={"fileName": file_name, "name": name, **(extra or {})}
     )
 
 
-def created_image(response) -> dict:
-    assert response.status_code == 200, (
-        f"upload: expected 200, got {response.status_code}: {response.text[:200]}"
+def multipart_without_file(http, fields: dict):
+    """A multipart/form-data body of text parts only (httpx sends a body without files urlencoded)."""
+    return http.post("/v1/image", files={k: (None, v) for k, v in fields.items()})
+
+
+def in_parallel(calls):
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        return list(pool.map(lambda call: call(), calls))
+
+
+def the_image(response, file_name: str, name: str) -> dict | None:
+    """The created model.Image in a 200 body (an array), found by the names it echoes; None if absent."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if not isinstance(body, list):
+        return None
+    matches = [
+        i for i in body if isinstance(i, dict) and (i.get("fileName"), i.get("name")) == (file_name, name)
+    ]
+    return matches[0] if matches else None
+
+
+def created_ok(response) -> bool:
+    """What other rules need of an upload: 200 and an array holding an image with a non-empty string id."""
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return (
+        response.status_code == 200
+        and isinstance(body, list)
+        and any(isinstance(i, dict) and isinstance(i.get("id"), str) and i["id"] for i in body)
     )
-    body = response.json()
-    assert isinstance(body, list) and len(body) == 1, (
-        f"the 200 body must be an array holding the image: {body}"
-    )
-    return body[0]
 
 
-class EverydaypicMachine(RuleBasedStateMachine):
-    """Uploads real images, then checks download, info by id and by fileName against what it uploaded."""
+def ids_of(response) -> list[str] | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if not isinstance(body, list):
+        return None
+    return [i.get("id") for i in body if isinstance(i, dict)]
 
-    uploaded = Bundle("uploaded")
 
-    def __init__(self, target, http):
-        super().__init__()
-        self.target, self.http = target, http
-        self.mine: dict[str, tuple[dict, bytes, str]] = {}  # id -> (image, bytes, mime)
+# -- the shared set: five realistic uploads, made once per run --------------------------------------------
+@pytest.fixture(scope="module")
+def module_http(target, tls):
+    with RecordingClient(
+        base_url=target.base_url, headers=target.auth_headers(), timeout=30, verify=tls
+    ) as c:
+        yield c
 
-    @rule(target=uploaded, image=images())
-    def upload(self, image):
-        data, mime = image
-        file_name, name = self.target.unique("f") + ".img", self.target.unique("n")
-        created = created_image(upload(self.http, data, mime, file_name, name))
-        assert created["fileName"] == file_name and created["name"] == name, created  # EDP-03
-        assert created.get("id") and created["id"] not in self.mine, "ids must be non-empty and unique"
-        assert isinstance(created.get("userID"), str) and isinstance(created.get("created"), str)
-        self.mine[created["id"]] = (created, data, mime)
-        return created["id"]
 
-    @rule(image_id=uploaded)
-    def download(self, image_id):
-        _, data, mime = self.mine[image_id]
-        r = self.http.get(f"/v1/image/{image_id}")
-        assert r.status_code == 200, f"download: {r.status_code}"
-        assert r.content == data, f"download returned {len(r.content)} bytes, uploaded {len(data)} (EDP-05)"
-        assert r.headers.get("content-type", "").split(";")[0] == mime, r.headers.get("content-type")
+class Uploaded:
+    def __init__(self, response, data: bytes, mime: str, file_name: str, name: str):
+        self.response, self.data, self.mime, self.file_name, self.name = response, data, mime, file_name, name
+        image = the_image(response, file_name, name) or {}
+        self.id = image.get("id") if isinstance(image.get("id"), str) else None
+        self.image = image
 
-    @rule(
-        by_id=st.lists(uploaded, max_size=3, unique=True), by_name=st.lists(uploaded, max_size=3, unique=True)
-    )
-    def info(self, by_id, by_name):
-        if not by_id and not by_name:
-            return
-        names = [self.mine[i][0]["fileName"] for i in by_name]
-        r = self.http.get("/v1/image/info", params={"id": by_id, "fileName": names})
-        assert r.status_code == 200, f"info: {r.status_code} {r.text[:200]}"
-        got = {image["id"] for image in r.json()}
-        assert got == set(by_id) | set(by_name), (
-            f"info returned {got}, expected the union {set(by_id) | set(by_name)}"
+
+@pytest.fixture(scope="module")
+def shared(target, module_http):
+    """Five images (PNG, JPEG, GIF, WebP, PNG) of a few KB, uploaded one after the other (concurrency is
+    ALL-04's); the last two share one fileName."""
+    shared_name = target.unique("shared") + ".png"
+    plans = [
+        (realistic_image("PNG", seed=1), "image/png", target.unique("edp-a") + ".png"),
+        (realistic_image("JPEG", seed=2), "image/jpeg", target.unique("edp-b") + ".jpg"),
+        (realistic_image("GIF", seed=3), "image/gif", target.unique("edp-c") + ".gif"),
+        (realistic_image("WEBP", seed=4), "image/webp", shared_name),
+        (realistic_image("PNG", seed=5), "image/png", shared_name),
+    ]
+    names = [target.unique("n") for _ in plans]
+    responses = [upload(module_http, p[0], p[1], p[2], n) for p, n in zip(plans, names, strict=True)]
+    return [Uploaded(r, p[0], p[1], p[2], n) for r, p, n in zip(responses, plans, names, strict=True)]
+
+
+def needs_all(shared) -> list[Uploaded]:
+    """The shared uploads as other rules' setup: each a 200 holding the image it created (its names
+    echoed, an id), no two ids alike: EDP-03's."""
+    for item in shared:
+        needs(
+            item.response,
+            f"the upload of {item.file_name}",
+            "EDP-03",
+            ok=lambda r, item=item: created_ok(r) and item.id is not None,
         )
-
-    @invariant()
-    def unknown_id_is_404(self):
-        if len(self.mine) % 4 == 1:  # now and then, not every step
-            assert self.http.get(f"/v1/image/{self.target.unique('missing')}").status_code == 404
-
-
-@pytest.mark.writes
-@pytest.mark.rule("EDP-03", "EDP-04", "EDP-05")
-def test_edp_state_machine(target, http, hypothesis_settings):
-    run_state_machine_as_test(lambda: EverydaypicMachine(target, http), settings=hypothesis_settings)
+    ids = [item.id for item in shared]
+    if len(set(ids)) != len(ids):
+        raise NotExercised("EDP-03", f"two of {len(ids)} sequential uploads got one id")
+    return shared
 
 
+# -- EDP-01: the three parts are required ----------------------------------------------------------------
 @pytest.mark.writes
 @pytest.mark.rule("EDP-01")
 @pytest.mark.parametrize("missing", ["file", "fileName", "name"])
 def test_edp01_each_field_is_required(target, http, missing):
     file_name = target.unique("missing") + ".png"
-    files = {"file": ("a.png", image_bytes(), "image/png")} if missing != "file" else {}
-    data = {k: v for k, v in {"fileName": file_name, "name": "n"}.items() if k != missing}
-    r = http.post("/v1/image", files=files or None, data=data)
-    assert r.status_code == 400, f"without {missing}: expected 400, got {r.status_code}"
+    data = {k: v for k, v in {"fileName": file_name, "name": target.unique("n")}.items() if k != missing}
+    if missing == "file":
+        r = multipart_without_file(http, data)
+    else:
+        r = http.post(
+            "/v1/image", files={"file": (file_name, realistic_image("PNG", seed=6), "image/png")}, data=data
+        )
+    check(r.status_code == 400, f"an upload without {missing}: expected 400, got {r.status_code}", response=r)
+    if missing != "fileName":
+        found = http.get("/v1/image/info", params={"fileName": file_name})
+        should(
+            target,
+            found.status_code == 404,
+            f"the upload without {missing} was stored: info by its fileName answered {found.status_code}",
+            response=found,
+            decision="x-decision: a refused upload stores nothing",
+        )
 
 
+# -- EDP-02 (SHOULD): a non-image gets 400 and is not stored -----------------------------------------------
 @pytest.mark.writes
 @pytest.mark.rule("EDP-02")
 def test_edp02_non_image_is_refused_and_not_stored(target, http):
     file_name = target.unique("text") + ".png"
     r = upload(http, not_an_image(), "image/png", file_name, "n")
-    assert r.status_code == 400, f"a text file as image: expected 400, got {r.status_code}"
-    assert http.get("/v1/image/info", params={"fileName": file_name}).status_code == 404, "it was stored"
+    should(
+        target,
+        r.status_code == 400,
+        f"a text file as image: expected 400, got {r.status_code}",
+        response=r,
+        decision="x-decision: the file must be a decodable image",
+    )
+    found = http.get("/v1/image/info", params={"fileName": file_name})
+    should(
+        target,
+        found.status_code == 404,
+        f"the text file was stored: info answered {found.status_code}",
+        response=found,
+        decision="x-decision: a non-image is not stored",
+    )
 
 
-@pytest.mark.rule("EDP-04", "EDP-05")
-def test_edp_unknown_ids_are_404(target, http):
-    assert http.get(f"/v1/image/{target.unique('nope')}").status_code == 404
-    assert http.get("/v1/image/info", params={"id": target.unique("nope")}).status_code == 404
+# -- EDP-03: the 200 body -----------------------------------------------------------------------------------
+@pytest.mark.writes
+@pytest.mark.rule("EDP-03")
+def test_edp03_upload_answers_an_array_holding_the_created_image(target, shared):
+    ids = []
+    for item in shared:
+        r = item.response
+        what = f"upload of {item.file_name}"
+        if not check(r.status_code == 200, f"{what}: expected 200, got {r.status_code}", response=r):
+            continue
+        try:
+            body = r.json()
+        except ValueError:
+            body = None
+        if not check(
+            isinstance(body, list),
+            f"{what}: the 200 body must be a JSON array, got {str(body)[:200]}",
+            response=r,
+        ):
+            continue
+        image = item.image
+        if not check(
+            bool(image),
+            f"{what}: the array holds no image echoing fileName {item.file_name!r} and "
+            f"name {item.name!r}: {str(body)[:300]}",
+            response=r,
+        ):
+            continue
+        should(
+            target,
+            len(body) == 1,
+            f"{what}: the array holds {len(body)} images, not just the created one",
+            response=r,
+            decision="x-decision: the array holds exactly the created image",
+        )
+        check(
+            isinstance(item.id, str) and bool(item.id),
+            f"{what}: id {image.get('id')!r}, expected non-empty",
+            response=r,
+        )
+        ids.append(item.id)
+        created = image.get("created")
+        check(
+            isinstance(created, str) and is_a_date_time(created),
+            f"{what}: created {created!r} is not a date and time",
+            response=r,
+        )
+        should(
+            target,
+            isinstance(created, str) and bool(RFC3339.match(created)),
+            f"{what}: created {created!r} is not an RFC 3339 date-time",
+            response=r,
+            decision="x-decision: created has format date-time (RFC 3339)",
+        )
+        check(
+            isinstance(image.get("userID"), str),
+            f"{what}: userID {image.get('userID')!r}, expected a string",
+            response=r,
+        )
+    check(len(set(ids)) == len(ids), f"two uploads got one id: {ids}")
 
 
-@pytest.mark.rule("EDP-06")
-def test_edp06_errors_are_plain_text(target, http):
-    r = http.get(f"/v1/image/{target.unique('nope')}")
-    assert r.headers.get("content-type", "").startswith("text/plain"), r.headers.get("content-type")
+def is_a_date_time(value: str) -> bool:
+    """A calendar date with a time, as ISO 8601 writes it (with or without T, offset or fraction)."""
+    try:
+        datetime.fromisoformat(value.replace("z", "Z"))
+    except ValueError:
+        return False
+    return bool(re.match(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}", value))
+
+
+# -- EDP-04: info by id and/or fileName ----------------------------------------------------------------------
+@pytest.mark.writes
+@pytest.mark.rule("EDP-04")
+def test_edp04_info_returns_the_matching_images(target, http, shared):
+    a, b, c, d, e = needs_all(shared)
+    queries = {
+        "id of one": ({"id": [a.id]}, {a.id}),
+        "ids of three": ({"id": [a.id, b.id, c.id]}, {a.id, b.id, c.id}),
+        "a fileName two images share": ({"fileName": [d.file_name]}, {d.id, e.id}),
+        "two fileNames": ({"fileName": [b.file_name, d.file_name]}, {b.id, d.id, e.id}),
+        "id and fileName of one image": ({"id": [a.id], "fileName": [a.file_name]}, {a.id}),
+    }
+    responses = in_parallel(lambda q=q: http.get("/v1/image/info", params=q[0]) for q in queries.values())
+    for (what, (_, expected)), r in zip(queries.items(), responses, strict=True):
+        if not check(r.status_code == 200, f"info by {what}: expected 200, got {r.status_code}", response=r):
+            continue
+        got = ids_of(r)
+        if not check(
+            got is not None, f"info by {what}: expected an array of images, got {r.text[:200]}", response=r
+        ):
+            continue
+        check(expected <= set(got), f"info by {what}: lacks {sorted(expected - set(got))}", response=r)
+        check(
+            set(got) <= expected,
+            f"info by {what}: answered images that do not match: {sorted(set(got) - expected)[:3]}",
+            response=r,
+        )
 
 
 @pytest.mark.writes
+@pytest.mark.rule("EDP-04")
+def test_edp04_id_and_file_name_of_different_images(target, http, shared):
+    """The seed does not say how the two combine: any answer holding only matching images passes; the
+    union (OR) is the SHOULD."""
+    a, b, *_ = needs_all(shared)
+    r = http.get("/v1/image/info", params={"id": [a.id], "fileName": [b.file_name]})
+    check(
+        r.status_code in (200, 404),
+        f"info by a's id and b's fileName: expected 200 or 404, got {r.status_code}",
+        response=r,
+    )
+    got = set(ids_of(r) or []) if r.status_code == 200 else set()
+    check(
+        got <= {a.id, b.id},
+        f"info by a's id and b's fileName answered other images: {sorted(got - {a.id, b.id})[:3]}",
+        response=r,
+    )
+    should(
+        target,
+        got == {a.id, b.id},
+        f"info by a's id and b's fileName answered {r.status_code} {sorted(got)}, not both images",
+        response=r,
+        decision="x-decision: id and fileName combine as a union (OR)",
+    )
+
+
+@pytest.mark.writes
+@pytest.mark.rule("EDP-04")
+def test_edp04_info_without_filters_lists_every_image(target, http, shared):
+    mine = {item.id for item in needs_all(shared)}
+    r = http.get("/v1/image/info")
+    got = set(ids_of(r) or []) if r.status_code == 200 else set()
+    should(
+        target,
+        r.status_code == 200 and mine <= got,
+        f"info without id or fileName answered {r.status_code}, lacking {len(mine - got)} of 5 images",
+        response=r,
+        decision="x-decision: with neither parameter every image matches",
+    )
+
+
+@pytest.mark.rule("EDP-04", "EDP-05")
+def test_edp04_05_unknown_ids_are_404(target, http):
+    """Ids the seed allows (any string): one shaped like a UUID, one like a word, one like a number."""
+    unknown = [
+        "3f2b8c1e-4d5a-4e6f-9a7b-" + target.run_id.ljust(12, "0")[:12],
+        target.unique("nope"),
+        str(900_000_000 + int(target.run_id, 16) % 99_999_999),
+    ]
+    calls = [lambda u=u: http.get("/v1/image/info", params={"id": u}) for u in unknown]
+    calls += [lambda u=u: http.get(f"/v1/image/{u}") for u in unknown]
+    responses = in_parallel(calls)
+    for u, r in zip(unknown, responses[:3], strict=True):
+        check(
+            r.status_code == 404,
+            f"info by the unknown id {u!r}: expected 404, got {r.status_code}",
+            rule="EDP-04",
+            response=r,
+        )
+    for u, r in zip(unknown, responses[3:], strict=True):
+        check(
+            r.status_code == 404,
+            f"download of the unknown id {u!r}: expected 404, got {r.status_code}",
+            rule="EDP-05",
+            response=r,
+        )
+
+
+# -- EDP-05: download ---------------------------------------------------------------------------------------
+@pytest.mark.writes
+@pytest.mark.rule("EDP-05")
+def test_edp05_download_returns_the_uploaded_bytes(target, http, shared):
+    items = needs_all(shared)
+    responses = in_parallel(lambda i=i: http.get(f"/v1/image/{i.id}") for i in items)
+    for item, r in zip(items, responses, strict=True):
+        what = f"download of {item.file_name} ({item.mime})"
+        if not check(r.status_code == 200, f"{what}: expected 200, got {r.status_code}", response=r):
+            continue
+        check(
+            r.content == item.data,
+            f"{what}: {len(r.content)} bytes, not the {len(item.data)} uploaded",
+            response=r,
+        )
+        served = r.headers.get("content-type", "").split(";")[0].strip()
+        check(
+            served == item.mime, f"{what}: served as {served!r}, not as the image's {item.mime}", response=r
+        )
+
+
+# -- EDP-06 (SHOULD): errors in plain text ------------------------------------------------------------------
+@pytest.mark.rule("EDP-06")
+def test_edp06_errors_are_plain_text(target, http):
+    responses = in_parallel(
+        [
+            lambda: http.get(f"/v1/image/{target.unique('nope')}"),
+            lambda: http.get("/v1/image/info", params={"id": target.unique("nope")}),
+            lambda: multipart_without_file(http, {"fileName": target.unique("f"), "name": "n"}),
+        ]
+    )
+    for r in responses:
+        served = r.headers.get("content-type", "")
+        should(
+            target,
+            served.startswith("text/plain"),
+            f"{r.request.method} {r.request.url.path}: its {r.status_code} is {served!r}, not text/plain",
+            response=r,
+            decision="x-decision: error bodies are text/plain",
+        )
+
+
+# -- ALL-04: parallel uploads --------------------------------------------------------------------------------
+@pytest.mark.writes
 @pytest.mark.rule("ALL-04")
-def test_all04_parallel_uploads_lose_nothing(target, http):
-    payloads = [image_bytes(8 + i, 8, "PNG", (i * 9 % 256, 40, 90)) for i in range(20)]
-    names = [target.unique(f"par{i}") + ".png" for i in range(20)]
+def test_all04_parallel_uploads_lose_nothing(target, http, shared):
+    """Sequential uploads that read back intact are the baseline (EDP-03, EDP-05): only what breaks
+    beyond them is a concurrency defect."""
+    baseline = needs_all(shared)
+    for item, r in zip(
+        baseline, in_parallel(lambda i=i: http.get(f"/v1/image/{i.id}") for i in baseline), strict=True
+    ):
+        needs(
+            r,
+            f"the download of {item.file_name}",
+            "EDP-05",
+            ok=lambda r, data=item.data: r.status_code == 200 and r.content == data,
+        )
+    count = 12
+    payloads = [realistic_image(("PNG", "JPEG")[i % 2], seed=100 + i) for i in range(count)]
+    mimes = [("image/png", "image/jpeg")[i % 2] for i in range(count)]
+    names = [target.unique(f"par{i}") + ".img" for i in range(count)]
     with ThreadPoolExecutor(max_workers=10) as pool:
         responses = list(
-            pool.map(lambda i: upload(http, payloads[i], "image/png", names[i], names[i]), range(20))
+            pool.map(lambda i: upload(http, payloads[i], mimes[i], names[i], names[i]), range(count))
         )
-    created = [created_image(r) for r in responses]
-    assert len({c["id"] for c in created}) == 20, "parallel uploads got duplicate ids"
-    assert [c["fileName"] for c in created] == names, "responses were mixed up between uploads"
-    listed = http.get("/v1/image/info", params={"id": [c["id"] for c in created]}).json()
-    assert len(listed) == 20, f"{20 - len(listed)} of 20 parallel uploads are missing"
-    for c, data in zip(created, payloads, strict=True):
-        assert http.get(f"/v1/image/{c['id']}").content == data, "a parallel upload's bytes changed"
+    for r in responses:
+        needs(r, "a parallel upload", "EDP-03", ok=created_ok)
+    images = [the_image(r, n, n) for r, n in zip(responses, names, strict=True)]
+    check(all(images), "a parallel upload answered another upload's image (its fileName and name differ)")
+    ids = [(i or {}).get("id") for i in images]
+    check(len(set(ids)) == count, f"{count} parallel uploads got {len(set(ids))} distinct ids")
+    listed = http.get("/v1/image/info", params={"id": [i for i in ids if i]})
+    got = set(ids_of(listed) or [])
+    check(
+        set(ids) <= got,
+        f"{len(set(ids) - got)} of {count} parallel uploads are missing from info",
+        response=listed,
+    )
+    kept = [(i, n, data) for i, n, data in zip(ids, names, payloads, strict=True) if i]
+    downloads = in_parallel(lambda i=i: http.get(f"/v1/image/{i}") for i, _, _ in kept)
+    changed = [n for (_, n, data), d in zip(kept, downloads, strict=True) if d.content != data]
+    check(not changed, f"{len(changed)} parallel uploads' bytes changed, e.g. {changed[:2]}")
+
+
+# -- ALL-05: what the seed allows is accepted ----------------------------------------------------------------
+@pytest.mark.writes
+@pytest.mark.rule("ALL-05")
+def test_all05_uploads_the_seed_allows_are_accepted(target, http):
+    """Any string for fileName and name (one or two characters, non-Latin, unlike the part's own
+    filename), any declared part type, and images from a 1x1 pixel up to a few hundred KB."""
+    photo = realistic_image("PNG", seed=7)
+    cases = {
+        "a one-character fileName and name": (photo, "image/png", "a", "b", None),
+        "a two-character fileName and name": (photo, "image/png", "ab", "cd", None),
+        "non-Latin names with spaces": (photo, "image/png", "фото отпуск 1.png", "名前 ✓", None),
+        "a fileName unlike the part's filename": (
+            photo,
+            "image/png",
+            target.unique("x") + ".png",
+            "n",
+            "upload.bin",
+        ),
+        "a part declared application/octet-stream": (
+            photo,
+            "application/octet-stream",
+            target.unique("o") + ".png",
+            "n",
+            None,
+        ),
+        "a 1x1 pixel PNG": (tiny_png(), "image/png", target.unique("tiny") + ".png", "n", None),
+        "a 256x256 photo-like PNG": (
+            realistic_image("PNG", seed=8, size=(256, 256)),
+            "image/png",
+            target.unique("big") + ".png",
+            "n",
+            None,
+        ),
+    }
+    responses = in_parallel(
+        lambda c=c: upload(http, c[0], c[1], c[2], c[3], part_name=c[4]) for c in cases.values()
+    )
+    for what, r in zip(cases, responses, strict=True):
+        accepted(r, f"an upload with {what}")
+
+
+@pytest.mark.writes
+@pytest.mark.rule("ALL-05")
+def test_all05_empty_names_and_unlisted_parts(target, http):
+    """The seed is silent on empty strings and on parts it does not list: accepting them is the SHOULD."""
+    photo = realistic_image("JPEG", seed=9)
+    empty, extra = in_parallel(
+        [
+            lambda: upload(http, photo, "image/jpeg", "", ""),
+            lambda: upload(
+                http, photo, "image/jpeg", target.unique("x") + ".jpg", "n", extra={"comment": "hi"}
+            ),
+        ]
+    )
+    should(
+        target,
+        200 <= empty.status_code < 300,
+        f"empty fileName and name: answered {empty.status_code}",
+        response=empty,
+        decision="x-decision: any string is a valid fileName and name, an empty one too",
+    )
+    should(
+        target,
+        200 <= extra.status_code < 300,
+        f"an unlisted part `comment`: answered {extra.status_code}",
+        response=extra,
+        decision="x-decision: parts the seed does not list are ignored",
+    )

@@ -126,9 +126,34 @@ def request_origin(request=None) -> str:
         scope = CURRENT_SCOPE.get(None) or _connexion_scope._get_current_object()
     origin = scope.get("mockserver.origin")
     if origin is None:
-        url = (request or current_request).url
-        origin = scope["mockserver.origin"] = f"{url.scheme}://{url.netloc}"
+        origin = _public_origin(scope) or _origin_of((request or current_request).url)
+        scope["mockserver.origin"] = origin
     return origin
+
+
+def _origin_of(url) -> str:
+    return f"{url.scheme}://{url.netloc}"
+
+
+def _public_origin(scope) -> str | None:
+    """``--public-url``, else ``X-Forwarded-Proto`` / ``X-Forwarded-Host`` (a dev proxy's), else None."""
+    ctx = scope.get("mockserver")
+    public = ctx.settings.public_url if ctx is not None else None
+    if public:
+        return public
+    headers = dict(scope.get("headers", ()))
+    host, proto = headers.get(b"x-forwarded-host"), headers.get(b"x-forwarded-proto")
+    if host is None and proto is None:
+        return None
+    if host is None:
+        host = headers.get(b"host", b"localhost")
+    scheme = _first_hop(proto) if proto else scope.get("scheme", "http")
+    return f"{scheme}://{_first_hop(host)}"
+
+
+def _first_hop(value: bytes) -> str:
+    """A forwarded header's first value: the one the client's own proxy set."""
+    return value.decode("latin-1").split(",")[0].strip()
 
 
 JSON = {"Content-Type": "application/json"}

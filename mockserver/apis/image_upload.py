@@ -111,9 +111,10 @@ class ImageUploadApi(BaseApi):
         return json_reply({"message": f"Found {len(images)} image(s)", "data": images})
 
     async def delete_image(self, FileName=None, **_):  # the spec's parameter name
-        """IUP-04/05: the record and its bytes go; an unknown name is 404, a missing one 400."""
-        if FileName is None or FileName == "":
-            raise ApiError(400, "Missing required parameter: FileName")
+        """IUP-04/05: the record and its bytes go; an unknown name is 404, and so is none (the seed makes
+        FileName optional, so its absence is no malformed request: it names no stored image)."""
+        if not FileName:
+            raise ApiError(404, "Image not found: no FileName given")
         if FileName not in self.images:
             raise ApiError(404, f"Image not found: {FileName}")
         del self.images[FileName]

@@ -5,31 +5,38 @@ validates it against the spec, and leaves the decoding in the request scope (``d
 form Connexion passes as ``body`` would be lossy (it joins repeated keys with commas).
 
 Decisions where the seed is silent (see also the spec's x-decision notes):
-- No thumbnail is ever rendered (``processed`` stays false). ``thumbnails`` and ``external_urls.fill100`` /
-  ``fit2000`` keep the seed's placeholder form ``/assets/blank.jpg#<Cloudinary transformation URL>``;
-  ``external_urls.mini`` / ``large`` / ``full`` (the seed's proxy download links) are the bare Cloudinary
-  transformation URLs. The URLs are built from ``secure_url`` (else ``url``): the transformation goes before
-  the ``/v<version>/`` segment and the ``s--…--`` signature segment is dropped (the mock cannot sign); with no
-  usable URL they are ``https://res.cloudinary.com/mock/<resource_type>/<type>/<transformation>/v<version>/
-  <public_id>.<format>``.
+- No rendition is ever processed (``processed`` stays false). Every ``thumbnails`` and ``external_urls`` URL
+  keeps the seed's placeholder form ``<placeholder>#<Cloudinary transformation URL>``, with an absolute
+  placeholder that the mock serves, so a page can show it: ``<origin>/__mock__/files/sharinpix/<image id>/
+  <thumbnails|external_urls>/<key>.<format>``, placeholder pixels of the recorded width, height and format
+  (``serve_file``). The Cloudinary URLs are built from ``secure_url`` (else ``url``): the transformation
+  goes before the ``/v<version>/`` segment and the ``s--…--`` signature segment is dropped (the mock cannot
+  sign); with no usable URL they are ``https://res.cloudinary.com/mock/<resource_type>/<type>/
+  <transformation>/v<version>/<public_id>.<format>``.
 - ``original_url`` is ``secure_url``, else ``url``, else "".
 """
 
 from __future__ import annotations
 
 import copy
+import functools
+import io
 import re
 import time
 import uuid
 from datetime import UTC, datetime
 
 from connexion import request as current_request
+from PIL import Image
+from starlette.responses import Response
 
 from ..errors import ApiError
 from ..forms import decoded_form
-from .base import BaseApi, json_reply
+from ..images import MIME_BY_FORMAT
+from .base import BaseApi, json_reply, request_origin
 
-BLANK = "/assets/blank.jpg#"  # the seed's placeholder prefix for renditions not processed yet
+PLACEHOLDER_MAX_SIDE = 2048  # a larger recorded size is scaled down, keeping its aspect ratio
+_PILLOW_FORMATS = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "gif": "GIF", "webp": "WEBP", "bmp": "BMP"}
 FIT_1920 = "c_fit,h_1920,w_1920"
 ATTACHMENT = "fl_attachment/dpr_auto,q_auto,f_auto"
 THUMBNAILS = {  # the seed's transformations, key by key
@@ -39,10 +46,15 @@ THUMBNAILS = {  # the seed's transformations, key by key
     "large": f"{FIT_1920}/c_fill,h_200,w_200/{ATTACHMENT}",
     "mini": f"{FIT_1920}/c_fill,h_100,w_100/{ATTACHMENT}",
 }
-EXTERNAL_PLACEHOLDERS = {"fill100": "c_fit,w_300", "fit2000": "c_fit,h_2000,w_2000"}
+EXTERNAL_URLS = {
+    "fill100": "c_fit,w_300",
+    "fit2000": "c_fit,h_2000,w_2000",
+    **{key: THUMBNAILS[key] for key in ("mini", "large", "full")},
+}
 _DIGITS = re.compile(r"[0-9]+")
 _EXIF_DATE = re.compile(r"[0-9]{4}:[0-9]{2}:[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 _SIGNATURE = re.compile(r"/s--[^/]*--$")
+_HEX_COLOR = re.compile(r"#[0-9A-Fa-f]{6}")
 
 
 def now_iso() -> str:
@@ -91,6 +103,25 @@ def cloudinary_url(info: dict, transformation: str) -> str:
     return f"https://res.cloudinary.com/mock/{kind}/{transformation}/{versioned}{public_id}{extension}"
 
 
+def _placeholder_format(recorded: str) -> tuple[str, str]:
+    """(file extension, Pillow format) for a recorded ``cloudinary[format]``: PNG for what Pillow lacks."""
+    ext = recorded.lower()
+    return (ext, _PILLOW_FORMATS[ext]) if ext in _PILLOW_FORMATS else ("png", "PNG")
+
+
+@functools.lru_cache(maxsize=32)
+def placeholder(width: int, height: int, recorded_format: str, color: str) -> tuple[bytes, str]:
+    """A plain image of ``width`` x ``height`` (at least 1, scaled to fit 2048) and its media type."""
+    width, height = max(width, 1), max(height, 1)
+    scale = min(1.0, PLACEHOLDER_MAX_SIDE / max(width, height))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    fill = color if _HEX_COLOR.fullmatch(color) else "#d9e5f5"
+    fmt = _placeholder_format(recorded_format)[1]
+    buffer = io.BytesIO()
+    Image.new("RGB", size, fill).save(buffer, fmt)
+    return buffer.getvalue(), MIME_BY_FORMAT[fmt]
+
+
 class SharinpixApi(BaseApi):
     name = "sharinpix"
 
@@ -127,7 +158,7 @@ class SharinpixApi(BaseApi):
             )
         return len(entries)
 
-    def _create(self, album_id: str, form: dict) -> dict:
+    def _create(self, album_id: str, form: dict, origin: str = "") -> dict:
         """Synchronous (ALL-04): the whole record is built and inserted without an ``await``."""
         info = form.get("cloudinary")
         if not isinstance(info, dict):
@@ -163,10 +194,7 @@ class SharinpixApi(BaseApi):
             "original_url": _text(info, "secure_url") or _text(info, "url"),
             "original_width": width,
             "original_height": height,
-            "external_urls": {
-                **{key: BLANK + cloudinary_url(info, tr) for key, tr in EXTERNAL_PLACEHOLDERS.items()},
-                **{key: cloudinary_url(info, THUMBNAILS[key]) for key in ("mini", "large", "full")},
-            },
+            "external_urls": self._renditions(origin, image_id, "external_urls", info, EXTERNAL_URLS),
             "filename": _text(info, "original_filename"),
             "format": _text(info, "format"),
             "title": None,
@@ -178,10 +206,33 @@ class SharinpixApi(BaseApi):
             "processed": False,
             "processing_error": None,
             "album_id": album_id,
-            "thumbnails": {key: BLANK + cloudinary_url(info, tr) for key, tr in THUMBNAILS.items()},
+            "thumbnails": self._renditions(origin, image_id, "thumbnails", info, THUMBNAILS),
         }
         self.albums.setdefault(album_id, {})[image_id] = image
         return image
+
+    def _renditions(self, origin: str, image_id: str, group: str, info: dict, transformations: dict) -> dict:
+        """``{key: "<origin>/__mock__/files/sharinpix/<id>/<group>/<key>.<ext>#<Cloudinary URL>"}``, the
+        origin the request's (``--public-url``, X-Forwarded-*); seed data, made with no request, has none."""
+        ext = _placeholder_format(_text(info, "format"))[0]
+        return {
+            key: f"{origin}{self.file_path(f'{image_id}/{group}/{key}.{ext}')}#{cloudinary_url(info, tr)}"
+            for key, tr in transformations.items()
+        }
+
+    async def serve_file(self, key: str, request) -> Response:
+        """A rendition's placeholder: pixels of the recorded width and height, in the recorded format
+        (PNG when Pillow cannot write that one), in the image's first recorded colour."""
+        image_id, _, rest = key.partition("/")
+        group, _, name = rest.partition("/")
+        image = next((album[image_id] for album in self.albums.values() if image_id in album), None)
+        keys = {"thumbnails": THUMBNAILS, "external_urls": EXTERNAL_URLS}.get(group, {})
+        if image is None or name.rpartition(".")[0] not in keys:
+            raise ApiError(404, "no such file")
+        colors = image["infos"].get("colors")
+        color = colors[0] if isinstance(colors, list) and colors and isinstance(colors[0], str) else ""
+        body, media_type = placeholder(image["width"], image["height"], image["format"], color)
+        return Response(body, media_type=media_type, headers={"Cache-Control": "no-cache"})
 
     # -- operations ----------------------------------------------------------------------------------
     async def create_album_image(self, album_id, token_info=None):
@@ -192,7 +243,7 @@ class SharinpixApi(BaseApi):
         form = decoded_form(current_request)
         if form is None:  # only when request validation is switched off
             raise ApiError(400, "the body must be an application/x-www-form-urlencoded form")
-        image = self._create(album_id, form)
+        image = self._create(album_id, form, request_origin())
         headers = {
             "X-token": (token_info or {}).get("token", ""),
             "X-Request-Id": str(uuid.uuid4()),

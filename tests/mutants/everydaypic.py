@@ -1,10 +1,12 @@
-"""Broken everydaypic variants."""
+"""Broken everydaypic variants. (info combining id AND fileName was one; it is a legal reading of the
+seed, so it moved to tests/variants/everydaypic.py; so did storing non-images: the seed types the file
+only as binary.)"""
 
 from __future__ import annotations
 
-from mockserver.apis.base import json_reply
+from wire import rewrite_responses
+
 from mockserver.errors import ApiError
-from mockserver.images import ImageFacts
 
 from . import Mutant
 
@@ -20,35 +22,79 @@ def _truncated_download(server):
     api.download_image = download_image
 
 
-def _info_intersection(server):
+def _info_adds_the_latest(server):
+    """info answers the matches plus the newest image, matched or not."""
     api = server.ctx.apis["everydaypic"]
+    original = api.get_images_info
 
-    async def get_images_info(id=None, fileName=None, **_):
-        ids, names = set(id or []), set(fileName or [])
-        found = [
-            r.public()
-            for r in api.images.values()
-            if (not ids or r.id in ids) and (not names or r.fileName in names)
-        ]
-        if not found:
-            raise ApiError(404, "Image not found")
-        return json_reply(found)
+    async def get_images_info(id=None, fileName=None, **kw):
+        body, status, headers = await original(id=id, fileName=fileName, **kw)
+        latest = list(api.images.values())[-1].public()
+        return (body if latest in body else [*body, latest]), status, headers
 
     api.get_images_info = get_images_info
 
 
-def _accepts_non_images(server):
-    """Validation forgotten: real images keep their facts, anything else is stored as a PNG."""
+def _download_as_octet_stream(server):
+    """On the wire, after the mock's own response validation (which knows only image types)."""
+
+    def rewrite(scope, status, headers, body):
+        if status == 200 and headers.get("content-type", "").startswith("image/"):
+            headers = {**headers, "content-type": "application/octet-stream"}
+        return status, headers, body
+
+    rewrite_responses(server, "everydaypic", rewrite)
+
+
+def _info_needs_a_filter(server):
+    """Both parameters are optional in the seed, yet info without either is refused as malformed."""
     api = server.ctx.apis["everydaypic"]
-    original = api.image_facts
+    original = api.get_images_info
 
-    def image_facts(data):
-        try:
-            return original(data)
-        except ApiError:
-            return ImageFacts("PNG", 0, 0)
+    async def get_images_info(id=None, fileName=None, **kw):
+        if not id and not fileName:
+            raise ApiError(400, "give id or fileName")
+        return await original(id=id, fileName=fileName, **kw)
 
-    api.image_facts = image_facts
+    api.get_images_info = get_images_info
+
+
+def _refusing(server, why):
+    """create_image that answers 400 whenever ``why(fields, file)`` names a reason."""
+    api = server.ctx.apis["everydaypic"]
+    original = api.create_image
+
+    async def create_image(body=None, file=None, **kw):
+        reason = why(body or {}, file)
+        if reason:
+            raise ApiError(400, reason)
+        return await original(body=body, file=file, **kw)
+
+    api.create_image = create_image
+
+
+def _refuses_short_names(server):
+    def why(fields, file):
+        short = [k for k in ("fileName", "name") if len(str(fields.get(k, "xxx"))) < 3]
+        return short and f"{', '.join(short)} must be at least 3 characters"
+
+    _refusing(server, why)
+
+
+def _refuses_untyped_parts(server):
+    def why(fields, file):
+        declared = (getattr(file, "content_type", None) or "").split(";")[0]
+        return not declared.startswith("image/") and f"unsupported file type {declared!r}"
+
+    _refusing(server, why)
+
+
+def _refuses_small_files(server):
+    def why(fields, file):
+        size = getattr(file, "size", None)
+        return size is not None and size < 512 and "the file is too small"
+
+    _refusing(server, why)
 
 
 def _ids_collide(server):
@@ -78,20 +124,48 @@ MUTANTS = [
         _truncated_download,
     ),
     Mutant(
-        "edp-info-intersection",
+        "edp-info-adds-the-latest",
         "everydaypic",
         "EDP-04",
-        "info matches id AND fileName instead of OR",
-        _info_intersection,
+        "info answers the newest image too, whether it matches or not",
+        _info_adds_the_latest,
     ),
     Mutant(
-        "edp-accepts-non-images",
+        "edp-download-octet-stream",
         "everydaypic",
-        "EDP-02",
-        "any bytes are stored as an image",
-        _accepts_non_images,
+        "EDP-05",
+        "downloads are served as application/octet-stream, not as the image's type",
+        _download_as_octet_stream,
     ),
     Mutant(
         "edp-ids-collide", "everydaypic", "EDP-03", "every third upload reuses an existing id", _ids_collide
+    ),
+    Mutant(
+        "edp-info-needs-a-filter",
+        "everydaypic",
+        "ALL-05",
+        "info without id or fileName (both optional) gets 400",
+        _info_needs_a_filter,
+    ),
+    Mutant(
+        "edp-refuses-short-names",
+        "everydaypic",
+        "ALL-05",
+        "a fileName or name under 3 characters gets 400",
+        _refuses_short_names,
+    ),
+    Mutant(
+        "edp-refuses-untyped-parts",
+        "everydaypic",
+        "ALL-05",
+        "a file part not declared image/* gets 400, whatever its bytes",
+        _refuses_untyped_parts,
+    ),
+    Mutant(
+        "edp-refuses-small-files",
+        "everydaypic",
+        "ALL-05",
+        "files under 512 bytes get 400 (the original's small-file defect, as a 4xx)",
+        _refuses_small_files,
     ),
 ]

@@ -1,4 +1,5 @@
-"""Broken image-upload variants.
+"""Broken image-upload variants. (An unknown delete answering 200 was one; an idempotent delete is a
+legal reading of a seed that documents only 200, so it moved to tests/variants/image_upload.py.)
 
 The Bearer check runs in Connexion's security layer (``mockserver.auth.image_upload_token``, resolved at
 start-up), before any handler, so no handler replacement can break it. That function looks up
@@ -17,7 +18,7 @@ import uuid
 
 from PIL import Image
 
-from mockserver import auth
+from mockserver import auth, devtokens
 from mockserver.apis.base import json_reply, read_upload
 from mockserver.apis.image_upload import (
     MAX_FILE_BYTES,
@@ -114,9 +115,7 @@ def _delete_keeps_record(server):
     api = server.ctx.apis[API]
 
     async def delete_image(FileName=None, **_):
-        if not FileName:
-            raise ApiError(400, "Missing required parameter: FileName")
-        if FileName not in api.images:
+        if not FileName or FileName not in api.images:
             raise ApiError(404, f"Image not found: {FileName}")
         api.drop_bytes(FileName)  # the bucket object goes, the index entry stays
         return json_reply({"message": "Image deleted", "data": None})
@@ -140,18 +139,6 @@ def _delete_keeps_bytes(server):
     api.drop_bytes = lambda key: None  # the index entry goes, the bucket object is never removed
 
 
-def _unknown_delete_is_200(server):
-    api = server.ctx.apis[API]
-    delete = api.delete_image
-
-    async def delete_image(FileName=None, **kw):
-        if FileName and FileName not in api.images:  # "idempotent" delete
-            return json_reply({"message": "Image deleted", "data": None})
-        return await delete(FileName=FileName, **kw)
-
-    api.delete_image = delete_image
-
-
 def _media_reencoded(server):
     api = server.ctx.apis[API]
     serve = api.serve_file
@@ -166,6 +153,78 @@ def _media_reencoded(server):
         return response
 
     api.serve_file = serve_file
+
+
+def _refusing_uploads(server, why):
+    """upload_image that answers 400 whenever ``why(upload part)`` names a reason."""
+    api = server.ctx.apis[API]
+    original = api.upload_image
+
+    async def upload_image(file=None, **kw):
+        reason = file is not None and not isinstance(file, str | bytes) and why(file)
+        if reason:
+            raise ApiError(400, reason)
+        return await original(file=file, **kw)
+
+    api.upload_image = upload_image
+
+
+def _refuses_short_filenames(server):
+    _refusing_uploads(server, lambda f: len(f.filename or "") < 3 and "the file name is too short")
+
+
+def _refuses_untyped_parts(server):
+    def why(part):
+        declared = (part.content_type or "").split(";")[0]
+        return not declared.startswith("image/") and f"unsupported file type {declared!r}"
+
+    _refusing_uploads(server, why)
+
+
+def _refuses_small_files(server):
+    _refusing_uploads(server, lambda f: f.size is not None and f.size < 512 and "the file is too small")
+
+
+def _file_name_required(server):
+    """FileName is optional in the seed, yet a delete without it is refused as malformed (400)."""
+    api = server.ctx.apis[API]
+    original = api.delete_image
+
+    async def delete_image(FileName=None, **kw):
+        if FileName is None:
+            raise ApiError(400, "Missing required parameter: FileName")
+        return await original(FileName=FileName, **kw)
+
+    api.delete_image = delete_image
+
+
+def _unauthorised_upload_still_stored(server):
+    """The credential is checked after the file was written: the 401 is sent, the upload is kept."""
+    inner = server.asgi
+    token = f"Bearer {devtokens.image_upload_token()}".encode()
+
+    async def app(scope, receive, send):
+        is_upload = scope["type"] == "http" and scope.get("path", "").endswith("/UploadImage")
+        if not is_upload or auth.decode_jwt(_bearer(scope), None) is not None:
+            return await inner(scope, receive, send)
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"authorization"]
+        sent = {}
+
+        async def swallow(message):  # the real answer is dropped, a 401 goes out instead
+            sent.setdefault(message["type"], message)
+
+        await inner({**scope, "headers": [*headers, (b"authorization", token)]}, receive, swallow)
+        body = b'{"message": "Missing or invalid Bearer token", "data": null}'
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+        await send({"type": "http.response.start", "status": 401, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    server.asgi = app
+
+
+def _bearer(scope) -> str:
+    value = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+    return value[7:] if value.startswith("Bearer ") else ""
 
 
 def _lost_concurrent_upload(server):
@@ -226,18 +285,46 @@ MUTANTS = [
         _delete_keeps_bytes,
     ),
     Mutant(
-        "iup-unknown-delete-200",
-        API,
-        "IUP-05",
-        "deleting an unknown name answers 200",
-        _unknown_delete_is_200,
-    ),
-    Mutant(
         "iup-media-reencoded",
         API,
         "IUP-05",
         "mediaLink serves a re-encoded JPEG, not the uploaded bytes",
         _media_reencoded,
+    ),
+    Mutant(
+        "iup-unauthorised-upload-stored",
+        API,
+        "IUP-01",
+        "an upload without a JWT gets 401, but the file is stored anyway",
+        _unauthorised_upload_still_stored,
+    ),
+    Mutant(
+        "iup-file-name-required",
+        API,
+        "ALL-05",
+        "DeleteImage without FileName (optional in the seed) gets 400",
+        _file_name_required,
+    ),
+    Mutant(
+        "iup-refuses-short-filenames",
+        API,
+        "ALL-05",
+        "a part filename under 3 characters gets 400",
+        _refuses_short_filenames,
+    ),
+    Mutant(
+        "iup-refuses-untyped-parts",
+        API,
+        "ALL-05",
+        "a file part not declared image/* gets 400, whatever its bytes",
+        _refuses_untyped_parts,
+    ),
+    Mutant(
+        "iup-refuses-small-files",
+        API,
+        "ALL-05",
+        "files under 512 bytes get 400",
+        _refuses_small_files,
     ),
     Mutant(
         "iup-lost-concurrent-upload",
