@@ -16,7 +16,7 @@ from datetime import datetime
 import jwt
 
 from mockserver import devtokens
-from mockserver.apis.base import json_reply
+from mockserver.apis.base import json_reply, request_origin
 from mockserver.apis.sharinpix import taken_at
 from mockserver.errors import ApiError
 from mockserver.forms import decoded_form
@@ -96,8 +96,8 @@ def _wrap_create(server, change):
     api = server.ctx.apis[API]
     original = api._create
 
-    def _create(album_id, form):
-        return original(album_id, change(form))
+    def _create(album_id, form, *rest):  # rest: the request's origin, for the file URLs
+        return original(album_id, change(form), *rest)
 
     api._create = _create
 
@@ -120,8 +120,8 @@ def _wrap_image(server, change):
     api = server.ctx.apis[API]
     original = api._create
 
-    def _create(album_id, form):
-        image = original(album_id, form)
+    def _create(album_id, form, *rest):  # rest: the request's origin, for the file URLs
+        image = original(album_id, form, *rest)
         change(image, form)
         return image
 
@@ -171,11 +171,11 @@ def _refuse_in_create(server, refuse):
     api = server.ctx.apis[API]
     original = api._create
 
-    def _create(album_id, form):
+    def _create(album_id, form, *rest):  # rest: the request's origin, for the file URLs
         message = refuse(form)
         if message:
             raise ApiError(400, message)
-        return original(album_id, form)
+        return original(album_id, form, *rest)
 
     api._create = _create
 
@@ -233,7 +233,7 @@ def _shared_request_state(server):
     async def create_album_image(album_id, token_info=None):
         api.pending_form = decoded_form(current_request)
         await asyncio.sleep(0.02)  # e.g. an awaited lookup between parsing and building the record
-        image = api._create(album_id, api.pending_form)
+        image = api._create(album_id, api.pending_form, request_origin())
         headers = {"X-token": (token_info or {}).get("token", ""), "Cache-Control": "no-cache, no-store"}
         return json_reply(copy.deepcopy(image), 200, {**headers, "X-Request-Id": str(uuid.uuid4())})
 
@@ -245,8 +245,8 @@ def _second_resolution_ids(server):
     api = server.ctx.apis[API]
     original = api._create
 
-    def _create(album_id, form):
-        image = original(album_id, form)
+    def _create(album_id, form, *rest):  # rest: the request's origin, for the file URLs
+        image = original(album_id, form, *rest)
         album = api.albums[album_id]
         del album[image["id"]]
         stamp = int(datetime.now().timestamp())

@@ -43,13 +43,13 @@ def _int32_columns(server):
     api = server.ctx.apis[API]
     original = api._create
 
-    def _create(album_id, form):
+    def _create(album_id, form, *rest):  # rest: the request's origin, for the file URLs
         info = form.get("cloudinary") or {}
         for key in ("width", "height", "bytes", "version"):
             value = info.get(key)
             if isinstance(value, str) and value.isdigit() and int(value) > INT32_MAX:
                 raise ApiError(400, f"cloudinary[{key}] is out of range")
-        return original(album_id, form)
+        return original(album_id, form, *rest)
 
     api._create = _create
 
