@@ -72,16 +72,23 @@ def _dimensions_not_checked(server):
 
 
 def _second_upload_replaces(server):
-    """A second upload silently replaces the product's image instead of being refused."""
+    """A second upload silently replaces the product's image instead of being refused (a valid file only:
+    a bad one is still refused and leaves the first in place)."""
     api = _api(server)
     original = api._create
 
     def _create(data, store_id, product_id, token):
         existing = api.by_product.pop((store_id, product_id), None)
+        try:
+            record = original(data, store_id, product_id, token)
+        except Exception:
+            if existing is not None:
+                api.by_product[(store_id, product_id)] = existing
+            raise
         if existing is not None:
             api.images.pop(existing, None)
             api.drop_bytes(existing)
-        return original(data, store_id, product_id, token)
+        return record
 
     api._create = _create
 
