@@ -24,7 +24,7 @@ import pytest
 from .cli import _values as parse_values
 from .plugin import ConformancePlugin, rule_ids_of
 from .report import build_report
-from .target import Target, UsageError
+from .target import API_NAMES, Target, UsageError
 
 CHECKS_DIR = Path(__file__).resolve().parent / "checks"
 
@@ -53,7 +53,9 @@ class ConformanceChecks(pytest.Directory):
         conftest = importlib.import_module("conformance.checks.conftest")
         self.session._fixturemanager.parsefactories(holder=conftest, node=self)
         module_name = "test_" + self.api.replace("-", "_") + ".py"
-        for name in ("test_schema.py", module_name):
+        others = {"test_" + api.replace("-", "_") + ".py" for api in API_NAMES} - {module_name}
+        shared = sorted(p.name for p in self.path.glob("test_*.py") if p.name not in others)  # e.g. read-back
+        for name in dict.fromkeys(["test_schema.py", module_name, *shared]):
             yield CheckModule.from_parent(self, path=self.path / name, nodeid=f"{self.nodeid}/{name}")
 
 

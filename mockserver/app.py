@@ -19,8 +19,10 @@ from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
+from starlette.responses import Response
 
 from .apis.base import snake_case
+from .atomic import AtomicWriteMiddleware
 from .compiled_schemas import CompiledJSONResponseValidator, CompiledParameterValidator
 from .context import ContextMiddleware, MockContext, Settings
 from .control import mock_routes
@@ -29,6 +31,7 @@ from .errors import ApiError, make_error_handler
 from .fastjson import OrjsonJsonifier
 from .fixtures import load_seed_data
 from .forms import BracketFormValidator, ClosingMultiPartValidator, Utf8JSONValidator
+from .gate import GateMiddleware
 from .journal import JournalMiddleware
 from .limits import BodyLimitMiddleware
 from .once_decorated import OnceDecoratedApp
@@ -61,7 +64,7 @@ def _handler_for(api_handler):
         @functools.wraps(getattr(api_handler, name))  # Connexion reads the parameters from here
         async def handler(*args, **kwargs):
             try:
-                return await getattr(api_handler, name)(*args, **kwargs)
+                return _without_body_type(await getattr(api_handler, name)(*args, **kwargs))
             finally:
                 for value in kwargs.values():
                     for part in value if isinstance(value, list) else [value]:
@@ -71,6 +74,13 @@ def _handler_for(api_handler):
         return handler
 
     return resolve
+
+
+def _without_body_type(result):
+    """``(None, 204)``: Connexion would give the empty answer a JSON media type; a 204 has no body to type."""
+    if isinstance(result, tuple) and len(result) >= 2 and result[0] is None and result[1] == 204:
+        return Response(status_code=204, headers=result[2] if len(result) > 2 else None)
+    return result
 
 
 @contextlib.contextmanager
@@ -128,7 +138,7 @@ class MockServer:
         self.settings = settings or Settings()
         self.ctx = MockContext(self.settings)
         self.connexion = self._build_connexion()
-        self.routes = mock_routes()
+        self.routes = AtomicWriteMiddleware(mock_routes(), self.ctx)
         self.asgi = ContextMiddleware(StateVersionMiddleware(self._dispatch, self.ctx), self.ctx)
         self.durable = None
         if self.settings.state_dir:
@@ -156,6 +166,8 @@ class MockServer:
             self._add_apis(app, validators)
         app.add_middleware(PreferMiddleware, position=MiddlewarePosition.BEFORE_SECURITY)
         app.add_middleware(BodyLimitMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION)
+        app.add_middleware(GateMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION)
+        app.add_middleware(AtomicWriteMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION)  # innermost
         handler = make_error_handler(self.ctx)
         # Starlette picks the most specific registered class, so each family Connexion knows is listed.
         for exc_class in (Exception, HTTPException, ProblemException, MultiPartException, ApiError):

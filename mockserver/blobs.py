@@ -7,7 +7,7 @@ pending changes until the request's transaction commits them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -21,6 +21,12 @@ class Blob:
     content_type: str
 
 
+@dataclass
+class Journal:
+    prefixes: tuple[str, ...]  # the keys of these APIs
+    replaced: dict[str, Blob | None] = field(default_factory=dict)  # key -> its bytes before the write
+
+
 class BlobStore:
     """A dict with a byte budget.
 
@@ -32,12 +38,14 @@ class BlobStore:
         self.max_bytes = max_bytes
         self._blobs: dict[str, Blob] = {}
         self.used_bytes = 0
+        self._journals: list[Journal] = []
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         old = self._blobs.get(key)
         new_total = self.used_bytes - (len(old.data) if old else 0) + len(data)
         if self.max_bytes is not None and new_total > self.max_bytes:
             raise self._full(len(data))
+        self._note(key)
         self._blobs[key] = Blob(data, content_type)
         self.used_bytes = new_total
 
@@ -52,13 +60,41 @@ class BlobStore:
         return self._blobs.get(key)
 
     def delete(self, key: str) -> None:
+        self._note(key)
         old = self._blobs.pop(key, None)
         if old is not None:
             self.used_bytes -= len(old.data)
 
     def clear(self) -> None:
+        for key in list(self._blobs):
+            self._note(key)
         self._blobs.clear()
         self.used_bytes = 0
+
+    # -- undo for in-memory writes (mockserver.atomic) -----------------------------------------------------
+    def start_journal(self, apis) -> Journal:
+        """From now on, remember the bytes each first change of these APIs' keys replaces."""
+        journal = Journal(tuple(f"{api}/" for api in apis))
+        self._journals.append(journal)
+        return journal
+
+    def _note(self, key: str) -> None:
+        for journal in self._journals:
+            if key.startswith(journal.prefixes) and key not in journal.replaced:
+                journal.replaced[key] = self._blobs.get(key)
+
+    def end_journal(self, journal: Journal) -> None:
+        self._journals.remove(journal)
+
+    def undo_journal(self, journal: Journal) -> None:
+        """Put back what the journal's changes replaced."""
+        self.end_journal(journal)
+        for key, old in journal.replaced.items():
+            current = self._blobs.pop(key, None)
+            self.used_bytes -= len(current.data) if current is not None else 0
+            if old is not None:
+                self._blobs[key] = old
+                self.used_bytes += len(old.data)
 
     def __len__(self) -> int:
         return len(self._blobs)

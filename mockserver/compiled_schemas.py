@@ -19,6 +19,7 @@ from connexion.exceptions import NonConformingResponseBody
 from connexion.validators import JSONResponseBodyValidator, ParameterValidator
 
 from .fastjson import encoded_from
+from .gate import Refused, check_integer, check_text
 
 _NOT_SCHEMA_KEYS = frozenset({"example", "examples", "enum", "default", "const"})
 _CACHE_SIZE = 4096
@@ -101,10 +102,30 @@ class CompiledJSONResponseValidator(JSONResponseBodyValidator):
 
 
 class CompiledParameterValidator(ParameterValidator):
-    """Connexion's parameter validator, with the compiled schema as the fast path for present values."""
+    """Connexion's parameter validator, with the compiled schema as the fast path for present values;
+    integers beyond their range and lone surrogates are refused here too (``mockserver.gate``)."""
 
     @staticmethod
     def validate_parameter(parameter_type, value, param, param_name=None):
-        if value is not None and COMPILED.get(param.get("schema", param)).is_valid(value):
-            return None
+        schema = param.get("schema", param)
+        if value is not None:
+            where = f"the {parameter_type} parameter {param.get('name', param_name)!r}"
+            refused = _refused(value, schema, where)
+            if refused is not None:
+                return refused  # Connexion's way: the message of a 400
+            if COMPILED.get(schema).is_valid(value):
+                return None
         return ParameterValidator.validate_parameter(parameter_type, value, param, param_name)
+
+
+def _refused(value, schema: dict, where: str) -> str | None:
+    items = schema.get("items", {}) if isinstance(value, list) else schema
+    try:
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str):
+                check_text(item, where)
+            elif isinstance(item, int) and not isinstance(item, bool):
+                check_integer(item, where, items)
+    except Refused as exc:
+        return str(exc)
+    return None

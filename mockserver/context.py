@@ -46,6 +46,7 @@ class MockContext:
     apis: dict = field(init=False)  # name -> handler object (mockserver.apis.*)
     behaviour: Behaviour | None = field(default=None, init=False)  # POST /__mock__/behaviour
     replies: object = field(init=False)  # a ReplyCache, or None when the settings turn it off
+    write_locks: dict = field(default_factory=dict, init=False)  # api -> asyncio.Lock (mockserver.atomic)
     journal: object = field(init=False)  # a mockserver.journal store, or None with journal_size 0
 
     def __post_init__(self):

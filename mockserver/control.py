@@ -13,7 +13,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from .context import operation_index
-from .errors import ApiError, error_body
+from .errors import ApiError, error_body, logger
 from .fixtures import load_seed_data
 from .journal import BadFilter, matcher
 from .prefer import MAX_DELAY_MS, Behaviour
@@ -58,9 +58,11 @@ async def reset(request: Request) -> Response:
 
 
 async def state(request: Request) -> Response:
+    """Whatever the records hold, this answers (issue 12, D7): non-ASCII is escaped, so even a lone
+    surrogate kept from before the gate existed is written as ``\\ud800`` instead of failing to encode."""
     ctx = _ctx(request)
     body = {"apis": ctx.dump(), "stored_bytes": ctx.blobs.used_bytes, "stored_files": len(ctx.blobs)}
-    return JSONResponse(body)
+    return Response(json.dumps(body).encode("ascii"), media_type="application/json")
 
 
 async def requests(request: Request) -> Response:
@@ -136,7 +138,10 @@ def _documented_statuses(ctx, prefix: str) -> set[str]:
         base = ctx.info(name).base_path(ctx.settings.prefixed) + "/"
         if base.startswith(prefix) or prefix.startswith(base):
             for operation in operation_index(name).values():
-                codes.update(c for c in operation.get("responses", {}) if c.isdigit())
+                responses = operation.get("responses", {})
+                codes.update(c for c in responses if c.isdigit())
+                if "default" in responses:  # documents every code the operation does not list
+                    codes.update(str(code) for code in range(100, 600))
     return codes
 
 
@@ -148,6 +153,13 @@ async def file_route(request: Request) -> Response:
     if request.method in ("GET", "HEAD"):
         return await api.serve_file(key, request)
     return await api.receive_file(key, request)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    """A bug in a mock route: an answer in the mock's format, not a dropped connection."""
+    logger.exception("unexpected error in %s", request.url.path, exc_info=exc)
+    body, ctype = error_body("__mock__", 500, "Internal error in the mock server")
+    return Response(body, status_code=500, media_type=ctype)
 
 
 async def _api_error(request: Request, exc: ApiError) -> Response:
@@ -168,5 +180,5 @@ def mock_routes() -> Starlette:
             Route("/__mock__/behaviour", behaviour, methods=["GET", "POST", "DELETE"]),
             Route("/__mock__/files/{api}/{key:path}", file_route, methods=["GET", "HEAD", "PUT"]),
         ],
-        exception_handlers={ApiError: _api_error},
+        exception_handlers={ApiError: _api_error, Exception: _unexpected},
     )

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
+import logging
 import os
 import secrets
 import sqlite3
@@ -36,7 +38,10 @@ import orjson
 from .blobs import Blob, FileBlobStore, StoredBlob
 from .errors import error_body
 from .fixtures import load_seed_data
-from .persistence import load_snapshot, retire_snapshot, signing_key
+from .gate import repaired
+from .persistence import load_snapshot, log_repairs, restore_or_skip, retire_snapshot, signing_key
+
+logger = logging.getLogger("mockserver")
 
 DB_FILE = "state.sqlite3"
 BLOB_DIR = "blobs"
@@ -158,7 +163,7 @@ class DurableState:
             self.ctx.apis[name].reset()
             self.versions.pop(name, None)
         else:
-            self.ctx.apis[name].restore(orjson.loads(row[1]))
+            restore_or_skip(self.ctx.apis[name], _stored_state(row[1], name), f"{DB_FILE} ({name})")
             self.versions[name] = row[0]
 
     # -- one write ---------------------------------------------------------------------------------------
@@ -324,6 +329,22 @@ class DurableMiddleware:
             await send(message)
 
         return tagged
+
+
+def _stored_state(text: str, name: str):
+    """A stored row as JSON; rows older versions wrote may hold what orjson refuses (a ``\\ud800``
+    escape, an integer beyond int64): read with ``json`` and repaired then."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        state, changes = repaired(json.loads(text))
+    except ValueError as exc:
+        logger.warning("mockserver: the %s row of %s is not JSON (%s); it starts empty", name, DB_FILE, exc)
+        return {}
+    log_repairs(f"{DB_FILE} ({name})", changes)
+    return state
 
 
 def _status(messages: list[dict]) -> int:

@@ -72,6 +72,10 @@ def make_error_handler(ctx):
         status, message, headers = _message(exc)
         path = request.url.path
         api = ctx.api_for_path(path) or "__mock__"
+        if api == "__mock__" and status == 404:  # all-five mode: a path under no API's mount point
+            bases = {name: ctx.info(name).base_path(ctx.settings.prefixed) for name in ctx.apis}
+            mounted = ", ".join(f"{name} at {base}/" for name, base in bases.items())
+            message = f"No API is mounted at {path}. The mounted APIs: {mounted}; the mock's index is at /"
         if status == 405 and api in ctx.apis:
             base = ctx.info(api).base_path(ctx.settings.prefixed)
             methods = allowed_methods(api, path[len(base) :])

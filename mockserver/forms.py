@@ -16,7 +16,9 @@ from urllib.parse import parse_qsl
 from connexion.exceptions import BadRequestProblem
 from connexion.validators.form_data import FormDataValidator, MultiPartFormDataValidator
 from connexion.validators.json import JSONRequestBodyValidator
-from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.formparsers import MultiPartException, MultiPartParser, parse_options_header
+
+from .gate import Refused, check_text, check_value, utf8
 
 DECODED_FORM_KEY = "mockserver.decoded_form"
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
@@ -81,11 +83,13 @@ def _set_leaf(node: dict, part: str, value: str, key: str) -> None:
 
 
 def decode_form_bytes(body: bytes) -> dict:
+    """UTF-8 throughout, percent-escapes included (``%ED%A0%80`` is no text): else ValueError."""
     try:
         text = body.decode("utf-8")
-        return decode_bracket_form(parse_qsl(text, keep_blank_values=True, strict_parsing=False))
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=False, errors="strict")
     except UnicodeDecodeError as exc:
-        raise ValueError("the form body is not UTF-8") from exc
+        raise ValueError("the form body is not UTF-8 text (percent-escapes included)") from exc
+    return decode_bracket_form(pairs)
 
 
 class BracketFormValidator(FormDataValidator):
@@ -114,9 +118,28 @@ def decoded_form(request) -> dict | None:
 class _ClosingMultiPartParser(MultiPartParser):
     """Starlette's parser, stricter where it lets bad bodies through: no Content-Type is a KeyError (a 500),
     and a body cut off before its closing boundary parses as the parts that were complete (python-multipart's
-    ``finalize`` does not check the end), leaving the cut part's temporary file open."""
+    ``finalize`` does not check the end), leaving the cut part's temporary file open. Text (a part's value,
+    name and file name) must be UTF-8 (Starlette falls back to Latin-1), and a text part that is not an
+    array in the schema comes once (Connexion would join the values with commas)."""
 
     _ended = False
+    schema: t.ClassVar[dict] = {}  # the operation's body schema, set per validator (see below)
+
+    def on_part_begin(self) -> None:
+        self._charset = "utf-8"  # whatever the Content-Type names (mockserver.gate)
+        super().on_part_begin()
+
+    def on_part_end(self) -> None:
+        if self._current_part.file is None:
+            _strict_text(bytes(self._current_part.data), f"the part {self._current_part.field_name!r}")
+        super().on_part_end()
+
+    def on_headers_finished(self) -> None:
+        _, options = parse_options_header(self._current_part.content_disposition)
+        for key in (b"name", b"filename"):
+            if key in options:
+                _strict_text(options[key], f"a part's {key.decode()}")
+        super().on_headers_finished()
 
     def on_end(self) -> None:
         self._ended = True  # python-multipart calls it at the closing boundary only
@@ -131,6 +154,11 @@ class _ClosingMultiPartParser(MultiPartParser):
                 file.close()
         if not self._ended:
             raise MultiPartException("the body ends before its closing boundary (truncated)")
+        properties = self.schema.get("properties", {})
+        for name in {key for key, value in form.multi_items() if isinstance(value, str)}:
+            count = len(form.getlist(name))
+            if count > 1 and properties.get(name, {}).get("type") != "array":
+                raise MultiPartException(f"the part {name!r} comes {count} times; it takes one value")
         return form
 
 
@@ -140,7 +168,14 @@ class ClosingMultiPartValidator(MultiPartFormDataValidator):
 
     @property
     def _form_parser_cls(self):
-        return _ClosingMultiPartParser
+        return type("SchemaMultiPartParser", (_ClosingMultiPartParser,), {"schema": self._schema})
+
+
+def _strict_text(data: bytes, where: str) -> None:
+    try:
+        check_text(utf8(data, where), where)
+    except Refused as exc:
+        raise MultiPartException(str(exc)) from exc
 
 
 def json_depth_exceeds(value, limit: int) -> bool:
@@ -170,4 +205,8 @@ class Utf8JSONValidator(JSONRequestBodyValidator):
             raise BadRequestProblem(detail=too_deep) from exc
         if json_depth_exceeds(body, MAX_JSON_DEPTH):
             raise BadRequestProblem(detail=too_deep)
+        try:
+            check_value(body)  # lone surrogates, integers beyond int64, NaN and Infinity (mockserver.gate)
+        except Refused as exc:
+            raise BadRequestProblem(detail=str(exc)) from exc
         return body

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import re
 import warnings
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
 # Above this many pixels an image is refused as a decompression bomb (Pillow warns at its own default).
 MAX_PIXELS = 50_000_000
+DECODE_THREADS = 2  # the pool that decodes uploads off the event loop (a few large ones at once, no more)
 
 MIME_BY_FORMAT = {
     "PNG": "image/png",
@@ -40,24 +45,68 @@ class ImageFacts:
         return {"JPEG": "jpg"}.get(self.format, self.format.lower())
 
 
-def inspect_image(data: bytes) -> ImageFacts:
-    """Decode fully (a truncated file fails here, not later) with a pixel budget against bombs."""
+def _opened(data: bytes):
+    """Pillow's image with its header read (cheap) and checked against the format list and pixel budget."""
     if not data:
         raise InvalidImage("the file is empty")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as img:
-                fmt, (width, height) = img.format, img.size
-                if fmt not in MIME_BY_FORMAT:
-                    raise InvalidImage(f"unsupported image format {fmt}")
-                if width * height > MAX_PIXELS:
-                    raise InvalidImage(f"{width}x{height} pixels exceeds the limit of {MAX_PIXELS} pixels")
-                img.load()
-    except InvalidImage:
-        raise
+            img = Image.open(io.BytesIO(data))
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InvalidImage(f"not a decodable image: {exc}") from exc
+        raise InvalidImage(f"not a decodable image: {_plain(exc)}") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise InvalidImage(f"not a complete image: {exc}") from exc
-    return ImageFacts(fmt, width, height)
+        raise InvalidImage(f"not a complete image: {_plain(exc)}") from None
+    fmt, (width, height) = img.format, img.size
+    if fmt not in MIME_BY_FORMAT:
+        img.close()
+        raise InvalidImage(f"unsupported image format {fmt}")
+    if width * height > MAX_PIXELS:
+        img.close()
+        raise InvalidImage(f"{width}x{height} pixels exceeds the limit of {MAX_PIXELS} pixels")
+    return img
+
+
+def _decoded(img) -> ImageFacts:
+    """Decode every pixel (a truncated file fails here, not later); Pillow releases the GIL meanwhile."""
+    try:
+        with img:
+            img.load()
+            return ImageFacts(img.format, *img.size)
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
+        raise InvalidImage(f"not a complete image: {_plain(exc)}") from None
+
+
+def _plain(exc: Exception) -> str:
+    """Pillow's message without Python reprs (``cannot identify image file <_io.BytesIO object at 0x…>``)."""
+    return " ".join(_REPR.sub("", str(exc)).split()) or type(exc).__name__
+
+
+_REPR = re.compile(r"<[^<>]* at 0x[0-9a-fA-F]+>")
+_POOL = ThreadPoolExecutor(max_workers=DECODE_THREADS, thread_name_prefix="mockserver-decode")
+_DECODED: ContextVar[tuple[bytes, ImageFacts | InvalidImage] | None] = ContextVar("decoded", default=None)
+
+
+def inspect_image(data: bytes) -> ImageFacts:
+    """Decode fully with a pixel budget against bombs; the verdict of :func:`decode_off_loop` on these
+    very bytes, when the request already had them decoded off the event loop."""
+    done = _DECODED.get()
+    if done is not None and done[0] is data:
+        if isinstance(done[1], InvalidImage):
+            raise done[1]
+        return done[1]
+    return _decoded(_opened(data))
+
+
+async def decode_off_loop(data: bytes) -> None:
+    """Decode in the bounded pool, so a large image never holds up the other requests; the verdict is kept
+    for this request's own ``inspect_image(data)``, which the handlers call where they check and store
+    without an ``await`` in between (ALL-04)."""
+    try:
+        img = _opened(data)  # the header only: cheap, and warnings filters are not thread-safe
+        verdict: ImageFacts | InvalidImage = await asyncio.get_running_loop().run_in_executor(
+            _POOL, _decoded, img
+        )
+    except InvalidImage as exc:
+        verdict = exc
+    _DECODED.set((data, verdict))

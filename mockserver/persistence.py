@@ -5,8 +5,13 @@ versions wrote on shutdown (``state.json`` + ``blobs/<sha256 of key>``), importe
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
+
+from .gate import repaired
+
+logger = logging.getLogger("mockserver")
 
 STATE_FILE = "state.json"
 KEY_FILE = "signing.key"
@@ -28,18 +33,48 @@ def signing_key(state_dir: Path) -> bytes:
 
 
 def load_snapshot(ctx, state_dir: Path) -> bool:
-    """Fill ``ctx`` from an old ``state.json`` if there is one; the caller stores it, then retires it."""
+    """Fill ``ctx`` from an old ``state.json`` if there is one; the caller stores it, then retires it.
+
+    Old data never stops the start: what the gate now refuses is repaired (``mockserver.gate.repaired``),
+    a missing blob file or an API state that cannot be restored is skipped; each with a log line."""
     path = state_dir / STATE_FILE
     if not path.exists():
         return False
-    state = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        state = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+    except ValueError as exc:
+        logger.warning("mockserver: %s is not JSON (%s); it is not imported", path, exc)
+        return False
+    state, changes = repaired(state if isinstance(state, dict) else {})
+    log_repairs(str(path), changes)
     ctx.reset()
-    for key, meta in state.get("blobs", {}).items():
-        ctx.blobs.put(key, (state_dir / "blobs" / meta["file"]).read_bytes(), meta["content_type"])
-    for name, api_state in state.get("apis", {}).items():
+    for key, meta in (state.get("blobs") or {}).items():
+        try:
+            ctx.blobs.put(key, (state_dir / "blobs" / meta["file"]).read_bytes(), meta["content_type"])
+        except (OSError, KeyError, TypeError) as exc:
+            logger.warning("mockserver: %s: the file of %s is skipped (%s)", path, key, exc)
+    for name, api_state in (state.get("apis") or {}).items():
         if name in ctx.apis:
-            ctx.apis[name].restore(api_state)
+            restore_or_skip(ctx.apis[name], api_state, str(path))
     return True
+
+
+def log_repairs(source: str, changes: list[str]) -> None:
+    if changes:
+        shown = "; ".join(changes[:5]) + (f"; and {len(changes) - 5} more" if len(changes) > 5 else "")
+        logger.warning("mockserver: repaired %d value(s) of %s: %s", len(changes), source, shown)
+
+
+def restore_or_skip(api, state, source: str) -> bool:
+    """``api.restore(state)``; when the state does not fit the API's records, the API starts empty."""
+    try:
+        api.restore(state)
+        return True
+    except Exception as exc:  # old data of any shape: the server must come up all the same
+        api.reset()
+        logger.warning("mockserver: the %s state in %s is skipped, it cannot be restored (%s: %s)",
+                       api.name, source, type(exc).__name__, exc)
+        return False
 
 
 def retire_snapshot(state_dir: Path) -> None:

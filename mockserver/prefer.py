@@ -63,10 +63,21 @@ class _Forced:
         self.status_code, self.body, self.content_type = status, body, content_type
 
 
+def documented_response(responses: dict, status: int) -> dict | None:
+    """The response the spec documents for ``status``: its own code, its range (``4XX``), or ``default``
+    (which documents every code the operation does not list, 100-599)."""
+    for key in (str(status), f"{str(status)[0]}XX"):
+        if key in responses:
+            return responses[key]
+    if "default" in responses and 100 <= status <= 599:
+        return responses["default"]
+    return None
+
+
 def forced_response(api: str, operation: dict, status: int) -> _Forced:
     """A documented status with a body valid against its schema: the example, or the API's error format."""
     responses = operation.get("responses", {})
-    documented = responses.get(str(status))
+    documented = documented_response(responses, status)
     if documented is None:
         codes = ", ".join(sorted(c for c in responses if c != "default"))
         body, ctype = error_body(

@@ -86,7 +86,8 @@ def live_mock():
 
 def pytest_terminal_summary(terminalreporter):
     """What the robustness tests tried (issue 7), from what they recorded with ``record_property``:
-    ``bad_input`` (the API of one bad-input case), ``fuzz`` and ``load`` (a line of counts each)."""
+    ``bad_input`` (the API of one bad-input case), ``fuzz``, ``load``, ``latency``, and ``poisoning`` and
+    ``stall`` (tests/test_poisoning.py, issue 12): a line of counts each."""
     reports = [
         (outcome, report)
         for outcome in ("passed", "failed")
@@ -100,7 +101,7 @@ def pytest_terminal_summary(terminalreporter):
             if name == "bad_input":
                 counts = cases.setdefault(value, {"passed": 0, "failed": 0})
                 counts[outcome] += 1
-            elif name in ("fuzz", "load", "latency"):
+            elif name in ("fuzz", "load", "latency", "poisoning", "stall"):
                 lines.append(f"{name}: {value}" + ("" if outcome == "passed" else " (FAILED)"))
     if cases:
         total = sum(sum(c.values()) for c in cases.values())

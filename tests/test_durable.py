@@ -435,3 +435,57 @@ def test_workers_share_one_state(mock):
     with ThreadPoolExecutor(max_workers=6) as pool:
         statuses = sorted(pool.map(evotor_upload, range(6)))
     assert statuses == [200, 409, 409, 409, 409, 409]
+
+
+# -- old data never stops the start (issue 12) ---------------------------------------------------------------
+def _old_snapshot(state_dir, apis: dict, blobs: dict | None = None) -> None:
+    (state_dir / "blobs").mkdir(parents=True, exist_ok=True)
+    snapshot = {"version": 1, "apis": apis, "blobs": blobs or {}}
+    (state_dir / "state.json").write_text(json.dumps(snapshot))  # ensure_ascii: "\ud800" as an escape
+
+
+def test_an_old_state_json_with_lone_surrogates_is_repaired_and_the_server_starts(tmp_path, caplog):
+    state_dir = tmp_path / "state"
+    image = {"id": 1, "filename": "\ud800.png", "size": 2**64, "created_timestamp": 1700000000,
+             "created_by": "anonymous", "uploaded_timestamp": None, "tag_ids": [1]}
+    _old_snapshot(state_dir, {
+        "tagged-images": {"images": [image], "tags": [{"id": 1, "name": "x\udfff"}],
+                          "next_image_id": 2, "next_tag_id": 2},
+        "everydaypic": {"images": [{"id": "e1", "unexpected": "shape"}]},
+    }, {"evotor/gone": {"file": "no-such-file", "content_type": "image/png"}})
+    with caplog.at_level("WARNING", logger="mockserver"):
+        app = create_app(state_dir=state_dir)
+    try:
+        with TestClient(app) as client:
+            record = client.get("/tagged-images/v1/images/1")
+            assert record.status_code == 200, record.text
+            assert record.json()["filename"] == "\ufffd.png"
+            assert record.json()["size"] == 2**63 - 1
+            assert record.json()["tags"] == [{"id": 1, "name": "x\ufffd"}]
+            for path in ("/tagged-images/v1/images", "/tagged-images/v1/tags", "/__mock__/state"):
+                assert client.get(path).status_code == 200, path
+            assert client.get("/everydaypic/v1/image/info").status_code == 404  # skipped: no images
+    finally:
+        app.durable.close()
+    logged = caplog.text
+    assert "repaired 3 value(s)" in logged and "lone surrogate" in logged, logged
+    assert "the everydaypic state" in logged and "is skipped" in logged, logged
+    assert "the file of evotor/gone is skipped" in logged, logged
+
+
+def test_a_stored_row_that_orjson_refuses_is_read_repaired(tmp_path, caplog):
+    """Rows written by older versions with ``json.dumps`` may hold ``\\ud800`` escapes."""
+    state_dir = tmp_path / "state"
+    create_app(state_dir=state_dir).durable.close()
+    tags = [{"id": 1, "name": "\ud800"}]
+    row = json.dumps({"images": [], "tags": tags, "next_image_id": 1, "next_tag_id": 2})
+    with sqlite3.connect(state_dir / DB_FILE) as db:
+        db.execute("UPDATE api_state SET json = ?, version = version + 1 WHERE api = 'tagged-images'", (row,))
+    with caplog.at_level("WARNING", logger="mockserver"):
+        app = create_app(state_dir=state_dir)
+    try:
+        with TestClient(app) as client:
+            assert client.get("/tagged-images/v1/tags").json()["results"] == [{"id": 1, "name": "\ufffd"}]
+    finally:
+        app.durable.close()
+    assert "repaired 1 value(s)" in caplog.text, caplog.text

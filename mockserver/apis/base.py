@@ -13,7 +13,7 @@ from starlette.responses import Response
 from ..blobs import StoreFull
 from ..context import CURRENT_SCOPE
 from ..errors import ApiError
-from ..images import ImageFacts, InvalidImage, inspect_image
+from ..images import ImageFacts, InvalidImage, decode_off_loop, inspect_image
 
 if t.TYPE_CHECKING:
     from ..context import MockContext
@@ -77,6 +77,15 @@ class BaseApi:
     def seed(self, entries: list[dict], images_dir) -> int:
         """Preload records from fixture entries through the same code paths as real requests."""
         raise NotImplementedError
+
+    def snapshot(self):
+        """What :meth:`rollback` needs to undo one write (``mockserver.atomic``): by default the whole
+        ``dump()``, which costs O(records); an API whose records are never changed in place overrides it
+        with copies of its indexes."""
+        return self.dump()
+
+    def rollback(self, snapshot) -> None:
+        self.restore(snapshot)
 
     # -- blobs -------------------------------------------------------------------------------------
     def blob_key(self, key: str) -> str:
@@ -173,4 +182,5 @@ async def read_upload(upload, limit: int | None = None) -> bytes:
     data = await upload.read()
     if limit is not None and len(data) > limit:
         raise ApiError(413, f"the file is {len(data)} bytes; the limit is {limit} bytes")
+    await decode_off_loop(data)  # the handler's image_facts(data) then costs nothing on the event loop
     return data

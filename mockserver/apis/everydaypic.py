@@ -48,6 +48,12 @@ class EverydaypicApi(BaseApi):
     def restore(self, state: dict) -> None:
         self.images = {r["id"]: ImageRecord(**r) for r in state.get("images", [])}
 
+    def snapshot(self):  # records are never changed in place: a copy of the index undoes a write
+        return dict(self.images)
+
+    def rollback(self, snapshot) -> None:
+        self.images = snapshot
+
     def seed(self, entries, images_dir) -> int:
         for entry in entries:
             data = (images_dir / entry["image"]).read_bytes()

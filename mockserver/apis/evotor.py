@@ -88,6 +88,12 @@ class EvotorApi(BaseApi):
             self.images[record.id] = record
             self.by_product[(record.store_id, record.product_id)] = record.id
 
+    def snapshot(self):  # records are never changed in place: copies of the indexes undo a write
+        return dict(self.images), dict(self.by_product)
+
+    def rollback(self, snapshot) -> None:
+        self.images, self.by_product = snapshot
+
     def seed(self, entries, images_dir) -> int:
         for entry in entries:
             data = (images_dir / entry["image"]).read_bytes()

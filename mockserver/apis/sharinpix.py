@@ -71,7 +71,7 @@ def taken_at(exifs: dict) -> str | None:
         moment = datetime.strptime(value, "%Y:%m:%d %H:%M:%S")
     except ValueError:
         return None
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + ".000+00:00"
+    return moment.isoformat(timespec="milliseconds") + "+00:00"  # four-digit years (strftime: "999")
 
 
 def _text(info: dict, key: str) -> str:
@@ -140,6 +140,12 @@ class SharinpixApi(BaseApi):
             album: {image["id"]: copy.deepcopy(image) for image in images}
             for album, images in state.get("albums", {}).items()
         }
+
+    def snapshot(self):  # images are never changed once stored: copies of the albums undo a write
+        return {album: dict(images) for album, images in self.albums.items()}
+
+    def rollback(self, snapshot) -> None:
+        self.albums = snapshot
 
     def seed(self, entries, images_dir) -> int:
         """Entries: ``{"album_id", "image", "cloudinary", "metadatas"}``; width/height/format/bytes are read

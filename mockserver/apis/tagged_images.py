@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-import re
 import time
 from bisect import bisect_left, bisect_right, insort
 from dataclasses import dataclass, field
@@ -28,6 +27,8 @@ from dataclasses import dataclass, field
 from starlette.responses import Response
 
 from ..errors import ApiError
+from ..images import decode_off_loop
+from ..wildcard import like_pattern  # linear time: no pattern can stall the server (issue 12, D8)
 from .base import BaseApi, json_reply, record_fields
 
 Key = tuple[int, int]  # (created_timestamp, id): ascending = oldest first
@@ -127,11 +128,6 @@ def browse_page(results: list[dict], total: int, page: int, limit: int):
     """TIM-04: ``has_more_pages`` is true exactly when a later page holds records."""
     meta = {"current_page": page, "total_results": total, "has_more_pages": (page + 1) * limit < total}
     return json_reply({"results": results, "meta": meta})
-
-
-def like_pattern(pattern: str) -> re.Pattern:
-    """``%`` matches any run of characters (none included); everything else literally, case-insensitive."""
-    return re.compile(".*".join(re.escape(part) for part in pattern.split("%")), re.IGNORECASE | re.DOTALL)
 
 
 class TaggedImagesApi(BaseApi):
@@ -277,6 +273,7 @@ class TaggedImagesApi(BaseApi):
         """TIM-02: a PUT of the raw bytes to ``upload_url`` uploads (or replaces) the record's file."""
         self._check_signature("PUT", request)
         data = await self._read_body(request)
+        await decode_off_loop(data)
         facts = self.image_facts(data)
         image = self._image_for_key(key)  # looked up after the await: it may have been deleted meanwhile
         self.store_bytes(image.blob, data, facts.mime)
@@ -326,6 +323,7 @@ class TaggedImagesApi(BaseApi):
             data = base64.b64decode(body["image_data"], validate=True)
         except (binascii.Error, ValueError) as exc:
             raise ApiError(400, f"'image_data' is not valid base64: {exc}") from exc
+        await decode_off_loop(data)  # off the event loop (issue 12); the check below reuses the verdict
         image = self._create_uploaded(body["filename"], data, body.get("tags"))
         return self._created(image)
 

@@ -115,6 +115,22 @@ def _ids_collide(server):
     api._create = _create
 
 
+def _info_dies_on_combining_marks(server):
+    """A fileName index that cannot hold combining marks: such an upload is stored and answered, then
+    looking it up by its fileName answers 500. (Only that lookup breaks: everydaypic has no delete, so a
+    mutant breaking every listing would fail the other rules' checks that run after this one.)"""
+    api = server.ctx.apis["everydaypic"]
+    original = api.get_images_info
+
+    async def get_images_info(id=None, fileName=None, **kwargs):
+        names = set(fileName or [])
+        if any("\u0301" in r.fileName for r in api.images.values() if r.fileName in names):
+            raise RuntimeError("cannot look up a name with a combining mark")
+        return await original(id=id, fileName=fileName, **kwargs)
+
+    api.get_images_info = get_images_info
+
+
 MUTANTS = [
     Mutant(
         "edp-truncated-download",
@@ -167,5 +183,12 @@ MUTANTS = [
         "ALL-05",
         "files under 512 bytes get 400 (the original's small-file defect, as a 4xx)",
         _refuses_small_files,
+    ),
+    Mutant(
+        "edp-info-dies-on-combining-marks",
+        "everydaypic",
+        "ALL-06",
+        "an accepted fileName with a combining mark answers 500 when looked up",
+        _info_dies_on_combining_marks,
     ),
 ]

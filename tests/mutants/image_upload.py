@@ -241,6 +241,20 @@ def _lost_concurrent_upload(server):
     api.upload_image = upload_image
 
 
+def _list_dies_on_astral_names(server):
+    """Names kept in a 3-byte "utf8" column: an upload named with an astral character is stored and
+    answered, then the listing that holds it answers 500."""
+    api = server.ctx.apis[API]
+    original = api.get_all_images
+
+    async def get_all_images(**kwargs):
+        if any(max(r.originalFileName, default="\0") > "\uffff" for r in api.images.values()):
+            raise RuntimeError("Incorrect string value for column 'originalFileName'")
+        return await original(**kwargs)
+
+    api.get_all_images = get_all_images
+
+
 MUTANTS = [
     Mutant(
         "iup-any-bearer", API, "IUP-01", "any Bearer value is accepted, not only a JWT", _any_bearer_accepted
@@ -332,5 +346,12 @@ MUTANTS = [
         "ALL-04",
         "uploads write back a stale copy of the index, losing concurrent ones",
         _lost_concurrent_upload,
+    ),
+    Mutant(
+        "iup-list-dies-on-astral-names",
+        API,
+        "ALL-06",
+        "an accepted file name with an astral character makes GetAllImages answer 500",
+        _list_dies_on_astral_names,
     ),
 ]

@@ -289,6 +289,20 @@ def _racy_upload(server):
     api.upload_image = upload_image
 
 
+def _tags_die_on_bidi_overrides(server):
+    """A tag name with a right-to-left override is stored and answered 201, then the tag listing that
+    holds it answers 500 (a sanitiser on the way out that raises)."""
+    api = _api(server)
+    original = api.list_tags
+
+    async def list_tags(**kwargs):
+        if any("\u202e" in tag.name for tag in api.tags.values()):
+            raise RuntimeError("refusing to render a bidi override")
+        return await original(**kwargs)
+
+    api.list_tags = list_tags
+
+
 MUTANTS = [
     Mutant("tim-url-before-upload", API, "TIM-01", "url is set before the file arrives", _url_before_upload),
     Mutant("tim-truncated-file", API, "TIM-02", "the file url loses the last byte", _truncated_file),
@@ -340,4 +354,11 @@ MUTANTS = [
         "tim-error-body-shape", API, "TIM-13", "GET /images/{id} errors are {error} bodies", _error_body_shape
     ),
     Mutant("tim-racy-upload", API, "ALL-04", "parallel uploads overwrite each other's files", _racy_upload),
+    Mutant(
+        "tim-tags-die-on-bidi-overrides",
+        API,
+        "ALL-06",
+        "an accepted tag name with U+202E makes GET /tags answer 500",
+        _tags_die_on_bidi_overrides,
+    ),
 ]
