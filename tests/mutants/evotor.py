@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import io
-import uuid
+import re
+from urllib.parse import unquote
 
 from PIL import Image
 
 from mockserver.apis.base import json_reply, read_upload
-from mockserver.apis.evotor import ImageRecord, now_evotor, user_id_for
 from mockserver.errors import ApiError
 
 from . import Mutant
+
+_UPLOAD = re.compile(r"/stores/([^/]+)/products/([^/]+)/images/?$")
 
 
 def _api(server):
@@ -91,19 +93,6 @@ def _second_upload_replaces(server):
         return record
 
     api._create = _create
-
-
-def _list_of_summaries(server):
-    """The list answers summaries ({id, url}) instead of the image objects the seed shows."""
-    api = _api(server)
-    original = api.list_product_images
-
-    async def list_product_images(store_id, product_id, **kw):
-        body, status, headers = await original(store_id, product_id, **kw)
-        items = [{"id": item["id"], "url": item["url"]} for item in body["items"]]
-        return {**body, "items": items}, status, headers
-
-    api.list_product_images = list_product_images
 
 
 def _get_ignores_the_id(server):
@@ -235,27 +224,55 @@ def _part_label_judged(server):
 
 
 def _racy_one_image_check(server):
-    """The one-image check and the store are split by an await (say, an async storage write), so
-    concurrent uploads to one product all pass the check and the last one overwrites the others."""
+    """The one-image check runs as a cheap pre-check in front of the (serialised) write, after an await,
+    and the write itself no longer checks: concurrent uploads to one product all pass the pre-check and
+    the last one overwrites the others. One after the other, the pre-check still answers 409."""
     api = _api(server)
+    inner = server.asgi
+    original = api._create
 
-    async def upload_product_image(store_id, product_id, datafile=None, token_info=None, **_):
-        data = await read_upload(datafile, 5242800)
-        facts = api.image_facts(data)
-        if facts.format != "PNG" or (facts.width, facts.height) != (300, 300):
-            raise ApiError(400, "the image must be a 300x300 PNG")
-        if (store_id, product_id) in api.by_product:
-            raise ApiError(409, "the product already has an image")
-        await asyncio.sleep(0.05)  # the storage write
-        now = now_evotor()
-        token = (token_info or {}).get("sub", "")
-        record = ImageRecord(str(uuid.uuid4()), user_id_for(token), store_id, product_id, len(data), now, now)
-        api.store_bytes(record.id, data, "image/png")
-        api.images[record.id] = record
-        api.by_product[(store_id, product_id)] = record.id
-        return json_reply(api._public(record))
+    def _create(data, store_id, product_id, token):
+        api.by_product.pop((store_id, product_id), None)  # the pre-check has run: no second look
+        return original(data, store_id, product_id, token)
 
-    api.upload_product_image = upload_product_image
+    async def asgi(scope, receive, send):
+        match = _UPLOAD.search(scope.get("path", "")) if scope["type"] == "http" else None
+        headers = dict(scope.get("headers", [])) if match else {}
+        if match is None or scope["method"] != "POST" or b"x-authorization" not in headers:
+            return await inner(scope, receive, send)
+        key = (unquote(match.group(1)), unquote(match.group(2)))
+        if key in api.by_product:
+            error = b'{"errors":[{"code":409,"reason":"the product already has an image"}]}'
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 409,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
+            return await send({"type": "http.response.body", "body": error})
+        await asyncio.sleep(0.05)  # e.g. an awaited quota lookup between the check and the write
+        await inner(scope, receive, send)
+
+    api._create = _create
+    server.asgi = asgi
+
+
+def _list_file_size_in_kib(server):
+    """The list has a serializer of its own that reports meta.file_size in KiB (the upload and get answer
+    bytes): a valid integer, the wrong value, in the list only."""
+    api = _api(server)
+    original = api.list_product_images
+
+    async def list_product_images(store_id, product_id, **kw):
+        body, status, headers = await original(store_id, product_id, **kw)
+        items = [
+            {**item, "meta": {**item["meta"], "file_size": -(-item["meta"]["file_size"] // 1024)}}
+            for item in body["items"]
+        ]
+        return {**body, "items": items}, status, headers
+
+    api.list_product_images = list_product_images
 
 
 MUTANTS = [
@@ -285,7 +302,11 @@ MUTANTS = [
         _second_upload_replaces,
     ),
     Mutant(
-        "evt-list-summaries", "evotor", "EVT-05", "the list holds {id, url} summaries", _list_of_summaries
+        "evt-list-file-size-kib",
+        "evotor",
+        "EVT-05",
+        "the list reports file_size in KiB",
+        _list_file_size_in_kib,
     ),
     Mutant(
         "evt-get-ignores-id",

@@ -8,7 +8,6 @@ change what the security handler sees, so that the observable behaviour is the d
 from __future__ import annotations
 
 import asyncio
-import copy
 import re
 import uuid
 from datetime import datetime
@@ -16,10 +15,8 @@ from datetime import datetime
 import jwt
 
 from mockserver import devtokens
-from mockserver.apis.base import json_reply, request_origin
 from mockserver.apis.sharinpix import taken_at
 from mockserver.errors import ApiError
-from mockserver.forms import decoded_form
 
 from . import Mutant
 
@@ -224,20 +221,36 @@ def _metadatas_required(form):
 
 
 def _shared_request_state(server):
-    """The handler parks the decoded form on the API object and awaits before using it: concurrent
-    creates answer with (and store) another request's data."""
-    from connexion import request as current_request
+    """Request bodies pass through one shared buffer, with an await between filling and reading it (in
+    front of the serialised write): overlapping creates answer with (and store) another request's data."""
+    inner = server.asgi
+    shared: dict = {}
 
-    api = server.ctx.apis[API]
-
-    async def create_album_image(album_id, token_info=None):
-        api.pending_form = decoded_form(current_request)
+    async def app(scope, receive, send):
+        if scope["type"] != "http" or not _IMAGES_PATH.search(scope.get("path", "")):
+            return await inner(scope, receive, send)
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        shared["body"] = body
         await asyncio.sleep(0.02)  # e.g. an awaited lookup between parsing and building the record
-        image = api._create(album_id, api.pending_form, request_origin())
-        headers = {"X-token": (token_info or {}).get("token", ""), "Cache-Control": "no-cache, no-store"}
-        return json_reply(copy.deepcopy(image), 200, {**headers, "X-Request-Id": str(uuid.uuid4())})
+        body = shared["body"]
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        replayed = False
 
-    api.create_album_image = create_album_image
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await inner({**scope, "headers": headers}, replay, send)
+
+    server.asgi = app
 
 
 def _second_resolution_ids(server):
