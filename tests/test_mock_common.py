@@ -96,7 +96,7 @@ MALFORMED = [
         {"json": {"filename": "a", "image_data": "!!!not base64"}},
     ),
     ("tagged-images", "GET", "/tagged-images/v1/images?limit=abc&page=-1", {}),
-    ("tagged-images", "GET", "/tagged-images/v1/search/images?exact_tags=a&match_tags=b", {}),
+    ("tagged-images", "GET", "/tagged-images/v1/search/images?start_timestamp=1", {}),  # neither filter
     ("tagged-images", "GET", "/tagged-images/v1/images/99999999999999999999999", {}),
 ]
 

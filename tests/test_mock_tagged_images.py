@@ -130,10 +130,29 @@ def test_tim01_ids_are_unique_and_never_reused(make_client):
     assert len({first, second, third}) == 3 and third > second > first
 
 
+@pytest.mark.parametrize("body, filename, size, tags", [
+    ({}, "", 0, []),
+    ({"size": 1}, "", 1, []),
+    ({"filename": ""}, "", 0, []),
+    ({"filename": "a"}, "a", 0, []),
+    ({"filename": "ab", "size": 0}, "ab", 0, []),
+    ({"filename": "a", "size": -1}, "a", -1, []),
+    ({"filename": "a", "tags": [""]}, "a", 0, [""]),
+    ({"filename": "x" * 300, "tags": ["t" * 101]}, "x" * 300, 0, ["t" * 101]),
+])
+def test_all05_create_accepts_every_body_the_seed_allows(make_client, body, filename, size, tags):
+    """The seed marks no field required and sets no length: each of these is a valid request (issue 11)."""
+    client = make_client(API)
+    r = client.post("/v1/images", json=body)
+    assert r.status_code == 201, r.text
+    record = get(client, json_of(r)["id"])
+    assert (record["filename"], record["size"]) == (filename, size)
+    assert [t["name"] for t in record["tags"]] == tags
+
+
 @pytest.mark.parametrize("body", [
-    {}, {"size": 1}, {"filename": ""}, {"filename": 3}, {"filename": "a", "size": -1},
-    {"filename": "a", "size": "big"}, {"filename": "a", "size": True}, {"filename": "a", "tags": "x"},
-    {"filename": "a", "tags": [""]}, {"filename": "a", "tags": [1]}, {"filename": "x" * 256}, [], None,
+    {"filename": 3}, {"filename": "a", "size": "big"}, {"filename": "a", "size": True},
+    {"filename": "a", "tags": "x"}, {"filename": "a", "tags": [1]}, [], None,
 ])
 def test_tim01_invalid_create_body_is_400_and_nothing_created(make_client, body):
     client = make_client(API)
@@ -296,11 +315,34 @@ def test_tim03_bad_base64_or_non_image_is_400_and_nothing_stored(make_client, im
     assert s["apis"][API]["images"] == [] and s["apis"][API]["tags"] == [] and s["stored_files"] == 0
 
 
-@pytest.mark.parametrize("body", [{}, {"filename": "a.png"}, {"image_data": "iVBORw0KGgo="},
-                                  {"filename": "", "image_data": "iVBORw0KGgo="},
-                                  {"filename": "a", "image_data": 5}])
-def test_tim03_missing_or_invalid_fields_are_400(make_client, body):
+@pytest.mark.parametrize("body", [{"filename": "a", "image_data": 5}, {"filename": 1}, {"tags": [2]}])
+def test_tim03_invalid_fields_are_400(make_client, body):
     assert_error(make_client(API).post("/v1/upload", json=body), 400)
+
+
+@pytest.mark.parametrize("body", [{}, {"filename": "a.png"}, {"tags": ["x" * 150]}, {"filename": ""}])
+def test_all05_upload_without_image_data_creates_a_record_to_put(make_client, body, fixture_image):
+    """The seed makes every field optional: without image_data the record waits for a PUT."""
+    client = make_client(API)
+    r = client.post("/v1/upload", json=body)
+    assert r.status_code == 201, r.text
+    created = json_of(r)
+    assert set(created) == {"id", "upload_url"}
+    record = get(client, created["id"])
+    assert record["filename"] == body.get("filename", "") and record["size"] == 0
+    assert record["uploaded_timestamp"] is None and record["url"] is None
+    data = fixture_image("icon-64.png")
+    assert client.put(created["upload_url"], content=data).status_code == 200
+    assert client.get(get(client, created["id"])["url"]).content == data
+
+
+def test_all05_upload_with_a_one_character_filename_and_no_tags(make_client):
+    client = make_client(API)
+    data = image_bytes()
+    r = client.post("/v1/upload", json={"filename": "a", "image_data": base64.b64encode(data).decode()})
+    assert r.status_code == 201, r.text
+    record = get(client, json_of(r)["id"])
+    assert record["filename"] == "a" and record["tags"] == [] and record["size"] == len(data)
 
 
 def test_tim03_payload_over_3_96_mb_is_413(make_client):
@@ -358,8 +400,8 @@ def test_tim04_exact_multiple_of_limit(make_client):
 
 
 @pytest.mark.parametrize("params", [
-    {"limit": 101}, {"limit": 0}, {"limit": "ten"}, {"page": -1}, {"page": "first"}, {"start_timestamp": -5},
-    {"end_timestamp": "yesterday"}, {"uploaded_only": "maybe"}, {"page": 2147483648},
+    {"limit": 101}, {"limit": "ten"}, {"page": "first"}, {"end_timestamp": "yesterday"},
+    {"uploaded_only": "maybe"}, {"page": 2147483648}, {"start_timestamp": -2147483649},
 ])
 def test_tim04_invalid_paging_or_filters_are_400(make_client, params):
     client = make_client(API)
@@ -367,6 +409,19 @@ def test_tim04_invalid_paging_or_filters_are_400(make_client, params):
     paging = {k: v for k, v in params.items() if k in ("page", "limit")}
     if paging:
         assert_error(client.get("/v1/tags", params=paging), 400)
+
+
+def test_all05_paging_values_within_int32_are_accepted(make_client):
+    """The seed gives page and limit as int32 with only "max 100": a negative page, or a limit below 1,
+    is answered with an empty page (and has_more_pages false for a limit below 1), never refused."""
+    client = make_client(API)
+    restore(client, [100, 200, 300])
+    for path, extra in (("/v1/images", {}), ("/v1/tags", {}), ("/v1/search/images", {"match_tags": "%"})):
+        for page, limit, more in ((-1, 20, True), (-3, 2, True), (0, 0, False), (1, -5, False)):
+            body = page_of(client, path, page=page, limit=limit, **extra)
+            assert body["results"] == [] and body["meta"]["current_page"] == page, (path, page, limit)
+            assert body["meta"]["has_more_pages"] is (more and body["meta"]["total_results"] > 0)
+    assert ids_of(client, "/v1/images", start_timestamp=-5, end_timestamp=150) == [1]
 
 
 # -- TIM-05 ----------------------------------------------------------------------------------------------
@@ -406,7 +461,9 @@ def test_tim06_get_returns_record_with_tags(make_client):
     assert record["tags"] == [{"id": tags["sky"], "name": "sky"}, {"id": tags["sea"], "name": "sea"}]
     body = assert_error(client.get("/v1/images/999"), 404)
     assert body == {"code": 404, "message": "Image 999 not found"}
-    assert client.get("/v1/images/0").status_code == 400
+    assert_error(client.get("/v1/images/0"), 404)  # any integer is an id; none has 0
+    assert_error(client.get("/v1/images/-3"), 404)
+    assert_error(client.get("/v1/images/abc"), 404)  # no such path
 
 
 # -- TIM-07 ----------------------------------------------------------------------------------------------
@@ -474,9 +531,19 @@ def test_tim09_seed_example_and_invalid_bodies(make_client):
     client = make_client(API)
     r = client.post("/v1/tags", json={"name": "string"})
     assert r.status_code == 201 and set(json_of(r)) == {"id", "name"}
-    for body in ({}, {"name": ""}, {"name": 4}, {"name": "x" * 101}, ["name"]):
+    for body in ({"name": 4}, ["name"]):
         assert_error(client.post("/v1/tags", json=body), 400)
     assert_error(client.post("/v1/tags", content=b"{", headers=JSON), 400)
+
+
+def test_all05_tag_names_of_any_length_and_absent_names(make_client):
+    """The seed makes `name` optional with no length: `{}` names the tag "tag-<id>" (a free name)."""
+    client = make_client(API)
+    for body, name in (({"name": ""}, ""), ({"name": "x" * 101}, "x" * 101), ({"name": "tag-4"}, "tag-4"),
+                       ({}, "tag-4-2"), ({}, "tag-5")):
+        r = client.post("/v1/tags", json=body)
+        assert r.status_code == 201, r.text
+        assert json_of(r)["name"] == name
 
 
 # -- TIM-10 ----------------------------------------------------------------------------------------------
@@ -579,11 +646,20 @@ def test_tim12_match_tags_wildcards_case_insensitive(gallery):
     assert search(client, match_tags="b%|%h") == [ids["beachside"], ids["dotted"], ids["sunset"]]
 
 
-def test_tim12_exactly_one_of_exact_and_match(gallery):
+def test_tim12_both_filters_apply_together(gallery):
+    """The seed requires both parameters: a request with both is the certainly valid one (AND)."""
+    client, ids = gallery
+    assert search(client, exact_tags="beach", match_tags="b%") == [ids["beachside"], ids["sunset"]]
+    assert search(client, exact_tags="beach", match_tags="sun%") == [ids["beachside"], ids["sunset"]]
+    assert search(client, exact_tags="beach", match_tags="%set") == [ids["sunset"]]
+    assert search(client, exact_tags="Beach", match_tags="%set") == []
+    assert search(client, exact_tags="beach|holiday", match_tags="SUN%|%day") == [ids["beachside"]]
+    assert search(client, exact_tags="nope", match_tags="%") == []
+
+
+def test_tim12_neither_filter_is_400(gallery):
     client, _ = gallery
     assert_error(client.get("/v1/search/images"), 400)
-    assert_error(client.get("/v1/search/images", params={"exact_tags": "beach", "match_tags": "b%"}), 400)
-    assert_error(client.get("/v1/search/images", params={"exact_tags": ""}), 400)
     assert_error(client.get("/v1/search/images", params={"start_timestamp": 1}), 400)
 
 
@@ -612,7 +688,7 @@ def test_tim13_every_error_is_code_and_message(make_client):
     tag_id = json_of(client.post("/v1/tags", json={"name": "dup"}))["id"]
     cases = [
         (client.get("/v1/images", params={"limit": 101}), 400),
-        (client.get("/v1/images/0"), 400),
+        (client.get("/v1/images/abc"), 404),
         (client.get("/v1/images/12345"), 404),
         (client.delete("/v1/images/12345"), 404),
         (client.get("/v1/tags/12345/images"), 404),

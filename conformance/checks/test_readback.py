@@ -30,7 +30,7 @@ from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from conformance.media import image_bytes
 from conformance.openapi_check import _Request, _Response, violation_text
 from conformance.seed_view import seed_view
-from conformance.verdicts import check, needs
+from conformance.verdicts import NotExercised, check, needs
 from mockserver.registry import resolve_refs
 
 RULE = "ALL-06"
@@ -50,6 +50,9 @@ LONG_DEFAULT = 1000  # characters of a "long" string where the spec states no ma
 # Seed-typed integers at the edges of the usual machine ranges (a server may refuse those it cannot hold).
 BOUNDARY_INTEGERS = [0, 2**31 - 1, 2**31, 2**53 + 1, 2**63 - 1, 2**64, -1]
 PLAIN = "(plain, after the others)"  # the label of each check's last write: ordinary data
+# Each check's first write is plain too: when even its reads break, the reads are broken for any data,
+# which is the read's own rule (ALL-02 and the API's), not a read-back one, so ALL-06 is not exercised.
+BASELINE = "(plain, before the others)"
 
 
 # -- the wire ---------------------------------------------------------------------------------------------
@@ -158,11 +161,13 @@ class Readback:
         self.target, self.http = target, http
         self.accepted = self.refused = 0
         self.broken = False  # a read broke: the check stops sending writes, the poisoning one is found
+        self.in_baseline = False
 
     def write(self, response, what: str) -> bool:
         """True when the server accepted the write (2xx); a 4xx is a legal refusal, a 5xx ALL-01's. The
         last, plain write must be accepted (ALL-05), or nothing after the odd ones was read back."""
-        if what.endswith(PLAIN):
+        self.in_baseline = what.endswith(BASELINE)
+        if what.endswith((PLAIN, BASELINE)):
             needs(response, what, "ALL-05")
         if 200 <= response.status_code < 300:
             self.accepted += 1
@@ -178,6 +183,8 @@ class Readback:
             problem = seed_violation(self.target.api, self.target.base_url, response)
             if problem is not None:
                 problem = f"answers {response.status_code} with what the seed does not allow: {problem}"
+        if problem is not None and self.in_baseline:
+            raise NotExercised("ALL-02", f"after a plain write, {what} {problem}", response.request)
         self.broken |= problem is not None
         return check(problem is None, f"after {after} was accepted, {what} {problem}", response=response)
 
@@ -251,6 +258,7 @@ def test_all06_tagged_images_reads_back_what_it_accepted(target, http):
     # Last, a plain write: a refused or failed write before it must not have left a trace that breaks reads.
     plain_record = {"filename": "plain.png", "size": 10, "tags": [target.unique("plain")]}
     writes.append(("/images", plain_record, PLAIN[1:-1]))
+    writes.insert(0, ("/images", {**plain_record, "tags": [target.unique("first")]}, BASELINE[1:-1]))
     plain = target.unique("baseline")
     # The seed marks both search filters required, so a search sends both. When even a plain one is
     # refused, that is TIM-12's break, not a read-back one: the search is left out of the reads.
@@ -296,6 +304,7 @@ def test_all06_evotor_reads_back_what_it_accepted(target, http):
     odd_store = pct(target.store_id + "-" + ODD_TEXTS[0][1])
     writes.append((odd_store, pct(target.unique("store")), "s.png", "store id"))
     writes.append((store, pct(target.unique("plain")), "plain.png", PLAIN[1:-1]))
+    writes.insert(0, (store, pct(target.unique("first")), "plain.png", BASELINE[1:-1]))
     try:
         for store, product, name, label in writes:
             if readback.broken:  # the reads broke after an earlier write: the later ones prove nothing
@@ -326,6 +335,7 @@ def test_all06_image_upload_reads_back_what_it_accepted(target, http):
     names.append((long_text(None, target.unique("long")), "long file name", None))
     names.append(("+2AA-.png", "charset=utf-7 naming a lone surrogate", "utf-7"))
     names.append((target.unique("plain") + ".png", PLAIN[1:-1], None))
+    names.insert(0, (target.unique("first") + ".png", BASELINE[1:-1], None))
     created = []
     try:
         for name, label, charset in names:
@@ -364,6 +374,8 @@ def test_all06_everydaypic_reads_back_what_it_accepted(target, http):
                    "utf-7"))
     unique = target.unique("plain")
     writes.append((unique, unique, "plain.png", PLAIN[1:-1], None))
+    first = target.unique("first")
+    writes.insert(0, (first, first, "plain.png", BASELINE[1:-1], None))
     for file_name, name, part_name, label, charset in writes:
         if readback.broken:  # the reads broke after an earlier write: the later ones prove nothing
             break
@@ -429,6 +441,7 @@ def test_all06_sharinpix_reads_back_what_it_accepted(target, http):
         writes.append((fields, f"width, height, bytes {n}"))
     writes.append(({"cloudinary[original_filename]": long_text(None, target.unique("long"))}, "long strings"))
     writes.append(({}, PLAIN[1:-1]))
+    writes.insert(0, ({}, BASELINE[1:-1]))
     for fields, label in writes:
         if readback.broken:  # the reads broke after an earlier write: the later ones prove nothing
             break

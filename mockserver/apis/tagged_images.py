@@ -12,7 +12,12 @@ Decisions where the spec is silent (it binds everything else):
 - a PUT with a missing, forged or expired signature gets 403, a valid one for a deleted record 404;
   ``url`` is a GET URL signed the same way, fresh at each read (403 when forged or expired);
 - tags are listed by name in code-point order (then id); a record shows its tags in the order first
-  given at creation (duplicates in the request are attached once).
+  given at creation (duplicates in the request are attached once);
+- nothing the seed allows is refused (issue 11): every body field is optional (an absent filename is
+  the empty string, an absent tag name "tag-<id>", an absent ``image_data`` a record still to be PUT),
+  strings have no length limit, a negative page or a limit below 1 gives an empty page;
+- a search given both ``exact_tags`` and ``match_tags`` (the seed requires both) applies both (AND);
+  either alone is accepted too, neither gets 400.
 """
 
 from __future__ import annotations
@@ -126,7 +131,8 @@ class Image:
 
 def browse_page(results: list[dict], total: int, page: int, limit: int):
     """TIM-04: ``has_more_pages`` is true exactly when a later page holds records."""
-    meta = {"current_page": page, "total_results": total, "has_more_pages": (page + 1) * limit < total}
+    more = limit > 0 and max(0, (page + 1) * limit) < total  # a limit below 1: no page holds anything
+    meta = {"current_page": page, "total_results": total, "has_more_pages": more}
     return json_reply({"results": results, "meta": meta})
 
 
@@ -181,7 +187,13 @@ class TaggedImagesApi(BaseApi):
         self.tag_images[tag.id] = NewestFirst()
         return tag
 
-    def _new_tag(self, name: str) -> Tag:
+    def _new_tag(self, name: str | None) -> Tag:
+        if name is None:  # POST /tags {}: the seed makes `name` optional; a free name keeps names unique
+            name = base = f"tag-{self.next_tag_id}"
+            n = 1
+            while name in self.tag_by_name:
+                n += 1
+                name = f"{base}-{n}"
         tag = self._add_tag(Tag(self.next_tag_id, name))
         self.next_tag_id += 1
         return tag
@@ -314,17 +326,21 @@ class TaggedImagesApi(BaseApi):
     # -- operations: images --------------------------------------------------------------------------------
     async def create_image(self, body=None, **_):
         """TIM-01/08: a record without its file; the file arrives by a PUT to ``upload_url``."""
-        image = self._create(body["filename"], body.get("size") or 0, body.get("tags"))
+        image = self._create(body.get("filename", ""), body.get("size") or 0, body.get("tags"))
         return self._created(image)
 
     async def upload_image(self, body=None, **_):
-        """TIM-03: base64 image in JSON; the record is uploaded at once, size = decoded length."""
+        """TIM-03: base64 image in JSON; the record is uploaded at once, size = decoded length. Without
+        ``image_data`` (the seed makes it optional) the record waits for a PUT to its ``upload_url``."""
+        filename = body.get("filename", "")
+        if "image_data" not in body:
+            return self._created(self._create(filename, 0, body.get("tags")))
         try:
             data = base64.b64decode(body["image_data"], validate=True)
         except (binascii.Error, ValueError) as exc:
             raise ApiError(400, f"'image_data' is not valid base64: {exc}") from exc
         await decode_off_loop(data)  # off the event loop (issue 12); the check below reuses the verdict
-        image = self._create_uploaded(body["filename"], data, body.get("tags"))
+        image = self._create_uploaded(filename, data, body.get("tags"))
         return self._created(image)
 
     async def list_images(self, page=0, limit=20, start_timestamp=None, end_timestamp=None,
@@ -352,13 +368,13 @@ class TaggedImagesApi(BaseApi):
     # -- operations: tags ------------------------------------------------------------------------------------
     async def list_tags(self, page=0, limit=20, **_):
         """TIM-08: alphabetical (code-point order of the name), paged like images."""
-        chunk = self.tag_order[page * limit:(page + 1) * limit]
+        chunk = self.tag_order[page * limit:(page + 1) * limit] if page >= 0 and limit > 0 else []
         results = [self.tags[tag_id].public() for _, tag_id in chunk]
         return browse_page(results, len(self.tag_order), page, limit)
 
     async def create_tag(self, body=None, **_):
         """TIM-09: 201 {id, name}; an existing name (case-sensitive) gets 409."""
-        name = body["name"]
+        name = body.get("name")
         if name in self.tag_by_name:
             raise ApiError(409, f"Tag '{name}' already exists")
         return json_reply(self._new_tag(name).public(), 201)
@@ -385,20 +401,21 @@ class TaggedImagesApi(BaseApi):
     # -- operations: search ---------------------------------------------------------------------------------
     async def search_images(self, exact_tags=None, match_tags=None, page=0, limit=20, start_timestamp=None,
                             end_timestamp=None, uploaded_only=False, **_):
-        """TIM-12: exactly one of exact_tags (case-sensitive, all present) and match_tags (``%`` wildcard,
-        case-insensitive, each pattern matching some tag)."""
-        if (exact_tags is None) == (match_tags is None):
-            raise ApiError(400, "give exactly one of 'exact_tags' and 'match_tags'")
+        """TIM-12: exact_tags (case-sensitive, all present) and match_tags (``%`` wildcard, case-insensitive,
+        each pattern matching some tag); given both (as the seed requires), an image must meet both."""
+        if exact_tags is None and match_tags is None:
+            raise ApiError(400, "give 'exact_tags', 'match_tags' or both")
         index = self.uploaded_images if uploaded_only else self.all_images
+        groups = []  # each group a union of id sets; the result is their intersection
         if exact_tags is not None:
             wanted = [self.tag_by_name.get(name) for name in exact_tags]
             if None in wanted:  # a tag nobody carries: nothing matches
                 return self._browse([], 0, page, limit)
             carriers = [self.tag_images[tag.id] for tag in wanted]
             index = min(carriers, key=len)  # walk the rarest tag's images
-            groups = [[c.ids] for c in carriers]  # every tag present
-        else:
-            groups = []  # every pattern matching some tag: the union of the matching tags' images
+            groups += [[c.ids] for c in carriers]  # every tag present
+        if match_tags is not None:
+            # every pattern matching some tag: the union of the matching tags' images
             for pattern in map(like_pattern, match_tags):
                 tags = [t for t in self.tags.values() if pattern.fullmatch(t.name)]
                 groups.append([self.tag_images[t.id].ids for t in tags])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,6 +21,36 @@ class Mutant:
 
     def __str__(self) -> str:
         return self.id
+
+
+def on_arrival(server, method: str, path: str, seen: Callable) -> None:
+    """Calls ``seen(body)`` as each matching request arrives, before the mock's write lock
+    (``mockserver.atomic``) orders the writes: what a racy server reads early, a later request changes.
+    ``path`` is a regex matched against the request path; the body is passed on unchanged."""
+    inner = server.asgi
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != method or not re.fullmatch(path, scope["path"]):
+            return await inner(scope, receive, send)
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        seen(body)
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await inner(scope, replay, send)
+
+    server.asgi = app
 
 
 def all_mutants() -> list[Mutant]:

@@ -12,7 +12,7 @@ other runs, parallel or later) keeps the real check.
 
 from __future__ import annotations
 
-import asyncio
+import contextvars
 import io
 import uuid
 
@@ -29,7 +29,7 @@ from mockserver.apis.image_upload import (
 )
 from mockserver.errors import ApiError
 
-from . import Mutant
+from . import Mutant, on_arrival
 
 API = "image-upload"
 
@@ -228,16 +228,18 @@ def _bearer(scope) -> str:
 
 
 def _lost_concurrent_upload(server):
+    """The index is read when an upload arrives and written back, with the new record, when it is done:
+    uploads that were stored in between are lost."""
     api = server.ctx.apis[API]
+    stale = contextvars.ContextVar("index read at arrival")
 
     async def upload_image(file=None, **_):
         data = await read_upload(file, MAX_FILE_BYTES)
-        index = dict(api.images)  # read the index ...
         record = api._store(data, file.filename or "", file.content_type)
-        await asyncio.sleep(0.02)  # ... e.g. while the bucket confirms the write ...
-        api.images = {**index, record.fileName: record}  # ... and write back the stale copy
+        api.images = {**stale.get(api.images), record.fileName: record}  # ... the stale copy goes back
         return json_reply({"message": "Upload succeeded", "data": api.public(record)})
 
+    on_arrival(server, "POST", r".*/UploadImage", lambda body: stale.set(dict(api.images)))
     api.upload_image = upload_image
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
+import contextlib
+import contextvars
 import json
 import re
 
@@ -13,7 +13,7 @@ from starlette.responses import Response
 from mockserver.apis.base import json_reply
 from mockserver.errors import ApiError
 
-from . import Mutant
+from . import Mutant, on_arrival
 
 API = "tagged-images"
 
@@ -22,9 +22,10 @@ def _api(server):
     return server.ctx.apis[API]
 
 
-def _rewrite_json(server, method: str, path: str, statuses, transform) -> None:
+def _rewrite_json(server, method: str, path: str, statuses, transform, status=None) -> None:
     """Rewrites JSON bodies on the wire, after the mock's own response validation: a server whose
-    serializer is wrong. ``path`` is a regex matched against the request path."""
+    serializer is wrong. ``path`` is a regex matched against the request path; ``status`` (a code, or a
+    function of the original body) replaces the status of the rewritten answers (tests/variants too)."""
     inner = server.asgi
 
     async def app(scope, receive, send):
@@ -40,7 +41,10 @@ def _rewrite_json(server, method: str, path: str, statuses, transform) -> None:
                 if not message.get("more_body"):
                     body = b"".join(chunks)
                     if start["status"] in statuses:
-                        body = json.dumps(transform(json.loads(body))).encode()
+                        original = json.loads(body)
+                        body = json.dumps(transform(original)).encode()
+                        if status is not None:
+                            start["status"] = status(original) if callable(status) else status
                     headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
                     headers.append((b"content-length", str(len(body)).encode()))
                     await send({**start, "headers": headers})
@@ -67,24 +71,14 @@ def _url_before_upload(server):
     api._public = _public
 
 
-def _truncated_file(server):
-    api = _api(server)
-    original = api.serve_file
-
-    async def serve_file(key, request):
-        response = await original(key, request)
-        return Response(response.body[:-1], media_type=response.media_type)
-
-    api.serve_file = serve_file
-
-
 def _size_is_base64_length(server):
     api = _api(server)
     original = api.upload_image
 
     async def upload_image(body=None, **kw):
         reply = await original(body=body, **kw)
-        api.images[reply[0]["id"]].size = len(body["image_data"])
+        if "image_data" in body:  # (a body without it creates a record still to be PUT)
+            api.images[reply[0]["id"]].size = len(body["image_data"])
         return reply
 
     api.upload_image = upload_image
@@ -162,7 +156,28 @@ def _soft_delete_still_listed(server):
 def _tags_never_reused(server):
     """The lookup by name misses, so every image gets fresh tags, duplicates of existing names."""
     api = _api(server)
-    api._tag_ids = lambda names: [api._new_tag(name).id for name in dict.fromkeys(names or [])]
+    new_tag, delete_tag = api._new_tag, api.delete_tag
+
+    def _tag_ids(names):
+        ids = []
+        for name in dict.fromkeys(names or []):
+            first = api.tag_by_name.get(name)
+            ids.append(new_tag(name).id)
+            if first is not None:  # the lookup keeps the first of the name: the mock itself stays sound
+                api.tag_by_name[name] = first
+        return ids
+
+    async def delete(tag_id, **kw):
+        tag = api.tags.get(tag_id)
+        if tag is not None:
+            api.tag_by_name[tag.name] = tag
+        reply = await delete_tag(tag_id, **kw)
+        survivor = next((t for t in api.tags.values() if tag is not None and t.name == tag.name), None)
+        if survivor is not None:
+            api.tag_by_name[survivor.name] = survivor
+        return reply
+
+    api._tag_ids, api.delete_tag = _tag_ids, delete
 
 
 def _tags_in_creation_order(server):
@@ -213,79 +228,196 @@ def _tag_delete_deletes_images(server):
     api.delete_tag = delete_tag
 
 
-def _match_case_sensitive(server):
+def _search_with(server, exact_ok, match_ok):
+    """A search whose filters are ``exact_ok(names, wanted)`` and ``match_ok(names, patterns)``, ANDed
+    when both are given (as the seed requires): each mutant below breaks one of them."""
     api = _api(server)
     original = api.search_images
 
     async def search_images(**kw):  # Connexion passes the spec's parameters by name
         exact_tags, match_tags = kw.get("exact_tags"), kw.get("match_tags")
-        page, limit = kw.get("page", 0), kw.get("limit", 20)
-        start_timestamp, end_timestamp = kw.get("start_timestamp"), kw.get("end_timestamp")
-        uploaded_only = kw.get("uploaded_only", False)
-        if match_tags is None or exact_tags is not None:
+        if exact_tags is None and match_tags is None:
             return await original(**kw)
-        patterns = [re.compile(".*".join(re.escape(p) for p in pattern.split("%"))) for pattern in match_tags]
 
         def keep(image):
             names = [api.tags[t].name for t in image.tag_ids]
-            return all(any(p.fullmatch(n) for n in names) for p in patterns)
+            return (exact_tags is None or exact_ok(names, exact_tags)) and (
+                match_tags is None or match_ok(names, match_tags)
+            )
 
-        index = api.uploaded_images if uploaded_only else api.all_images
-        return api._filtered_page(index, start_timestamp, end_timestamp, keep, page, limit)
-
-    api.search_images = search_images
-
-
-def _exact_any(server):
-    """exact_tags matches images carrying ANY of the tags, not all of them."""
-    api = _api(server)
-    original = api.search_images
-
-    async def search_images(**kw):  # Connexion passes the spec's parameters by name
-        exact_tags, match_tags = kw.get("exact_tags"), kw.get("match_tags")
-        page, limit = kw.get("page", 0), kw.get("limit", 20)
-        start_timestamp, end_timestamp = kw.get("start_timestamp"), kw.get("end_timestamp")
-        uploaded_only = kw.get("uploaded_only", False)
-        if exact_tags is None or match_tags is not None:
-            return await original(**kw)
-        ids = {api.tag_by_name[name].id for name in exact_tags if name in api.tag_by_name}
-        index = api.uploaded_images if uploaded_only else api.all_images
+        index = api.uploaded_images if kw.get("uploaded_only", False) else api.all_images
         return api._filtered_page(
-            index, start_timestamp, end_timestamp, lambda image: bool(ids & set(image.tag_ids)), page, limit
+            index,
+            kw.get("start_timestamp"),
+            kw.get("end_timestamp"),
+            keep,
+            kw.get("page", 0),
+            kw.get("limit", 20),
         )
 
     api.search_images = search_images
 
 
-def _error_body_shape(server):
-    """The record operations' errors come as {"error": message}."""
-    _rewrite_json(
+def _like(pattern: str, name: str, flags=re.IGNORECASE) -> bool:
+    return (
+        re.fullmatch(".*".join(re.escape(p) for p in pattern.split("%")), name, flags | re.DOTALL) is not None
+    )
+
+
+def _all_present(names, wanted) -> bool:
+    return all(w in names for w in wanted)
+
+
+def _all_match(names, patterns) -> bool:
+    return all(any(_like(p, n) for n in names) for p in patterns)
+
+
+def _match_case_sensitive(server):
+    _search_with(
         server,
-        "GET",
-        r".*/tagged-images/v1/images/[^/]+",
-        range(400, 500),
-        lambda body: {"error": body["message"]},
+        _all_present,
+        lambda names, patterns: all(any(_like(p, n, flags=0) for n in names) for p in patterns),
+    )
+
+
+def _exact_any(server):
+    """exact_tags matches images carrying ANY of the tags, not all of them."""
+    _search_with(server, lambda names, wanted: any(w in names for w in wanted), _all_match)
+
+
+_PUT_BODY: contextvars.ContextVar[bool] = contextvars.ContextVar("tim_put_body", default=False)
+
+
+def _truncated_put(server):
+    """A PUT to upload_url stores the bytes without the last one (the one-shot upload is intact)."""
+    api = _api(server)
+    receive_file, store_bytes = api.receive_file, api.store_bytes
+
+    async def receive(key, request):
+        _PUT_BODY.set(True)  # this task only: parallel /upload requests are not touched
+        return await receive_file(key, request)
+
+    def store(key, data, content_type):
+        return store_bytes(key, data[:-1] if _PUT_BODY.get() else data, content_type)
+
+    api.receive_file, api.store_bytes = receive, store
+
+
+def _upload_answers_the_record(server):
+    """POST /upload answers the whole record (201) instead of the seed's {id, upload_url}."""
+    api = _api(server)
+    _rewrite_json(server, "POST", r".*/v1/upload", {201}, lambda body: api._public(api.images[body["id"]]))
+
+
+def _delete_keeps_the_record(server):
+    """As the real original does, a DELETE /images/{id} that deletes nothing (answering 204 here: the
+    original's 200 is also a break of ALL-02, documented statuses, so this mutant would fail two rules)."""
+    api = _api(server)
+
+    async def delete_image(image_id, **_):
+        api._get(image_id)
+        return Response(status_code=204)
+
+    api.delete_image = delete_image
+
+
+def _oversize_as_plain_text(server):
+    """POST /upload's 413 is a plain-text page (a front proxy's), not the seed's Error (its `default`)."""
+    inner = server.asgi
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].endswith("/v1/upload"):
+            return await inner(scope, receive, send)
+        status = {}
+
+        async def rewrite(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                if message["status"] != 413:
+                    return await send(message)
+                await send(
+                    {**message, "headers": [(b"content-type", b"text/plain"), (b"content-length", b"24")]}
+                )
+            elif message["type"] == "http.response.body" and status.get("code") == 413:
+                if not message.get("more_body"):
+                    await send({"type": "http.response.body", "body": b"Request Entity Too Large"})
+            else:
+                await send(message)
+
+        await inner(scope, receive, rewrite)
+
+    server.asgi = app
+
+
+def _refuse_on_create(server, problem):
+    """POST /images and POST /upload refuse a body the seed allows, as ``problem(body)`` names it."""
+    api = _api(server)
+    create_image, upload_image = api.create_image, api.upload_image
+
+    def guarded(original):
+        async def handler(body=None, **kw):
+            reason = problem(body or {})
+            if reason:
+                raise ApiError(400, reason)
+            return await original(body=body, **kw)
+
+        return handler
+
+    api.create_image, api.upload_image = guarded(create_image), guarded(upload_image)
+
+
+def _short_filenames_refused(server):
+    """As the real original does: a filename under 3 characters gets 400."""
+    _refuse_on_create(server, lambda b: "'filename' is too short" if len(b.get("filename", "")) < 3 else None)
+
+
+def _size_required(server):
+    """As the real original does: POST /images without `size` gets 400."""
+    api = _api(server)
+    original = api.create_image
+
+    async def create_image(body=None, **kw):
+        if "size" not in (body or {}):
+            raise ApiError(400, "'size' is a required property")
+        return await original(body=body, **kw)
+
+    api.create_image = create_image
+
+
+def _tags_required(server):
+    _refuse_on_create(server, lambda b: None if "tags" in b else "'tags' is a required property")
+
+
+def _tag_names_limited(server):
+    """The old mock's decision: tag names over 100 characters get 400."""
+    _refuse_on_create(
+        server,
+        lambda b: (
+            "a tag name is over 100 characters"
+            if any(len(t) > 100 for t in b.get("tags") or [] if isinstance(t, str))
+            else None
+        ),
     )
 
 
 def _racy_upload(server):
-    """The file is stored under the id read before an await: parallel uploads overwrite each other."""
+    """The decoded file is kept in one shared variable from the request's arrival on: parallel uploads
+    store each other's bytes (each record is created, but its url serves another upload's file)."""
     api = _api(server)
+    original = api.upload_image
+    latest = {}
 
-    async def upload_image(body=None, **_):
-        try:
-            data = base64.b64decode(body["image_data"], validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise ApiError(400, "'image_data' is not valid base64") from exc
-        facts = api.image_facts(data)
-        slot = str(api.next_image_id)
+    def arrived(body: bytes) -> None:
+        with contextlib.suppress(ValueError, TypeError, KeyError, AttributeError):
+            latest["data"] = json.loads(body)["image_data"]
+
+    async def upload_image(body=None, **kw):
+        if "image_data" in body and "data" in latest:
+            body = {**body, "image_data": latest["data"]}
         await asyncio.sleep(0.02)  # e.g. an asynchronous virus scan
-        image = api._create(body["filename"], len(data), body.get("tags"))
-        api.store_bytes(slot, data, facts.mime)
-        image.uploaded_timestamp = image.created_timestamp
-        api.uploaded_images.add(image.key)
-        return api._created(image)
+        return await original(body=body, **kw)
 
+    on_arrival(server, "POST", r".*/upload", arrived)
     api.upload_image = upload_image
 
 
@@ -305,7 +437,9 @@ def _tags_die_on_bidi_overrides(server):
 
 MUTANTS = [
     Mutant("tim-url-before-upload", API, "TIM-01", "url is set before the file arrives", _url_before_upload),
-    Mutant("tim-truncated-file", API, "TIM-02", "the file url loses the last byte", _truncated_file),
+    Mutant(
+        "tim-truncated-put", API, "TIM-02", "a PUT to upload_url stores all but the last byte", _truncated_put
+    ),
     Mutant("tim-size-base64-length", API, "TIM-03", "size is the base64 length", _size_is_base64_length),
     Mutant("tim-oldest-first", API, "TIM-04", "GET /images lists oldest first", _oldest_first),
     Mutant(
@@ -351,7 +485,34 @@ MUTANTS = [
     Mutant("tim-match-case-sensitive", API, "TIM-12", "match_tags is case-sensitive", _match_case_sensitive),
     Mutant("tim-exact-any", API, "TIM-12", "exact_tags matches any of the tags, not all", _exact_any),
     Mutant(
-        "tim-error-body-shape", API, "TIM-13", "GET /images/{id} errors are {error} bodies", _error_body_shape
+        "tim-upload-answers-record",
+        API,
+        "TIM-03",
+        "POST /upload answers the record, not {id, upload_url}",
+        _upload_answers_the_record,
+    ),
+    Mutant(
+        "tim-delete-keeps-record",
+        API,
+        "TIM-07",
+        "DELETE answers 204 and keeps the record",
+        _delete_keeps_the_record,
+    ),
+    # GET /images/{id}'s errors as {error} moved to tests/variants: the seed lists no error for the reads.
+    Mutant(
+        "tim-oversize-plain-text", API, "TIM-13", "POST /upload's 413 is plain text", _oversize_as_plain_text
+    ),
+    Mutant(
+        "tim-short-filename-refused",
+        API,
+        "ALL-05",
+        "filenames under 3 characters get 400",
+        _short_filenames_refused,
+    ),
+    Mutant("tim-size-required", API, "ALL-05", "POST /images without size gets 400", _size_required),
+    Mutant("tim-tags-required", API, "ALL-05", "a create without tags gets 400", _tags_required),
+    Mutant(
+        "tim-tag-names-limited", API, "ALL-05", "tag names over 100 characters get 400", _tag_names_limited
     ),
     Mutant("tim-racy-upload", API, "ALL-04", "parallel uploads overwrite each other's files", _racy_upload),
     Mutant(
