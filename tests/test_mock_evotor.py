@@ -1,4 +1,4 @@
-"""evotor through the mock (EVT-01..09, ALL-01..04)."""
+"""evotor through the mock (EVT-01..10, ALL-01..05)."""
 
 from __future__ import annotations
 
@@ -150,6 +150,25 @@ def test_evt03_png_declared_as_other_type_is_accepted(make_client, fixture_image
     assert r.status_code == 200 and json_of(r)["meta"]["file_size"] == len(data)
 
 
+def test_all05_every_kind_of_300x300_png_is_accepted(make_client):
+    """The seed asks a PNG of 300x300 pixels: its colour mode, and the part's name and label, are free."""
+    client = make_client("evotor")
+    base = Image.new("RGB", (300, 300), (200, 30, 60))
+    for i, image in enumerate(
+        [base.quantize(16), base.convert("L"), base.convert("RGBA"), base.convert("1")]
+    ):
+        buf = io.BytesIO()
+        image.save(buf, "PNG")
+        r = upload(client, buf.getvalue(), product=f"p-{i}", name="photo", ctype="application/octet-stream")
+        assert r.status_code == 200, (image.mode, r.text)
+        assert json_of(r)["meta"] == {
+            "extension": "png",
+            "file_size": len(buf.getvalue()),
+            "width": 300,
+            "height": 300,
+        }
+
+
 def test_evt03_size_limit_is_inclusive_and_over_is_413(make_client):
     client = make_client("evotor")
     assert_error(upload(client, png_of_size(LIMIT + 1)), 413)
@@ -204,8 +223,10 @@ def test_evt04_concurrent_uploads_to_one_product_one_200_one_409():
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://mock") as client:
             results = await asyncio.gather(
-                *(client.post(images_path(), files={"datafile": ("x.png", d, "image/png")}, headers=AUTH)
-                  for d in (a, b))
+                *(
+                    client.post(images_path(), files={"datafile": ("x.png", d, "image/png")}, headers=AUTH)
+                    for d in (a, b)
+                )
             )
             items = (await client.get(images_path(), headers=AUTH)).json()["items"]
             download = (await client.get(items[0]["url"])).content if items else None
@@ -293,11 +314,14 @@ def test_all04_concurrent_uploads_to_many_products_lose_nothing(fixture_image):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://mock") as client:
             made = await asyncio.gather(
-                *(client.post(images_path(product=p), files={"datafile": ("x.png", data)}, headers=AUTH)
-                  for p in products)
+                *(
+                    client.post(images_path(product=p), files={"datafile": ("x.png", data)}, headers=AUTH)
+                    for p in products
+                )
             )
-            lists = [(await client.get(images_path(product=p), headers=AUTH)).json()["items"]
-                     for p in products]
+            lists = [
+                (await client.get(images_path(product=p), headers=AUTH)).json()["items"] for p in products
+            ]
             downloads = [(await client.get(r.json()["url"])).content for r in made]
         return made, lists, downloads
 

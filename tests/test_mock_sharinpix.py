@@ -312,7 +312,6 @@ def test_spx02_malformed_forms_are_400(make_client):
         "cloudinary[public_id]=x&cloudinary=y",
         "cloudinary[public_id]=x&cloudinary[tags][]=a&cloudinary[tags][k]=b",
         "cloudinary[public_id]=x&metadatas=flat",
-        "cloudinary[public_id]=x&metadatas[a][b]=nested",
         "cloudinary[public_id]=x&cloudinary[width]=12px",
         "cloudinary[public_id]=x&cloudinary[bytes]=-1",
         "cloudinary[public_id]=x&cloudinary[image_metadata]=s",
@@ -323,6 +322,20 @@ def test_spx02_malformed_forms_are_400(make_client):
     ):
         assert_error(post(client, form), 400)
     assert stored(client) == {}
+
+
+def test_all05_nested_values_the_seed_does_not_forbid_are_accepted(make_client):
+    """Rack's nesting in extra cloudinary keys and in metadatas: the seed limits neither (issue 11)."""
+    client = make_client("sharinpix")
+    form = (
+        "cloudinary[public_id]=deep&cloudinary[info][detection][captioning][status]=complete"
+        "&cloudinary[info][tags][]=a&metadatas[a][b]=nested&metadatas[list][]=1&metadatas[list][]=2"
+    )
+    response = post(client, form)
+    assert response.status_code == 200, response.text
+    body = json_of(response)
+    assert body["infos"]["info"] == {"detection": {"captioning": {"status": "complete"}}, "tags": ["a"]}
+    assert body["metadatas"] == {"a": {"b": "nested"}, "list": ["1", "2"]}
 
 
 def test_all03_wrong_content_types_and_empty_bodies_are_400_in_the_api_format(make_client):

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import uuid
-from datetime import datetime, timedelta, timezone
+import io
+import re
+from urllib.parse import unquote
+
+from PIL import Image
 
 from mockserver.apis.base import json_reply, read_upload
-from mockserver.apis.evotor import ImageRecord, now_evotor, user_id_for
 from mockserver.errors import ApiError
 
 from . import Mutant
+
+_UPLOAD = re.compile(r"/stores/([^/]+)/products/([^/]+)/images/?$")
 
 
 def _api(server):
@@ -70,40 +74,36 @@ def _dimensions_not_checked(server):
 
 
 def _second_upload_replaces(server):
-    """A second upload silently replaces the product's image instead of being refused."""
+    """A second upload silently replaces the product's image instead of being refused (a valid file only:
+    a bad one is still refused and leaves the first in place)."""
     api = _api(server)
     original = api._create
 
     def _create(data, store_id, product_id, token):
         existing = api.by_product.pop((store_id, product_id), None)
+        try:
+            record = original(data, store_id, product_id, token)
+        except Exception:
+            if existing is not None:
+                api.by_product[(store_id, product_id)] = existing
+            raise
         if existing is not None:
             api.images.pop(existing, None)
             api.drop_bytes(existing)
-        return original(data, store_id, product_id, token)
+        return record
 
     api._create = _create
 
 
-def _list_without_paging(server):
-    api = _api(server)
-
-    async def list_product_images(store_id, product_id, **_):
-        image_id = api.by_product.get((store_id, product_id))
-        items = [api._public(api.images[image_id])] if image_id is not None else []
-        return json_reply({"items": items})
-
-    api.list_product_images = list_product_images
-
-
-def _unknown_id_crashes(server):
-    """get looks the id up without a guard: an unknown id is a KeyError, i.e. a 500."""
+def _get_ignores_the_id(server):
+    """get looks the image up by its product alone: any id under a product with an image answers it."""
     api = _api(server)
 
     async def get_product_image(store_id, product_id, image_id, **_):
-        record = api.images[image_id]
-        if (record.store_id, record.product_id) != (store_id, product_id):
+        held = api.by_product.get((store_id, product_id))
+        if held is None:
             raise ApiError(404, "Image not found")
-        return json_reply(api._public(record))
+        return json_reply(api._public(api.images[held]))
 
     api.get_product_image = get_product_image
 
@@ -155,46 +155,124 @@ def _truncated_url(server):
     api.serve_file = serve_file
 
 
-def _timestamps_in_moscow_time(server):
-    """Timestamps are written in the server's local time (Moscow, +0300) instead of UTC +0000: the same
-    instant, still matching the spec's pattern, but not the seed's shape."""
+def _limit_exclusive(server):
+    """The size check is off by one: a file of exactly 5242800 bytes ("не более", at most) gets 413."""
     api = _api(server)
     original = api._create
 
     def _create(data, store_id, product_id, token):
-        record = original(data, store_id, product_id, token)
-        utc = datetime.strptime(record.created_at, "%Y-%m-%dT%H:%M:%S.%f%z")
-        local = utc.astimezone(timezone(timedelta(hours=3)))
-        record.created_at = record.updated_at = local.strftime("%Y-%m-%dT%H:%M:%S.") + (
-            f"{local.microsecond // 1000:03d}+0300"
-        )
-        return record
+        if len(data) >= 5242800:
+            raise ApiError(413, "the file must be smaller than 5242800 bytes")
+        return original(data, store_id, product_id, token)
 
     api._create = _create
 
 
-def _racy_one_image_check(server):
-    """The one-image check and the store are split by an await (say, an async storage write), so
-    concurrent uploads to one product all pass the check and the last one overwrites the others."""
+def _only_truecolour_pngs(server):
+    """Only RGB/RGBA PNGs pass: palette and greyscale PNGs (PNGs of 300x300 all the same) get 400."""
     api = _api(server)
+    original = api._create
 
-    async def upload_product_image(store_id, product_id, datafile=None, token_info=None, **_):
-        data = await read_upload(datafile, 5242800)
-        facts = api.image_facts(data)
-        if facts.format != "PNG" or (facts.width, facts.height) != (300, 300):
-            raise ApiError(400, "the image must be a 300x300 PNG")
-        if (store_id, product_id) in api.by_product:
-            raise ApiError(409, "the product already has an image")
-        await asyncio.sleep(0.05)  # the storage write
-        now = now_evotor()
-        token = (token_info or {}).get("sub", "")
-        record = ImageRecord(str(uuid.uuid4()), user_id_for(token), store_id, product_id, len(data), now, now)
-        api.store_bytes(record.id, data, "image/png")
-        api.images[record.id] = record
-        api.by_product[(store_id, product_id)] = record.id
-        return json_reply(api._public(record))
+    def _create(data, store_id, product_id, token):
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                mode = image.mode if image.format == "PNG" else "RGB"
+        except Exception:  # not an image at all: the mock's own check answers that
+            mode = "RGB"
+        if mode not in ("RGB", "RGBA"):
+            raise ApiError(400, f"unsupported PNG colour mode {mode}")
+        return original(data, store_id, product_id, token)
 
-    api.upload_product_image = upload_product_image
+    api._create = _create
+
+
+def _part_label_judged(server):
+    """The datafile part's declared Content-Type is checked instead of the file: only image/png passes."""
+    inner = server.asgi
+
+    async def asgi(scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return await inner(scope, receive, send)
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        head = body[:4096].lower()
+        if b'name="datafile"' in head and b"content-type: image/png" not in head:
+            error = b'{"errors":[{"code":400,"reason":"datafile must be image/png"}]}'
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 400,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
+            return await send({"type": "http.response.body", "body": error})
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await inner(scope, replay, send)
+
+    server.asgi = asgi
+
+
+def _racy_one_image_check(server):
+    """The one-image check runs as a cheap pre-check in front of the (serialised) write, after an await,
+    and the write itself no longer checks: concurrent uploads to one product all pass the pre-check and
+    the last one overwrites the others. One after the other, the pre-check still answers 409."""
+    api = _api(server)
+    inner = server.asgi
+    original = api._create
+
+    def _create(data, store_id, product_id, token):
+        api.by_product.pop((store_id, product_id), None)  # the pre-check has run: no second look
+        return original(data, store_id, product_id, token)
+
+    async def asgi(scope, receive, send):
+        match = _UPLOAD.search(scope.get("path", "")) if scope["type"] == "http" else None
+        headers = dict(scope.get("headers", [])) if match else {}
+        if match is None or scope["method"] != "POST" or b"x-authorization" not in headers:
+            return await inner(scope, receive, send)
+        key = (unquote(match.group(1)), unquote(match.group(2)))
+        if key in api.by_product:
+            error = b'{"errors":[{"code":409,"reason":"the product already has an image"}]}'
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 409,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
+            return await send({"type": "http.response.body", "body": error})
+        await asyncio.sleep(0.05)  # e.g. an awaited quota lookup between the check and the write
+        await inner(scope, receive, send)
+
+    api._create = _create
+    server.asgi = asgi
+
+
+def _list_file_size_in_kib(server):
+    """The list has a serializer of its own that reports meta.file_size in KiB (the upload and get answer
+    bytes): a valid integer, the wrong value, in the list only."""
+    api = _api(server)
+    original = api.list_product_images
+
+    async def list_product_images(store_id, product_id, **kw):
+        body, status, headers = await original(store_id, product_id, **kw)
+        items = [
+            {**item, "meta": {**item["meta"], "file_size": -(-item["meta"]["file_size"] // 1024)}}
+            for item in body["items"]
+        ]
+        return {**body, "items": items}, status, headers
+
+    api.list_product_images = list_product_images
 
 
 MUTANTS = [
@@ -223,8 +301,20 @@ MUTANTS = [
         "a second upload replaces the first",
         _second_upload_replaces,
     ),
-    Mutant("evt-list-no-paging", "evotor", "EVT-05", "the list has no paging object", _list_without_paging),
-    Mutant("evt-unknown-id-500", "evotor", "EVT-06", "get of an unknown id is a 500", _unknown_id_crashes),
+    Mutant(
+        "evt-list-file-size-kib",
+        "evotor",
+        "EVT-05",
+        "the list reports file_size in KiB",
+        _list_file_size_in_kib,
+    ),
+    Mutant(
+        "evt-get-ignores-id",
+        "evotor",
+        "EVT-06",
+        "get answers the product's image for any id",
+        _get_ignores_the_id,
+    ),
     Mutant(
         "evt-delete-200-body",
         "evotor",
@@ -241,17 +331,31 @@ MUTANTS = [
     ),
     Mutant("evt-truncated-url", "evotor", "EVT-09", "the url serves all but the last byte", _truncated_url),
     Mutant(
-        "evt-timestamp-local",
-        "evotor",
-        "EVT-10",
-        "timestamps in +0300 local time",
-        _timestamps_in_moscow_time,
-    ),
-    Mutant(
         "evt-racy-one-image",
         "evotor",
         "ALL-04",
         "parallel uploads to one product all succeed",
         _racy_one_image_check,
+    ),
+    Mutant(
+        "evt-limit-exclusive",
+        "evotor",
+        "ALL-05",
+        "a PNG of exactly 5242800 bytes gets 413",
+        _limit_exclusive,
+    ),
+    Mutant(
+        "evt-only-truecolour-png",
+        "evotor",
+        "ALL-05",
+        "palette and greyscale PNGs get 400",
+        _only_truecolour_pngs,
+    ),
+    Mutant(
+        "evt-part-label-judged",
+        "evotor",
+        "ALL-05",
+        "a datafile part not labelled image/png gets 400",
+        _part_label_judged,
     ),
 ]

@@ -8,18 +8,15 @@ change what the security handler sees, so that the observable behaviour is the d
 from __future__ import annotations
 
 import asyncio
-import copy
 import re
 import uuid
 from datetime import datetime
-from urllib.parse import parse_qsl
 
 import jwt
 
 from mockserver import devtokens
-from mockserver.apis.base import json_reply
 from mockserver.apis.sharinpix import taken_at
-from mockserver.forms import decoded_form
+from mockserver.errors import ApiError
 
 from . import Mutant
 
@@ -27,7 +24,7 @@ API = "sharinpix"
 _IMAGES_PATH = re.compile(r"/api/v1/albums/([^/]+)/images/?$")
 
 
-def _wrap_asgi(server, rewrite):
+def wrap_requests(server, rewrite):
     """``rewrite(scope, album_id, body) -> (headers, body)`` for every sharinpix create request."""
     inner = server.asgi
 
@@ -77,7 +74,7 @@ def _abilities_ignored(server):
             headers[b"authorization"] = f'Token token="{granted}"'.encode()
         return headers, body
 
-    _wrap_asgi(server, rewrite)
+    wrap_requests(server, rewrite)
 
 
 def _anonymous_upload(server):
@@ -88,19 +85,7 @@ def _anonymous_upload(server):
             headers[b"authorization"] = f'Token token="{devtokens.sharinpix_token(album_id)}"'.encode()
         return headers, body
 
-    _wrap_asgi(server, rewrite)
-
-
-def _generated_public_id(server):
-    """A body without cloudinary[public_id] is accepted: the server makes one up."""
-
-    def rewrite(headers, album_id, body):
-        keys = {key for key, _ in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)}
-        if "cloudinary[public_id]" not in keys:
-            body += b"&cloudinary%5Bpublic_id%5D=" + uuid.uuid4().hex.encode()
-        return headers, body
-
-    _wrap_asgi(server, rewrite)
+    wrap_requests(server, rewrite)
 
 
 def _wrap_create(server, change):
@@ -108,8 +93,8 @@ def _wrap_create(server, change):
     api = server.ctx.apis[API]
     original = api._create
 
-    def _create(album_id, form):
-        return original(album_id, change(form))
+    def _create(album_id, form, *rest):  # rest: the request's origin, for the file URLs
+        return original(album_id, change(form), *rest)
 
     api._create = _create
 
@@ -132,8 +117,8 @@ def _wrap_image(server, change):
     api = server.ctx.apis[API]
     original = api._create
 
-    def _create(album_id, form):
-        image = original(album_id, form)
+    def _create(album_id, form, *rest):  # rest: the request's origin, for the file URLs
+        image = original(album_id, form, *rest)
         change(image, form)
         return image
 
@@ -144,8 +129,9 @@ def _width_height_swapped(image, form):
     image["width"], image["height"] = image["height"], image["width"]
 
 
-def _public_id_is_cloudinarys(image, form):
-    image["public_id"] = form["cloudinary"]["public_id"]
+def _public_id_not_the_id(image, form):
+    """public_id is a UUID of its own (say, of a second table) instead of the image's id."""
+    image["public_id"] = str(uuid.uuid4())
 
 
 def _taken_at_local_time(image, form):
@@ -164,34 +150,107 @@ def _size_from_width(image, form):
     image["size"] = str(image["width"])
 
 
-def _cache_headers_lost(server):
-    """The JSON renderer's defaults replace the seed's headers: no X-token, cacheable."""
+def _cacheable_answer(server):
+    """The framework's default caching replaces the seed's ``no-cache, no-store``: a shared cache may keep
+    one caller's image (and echoed token) and hand it to the next."""
     api = server.ctx.apis[API]
     original = api.create_album_image
 
     async def create_album_image(album_id, token_info=None):
         body, status, headers = await original(album_id, token_info=token_info)
-        headers = {k: v for k, v in headers.items() if k not in ("X-token", "Cache-Control")}
-        return body, status, {**headers, "Cache-Control": "max-age=60, public"}
+        return body, status, {**headers, "Cache-Control": "public, max-age=60"}
 
     api.create_album_image = create_album_image
+
+
+def _refuse_in_create(server, refuse):
+    """``refuse(form) -> message or None``: a 400 in the API's format before the record is built."""
+    api = server.ctx.apis[API]
+    original = api._create
+
+    def _create(album_id, form, *rest):  # rest: the request's origin, for the file URLs
+        message = refuse(form)
+        if message:
+            raise ApiError(400, message)
+        return original(album_id, form, *rest)
+
+    api._create = _create
+
+
+SEED_CLOUDINARY_KEYS = {
+    "public_id",
+    "version",
+    "signature",
+    "width",
+    "height",
+    "format",
+    "resource_type",
+    "created_at",
+    "tags",
+    "bytes",
+    "type",
+    "etag",
+    "url",
+    "secure_url",
+    "image_metadata",
+    "colors",
+    "predominant",
+    "phash",
+    "coordinates",
+    "illustration_score",
+    "semi_transparent",
+    "grayscale",
+    "original_filename",
+}
+
+
+def _signature_required(form):
+    """Every upload result must carry Cloudinary's signature (the seed lists every field as optional)."""
+    return None if (form.get("cloudinary") or {}).get("signature") else "cloudinary[signature] is required"
+
+
+def _unknown_keys_refused(form):
+    """Only the keys of the seed's example pass: a newer Cloudinary field gets 400."""
+    unknown = sorted(set(form.get("cloudinary") or {}) - SEED_CLOUDINARY_KEYS)
+    return f"unknown cloudinary keys {unknown}" if unknown else None
+
+
+def _metadatas_required(form):
+    """metadatas is required (the seed: "Required: false")."""
+    return None if form.get("metadatas") else "metadatas is required"
 
 
 def _shared_request_state(server):
-    """The handler parks the decoded form on the API object and awaits before using it: concurrent
-    creates answer with (and store) another request's data."""
-    from connexion import request as current_request
+    """Request bodies pass through one shared buffer, with an await between filling and reading it (in
+    front of the serialised write): overlapping creates answer with (and store) another request's data."""
+    inner = server.asgi
+    shared: dict = {}
 
-    api = server.ctx.apis[API]
-
-    async def create_album_image(album_id, token_info=None):
-        api.pending_form = decoded_form(current_request)
+    async def app(scope, receive, send):
+        if scope["type"] != "http" or not _IMAGES_PATH.search(scope.get("path", "")):
+            return await inner(scope, receive, send)
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        shared["body"] = body
         await asyncio.sleep(0.02)  # e.g. an awaited lookup between parsing and building the record
-        image = api._create(album_id, api.pending_form)
-        headers = {"X-token": (token_info or {}).get("token", ""), "Cache-Control": "no-cache, no-store"}
-        return json_reply(copy.deepcopy(image), 200, {**headers, "X-Request-Id": str(uuid.uuid4())})
+        body = shared["body"]
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        replayed = False
 
-    api.create_album_image = create_album_image
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await inner({**scope, "headers": headers}, replay, send)
+
+    server.asgi = app
 
 
 def _second_resolution_ids(server):
@@ -199,8 +258,8 @@ def _second_resolution_ids(server):
     api = server.ctx.apis[API]
     original = api._create
 
-    def _create(album_id, form):
-        image = original(album_id, form)
+    def _create(album_id, form, *rest):  # rest: the request's origin, for the file URLs
+        image = original(album_id, form, *rest)
         album = api.albums[album_id]
         del album[image["id"]]
         stamp = int(datetime.now().timestamp())
@@ -241,11 +300,11 @@ MUTANTS = [
         lambda server: _wrap_image(server, _width_height_swapped),
     ),
     Mutant(
-        "spx-public-id-is-cloudinarys",
+        "spx-public-id-not-the-id",
         API,
         "SPX-03",
-        "public_id is Cloudinary's public id, not the image id",
-        lambda server: _wrap_image(server, _public_id_is_cloudinarys),
+        "public_id is a UUID of its own, not the image id",
+        lambda server: _wrap_image(server, _public_id_not_the_id),
     ),
     Mutant(
         "spx-taken-at-local-time",
@@ -269,18 +328,11 @@ MUTANTS = [
         lambda server: _wrap_image(server, _size_from_width),
     ),
     Mutant(
-        "spx-generated-public-id",
-        API,
-        "SPX-04",
-        "a body without cloudinary[public_id] is accepted",
-        _generated_public_id,
-    ),
-    Mutant(
-        "spx-cache-headers-lost",
+        "spx-cacheable-answer",
         API,
         "SPX-05",
-        "no X-token echo and a cacheable response",
-        _cache_headers_lost,
+        "the answer is cacheable (public, max-age=60)",
+        _cacheable_answer,
     ),
     Mutant(
         "spx-shared-request-state",
@@ -295,5 +347,26 @@ MUTANTS = [
         "ALL-04",
         "ids made from the clock to the second collide under load",
         _second_resolution_ids,
+    ),
+    Mutant(
+        "spx-signature-required",
+        API,
+        "ALL-05",
+        "a cloudinary hash without signature gets 400",
+        lambda server: _refuse_in_create(server, _signature_required),
+    ),
+    Mutant(
+        "spx-unknown-keys-refused",
+        API,
+        "ALL-05",
+        "cloudinary keys beyond the seed's example get 400",
+        lambda server: _refuse_in_create(server, _unknown_keys_refused),
+    ),
+    Mutant(
+        "spx-metadatas-required",
+        API,
+        "ALL-05",
+        "a body without metadatas gets 400",
+        lambda server: _refuse_in_create(server, _metadatas_required),
     ),
 ]
