@@ -229,7 +229,7 @@ def _tim_walk_tags(readback: Readback, http, after: str, wanted: set[int], max_p
 
 
 @pytest.mark.api("tagged-images")
-@pytest.mark.rule(RULE)
+@pytest.mark.rule("ALL-06")
 @pytest.mark.writes
 def test_all06_tagged_images_reads_back_what_it_accepted(target, http):
     readback = Readback(target, http)
@@ -293,7 +293,7 @@ def test_all06_tagged_images_reads_back_what_it_accepted(target, http):
 
 # -- evotor --------------------------------------------------------------------------------------------------
 @pytest.mark.api("evotor")
-@pytest.mark.rule(RULE)
+@pytest.mark.rule("ALL-06")
 @pytest.mark.writes
 def test_all06_evotor_reads_back_what_it_accepted(target, http):
     readback = Readback(target, http)
@@ -326,7 +326,7 @@ def test_all06_evotor_reads_back_what_it_accepted(target, http):
 
 # -- image-upload --------------------------------------------------------------------------------------------
 @pytest.mark.api("image-upload")
-@pytest.mark.rule(RULE)
+@pytest.mark.rule("ALL-06")
 @pytest.mark.writes
 def test_all06_image_upload_reads_back_what_it_accepted(target, http):
     readback = Readback(target, http)
@@ -357,7 +357,7 @@ def test_all06_image_upload_reads_back_what_it_accepted(target, http):
 
 # -- everydaypic ----------------------------------------------------------------------------------------
 @pytest.mark.api("everydaypic")
-@pytest.mark.rule(RULE)
+@pytest.mark.rule("ALL-06")
 @pytest.mark.writes
 def test_all06_everydaypic_reads_back_what_it_accepted(target, http):
     """No delete exists: the images keep unique names and stay."""
@@ -423,7 +423,7 @@ def _spx_form(fields: dict[str, str]) -> bytes:
 
 
 @pytest.mark.api("sharinpix")
-@pytest.mark.rule(RULE)
+@pytest.mark.rule("ALL-06")
 @pytest.mark.writes
 def test_all06_sharinpix_reads_back_what_it_accepted(target, http):
     """No read exists: the write's own answer is the read-back, and the next seed-example write must work."""
