@@ -23,6 +23,30 @@ class Mutant:
         return self.id
 
 
+async def read_body(receive) -> bytes:
+    """A request's whole body, from its ASGI ``receive``."""
+    chunks, more = [], True
+    while more:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+def replaying(body: bytes, receive):
+    """A ``receive`` that hands the app ``body`` (already read), then whatever ``receive`` says next."""
+    replayed = False
+
+    async def replay():
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
 def on_arrival(server, method: str, path: str, seen: Callable) -> None:
     """Calls ``seen(body)`` as each matching request arrives, before the mock's write lock
     (``mockserver.atomic``) orders the writes: what a racy server reads early, a later request changes.
@@ -32,23 +56,9 @@ def on_arrival(server, method: str, path: str, seen: Callable) -> None:
     async def app(scope, receive, send):
         if scope["type"] != "http" or scope["method"] != method or not re.fullmatch(path, scope["path"]):
             return await inner(scope, receive, send)
-        chunks, more = [], True
-        while more:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
+        body = await read_body(receive)
         seen(body)
-        replayed = False
-
-        async def replay():
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await inner(scope, replay, send)
+        await inner(scope, replaying(body, receive), send)
 
     server.asgi = app
 

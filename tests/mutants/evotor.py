@@ -13,7 +13,7 @@ from PIL import Image
 from mockserver.apis.base import json_reply, read_upload
 from mockserver.errors import ApiError
 
-from . import Mutant
+from . import Mutant, read_body, replaying
 
 _UPLOAD = re.compile(r"/stores/([^/]+)/products/([^/]+)/images/?$")
 
@@ -193,11 +193,7 @@ def _part_label_judged(server):
     async def asgi(scope, receive, send):
         if scope["type"] != "http" or scope["method"] != "POST":
             return await inner(scope, receive, send)
-        body, more = b"", True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
+        body = await read_body(receive)
         head = body[:4096].lower()
         if b'name="datafile"' in head and b"content-type: image/png" not in head:
             error = b'{"errors":[{"code":400,"reason":"datafile must be image/png"}]}'
@@ -209,16 +205,7 @@ def _part_label_judged(server):
                 }
             )
             return await send({"type": "http.response.body", "body": error})
-        sent = False
-
-        async def replay():
-            nonlocal sent
-            if sent:
-                return await receive()
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await inner(scope, replay, send)
+        await inner(scope, replaying(body, receive), send)
 
     server.asgi = asgi
 

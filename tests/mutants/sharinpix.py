@@ -18,7 +18,7 @@ from mockserver import devtokens
 from mockserver.apis.sharinpix import taken_at
 from mockserver.errors import ApiError
 
-from . import Mutant
+from . import Mutant, read_body, replaying
 
 API = "sharinpix"
 _IMAGES_PATH = re.compile(r"/api/v1/albums/([^/]+)/images/?$")
@@ -32,24 +32,9 @@ def wrap_requests(server, rewrite):
         match = _IMAGES_PATH.search(scope.get("path", "")) if scope["type"] == "http" else None
         if match is None:
             return await inner(scope, receive, send)
-        body, more = b"", True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-        headers = dict(scope["headers"])
-        headers, body = rewrite(headers, match.group(1), body)
+        headers, body = rewrite(dict(scope["headers"]), match.group(1), await read_body(receive))
         headers[b"content-length"] = str(len(body)).encode()
-        replayed = False
-
-        async def replay():
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await inner({**scope, "headers": list(headers.items())}, replay, send)
+        await inner({**scope, "headers": list(headers.items())}, replaying(body, receive), send)
 
     server.asgi = app
 
