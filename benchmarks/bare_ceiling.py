@@ -1,7 +1,9 @@
 """The ceiling: the mock's own tagged-images handlers on bare Starlette, without Connexion in front.
 
-No routing by spec, no validation, no security, no middlewares: the same handler objects and the same
-store as the mock, JSON encoded with orjson, served by uvicorn with the same options. What the mock
+No routing by spec, no validation, no security, no middlewares but the one that puts the request where the
+handlers find it: the same handler objects and the same store as the mock (records validated and encoded
+when written, as in the mock), JSON encoded with the mock's orjson jsonifier, served by uvicorn with the
+same options. What the mock
 adds on top of this is the price of being a contract mock.
 
 ``python benchmarks/bare_ceiling.py --port 8123 --records 200``
@@ -21,19 +23,22 @@ from starlette.routing import Route
 
 warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 
-from mockserver.context import MockContext, Settings  # noqa: E402
+from mockserver.context import ContextMiddleware, MockContext, Settings  # noqa: E402
 from mockserver.errors import ApiError  # noqa: E402
+from mockserver.fastjson import OrjsonJsonifier  # noqa: E402
 
 
-def build_app(records: int) -> Starlette:
+def build_app(records: int) -> ContextMiddleware:
     ctx = MockContext(Settings(apis=("tagged-images",), prefixed=False))
     api = ctx.apis["tagged-images"]
     for i in range(records):
         api._create(f"f{i}.png", 10, ["a", f"t{i % 5}"])
 
+    jsonifier = OrjsonJsonifier()  # the mock's: records already encoded are written as their bytes
+
     def reply(result) -> Response:
         body, status, _headers = result
-        return Response(orjson.dumps(body), status, media_type="application/json")
+        return Response(jsonifier.dumps(body), status, media_type="application/json")
 
     def paging(request: Request) -> dict:
         q = request.query_params
@@ -58,13 +63,12 @@ def build_app(records: int) -> Starlette:
         match = q["match_tags"].split("|") if "match_tags" in q else None
         return reply(await api.search_images(exact_tags=exact, match_tags=match, **paging(request)))
 
-    return Starlette(
-        routes=[
-            Route("/images", list_images),
-            Route("/images/{image_id:int}", get_image),
-            Route("/search/images", search_images),
-        ]
-    )
+    routes = [
+        Route("/images", list_images),
+        Route("/images/{image_id:int}", get_image),
+        Route("/search/images", search_images),
+    ]
+    return ContextMiddleware(Starlette(routes=routes), ctx)  # where the handlers find their request
 
 
 def main() -> None:

@@ -33,8 +33,10 @@ from .fixtures import load_seed_data
 from .forms import BracketFormValidator, ClosingMultiPartValidator, Utf8JSONValidator
 from .gate import GateMiddleware
 from .journal import JournalMiddleware
+from .lean_validation import SpecOnceResponseValidationMiddleware
 from .limits import BodyLimitMiddleware
 from .once_decorated import OnceDecoratedApp
+from .parameters import TablesOnceURIParser
 from .prefer import PreferMiddleware
 from .registry import SPECS_DIR
 from .reply_cache import ReplyCacheMiddleware, StateVersionMiddleware
@@ -124,10 +126,12 @@ _SPEC_SUFFIXES = ("/openapi.json", "/openapi.yaml")
 
 def _middlewares() -> list:
     """Connexion's stack, with the reply cache after request validation and before response validation,
-    and the journal's checkpoints around security and request validation (mockserver.verdict)."""
+    response validation's spec tables built once (mockserver.lean_validation), and the journal's
+    checkpoints around security and request validation (mockserver.verdict)."""
     stack = list(ConnexionMiddleware.default_middlewares)
     stack[stack.index(SwaggerUIMiddleware)] = _SwaggerUIOnItsPaths
-    stack.insert(stack.index(ResponseValidationMiddleware), ReplyCacheMiddleware)
+    stack[stack.index(ResponseValidationMiddleware)] = SpecOnceResponseValidationMiddleware
+    stack.insert(stack.index(SpecOnceResponseValidationMiddleware), ReplyCacheMiddleware)
     return with_checkpoints(stack)
 
 
@@ -183,6 +187,7 @@ class MockServer:
                 base_path=info.base_path(self.settings.prefixed),
                 resolver=Resolver(function_resolver=_handler_for(handler)),
                 strict_validation=False,
+                uri_parser_class=TablesOnceURIParser,
                 validate_responses=self.settings.validate_responses,
                 validator_map=validators,
             )

@@ -16,10 +16,13 @@ from collections import OrderedDict
 import jsonschema_rs
 import orjson
 from connexion.exceptions import NonConformingResponseBody
+from connexion.lifecycle import ConnexionRequest
 from connexion.validators import JSONResponseBodyValidator, ParameterValidator
 
 from .fastjson import encoded_from
 from .gate import Refused, check_integer, check_text
+from .parameters import keep_parsed
+from .records import accepting_stand_ins, with_stand_ins
 
 _NOT_SCHEMA_KEYS = frozenset({"example", "examples", "enum", "default", "const"})
 _CACHE_SIZE = 4096
@@ -48,8 +51,9 @@ def openapi_to_jsonschema(node):
 class _CompiledSchemas:
     """Schema object -> compiled validator. The entry holds the schema, so its ``id`` stays its own."""
 
-    def __init__(self, size: int = _CACHE_SIZE):
+    def __init__(self, size: int = _CACHE_SIZE, transform=lambda schema: schema):
         self.size = size
+        self.transform = transform
         self._entries: OrderedDict[int, tuple[dict, object]] = OrderedDict()
 
     def get(self, schema: dict):
@@ -57,7 +61,9 @@ class _CompiledSchemas:
         if entry is not None and entry[0] is schema:
             self._entries.move_to_end(id(schema))
             return entry[1]
-        compiled = jsonschema_rs.Draft4Validator(openapi_to_jsonschema(schema), validate_formats=True)
+        compiled = jsonschema_rs.Draft4Validator(
+            openapi_to_jsonschema(self.transform(schema)), validate_formats=True
+        )
         self._entries[id(schema)] = (schema, compiled)
         if len(self._entries) > self.size:
             self._entries.popitem(last=False)
@@ -65,6 +71,7 @@ class _CompiledSchemas:
 
 
 COMPILED = _CompiledSchemas()
+REPLIES = _CompiledSchemas(transform=accepting_stand_ins)  # records already validated (mockserver.records)
 
 
 class CompiledJSONResponseValidator(JSONResponseBodyValidator):
@@ -91,19 +98,25 @@ class CompiledJSONResponseValidator(JSONResponseBodyValidator):
             raise NonConformingResponseBody(str(exc)) from exc
 
     def _validate(self, body) -> None:
+        if self._wire is not None:  # the value encoded: its records stand in by their schema's token
+            if REPLIES.get(self._schema).is_valid(with_stand_ins(body)):
+                return
+            body = self._loads(self._wire)  # a verdict against the value: judge the bytes on the wire
         compiled = COMPILED.get(self._schema)
         if compiled.is_valid(body):
             return
-        if self._wire is not None:  # a verdict against the value: judge the bytes on the wire instead
-            body = self._loads(self._wire)
-            if compiled.is_valid(body):
-                return
         super()._validate(body)  # raises with Connexion's message, or accepts what jsonschema accepts
 
 
 class CompiledParameterValidator(ParameterValidator):
     """Connexion's parameter validator, with the compiled schema as the fast path for present values;
-    integers beyond their range and lone surrogates are refused here too (``mockserver.gate``)."""
+    integers beyond their range and lone surrogates are refused here too (``mockserver.gate``). What it
+    parsed is kept for the handler's decorator (``mockserver.parameters``)."""
+
+    def validate(self, scope):
+        request = ConnexionRequest(scope, uri_parser=self.uri_parser)
+        self.validate_request(request)
+        keep_parsed(scope, request)
 
     @staticmethod
     def validate_parameter(parameter_type, value, param, param_name=None):

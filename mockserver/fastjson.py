@@ -13,12 +13,17 @@ from contextvars import ContextVar
 import orjson
 from connexion.jsonifier import Jsonifier
 
+from .records import Encoded
+
 _OPTIONS = orjson.OPT_NON_STR_KEYS
 _LAST_ENCODED: ContextVar[tuple[bytes, object] | None] = ContextVar("mockserver_last_encoded", default=None)
 
 
 def _default(value):
-    """What orjson leaves out and Connexion's encoder handles (datetime and UUID orjson does itself)."""
+    """What orjson leaves out and Connexion's encoder handles (datetime and UUID orjson does itself), and
+    records already encoded (``mockserver.records``)."""
+    if type(value) is Encoded:
+        return value.fragment
     if isinstance(value, decimal.Decimal):
         return float(value)
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")

@@ -8,23 +8,51 @@ what does depend on the request (the request object, its parameters and body) is
 
 from __future__ import annotations
 
+import asyncio
 import functools
 
 from connexion import AsyncApp
 from connexion.apps.asynchronous import AsyncApi, AsyncOperation
 from connexion.context import operation, receive, scope
 from connexion.decorators import StarletteDecorator
-from connexion.decorators.parameter import AsyncParameterDecorator
+from connexion.decorators.parameter import AsyncParameterDecorator, prep_kwargs, unwrap_decorators
+from connexion.utils import inspect_function_arguments
+
+from .parameters import cached_sanitiser, reuse_parsed
 
 
 class _BodyOnlyWhereDocumentedParameters(AsyncParameterDecorator):
     """Connexion reads (and parses) the request body for every handler taking ``**kwargs``, a GET
-    included; an operation that documents no request body gets none, so its handler never saw one."""
+    included; an operation that documents no request body gets none, so its handler never saw one.
+    Argument names are sanitised once per name (``mockserver.parameters``)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sanitize_fn = cached_sanitiser(self.sanitize_fn)
 
     def _maybe_get_body(self, request, *, arguments, has_kwargs):
         if not getattr(operation, "request_body", True):
             return None
         return super()._maybe_get_body(request, arguments=arguments, has_kwargs=has_kwargs)
+
+    def __call__(self, function):
+        """Connexion's wrapper, which also parsed a form for the files of every request, a GET included."""
+        unwrapped = unwrap_decorators(function)
+        arguments, has_kwargs = inspect_function_arguments(unwrapped)
+
+        @functools.wraps(function)
+        async def wrapper(request):
+            body, files = None, {}
+            if getattr(operation, "request_body", True):
+                body = self._maybe_get_body(request, arguments=arguments, has_kwargs=has_kwargs)
+                while asyncio.iscoroutine(body):
+                    body = await body
+                files = await request.files()
+            kwargs = prep_kwargs(request, request_body=body, files=files, arguments=arguments,
+                                 has_kwargs=has_kwargs, sanitize=self.sanitize_fn)
+            return await function(**kwargs)
+
+        return wrapper
 
 
 class _OnceDecorator(StarletteDecorator):
@@ -42,6 +70,7 @@ class _OnceDecorator(StarletteDecorator):
             if uri_parser is None:  # needs the operation, known only inside a request
                 uri_parser = self.uri_parser
             request = self.framework.get_request(uri_parser=uri_parser, scope=scope, receive=receive)
+            reuse_parsed(scope, request)  # as the parameter validator parsed them
             return await decorated(request)
 
         return wrapper

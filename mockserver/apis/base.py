@@ -6,14 +6,15 @@ import functools
 import re
 import typing as t
 
-from connexion import request as current_request
 from connexion.context import scope as _connexion_scope
+from starlette.datastructures import URL
 from starlette.responses import Response
 
 from ..blobs import StoreFull
 from ..context import CURRENT_SCOPE
 from ..errors import ApiError
 from ..images import ImageFacts, InvalidImage, decode_off_loop, inspect_image
+from ..records import RecordCodec
 
 if t.TYPE_CHECKING:
     from ..context import MockContext
@@ -34,6 +35,8 @@ def _announcing(method):
         try:
             return method(self, *args, **kwargs)
         finally:
+            if self.records is not None:  # records may be rebuilt under the same keys
+                self.records.forget()
             self.ctx.state_changed(self.name)
 
     return announced
@@ -51,6 +54,8 @@ class BaseApi:
     """
 
     name: str = ""
+    record_schema: str | None = None  # the component schema of the records its listings return
+    records: RecordCodec | None = None  # their encoded forms, validated when made (mockserver.records)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -60,6 +65,8 @@ class BaseApi:
 
     def __init__(self, ctx: MockContext):
         self.ctx = ctx
+        if self.record_schema:
+            self.records = RecordCodec(self.name, ctx.info(self.name).spec, self.record_schema)
         self.reset()
 
     # -- state -------------------------------------------------------------------------------------
@@ -135,12 +142,18 @@ def request_origin(request=None) -> str:
         scope = CURRENT_SCOPE.get(None) or _connexion_scope._get_current_object()
     origin = scope.get("mockserver.origin")
     if origin is None:
-        origin = _public_origin(scope) or _origin_of((request or current_request).url)
+        origin = _public_origin(scope) or _own_origin(scope)
         scope["mockserver.origin"] = origin
     return origin
 
 
-def _origin_of(url) -> str:
+def _own_origin(scope) -> str:
+    """As Starlette's ``URL(scope=...)`` has it (the Host header, else the server's address), without
+    building the whole URL."""
+    for name, value in scope.get("headers", ()):
+        if name == b"host":
+            return f"{scope.get('scheme', 'http')}://{value.decode('latin-1')}"
+    url = URL(scope=scope)
     return f"{url.scheme}://{url.netloc}"
 
 

@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 
 from ..errors import ApiError
 from ..images import InvalidImage, inspect_image
-from .base import BaseApi, json_reply, read_upload, record_fields
+from ..records import EncodedList
+from .base import BaseApi, json_reply, read_upload, record_fields, request_origin
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # spec: file maxLength 20971520, x-decision (the seed is silent)
 MAX_NAME_CHARS = 100  # of the sanitised original name inside a cloud file name
@@ -58,6 +59,7 @@ class ImageRecord:
 
 class ImageUploadApi(BaseApi):
     name = "image-upload"
+    record_schema = "ImageInformationDto"
 
     def reset(self) -> None:
         self.images: dict[str, ImageRecord] = {}  # fileName -> record, in upload order
@@ -73,12 +75,18 @@ class ImageUploadApi(BaseApi):
 
     def rollback(self, snapshot) -> None:
         self.images = snapshot
+        self.records.forget()
 
     def seed(self, entries, images_dir) -> int:
         for entry in entries:
             data = (images_dir / entry["image"]).read_bytes()
             self._store(data, entry.get("originalFileName", entry["image"]), entry.get("contentType"))
         return len(entries)
+
+    def encoded(self, record: ImageRecord, origin: str):
+        """The record's ``ImageInformationDto``, validated and encoded once per record and origin (records
+        are never changed in place: a new upload is a new record under a new name)."""
+        return self.records.encoded(record.fileName, origin, lambda: self.public(record))
 
     def public(self, record: ImageRecord) -> dict:
         """``ImageInformationDto`` of the spec; ``mediaLink`` points at this mock's host."""
@@ -109,11 +117,16 @@ class ImageUploadApi(BaseApi):
         if not file.filename and not data:  # a browser's "no file chosen": empty filename, no content
             raise ApiError(400, "Missing required field: file")
         record = self._store(data, file.filename or "", file.content_type)
-        return json_reply({"message": "Upload succeeded", "data": self.public(record)})
+        return json_reply({"message": "Upload succeeded", "data": self.encoded(record, request_origin())})
 
     async def get_all_images(self, **_):
         """IUP-03: every stored image, in upload order."""
-        images = [self.public(r) for r in self.images.values()]
+        origin, kept = request_origin(), self.records.kept
+        encoded = self.encoded
+        images = EncodedList(self.records, (
+            hit[1] if (hit := kept.get(r.fileName)) is not None and hit[0] == origin else encoded(r, origin)
+            for r in self.images.values()
+        ))
         return json_reply({"message": f"Found {len(images)} image(s)", "data": images})
 
     async def delete_image(self, FileName=None, **_):  # the spec's parameter name
@@ -124,5 +137,6 @@ class ImageUploadApi(BaseApi):
         if FileName not in self.images:
             raise ApiError(404, f"Image not found: {FileName}")
         del self.images[FileName]
+        self.records.forget(FileName)
         self.drop_bytes(FileName)
         return json_reply({"message": "Image deleted", "data": None})

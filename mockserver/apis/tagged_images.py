@@ -27,14 +27,15 @@ import binascii
 import math
 import time
 from bisect import bisect_left, bisect_right, insort
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from starlette.responses import Response
 
 from ..errors import ApiError
 from ..images import decode_off_loop
+from ..records import EncodedList
 from ..wildcard import like_pattern  # linear time: no pattern can stall the server (issue 12, D8)
-from .base import BaseApi, json_reply, record_fields
+from .base import BaseApi, json_reply, record_fields, request_origin
 
 Key = tuple[int, int]  # (created_timestamp, id): ascending = oldest first
 
@@ -63,6 +64,11 @@ class NewestFirst:
 
     def __len__(self) -> int:
         return len(self.keys)
+
+    def copy(self) -> NewestFirst:
+        other = NewestFirst()
+        other.keys, other.ids = list(self.keys), set(self.ids)
+        return other
 
     def bounds(self, start: int | None, end: int | None) -> tuple[int, int]:
         """Index range of the keys created in [start, end], both inclusive."""
@@ -112,6 +118,9 @@ class Tag:
 
 @dataclass
 class Image:
+    """Replaced (``dataclasses.replace``) when it changes, never changed in place: a write's undo is then
+    copies of the indexes (``snapshot``)."""
+
     id: int
     filename: str
     size: int
@@ -138,6 +147,7 @@ def browse_page(results: list[dict], total: int, page: int, limit: int):
 
 class TaggedImagesApi(BaseApi):
     name = "tagged-images"
+    record_schema = "ImageRecord"
 
     def reset(self) -> None:
         self.images: dict[int, Image] = {}
@@ -168,6 +178,20 @@ class TaggedImagesApi(BaseApi):
             self._index_image(image)
         self.next_image_id = max([state.get("next_image_id", 1), *(i + 1 for i in self.images)])
         self.next_tag_id = max([state.get("next_tag_id", 1), *(t + 1 for t in self.tags)])
+
+    def snapshot(self):
+        """Copies of the indexes, in C: records are replaced when they change, never changed in place.
+        (The default, a whole ``dump()``, cost 55 to 75 ms per write at 10,000 records.)"""
+        return (
+            dict(self.images), dict(self.tags), dict(self.tag_by_name), list(self.tag_order),
+            {tag_id: index.copy() for tag_id, index in self.tag_images.items()},
+            self.all_images.copy(), self.uploaded_images.copy(), self.next_image_id, self.next_tag_id,
+        )
+
+    def rollback(self, snapshot) -> None:
+        (self.images, self.tags, self.tag_by_name, self.tag_order, self.tag_images, self.all_images,
+         self.uploaded_images, self.next_image_id, self.next_tag_id) = snapshot
+        self.records.forget()  # an id the undone write used may be given again, with other tags
 
     def seed(self, entries, images_dir) -> int:
         for entry in entries:
@@ -248,7 +272,20 @@ class TaggedImagesApi(BaseApi):
         return f"{self.file_url(image.blob)}?{self.ctx.signer.query(method, self.file_path(image.blob))}"
 
     def _created(self, image: Image):
+        self._encoded(image)  # the record's shape is checked as it is written (a 500 undoes the write)
         return json_reply({"id": image.id, "upload_url": self._signed_url("PUT", image)}, 201)
+
+    def _encoded(self, image: Image, origin: str | None = None, second: int | None = None):
+        """The record's ``ImageRecord``, validated and encoded once per change of its fields (and, once
+        uploaded, per origin and second: its ``url`` is signed with an expiry counted from now)."""
+        if image.uploaded_timestamp is not None:
+            origin = origin or request_origin()
+            second = second or int(time.time())
+        else:
+            origin = second = None
+        fingerprint = (image.filename, image.size, image.created_timestamp, image.created_by,
+                       image.uploaded_timestamp, tuple(image.tag_ids), origin, second)
+        return self.records.encoded(image.id, fingerprint, lambda: self._public(image))
 
     def _public(self, image: Image) -> dict:
         uploaded = image.uploaded_timestamp is not None
@@ -291,8 +328,8 @@ class TaggedImagesApi(BaseApi):
         self.store_bytes(image.blob, data, facts.mime)
         if image.uploaded_timestamp is None:
             self.uploaded_images.add(image.key)
-        image.uploaded_timestamp = now()
-        image.size = len(data)
+        image = self.images[image.id] = replace(image, uploaded_timestamp=now(), size=len(data))
+        self._encoded(image)  # checked as written: a 500 undoes the PUT
         return Response(status_code=200)
 
     async def _read_body(self, request) -> bytes:
@@ -310,7 +347,11 @@ class TaggedImagesApi(BaseApi):
 
     # -- paging ------------------------------------------------------------------------------------------
     def _browse(self, ids: list[int], total: int, page: int, limit: int):
-        return browse_page([self._public(self.images[i]) for i in ids], total, page, limit)
+        if not ids:
+            return browse_page([], total, page, limit)
+        origin, second = request_origin(), int(time.time())
+        records = EncodedList(self.records, (self._encoded(self.images[i], origin, second) for i in ids))
+        return browse_page(records, total, page, limit)
 
     def _filtered_page(self, index: NewestFirst, start, end, keep, page: int, limit: int):
         """Pages of the ids in ``index`` (created in [start, end]) for which ``keep(image)`` holds."""
@@ -352,7 +393,7 @@ class TaggedImagesApi(BaseApi):
 
     async def get_image(self, image_id, **_):
         """TIM-06: the record with its tags as {id, name}; ``url`` freshly signed."""
-        return json_reply(self._public(self._get(image_id)))
+        return json_reply(self._encoded(self._get(image_id)))
 
     async def delete_image(self, image_id, **_):
         """TIM-07: the record and its file go; its tags stay."""
@@ -362,6 +403,7 @@ class TaggedImagesApi(BaseApi):
         self.uploaded_images.remove(image.key)
         for tag_id in image.tag_ids:
             self.tag_images[tag_id].remove(image.key)
+        self.records.forget(image.id)
         self.drop_bytes(image.blob)
         return Response(status_code=204)
 
@@ -383,7 +425,8 @@ class TaggedImagesApi(BaseApi):
         """TIM-11: the tag goes; its images stay and no longer carry it."""
         tag = self._get_tag(tag_id)
         for image_id in list(self.tag_images[tag.id].newest_first(None, None)):
-            self.images[image_id].tag_ids.remove(tag.id)
+            image = self.images[image_id]
+            self.images[image_id] = replace(image, tag_ids=[t for t in image.tag_ids if t != tag.id])
         del self.tags[tag.id], self.tag_by_name[tag.name], self.tag_images[tag.id]
         self.tag_order.remove((tag.name, tag.id))
         return Response(status_code=204)
