@@ -2,8 +2,9 @@
 
 Both drive ``connections`` persistent connections for ``duration`` seconds and report requests/s, the
 50th and 99th latency percentiles, and how many answers were not the expected status class (2xx).
-A request is described by :class:`Request`; ``path`` may contain ``{n}``, replaced by a number unique to
-each request (so that e.g. every upload goes to a new product).
+A request is described by :class:`Request`; ``path`` (and, if it says so, ``body``) may contain ``{n}``,
+replaced by a text unique to each request (so that e.g. every upload goes to a new product). A list of
+requests is a mix: each connection sends them in turn, from its own starting point (the mixed workload).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class Request:
     path: str
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    unique_body: bool = False  # ``{n}`` in the body too (a JSON write); never in a binary body
 
 
 @dataclass
@@ -63,15 +65,15 @@ end
 function init(args)
   thread_id = tid
 end
-local method = %(method)s
-local path_template = %(path)s
-local headers = %(headers)s
-local body = %(body)s
+local mix = {%(mix)s}
 function request()
   counter = counter + 1
-  local path = string.gsub(path_template, "{n}", thread_id .. "x" .. counter)
-  if body == "" then return wrk.format(method, path, headers) end
-  return wrk.format(method, path, headers, body)
+  local r = mix[((counter + thread_id * 7919) %% #mix) + 1]
+  local unique = thread_id .. "x" .. counter
+  local path = string.gsub(r[2], "{n}", unique)
+  if r[4] == "" then return wrk.format(r[1], path, r[3]) end
+  if r[5] then return wrk.format(r[1], path, r[3], (string.gsub(r[4], "{n}", unique))) end
+  return wrk.format(r[1], path, r[3], r[4])
 end
 function done(summary, latency, requests)
   local bad = summary.errors.status + summary.errors.connect + summary.errors.read
@@ -82,22 +84,19 @@ end
 """
 
 
-def run_wrk(
-    host: str, port: int, request: Request, duration: float, connections: int, threads: int = 2
-) -> LoadResult:
-    headers = (
-        "{"
-        + ", ".join(
-            f"[{_lua_string(k.encode())}] = {_lua_string(v.encode())}" for k, v in request.headers.items()
-        )
-        + "}"
+def _lua_request(request: Request) -> str:
+    headers = ", ".join(
+        f"[{_lua_string(k.encode())}] = {_lua_string(v.encode())}" for k, v in request.headers.items()
     )
-    script = _WRK_SCRIPT % {
-        "method": _lua_string(request.method.encode()),
-        "path": _lua_string(request.path.encode()),
-        "headers": headers,
-        "body": _lua_string(request.body),
-    }
+    parts = (request.method.encode(), request.path.encode())
+    unique = "true" if request.unique_body else "false"
+    return f"{{{', '.join(map(_lua_string, parts))}, {{{headers}}}, {_lua_string(request.body)}, {unique}}}"
+
+
+def run_wrk(
+    host: str, port: int, requests: list[Request], duration: float, connections: int, threads: int = 2
+) -> LoadResult:
+    script = _WRK_SCRIPT % {"mix": ", ".join(_lua_request(r) for r in requests)}
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script)
         script_path = f.name
@@ -154,14 +153,15 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 
 
 def _encode(request: Request, host: str, n: str) -> bytes:
+    body = request.body.replace(b"{n}", n.encode()) if request.unique_body else request.body
     lines = [f"{request.method} {request.path.replace('{n}', n)} HTTP/1.1", f"Host: {host}"]
     lines += [f"{k}: {v}" for k, v in request.headers.items()]
-    if request.body or request.method in ("POST", "PUT", "PATCH"):
-        lines.append(f"Content-Length: {len(request.body)}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + request.body
+    if body or request.method in ("POST", "PUT", "PATCH"):
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
-async def _run_python(host, port, request: Request, duration: float, connections: int) -> LoadResult:
+async def _run_python(host, port, requests: list[Request], duration: float, connections: int) -> LoadResult:
     latencies: list[float] = []
     bad = 0
     counter = 0
@@ -173,6 +173,7 @@ async def _run_python(host, port, request: Request, duration: float, connections
         try:
             while time.perf_counter() < deadline:
                 counter += 1
+                request = requests[(counter + index * 7919) % len(requests)]
                 started = time.perf_counter()
                 writer.write(_encode(request, host, f"{index}x{counter}"))
                 status = await asyncio.wait_for(_read_response(reader), timeout=10)
@@ -194,20 +195,24 @@ async def _run_python(host, port, request: Request, duration: float, connections
     return LoadResult(len(latencies), seconds, statistics.median(latencies) * 1000, p99 * 1000, bad)
 
 
-def run_python(host: str, port: int, request: Request, duration: float, connections: int) -> LoadResult:
-    return asyncio.run(_run_python(host, port, request, duration, connections))
+def run_python(
+    host: str, port: int, requests: list[Request], duration: float, connections: int
+) -> LoadResult:
+    return asyncio.run(_run_python(host, port, requests, duration, connections))
 
 
 _RUNS = itertools.count(1)
 
 
 def run_load(
-    kind: str, host: str, port: int, request: Request, duration: float, connections: int
+    kind: str, host: str, port: int, request: Request | list[Request], duration: float, connections: int
 ) -> LoadResult:
     """``kind``: "wrk" or "python". ``{n}`` stays unique across runs: each run gets its own prefix."""
-    request = dataclasses.replace(
-        request, path=request.path.replace("{n}", f"{os.getpid()}r{next(_RUNS)}x{{n}}")
-    )
+    prefix = f"{os.getpid()}r{next(_RUNS)}x"
+    requests = []
+    for r in request if isinstance(request, list) else [request]:
+        body = r.body.replace(b"{n}", f"{prefix}{{n}}".encode()) if r.unique_body else r.body
+        requests.append(dataclasses.replace(r, path=r.path.replace("{n}", f"{prefix}{{n}}"), body=body))
     if kind == "wrk":
-        return run_wrk(host, port, request, duration, connections)
-    return run_python(host, port, request, duration, connections)
+        return run_wrk(host, port, requests, duration, connections)
+    return run_python(host, port, requests, duration, connections)

@@ -10,21 +10,30 @@ import sys
 from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import ProblemException
 from connexion.middleware import ConnexionMiddleware, MiddlewarePosition
+from connexion.middleware.request_validation import RequestValidationMiddleware
 from connexion.middleware.response_validation import ResponseValidationMiddleware
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.resolver import Resolver
 from connexion.spec import Specification
 from connexion.validators import VALIDATOR_MAP
 from starlette.convertors import PathConvertor, register_url_convertor
-from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.responses import Response
 
 from .apis.base import snake_case
 from .atomic import AtomicWriteMiddleware
+from .auth import SECURITY_MAP
 from .compiled_schemas import CompiledJSONResponseValidator, CompiledParameterValidator
-from .context import ContextMiddleware, MockContext, Settings
+from .context import (
+    CURRENT_SCOPE,
+    SHARED,
+    ContextMiddleware,
+    MockContext,
+    Settings,
+    close_at_end,
+    close_files,
+)
 from .control import mock_routes
 from .cors import browser_cors
 from .errors import ApiError, make_error_handler
@@ -33,7 +42,7 @@ from .fixtures import load_seed_data
 from .forms import BracketFormValidator, ClosingMultiPartValidator, Utf8JSONValidator
 from .gate import GateMiddleware
 from .journal import JournalMiddleware
-from .lean_validation import SpecOnceResponseValidationMiddleware
+from .lean_validation import SpecOnceRequestValidationMiddleware, SpecOnceResponseValidationMiddleware
 from .limits import BodyLimitMiddleware
 from .once_decorated import OnceDecoratedApp
 from .parameters import TablesOnceURIParser
@@ -56,7 +65,8 @@ register_url_convertor("path", _AnyPathConvertor())
 def _handler_for(api_handler):
     """operationId -> a handler that closes its uploads and finds its method at call time.
 
-    Connexion parses multipart parts into temporary files and never closes them; the wrapper does.
+    Connexion parses multipart parts into temporary files and never closes them; the wrapper has them
+    closed when the request is over (the journal reads them as the answer goes out).
     Looking the method up per call lets tests swap one method on a running server (broken variants).
     """
 
@@ -68,10 +78,8 @@ def _handler_for(api_handler):
             try:
                 return _without_body_type(await getattr(api_handler, name)(*args, **kwargs))
             finally:
-                for value in kwargs.values():
-                    for part in value if isinstance(value, list) else [value]:
-                        if isinstance(part, UploadFile):
-                            await part.close()
+                uploads = (p for v in kwargs.values() for p in (v if isinstance(v, list) else [v]))
+                close_at_end(CURRENT_SCOPE.get(None), uploads)
 
         return handler
 
@@ -126,7 +134,7 @@ _SPEC_SUFFIXES = ("/openapi.json", "/openapi.yaml")
 
 def _middlewares() -> list:
     """Connexion's stack, with the reply cache after request validation and before response validation,
-    response validation's spec tables built once (mockserver.lean_validation), and the journal's
+    validation's spec tables built once (mockserver.lean_validation), and the journal's
     checkpoints around security and request validation (mockserver.verdict)."""
     stack = list(ConnexionMiddleware.default_middlewares)
     stack[stack.index(SwaggerUIMiddleware)] = _SwaggerUIOnItsPaths
@@ -172,6 +180,9 @@ class MockServer:
         app.add_middleware(BodyLimitMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION)
         app.add_middleware(GateMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION)
         app.add_middleware(AtomicWriteMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION)  # innermost
+        # Swapped in last: Connexion finds the positions above by its own class.
+        stack = app.middleware.middlewares
+        stack[stack.index(RequestValidationMiddleware)] = SpecOnceRequestValidationMiddleware
         handler = make_error_handler(self.ctx)
         # Starlette picks the most specific registered class, so each family Connexion knows is listed.
         for exc_class in (Exception, HTTPException, ProblemException, MultiPartException, ApiError):
@@ -188,6 +199,7 @@ class MockServer:
                 resolver=Resolver(function_resolver=_handler_for(handler)),
                 strict_validation=False,
                 uri_parser_class=TablesOnceURIParser,
+                security_map=SECURITY_MAP,
                 validate_responses=self.settings.validate_responses,
                 validator_map=validators,
             )
@@ -206,7 +218,13 @@ class MockServer:
         await self.connexion(scope, receive, send)
 
     async def __call__(self, scope, receive, send):
-        await self.asgi(scope, receive, send)
+        if scope["type"] != "http":
+            return await self.asgi(scope, receive, send)
+        scope[SHARED] = state = {}
+        try:
+            await self.asgi(scope, receive, send)
+        finally:
+            close_files(state)  # the uploads' temporary files, read by the handler and the journal
 
 
 def create_app(settings: Settings | None = None, **options) -> MockServer:

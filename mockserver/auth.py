@@ -8,9 +8,11 @@ and an unexpired ``exp``.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import jwt
+from connexion.security import SECURITY_HANDLERS
 
 from .errors import ApiError
 
@@ -66,3 +68,17 @@ def album_grants_upload(claims: dict, album_id: str) -> bool:
     album = abilities.get(album_id)
     access = album.get("Access") if isinstance(album, dict) else None
     return isinstance(access, dict) and access.get("image_upload") is True
+
+
+def _signature_once(handler_cls):
+    """Connexion's security handler, which inspected the verifying function's signature on every request
+    (twice: for ``required_scopes`` and ``request``); here once per function and keyword."""
+
+    @functools.lru_cache(maxsize=256)
+    def accepts_kwarg(func, keyword: str) -> bool:
+        return handler_cls._accepts_kwarg(func, keyword)
+
+    return type(handler_cls.__name__, (handler_cls,), {"_accepts_kwarg": staticmethod(accepts_kwarg)})
+
+
+SECURITY_MAP = {name: _signature_once(cls) for name, cls in SECURITY_HANDLERS.items()}

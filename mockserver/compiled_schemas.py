@@ -17,6 +17,7 @@ import jsonschema_rs
 import orjson
 from connexion.exceptions import NonConformingResponseBody
 from connexion.lifecycle import ConnexionRequest
+from connexion.utils import is_nullable
 from connexion.validators import JSONResponseBodyValidator, ParameterValidator
 
 from .fastjson import encoded_from
@@ -28,16 +29,18 @@ _NOT_SCHEMA_KEYS = frozenset({"example", "examples", "enum", "default", "const"}
 _CACHE_SIZE = 4096
 
 
-def openapi_to_jsonschema(node):
-    """A copy of an OpenAPI 3.0 schema in draft 4 terms, as Connexion's response validator reads it."""
+def openapi_to_jsonschema(node, *, reply: bool = True):
+    """A copy of an OpenAPI 3.0 schema in draft 4 terms, as Connexion's response validator reads it (or,
+    with ``reply=False``, its request validator, which lets ``writeOnly`` through)."""
     if isinstance(node, list):
-        return [openapi_to_jsonschema(item) for item in node]
+        return [openapi_to_jsonschema(item, reply=reply) for item in node]
     if not isinstance(node, dict):
         return node
-    if node.get("writeOnly") is True or node.get("x-writeOnly") is True:
+    if reply and (node.get("writeOnly") is True or node.get("x-writeOnly") is True):
         return {"not": {}}
     out = {
-        key: value if key in _NOT_SCHEMA_KEYS else openapi_to_jsonschema(value) for key, value in node.items()
+        key: value if key in _NOT_SCHEMA_KEYS else openapi_to_jsonschema(value, reply=reply)
+        for key, value in node.items()
     }
     if node.get("nullable") is True or node.get("x-nullable") is True:
         if "type" in out:
@@ -51,9 +54,10 @@ def openapi_to_jsonschema(node):
 class _CompiledSchemas:
     """Schema object -> compiled validator. The entry holds the schema, so its ``id`` stays its own."""
 
-    def __init__(self, size: int = _CACHE_SIZE, transform=lambda schema: schema):
+    def __init__(self, size: int = _CACHE_SIZE, transform=lambda schema: schema, reply: bool = True):
         self.size = size
         self.transform = transform
+        self.reply = reply
         self._entries: OrderedDict[int, tuple[dict, object]] = OrderedDict()
 
     def get(self, schema: dict):
@@ -62,7 +66,7 @@ class _CompiledSchemas:
             self._entries.move_to_end(id(schema))
             return entry[1]
         compiled = jsonschema_rs.Draft4Validator(
-            openapi_to_jsonschema(self.transform(schema)), validate_formats=True
+            openapi_to_jsonschema(self.transform(schema), reply=self.reply), validate_formats=True
         )
         self._entries[id(schema)] = (schema, compiled)
         if len(self._entries) > self.size:
@@ -72,6 +76,32 @@ class _CompiledSchemas:
 
 COMPILED = _CompiledSchemas()
 REPLIES = _CompiledSchemas(transform=accepting_stand_ins)  # records already validated (mockserver.records)
+REQUESTS = _CompiledSchemas(reply=False)  # request bodies, as Connexion's request validator reads them
+
+
+class _CompiledFirst:
+    """A request body validator: the compiled schema's verdict when it accepts; else Connexion's own
+    validator (built only then), which has the last word and writes the message of the 400."""
+
+    def __init__(self, schema: dict, connexion_validator):
+        self._schema = schema
+        self._connexion_validator = connexion_validator
+
+    def validate(self, body):
+        if REQUESTS.get(self._schema).is_valid(body):
+            return None
+        return self._connexion_validator().validate(body)
+
+
+class CompiledRequestBody:
+    """Mixin for Connexion's request body validators (JSON, forms), which built a ``jsonschema`` validator
+    for every request body: the compiled schema first."""
+
+    _schema: dict
+
+    @property
+    def _validator(self):
+        return _CompiledFirst(self._schema, lambda: super(CompiledRequestBody, self)._validator)
 
 
 class CompiledJSONResponseValidator(JSONResponseBodyValidator):
@@ -113,10 +143,36 @@ class CompiledParameterValidator(ParameterValidator):
     integers beyond their range and lone surrogates are refused here too (``mockserver.gate``). What it
     parsed is kept for the handler's decorator (``mockserver.parameters``)."""
 
+    def __init__(self, parameters, *args, **kwargs):
+        super().__init__(parameters, *args, **kwargs)
+        self._operation_parameters = parameters  # the operation's own list: the same on every request
+
     def validate(self, scope):
         request = ConnexionRequest(scope, uri_parser=self.uri_parser)
         self.validate_request(request)
         keep_parsed(scope, request)
+
+    def validate_request(self, request):
+        """All query parameters at once against one compiled object schema; where that rejects (or the
+        operation has a nullable query parameter, or strict validation is on), Connexion's loop, one
+        parameter at a time, has the last word and writes the message."""
+        definitions = self.parameters.get("query", [])
+        if definitions and not self.strict_validation:
+            checker = _query_checker(self._operation_parameters, definitions)
+            if checker is not None:
+                query = request.query_params
+                present = {p["name"]: query[p["name"]] for p in definitions if p["name"] in query}
+                if checker.is_valid(present) and all(
+                    _refused(value, p.get("schema", p), "") is None
+                    for p in definitions
+                    if (value := present.get(p["name"])) is not None
+                ):
+                    self.parameters["query"] = []  # judged: the loop below checks the others only
+                    try:
+                        return super().validate_request(request)
+                    finally:
+                        self.parameters["query"] = definitions
+        return super().validate_request(request)
 
     @staticmethod
     def validate_parameter(parameter_type, value, param, param_name=None):
@@ -129,6 +185,30 @@ class CompiledParameterValidator(ParameterValidator):
             if COMPILED.get(schema).is_valid(value):
                 return None
         return ParameterValidator.validate_parameter(parameter_type, value, param, param_name)
+
+
+_QUERY_CHECKERS: dict[int, tuple[list, object]] = {}  # id(operation's parameters) -> (them, compiled)
+
+
+def _query_checker(operation_parameters: list, definitions: list):
+    """One compiled schema for an operation's query parameters: each a property, the required ones
+    required. None when one is nullable (``?x=null`` means null there, as Connexion reads it)."""
+    kept = _QUERY_CHECKERS.get(id(operation_parameters))
+    if kept is not None and kept[0] is operation_parameters:
+        return kept[1]
+    checker = None
+    if not any(is_nullable(p) for p in definitions):
+        schema = {
+            "type": "object",
+            "properties": {p["name"]: p.get("schema", {}) for p in definitions},
+            "required": sorted({p["name"] for p in definitions if p.get("required")}),
+        }
+        if not schema["required"]:
+            del schema["required"]  # draft 4: an empty list is not allowed
+        checker = jsonschema_rs.Draft4Validator(openapi_to_jsonschema(schema, reply=False),
+                                                validate_formats=True)
+    _QUERY_CHECKERS[id(operation_parameters)] = (operation_parameters, checker)
+    return checker
 
 
 def _refused(value, schema: dict, where: str) -> str | None:

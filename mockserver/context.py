@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from starlette.datastructures import UploadFile
+
 from .blobs import BlobStore
 from .registry import APIS, ApiInfo, resolve_refs
 from .signing import UrlSigner
@@ -100,6 +102,30 @@ class MockContext:
 
 
 CURRENT_SCOPE: ContextVar[dict] = ContextVar("mockserver_scope")  # cheaper than connexion.request
+SHARED = "mockserver.shared"  # one dict per request, seen by every layer (some layers copy the scope)
+
+
+def shared(scope) -> dict | None:
+    """What the request's layers share: the parsed form (``mockserver.forms``), the uploads to close."""
+    return scope.get(SHARED) if scope is not None else None
+
+
+def close_at_end(scope, values) -> None:
+    """Connexion never closes the parts' temporary files; the outermost layer does, once the request is
+    over: the handler and then the journal (which records the request as its answer goes out) read
+    them first."""
+    uploads = [value for value in values if isinstance(value, UploadFile)]
+    state = shared(scope)
+    if state is None:  # outside the mock's layers: nobody else will
+        for upload in uploads:
+            upload.file.close()
+        return
+    state.setdefault("close_at_end", []).extend(uploads)
+
+
+def close_files(state: dict) -> None:
+    for upload in state.get("close_at_end", ()):
+        upload.file.close()
 
 
 class ContextMiddleware:

@@ -9,6 +9,7 @@ the spec's schema, still inside Connexion's validation middleware.
 
 from __future__ import annotations
 
+import functools
 import re
 import typing as t
 from urllib.parse import parse_qsl
@@ -18,6 +19,8 @@ from connexion.validators.form_data import FormDataValidator, MultiPartFormDataV
 from connexion.validators.json import JSONRequestBodyValidator
 from starlette.formparsers import MultiPartException, MultiPartParser, parse_options_header
 
+from .compiled_schemas import CompiledRequestBody
+from .context import close_at_end, shared
 from .gate import Refused, check_text, check_value, utf8
 
 DECODED_FORM_KEY = "mockserver.decoded_form"
@@ -92,7 +95,7 @@ def decode_form_bytes(body: bytes) -> dict:
     return decode_bracket_form(pairs)
 
 
-class BracketFormValidator(FormDataValidator):
+class BracketFormValidator(CompiledRequestBody, FormDataValidator):
     """Connexion's form validator, with bracket-nested keys decoded before schema validation."""
 
     async def _parse(self, stream: t.AsyncGenerator[bytes, None], scope) -> dict:
@@ -123,7 +126,11 @@ class _ClosingMultiPartParser(MultiPartParser):
     array in the schema comes once (Connexion would join the values with commas)."""
 
     _ended = False
-    schema: t.ClassVar[dict] = {}  # the operation's body schema, set per validator (see below)
+
+    def __init__(self, headers, stream, *, schema: dict, scope: dict):
+        super().__init__(headers, stream)
+        self.schema = schema  # the operation's body schema
+        self.scope = scope
 
     def on_part_begin(self) -> None:
         self._charset = "utf-8"  # whatever the Content-Type names (mockserver.gate)
@@ -149,26 +156,42 @@ class _ClosingMultiPartParser(MultiPartParser):
             raise MultiPartException("the request has no Content-Type (multipart/form-data; boundary=...)")
         try:
             form = await super().parse()
-        finally:
+            if not self._ended:
+                raise MultiPartException("the body ends before its closing boundary (truncated)")
+            properties = self.schema.get("properties", {})
+            for name in {key for key, value in form.multi_items() if isinstance(value, str)}:
+                count = len(form.getlist(name))
+                if count > 1 and properties.get(name, {}).get("type") != "array":
+                    raise MultiPartException(f"the part {name!r} comes {count} times; it takes one value")
+        except BaseException:
             for file in self._files_to_close_on_error:  # every part's file, complete or cut off
                 file.close()
-        if not self._ended:
-            raise MultiPartException("the body ends before its closing boundary (truncated)")
-        properties = self.schema.get("properties", {})
-        for name in {key for key, value in form.multi_items() if isinstance(value, str)}:
-            count = len(form.getlist(name))
-            if count > 1 and properties.get(name, {}).get("type") != "array":
-                raise MultiPartException(f"the part {name!r} comes {count} times; it takes one value")
+            raise
+        state = shared(self.scope)
+        if state is not None:
+            state["parsed_form"] = form  # the handler and the journal read this one: parsed once
+        close_at_end(self.scope, (value for _, value in form.multi_items()))
         return form
 
 
-class ClosingMultiPartValidator(MultiPartFormDataValidator):
-    """Connexion's multipart validator leaves the parsed parts' temporary files open; it only needs to
-    know which fields are present (the handler re-reads the body), so the files are closed at once."""
+class ClosingMultiPartValidator(CompiledRequestBody, MultiPartFormDataValidator):
+    """Connexion's multipart validator, with the stricter parser above. Connexion parsed the body again
+    for the handler (and the journal a third time); the form parsed here is kept for both (``parsed_form``
+    of ``mockserver.context.shared``, read by ``mockserver.parameters``), and its files are closed when
+    the request is over, or at once when the body is refused."""
+
+    _scope: dict | None = None  # the request's, set as its body is parsed
+
+    async def _parse(self, stream, scope):
+        self._scope = scope
+        return await super()._parse(stream, scope)
 
     @property
     def _form_parser_cls(self):
-        return type("SchemaMultiPartParser", (_ClosingMultiPartParser,), {"schema": self._schema})
+        return functools.partial(_ClosingMultiPartParser, schema=self._schema, scope=self._scope)
+
+
+
 
 
 def _strict_text(data: bytes, where: str) -> None:
@@ -190,7 +213,7 @@ def json_depth_exceeds(value, limit: int) -> bool:
     return False
 
 
-class Utf8JSONValidator(JSONRequestBodyValidator):
+class Utf8JSONValidator(CompiledRequestBody, JSONRequestBodyValidator):
     """Connexion's JSON validator lets a body that is not UTF-8 escape as UnicodeDecodeError (a 500), and
     a body nested ~1000 deep as RecursionError from ``json.loads`` or, just under that, from jsonschema's
     error message (a 500 too); no body of the specs nests deeper than a few levels."""

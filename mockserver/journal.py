@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, parse_qsl
 
 import orjson
 
+from .context import shared
 from .verdict import EXCHANGE, contract_verdict, refusal_message
 
 logger = logging.getLogger("mockserver")
@@ -196,10 +197,12 @@ def query_fields(query_string: bytes) -> dict[str, list[str]]:
 
 
 async def body_summary(
-    content_type: str, size: int, sha256: str, data: bytes | None, complete: bool
+    content_type: str, size: int, sha256: str, data: bytes | None, complete: bool, form=None
 ) -> dict | None:
     """Media type, size and SHA-256 of the body; for JSON and form bodies, their fields (and files).
-    ``data`` is None when the body was too big to keep for parsing."""
+    ``data`` is None when the body was too big to keep for parsing; ``form`` is the multipart form the
+    mock's validator parsed for this request, when it did (``mockserver.forms``), read instead of the
+    bytes: an upload's body is parsed once."""
     media_type = content_type.split(";", 1)[0].strip().lower() or None
     if not size and not media_type:
         return None
@@ -219,7 +222,8 @@ async def body_summary(
         elif media_type == "application/x-www-form-urlencoded":
             summary["fields"] = _grouped(parse_qsl(data.decode("utf-8"), keep_blank_values=True))
         elif media_type == "multipart/form-data":
-            summary["fields"], summary["files"] = await _multipart(content_type, data)
+            parts = await _form_parts(form) if form is not None else None
+            summary["fields"], summary["files"] = parts or await _multipart(content_type, data)
     except Exception:  # a malformed body is the request's to have; its summary just has no fields
         summary["fields"] = summary["files"] = None
     return summary
@@ -273,6 +277,23 @@ async def _multipart(content_type: str, data: bytes) -> tuple[dict, dict]:
     finally:  # every part's temporary file, parsed or not (Starlette leaves them open on errors)
         for file in parser._files_to_close_on_error:
             file.close()
+    return _grouped(texts), _grouped(files)
+
+
+async def _form_parts(form) -> tuple[dict, dict] | None:
+    """The fields and file facts of a form already parsed; None when a part's file is no longer open."""
+    from starlette.datastructures import UploadFile
+
+    texts, files = [], []
+    try:
+        for name, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                await value.seek(0)  # the handler has read it
+                files.append((name, _file_facts(value.filename, value.content_type, await value.read())))
+            else:
+                texts.append((name, _shortened(value)))
+    except ValueError:  # "I/O operation on closed file"
+        return None
     return _grouped(texts), _grouped(files)
 
 
@@ -484,10 +505,12 @@ class _BodyTap:
             self.done = not message.get("more_body", False)
         return message
 
-    async def summary(self, headers) -> dict | None:
+    async def summary(self, scope) -> dict | None:
+        headers = scope["headers"]
         content_type = next((v.decode("latin-1") for k, v in headers if k.lower() == b"content-type"), "")
         data = bytes(self.kept) if self.size <= PARSE_LIMIT_BYTES else None
-        return await body_summary(content_type, self.size, self.digest.hexdigest(), data, self.done)
+        form = (shared(scope) or {}).get("parsed_form")
+        return await body_summary(content_type, self.size, self.digest.hexdigest(), data, self.done, form)
 
 
 def _has_body(headers) -> bool:
@@ -551,7 +574,7 @@ class JournalMiddleware:
                 exchange.status = message["status"]
                 response_headers = message.get("headers")
             elif message["type"] == "http.response.body" and not message.get("more_body") and exchange.status:
-                body = await tap.summary(scope["headers"]) if tap is not None else None
+                body = await tap.summary(scope) if tap is not None else None
                 self._record(journal, scope, exchange, body, response_headers)
                 exchange.status = 0  # recorded
             await send(message)

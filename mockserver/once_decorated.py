@@ -18,7 +18,7 @@ from connexion.decorators import StarletteDecorator
 from connexion.decorators.parameter import AsyncParameterDecorator, prep_kwargs, unwrap_decorators
 from connexion.utils import inspect_function_arguments
 
-from .parameters import cached_sanitiser, reuse_parsed
+from .parameters import BodilessArguments, cached_sanitiser, reuse_parsed
 
 
 class _BodyOnlyWhereDocumentedParameters(AsyncParameterDecorator):
@@ -39,9 +39,18 @@ class _BodyOnlyWhereDocumentedParameters(AsyncParameterDecorator):
         """Connexion's wrapper, which also parsed a form for the files of every request, a GET included."""
         unwrapped = unwrap_decorators(function)
         arguments, has_kwargs = inspect_function_arguments(unwrapped)
+        bodiless = None  # the operation's argument tables, once known (inside its first request)
 
         @functools.wraps(function)
         async def wrapper(request):
+            nonlocal bodiless
+            if bodiless is None:
+                has_body = bool(getattr(operation, "request_body", True))
+                bodiless = False if has_body else BodilessArguments(
+                    operation, self.sanitize_fn, arguments, has_kwargs
+                )
+            if bodiless and bodiless.usable:
+                return await function(**bodiless(request))
             body, files = None, {}
             if getattr(operation, "request_body", True):
                 body = self._maybe_get_body(request, arguments=arguments, has_kwargs=has_kwargs)

@@ -5,6 +5,7 @@ response validation that still judges every envelope, status and record's place.
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 
 from mockserver.devtokens import auth_headers
 from mockserver.records import EncodedList
@@ -67,7 +68,7 @@ def test_a_record_broken_after_it_was_written_is_caught_at_the_next_read(make_cl
     api = client.app.ctx.apis["tagged-images"]
     client.post("/v1/images", json={"filename": "a.png", "size": 10})
     assert client.get("/v1/images").status_code == 200
-    api.images[1].size = "10"  # a handler bug changing a record in place: its fields are its fingerprint
+    api.images[1] = replace(api.images[1], size="10")  # a handler bug storing a record of the wrong shape
     for path in ("/v1/images", "/v1/images/1"):
         r = client.get(path)
         assert r.status_code == 500, (path, r.text)

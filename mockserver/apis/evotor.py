@@ -26,8 +26,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from starlette.datastructures import UploadFile
-
 from ..errors import ApiError
 from .base import BaseApi, json_reply, read_upload, record_fields
 
@@ -133,12 +131,7 @@ class EvotorApi(BaseApi):
     # -- operations ----------------------------------------------------------------------------------
     async def upload_product_image(self, store_id, product_id, datafile=None, token_info=None, **_):
         """EVT-02/03/04: 200 with the image object; checks in the order the module docstring gives."""
-        try:
-            data = await read_upload(datafile, MAX_FILE_BYTES)  # every await comes before any state is read
-        finally:
-            for upload in (datafile, *_.values()):
-                if isinstance(upload, UploadFile):
-                    await upload.close()  # Connexion leaves the spooled files open
+        data = await read_upload(datafile, MAX_FILE_BYTES)  # every await comes before any state is read
         token = (token_info or {}).get("sub", "")
         record = self._create(data, store_id, product_id, token)
         return json_reply(self._public(record))

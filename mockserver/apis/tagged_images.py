@@ -276,15 +276,16 @@ class TaggedImagesApi(BaseApi):
         return json_reply({"id": image.id, "upload_url": self._signed_url("PUT", image)}, 201)
 
     def _encoded(self, image: Image, origin: str | None = None, second: int | None = None):
-        """The record's ``ImageRecord``, validated and encoded once per change of its fields (and, once
-        uploaded, per origin and second: its ``url`` is signed with an expiry counted from now)."""
-        if image.uploaded_timestamp is not None:
-            origin = origin or request_origin()
-            second = second or int(time.time())
+        """The record's ``ImageRecord``, validated and encoded once per version of the record (records
+        are replaced when they change: the object is its version) and, once uploaded, per origin and
+        second (its ``url`` is signed with an expiry counted from now)."""
+        if image.uploaded_timestamp is None:
+            fingerprint = (image, None, None)
         else:
-            origin = second = None
-        fingerprint = (image.filename, image.size, image.created_timestamp, image.created_by,
-                       image.uploaded_timestamp, tuple(image.tag_ids), origin, second)
+            fingerprint = (image, origin or request_origin(), second or int(time.time()))
+        hit = self.records.kept.get(image.id)
+        if hit is not None and hit[0] == fingerprint:  # the same object: compared by identity
+            return hit[1]
         return self.records.encoded(image.id, fingerprint, lambda: self._public(image))
 
     def _public(self, image: Image) -> dict:
@@ -349,8 +350,8 @@ class TaggedImagesApi(BaseApi):
     def _browse(self, ids: list[int], total: int, page: int, limit: int):
         if not ids:
             return browse_page([], total, page, limit)
-        origin, second = request_origin(), int(time.time())
-        records = EncodedList(self.records, (self._encoded(self.images[i], origin, second) for i in ids))
+        origin, second, images, encoded = request_origin(), int(time.time()), self.images, self._encoded
+        records = EncodedList(self.records, [encoded(images[i], origin, second) for i in ids])
         return browse_page(records, total, page, limit)
 
     def _filtered_page(self, index: NewestFirst, start, end, keep, page: int, limit: int):

@@ -7,6 +7,7 @@ import contextlib
 import contextvars
 import json
 import re
+from dataclasses import replace
 
 from starlette.responses import Response
 
@@ -78,7 +79,8 @@ def _size_is_base64_length(server):
     async def upload_image(body=None, **kw):
         reply = await original(body=body, **kw)
         if "image_data" in body:  # (a body without it creates a record still to be PUT)
-            api.images[reply[0]["id"]].size = len(body["image_data"])
+            image = api.images[reply[0]["id"]]  # records are replaced, never changed in place
+            api.images[image.id] = replace(image, size=len(body["image_data"]))
         return reply
 
     api.upload_image = upload_image
