@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import gc
 import sys
 
 from connexion.datastructures import MediaTypeDict
@@ -206,7 +207,13 @@ class MockServer:
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, _app):
-        """``--state-dir``: every write is already committed; shutting down only closes the database."""
+        """At start-up (Connexion has built its stack by now), in the server process: what the mock is
+        built from (five specs, Connexion's tables, the fixtures) is moved out of the garbage collector's
+        reach; it walked all of it on every full collection, an eighth of a 1,000-record listing's time.
+        ``--state-dir``: every write is already committed; shutting down only closes the database."""
+        if self.settings.freeze_heap:
+            gc.collect()
+            gc.freeze()
         yield
         if self.durable is not None:
             self.durable.close()

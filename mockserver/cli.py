@@ -115,6 +115,7 @@ def settings_from_args(args: argparse.Namespace):
         signing_key=signing_key(state_dir) if state_dir else None,
         journal_size=args.journal_size,
         public_url=_public_url(args.public_url),
+        freeze_heap=True,  # a server process of its own (tests building apps in one process do not)
     )
 
 

@@ -38,6 +38,7 @@ class Settings:
     reply_cache_bytes: int = DEFAULT_REPLY_CACHE_BYTES  # 0: every read runs its handler
     journal_size: int = DEFAULT_JOURNAL_SIZE  # requests kept for GET /__mock__/requests; 0: no journal
     public_url: str | None = None  # origin of every URL the mock hands out (else the request's own)
+    freeze_heap: bool = False  # the server process: gc.freeze() once the app is built (mockserver.app)
 
 
 @dataclass

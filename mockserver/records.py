@@ -93,9 +93,16 @@ class EncodedList(list):
 
     __slots__ = ("token",)
 
-    def __init__(self, codec: RecordCodec, encoded):
+    def __init__(self, codec: RecordCodec, encoded=()):
         super().__init__(e.fragment for e in encoded)
         self.token = codec.token
+
+    @classmethod
+    def of_fragments(cls, codec: RecordCodec, fragments: list) -> EncodedList:
+        """From the records' fragments (``Encoded.fragment``), as a listing's loop collected them."""
+        listing = cls(codec)
+        listing.extend(fragments)
+        return listing
 
 
 def with_stand_ins(value):
