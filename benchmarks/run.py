@@ -635,7 +635,9 @@ def _distinct_pngs(count: int, side: int) -> list[bytes]:
 
 
 def memory_per_image(count: int) -> dict:
-    """tracemalloc over ``count`` uploads through each API's upload operation: bytes kept beyond the data."""
+    """tracemalloc over ``count`` uploads through each API's upload operation: bytes kept beyond the data
+    by the store, and apart, what the request journal keeps per request (a ring of the last 1,000, so
+    bounded whatever the store holds)."""
     from starlette.testclient import TestClient
 
     from mockserver.app import create_app
@@ -658,26 +660,28 @@ def memory_per_image(count: int) -> dict:
             data={"name": f"m{i}", "fileName": f"m{i}.png"},
         ),
     }
+    data_bytes = sum(len(p) for p in pngs[:count])
     for api, upload in uploads.items():
-        with TestClient(create_app()) as client:
-            for i in range(5):  # warm-up: lazily built caches are not per-image costs
-                assert upload(client, -i - 1, pngs[count + i]).status_code < 300
-            gc.collect()
-            tracemalloc.start()
-            before = tracemalloc.get_traced_memory()[0]
-            for i in range(count):
-                r = upload(client, i, pngs[i])
-                assert r.status_code < 300, r.text
-            del r
-            gc.collect()
-            after = tracemalloc.get_traced_memory()[0]
-            tracemalloc.stop()
-        data_bytes = sum(len(p) for p in pngs[:count])
-        overhead = (after - before - data_bytes) / count
+        kept = {}
+        for journal_size in (0, 1000):
+            with TestClient(create_app(journal_size=journal_size)) as client:
+                for i in range(5):  # warm-up: lazily built caches are not per-image costs
+                    assert upload(client, -i - 1, pngs[count + i]).status_code < 300
+                gc.collect()
+                tracemalloc.start()
+                before = tracemalloc.get_traced_memory()[0]
+                for i in range(count):
+                    r = upload(client, i, pngs[i])
+                    assert r.status_code < 300, r.text
+                del r
+                gc.collect()
+                kept[journal_size] = tracemalloc.get_traced_memory()[0] - before
+                tracemalloc.stop()
         results[api] = {
             "images": count,
             "mean_image_bytes": data_bytes / count,
-            "overhead_bytes_per_image": overhead,
+            "overhead_bytes_per_image": (kept[0] - data_bytes) / count,
+            "journal_bytes_per_request": (kept[1000] - kept[0]) / count,
         }
     return results
 
@@ -919,12 +923,14 @@ def report_markdown(meta: dict, rows: list[Row], extra: dict, target_lines: list
             )
         parts.append("")
     if extra.get("memory"):
-        parts.append("Memory per stored image (tracemalloc over uploads through the API):")
+        parts.append("Memory per stored image (tracemalloc over uploads through the API; the store with "
+                     "`--journal-size 0`, then what the journal adds):")
         parts.append("")
         for api, data in extra["memory"].items():
             parts.append(
                 f"- {api}: {data['images']} images of {data['mean_image_bytes']:.0f} bytes; "
-                f"{data['overhead_bytes_per_image']:.0f} bytes kept per image beyond its bytes"
+                f"{data['overhead_bytes_per_image']:.0f} bytes kept per image beyond its bytes; the request "
+                f"journal {data['journal_bytes_per_request']:.0f} bytes per request (of the last 1,000 only)"
             )
         parts.append("")
     if extra.get("conformance"):

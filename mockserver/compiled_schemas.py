@@ -22,7 +22,7 @@ from connexion.validators import JSONResponseBodyValidator, ParameterValidator
 
 from .fastjson import encoded_from
 from .gate import Refused, check_integer, check_text
-from .parameters import keep_parsed
+from .parameters import keep_parsed, query_lists
 from .records import accepting_stand_ins, with_stand_ins
 
 _NOT_SCHEMA_KEYS = frozenset({"example", "examples", "enum", "default", "const"})
@@ -149,6 +149,7 @@ class CompiledParameterValidator(ParameterValidator):
 
     def validate(self, scope):
         request = ConnexionRequest(scope, uri_parser=self.uri_parser)
+        request._query_params = self.uri_parser.resolve_query(query_lists(scope.get("query_string", b"")))
         self.validate_request(request)
         keep_parsed(scope, request)
 

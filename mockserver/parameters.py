@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import functools
+from urllib.parse import parse_qsl
 
 from connexion.decorators.parameter import CONTEXT_NAME, _get_val_from_param
 from connexion.uri_parsing import OpenAPIURIParser
@@ -57,6 +58,21 @@ class TablesOnceURIParser(OpenAPIURIParser):
         if any(p.get("style") == "deepObject" for p in self._param_defns.values()):
             return super().resolve_query(query_data)
         return self.resolve_params(query_data, "query")
+
+
+def query_lists(query_string: bytes) -> dict[str, list[str]]:
+    """``{name: [values]}`` of a query string, as Connexion's request builds it from Starlette's
+    ``QueryParams`` (``parse_qsl``, blank values kept). A query with nothing escaped (no ``%``, no ``+``)
+    is split directly: ``parse_qsl`` cost a tenth of an uncached read."""
+    text = query_string.decode("latin-1")
+    if "%" in text or "+" in text:
+        pairs = parse_qsl(text, keep_blank_values=True)
+    else:
+        pairs = [(piece.partition("=")[0], piece.partition("=")[2]) for piece in text.split("&") if piece]
+    lists: dict[str, list[str]] = {}
+    for name, value in pairs:
+        lists.setdefault(name, []).append(value)
+    return lists
 
 
 def keep_parsed(scope, request) -> None:

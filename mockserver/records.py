@@ -73,7 +73,8 @@ class RecordCodec:
         if not self._validator.is_valid(value):
             errors = "; ".join(error.message for error in self._validator.iter_errors(value))
             raise RecordShapeError(self.schema_name, errors)
-        encoded = Encoded(self.token, orjson.dumps(value))
+        # orjson's bytes keep the 4 KiB buffer they were written in: a copy of the right size is kept
+        encoded = Encoded(self.token, bytes(memoryview(orjson.dumps(value))))
         self.kept[key] = (fingerprint, encoded)
         return encoded
 

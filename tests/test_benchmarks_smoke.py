@@ -17,7 +17,8 @@ def test_benchmark_command_runs(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "| endpoint | ours req/s | Prism req/s |" in done.stdout
+    assert "| endpoint | ours req/s (reads: cache miss) | Prism req/s |" in done.stdout
+    assert "| 80% reads with varied queries, 20% writes" in done.stdout
     assert "| tagged-images list (limit 20) |" in done.stdout
     markdowns = list(tmp_path.glob("*.md"))
     assert len(markdowns) == 1
@@ -29,6 +30,8 @@ def test_benchmark_command_runs(tmp_path):
     assert rows["tagged-images list (limit 20)"]["ours"]["requests"] > 0
     assert rows["tagged-images list (limit 20)"]["ceiling"]["requests"] > 0
     assert all(row["ours"]["bad"] == 0 for row in data["rows"]), data["rows"]
+    assert all((row["ours_miss"] or {}).get("bad", 0) == 0 for row in data["rows"]), data["rows"]
+    assert data["mixed"]["requests"] > 0 and data["mixed"]["bad"] == 0, data["mixed"]  # no write refused
     assert set(data["memory"]) == {"tagged-images", "image-upload", "everydaypic"}
     assert "list page 0" in data["scaling"]
     journal = {row["endpoint"]: row for row in data["journal"]}  # the request journal, on and off

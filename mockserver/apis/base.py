@@ -143,8 +143,12 @@ def request_origin(request=None) -> str:
     origin = scope.get("mockserver.origin")
     if origin is None:
         origin = _public_origin(scope) or _own_origin(scope)
+        origin = _ORIGINS.setdefault(origin, origin) if len(_ORIGINS) < 256 else origin
         scope["mockserver.origin"] = origin
     return origin
+
+
+_ORIGINS: dict[str, str] = {}  # one string object per origin: every record's encoded form keeps its own
 
 
 def _own_origin(scope) -> str:

@@ -280,11 +280,12 @@ class TaggedImagesApi(BaseApi):
         are replaced when they change: the object is its version) and, once uploaded, per origin and
         second (its ``url`` is signed with an expiry counted from now)."""
         if image.uploaded_timestamp is None:
-            fingerprint = (image, None, None)
+            fingerprint = image  # no URL: nothing of the request goes in
         else:
             fingerprint = (image, origin or request_origin(), second or int(time.time()))
         hit = self.records.kept.get(image.id)
-        if hit is not None and hit[0] == fingerprint:  # the same object: compared by identity
+        kept = hit[0] if hit is not None else None
+        if kept is not None and (kept is fingerprint or (type(fingerprint) is tuple and kept == fingerprint)):
             return hit[1]
         return self.records.encoded(image.id, fingerprint, lambda: self._public(image))
 
