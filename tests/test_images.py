@@ -65,3 +65,13 @@ def test_bomb_and_truncated_uploads_get_400_in_the_apis_format(make_client):
         )
         assert r.status_code == 400 and r.headers["content-type"].startswith("text/plain"), r.text
     assert client.get("/__mock__/state").json()["stored_bytes"] == 0
+
+
+@pytest.mark.parametrize("cut", [0.5, 0.9, 0.99])
+def test_a_jpeg_cut_anywhere_is_invalid_though_decoded_at_an_eighth(cut):
+    """JPEGs are decoded at an eighth of their size (mockserver.images): every segment is still read."""
+    whole = image_bytes(640, 480, "JPEG", color=(200, 30, 90), quality=95)
+    facts = inspect_image(whole)
+    assert (facts.format, facts.width, facts.height) == ("JPEG", 640, 480)  # the file's own size
+    with pytest.raises(InvalidImage, match="complete"):
+        inspect_image(whole[: int(len(whole) * cut)])

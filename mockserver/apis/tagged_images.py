@@ -352,8 +352,13 @@ class TaggedImagesApi(BaseApi):
         if not ids:
             return browse_page([], total, page, limit)
         origin, second, images, encoded = request_origin(), int(time.time()), self.images, self._encoded
-        records = EncodedList(self.records, [encoded(images[i], origin, second) for i in ids])
-        return browse_page(records, total, page, limit)
+        kept = self.records.kept
+        fragments = [  # a record kept under its own object (no URL to sign) is taken as it is
+            hit[1].fragment if (hit := kept.get(i)) is not None and hit[0] is images[i]
+            else encoded(images[i], origin, second).fragment
+            for i in ids
+        ]
+        return browse_page(EncodedList.of_fragments(self.records, fragments), total, page, limit)
 
     def _filtered_page(self, index: NewestFirst, start, end, keep, page: int, limit: int):
         """Pages of the ids in ``index`` (created in [start, end]) for which ``keep(image)`` holds."""
