@@ -12,6 +12,7 @@ other runs, parallel or later) keeps the real check.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import io
 import uuid
@@ -235,6 +236,7 @@ def _lost_concurrent_upload(server):
 
     async def upload_image(file=None, **_):
         data = await read_upload(file, MAX_FILE_BYTES)
+        await asyncio.sleep(0.02)  # the file goes to the bucket: other uploads arrive meanwhile
         record = api._store(data, file.filename or "", file.content_type)
         api.images = {**stale.get(api.images), record.fileName: record}  # ... the stale copy goes back
         return json_reply({"message": "Upload succeeded", "data": api.public(record)})
