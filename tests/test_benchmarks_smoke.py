@@ -38,3 +38,17 @@ def test_benchmark_command_runs(tmp_path):
     assert set(journal) == {"tagged-images list (limit 20)", "evotor upload (300x300 PNG, multipart)"}
     assert all(row["on"]["requests"] > 0 and row["off"]["requests"] > 0 for row in journal.values())
     assert "| endpoint | journal on req/s | journal off req/s |" in markdowns[0].read_text()
+
+
+def test_layer_costs_command_runs():
+    done = subprocess.run(
+        [sys.executable, "benchmarks/layers.py", "--requests", "200",
+         "--path", "/tagged-images/v1/images?limit=5"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ") and "µs" not in line]
+    names = [row.split(" | ")[0].strip("| ") for row in rows]
+    assert "request validation (Connexion, compiled schemas)" in names and "request journal" in names
+    costs = [float(row.split(" | ")[1]) for row in rows[1:]]
+    assert all(cost >= 0 for cost in costs) and sum(costs) > 0
