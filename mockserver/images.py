@@ -108,6 +108,15 @@ def inspect_image(data: bytes) -> ImageFacts:
     return _decoded(_opened(data))
 
 
+def decoded_facts(data: bytes) -> ImageFacts | None:
+    """The facts this request's decode found for these bytes (the same object or an equal copy, as the
+    journal reads the upload again), else None: nothing is decoded here."""
+    done = _DECODED.get()
+    if done is None or isinstance(done[1], InvalidImage):
+        return None
+    return done[1] if done[0] is data or (len(done[0]) == len(data) and done[0] == data) else None
+
+
 async def decode_off_loop(data: bytes) -> None:
     """Decode a large image in the bounded pool, so it never holds up the other requests (a small one at
     once, see ``INLINE_PIXELS``); the verdict is kept for this request's own ``inspect_image(data)``,

@@ -27,6 +27,7 @@ from urllib.parse import parse_qs, parse_qsl
 import orjson
 
 from .context import shared
+from .images import decoded_facts
 from .verdict import EXCHANGE, contract_verdict, refusal_message
 
 logger = logging.getLogger("mockserver")
@@ -305,6 +306,10 @@ def _file_facts(filename: str | None, media_type: str | None, data: bytes) -> di
         "sha256": hashlib.sha256(data).hexdigest(),
         "image": None,
     }
+    known = decoded_facts(data)  # what the handler's decode found, when it decoded these bytes
+    if known is not None:
+        facts["image"] = {"format": known.format, "width": known.width, "height": known.height}
+        return facts
     try:
         from PIL import Image
 
