@@ -18,12 +18,15 @@ twice. Anything the fast path rejects is judged again from the bytes on the wire
 
 from __future__ import annotations
 
+import secrets
+
 import orjson
 
 from .errors import ApiError
 from .registry import resolve_refs
 
-_TOKEN_PREFIX = "\x00mockserver-record:"  # no JSON the mock writes can hold it: the gate refuses NUL
+# Random per process: no value a client sent (and a handler wrongly put in a record's place) can pass for one
+_TOKEN_PREFIX = f"mockserver-record-{secrets.token_hex(16)}:"
 _SCHEMAS: dict[str, dict] = {}  # stand-in token -> the record schema (OpenAPI 3.0, $refs resolved)
 
 
@@ -48,8 +51,9 @@ class RecordCodec:
     """One component schema of one API, and the encoded form of each of its records.
 
     ``encoded(key, fingerprint, build)`` returns the record's ``Encoded`` kept under ``key`` while its
-    ``fingerprint`` (every field the JSON is made from, and what of the request goes in: the origin of
-    file URLs, the second of a signed URL's expiry) is unchanged; otherwise ``build()`` makes the dict,
+    ``fingerprint`` is unchanged (the record itself, where records are replaced rather than changed in
+    place, and what of the request goes in: the origin of file URLs, the second of a signed URL's
+    expiry); otherwise ``build()`` makes the dict,
     which is validated and encoded (``kept`` maps each key to its ``(fingerprint, Encoded)``, for a
     listing's loop to look up without a call per record). ``forget`` drops what a deleted record or a
     reset leaves behind.
