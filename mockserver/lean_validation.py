@@ -4,7 +4,9 @@ For every response Connexion's ``ResponseValidationOperation`` scans the headers
 builds a ``MediaTypeDict`` of the operation's media types, looks the response definition up twice and
 collects its required headers again: about a tenth of an uncached read. The checks are the same here
 (media type, required headers, the body by the validator map's class for the media type); only their
-spec-side tables are kept per ``(status, media type)``. Plugged in through Connexion's ``middlewares``
+spec-side tables are kept per ``(status, media type)``, and one check is added: a status the operation
+does not document (no code, range or ``default`` for it) is a 500, where Connexion judged it against no
+schema at all. Plugged in through Connexion's ``middlewares``
 list, in the place of its own. The request side likewise keeps its ``MediaTypeDict`` of accepted media
 types, and reads the request's ``Content-Type`` without decoding every header name.
 """
@@ -15,7 +17,11 @@ import logging
 
 from connexion import utils
 from connexion.datastructures import MediaTypeDict
-from connexion.exceptions import NonConformingResponseHeaders, UnsupportedMediaTypeProblem
+from connexion.exceptions import (
+    NonConformingResponse,
+    NonConformingResponseHeaders,
+    UnsupportedMediaTypeProblem,
+)
 from connexion.middleware.request_validation import (
     RequestValidationAPI,
     RequestValidationMiddleware,
@@ -41,9 +47,11 @@ def content_type_of(headers) -> str | None:
 class _Expected:
     """What the spec expects of one (status, media type) of one operation."""
 
-    __slots__ = ("nullable", "required_headers", "schema", "validator")
+    __slots__ = ("documented", "nullable", "required_headers", "schema", "validator")
 
     def __init__(self, operation, validator_map: dict, status: str, mime_type: str):
+        responses = operation.responses
+        self.documented = status in responses or f"{status[0]}XX" in responses or "default" in responses
         definition = operation.response_definition(status, mime_type)
         self.required_headers = {
             k.lower() for k, v in definition.get("headers", {}).items() if v.get("required", False)
@@ -89,6 +97,11 @@ class _SpecOnceResponseValidationOperation(ResponseValidationOperation):
                 if expected is None:
                     expected = _Expected(self._operation, self._validator_map, status, mime_type)
                     self._expected[(status, mime_type)] = expected
+                if not expected.documented:  # Connexion would judge it against no schema: let it through
+                    raise NonConformingResponse(
+                        detail=f"Response status {status} is not documented for this operation "
+                        f"(documented: {', '.join(sorted(self._operation.responses))})"
+                    )
                 if expected.required_headers:
                     present = {name.decode("latin-1").lower() for name, _ in headers}
                     missing = expected.required_headers - present

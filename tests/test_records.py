@@ -167,3 +167,20 @@ def test_the_reply_cache_setting_does_not_change_a_listing(make_client):
         a, b = cached.get(f"/v1/images?{query}").json(), uncached.get(f"/v1/images?{query}").json()
         assert [r["id"] for r in a["results"]] == [r["id"] for r in b["results"]]
         assert a["meta"] == b["meta"]
+
+
+def test_encoded_records_under_an_undocumented_status_are_still_a_500(make_client):
+    """The fast path judges the body only: the status is checked as before (list_images documents 200)."""
+    client = _no_reply_cache(make_client("tagged-images"))
+    api = client.app.ctx.apis["tagged-images"]
+    client.post("/v1/images", json={"filename": "a.png", "size": 10})
+    original = api.list_images
+
+    async def list_images(**kwargs):
+        body, _, headers = await original(**kwargs)
+        return body, 203, headers  # a status the spec does not document for this operation
+
+    api.list_images = list_images
+    r = client.get("/v1/images")
+    assert r.status_code == 500, r.text
+    assert r.json()["code"] == 500
