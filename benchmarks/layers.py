@@ -80,12 +80,12 @@ LAYERS = [
     ("response validation (Connexion, compiled schemas)", _SpecOnceResponseValidationOperation, "__call__"),
     ("lifespan (Connexion)", LifespanMiddleware, "__call__"),
     ("Connexion's context", ContextOperation, "__call__"),
-    ("Connexion's operation: response decorator, Starlette response", AsyncOperation, "__call__"),
-    ("Connexion's parameter decorator: request object, arguments", _OnceDecorator, "__call__"),
-    ("  of which: the handler (page, records, envelope)", TaggedImagesApi, "list_images"),
-    ("  of which: the handler's arguments (Connexion's prep_kwargs)", once_decorated, "prep_kwargs"),
-    ("  of which: JSON encoding (orjson)", OrjsonJsonifier, "dumps"),
-    ("  of which: the response body's schema check", CompiledJSONResponseValidator, "_validate"),
+    ("Connexion's operation: the Starlette response, the send chain out", AsyncOperation, "__call__"),
+    ("Connexion's decorators: request object, arguments, response decorator", _OnceDecorator, "__call__"),
+    ("  inside the above: the handler (page, records, envelope)", TaggedImagesApi, "list_images"),
+    ("  inside the above: the handler's arguments (Connexion's prep_kwargs)", once_decorated, "prep_kwargs"),
+    ("  inside the above: JSON encoding (orjson)", OrjsonJsonifier, "dumps"),
+    ("  inside the above: the response body's schema check", CompiledJSONResponseValidator, "_validate"),
 ]
 _SYNC = {"prep_kwargs", "dumps", "_validate"}
 
