@@ -15,7 +15,7 @@ from collections import OrderedDict
 
 import jsonschema_rs
 import orjson
-from connexion.exceptions import NonConformingResponseBody
+from connexion.exceptions import BadRequestProblem, NonConformingResponseBody
 from connexion.lifecycle import ConnexionRequest
 from connexion.utils import is_nullable
 from connexion.validators import JSONResponseBodyValidator, ParameterValidator
@@ -149,7 +149,15 @@ class CompiledParameterValidator(ParameterValidator):
 
     def validate(self, scope):
         request = ConnexionRequest(scope, uri_parser=self.uri_parser)
-        request._query_params = self.uri_parser.resolve_query(query_lists(scope.get("query_string", b"")))
+        lists = query_lists(scope.get("query_string", b""))
+        for param in self.parameters.get("query", []):
+            count = len(lists.get(param["name"], ()))
+            if count > 1 and param.get("schema", {}).get("type") != "array":
+                # Connexion keeps the last value silently; a scalar has one (ALL-03)
+                raise BadRequestProblem(
+                    detail=f"the query parameter {param['name']!r} comes {count} times; it takes one value"
+                )
+        request._query_params = self.uri_parser.resolve_query(lists)
         self.validate_request(request)
         keep_parsed(scope, request)
 

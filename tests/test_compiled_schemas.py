@@ -93,3 +93,17 @@ def test_the_encoded_value_is_judged_by_its_wire_form_when_they_differ(make_clie
     r = client.get("/v1/images")
     assert r.status_code == 200, r.text
     assert r.json()["results"] == []
+
+
+@pytest.mark.parametrize("query", ["page=1&page=2", "limit=&limit=5", "uploaded_only=true&uploaded_only=no"])
+def test_a_scalar_query_parameter_given_twice_is_a_400(make_client, query):
+    """Connexion would keep the last value silently; a scalar takes one value (ALL-03)."""
+    client = make_client("tagged-images")
+    r = client.get(f"/v1/images?{query}")
+    assert r.status_code == 400, r.text
+    assert r.json()["code"] == 400 and "comes 2 times" in r.json()["message"]
+
+
+def test_an_exploded_array_may_repeat(make_client):
+    client = make_client("everydaypic")
+    assert client.get("/v1/image/info?id=a&id=b").status_code == 404  # parsed, matched nothing
