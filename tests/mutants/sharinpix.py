@@ -214,26 +214,12 @@ def _shared_request_state(server):
     async def app(scope, receive, send):
         if scope["type"] != "http" or not _IMAGES_PATH.search(scope.get("path", "")):
             return await inner(scope, receive, send)
-        body, more = b"", True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-        shared["body"] = body
+        shared["body"] = await read_body(receive)
         await asyncio.sleep(0.02)  # e.g. an awaited lookup between parsing and building the record
         body = shared["body"]
         headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
         headers.append((b"content-length", str(len(body)).encode()))
-        replayed = False
-
-        async def replay():
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await inner({**scope, "headers": headers}, replay, send)
+        await inner({**scope, "headers": headers}, replaying(body, receive), send)
 
     server.asgi = app
 
