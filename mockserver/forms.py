@@ -191,9 +191,6 @@ class ClosingMultiPartValidator(CompiledRequestBody, MultiPartFormDataValidator)
         return functools.partial(_ClosingMultiPartParser, schema=self._schema, scope=self._scope)
 
 
-
-
-
 def _strict_text(data: bytes, where: str) -> None:
     try:
         check_text(utf8(data, where), where)

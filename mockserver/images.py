@@ -114,7 +114,7 @@ def decoded_facts(data: bytes) -> ImageFacts | None:
     done = _DECODED.get()
     if done is None or isinstance(done[1], InvalidImage):
         return None
-    return done[1] if done[0] is data or (len(done[0]) == len(data) and done[0] == data) else None
+    return done[1] if done[0] is data or done[0] == data else None
 
 
 async def decode_off_loop(data: bytes) -> None:

@@ -256,7 +256,7 @@ async def _multipart(content_type: str, data: bytes) -> tuple[dict, dict]:
     """Starlette's parser (python-multipart): text fields as text, file parts as facts about the file.
     A body cut off before its closing boundary is malformed (python-multipart would keep its whole parts)."""
     from python_multipart.multipart import parse_options_header
-    from starlette.datastructures import Headers, UploadFile
+    from starlette.datastructures import Headers
     from starlette.formparsers import MultiPartParser
 
     boundary = parse_options_header(content_type)[1].get(b"boundary", b"")
@@ -267,34 +267,32 @@ async def _multipart(content_type: str, data: bytes) -> tuple[dict, dict]:
         yield data
 
     parser = MultiPartParser(Headers({"content-type": content_type}), stream())
-    texts, files = [], []
     try:
-        form = await parser.parse()
-        for name, value in form.multi_items():
-            if isinstance(value, UploadFile):
-                files.append((name, _file_facts(value.filename, value.content_type, await value.read())))
-            else:
-                texts.append((name, _shortened(value)))
+        return await _parts_of(await parser.parse())
     finally:  # every part's temporary file, parsed or not (Starlette leaves them open on errors)
         for file in parser._files_to_close_on_error:
             file.close()
-    return _grouped(texts), _grouped(files)
 
 
 async def _form_parts(form) -> tuple[dict, dict] | None:
     """The fields and file facts of a form already parsed; None when a part's file is no longer open."""
+    try:
+        return await _parts_of(form)
+    except ValueError:  # "I/O operation on closed file"
+        return None
+
+
+async def _parts_of(form) -> tuple[dict, dict]:
+    """Text fields as text, file parts as facts about the file (read from its start)."""
     from starlette.datastructures import UploadFile
 
     texts, files = [], []
-    try:
-        for name, value in form.multi_items():
-            if isinstance(value, UploadFile):
-                await value.seek(0)  # the handler has read it
-                files.append((name, _file_facts(value.filename, value.content_type, await value.read())))
-            else:
-                texts.append((name, _shortened(value)))
-    except ValueError:  # "I/O operation on closed file"
-        return None
+    for name, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            await value.seek(0)  # a handler may have read it
+            files.append((name, _file_facts(value.filename, value.content_type, await value.read())))
+        else:
+            texts.append((name, _shortened(value)))
     return _grouped(texts), _grouped(files)
 
 

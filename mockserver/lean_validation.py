@@ -36,6 +36,15 @@ from connexion.middleware.response_validation import (
 logger = logging.getLogger("connexion.middleware.validation")
 
 
+def _mime_and_encoding(headers, media_types: list) -> tuple[str, str]:
+    """Connexion's ``extract_content_type`` of either side: without a ``Content-Type``, the operation's
+    first media type."""
+    mime_type, encoding = utils.split_content_type(content_type_of(headers))
+    if mime_type is None:
+        mime_type = media_types[0] if media_types else "application/octet-stream"
+    return mime_type, encoding or "utf-8"
+
+
 def content_type_of(headers) -> str | None:
     """The ``Content-Type`` of ASGI headers (their names are lower case by the ASGI spec)."""
     for name, value in headers:
@@ -78,11 +87,7 @@ class _SpecOnceResponseValidationOperation(ResponseValidationOperation):
             )
 
     def extract_content_type(self, headers) -> tuple[str, str]:
-        mime_type, encoding = utils.split_content_type(content_type_of(headers))
-        if mime_type is None:
-            produces = self._operation.produces
-            mime_type = produces[0] if produces else "application/octet-stream"
-        return mime_type, encoding or "utf-8"
+        return _mime_and_encoding(headers, self._operation.produces)
 
     async def __call__(self, scope, receive, send):
         async def wrapped_send(message) -> None:
@@ -97,7 +102,7 @@ class _SpecOnceResponseValidationOperation(ResponseValidationOperation):
                 if expected is None:
                     expected = _Expected(self._operation, self._validator_map, status, mime_type)
                     self._expected[(status, mime_type)] = expected
-                if not expected.documented:  # Connexion would judge it against no schema: let it through
+                if not expected.documented:  # Connexion would judge it against no schema at all
                     raise NonConformingResponse(
                         detail=f"Response status {status} is not documented for this operation "
                         f"(documented: {', '.join(sorted(self._operation.responses))})"
@@ -184,11 +189,7 @@ class _SpecOnceRequestValidationOperation(RequestValidationOperation):
         await self.next_app(scope, receive, send)
 
     def extract_content_type(self, headers) -> tuple[str, str]:
-        mime_type, encoding = utils.split_content_type(content_type_of(headers))
-        if mime_type is None:
-            consumes = self._operation.consumes
-            mime_type = consumes[0] if consumes else "application/octet-stream"
-        return mime_type, encoding or "utf-8"
+        return _mime_and_encoding(headers, self._operation.consumes)
 
     def validate_mime_type(self, mime_type: str) -> None:
         if self._operation.consumes and mime_type.lower() not in self._consumes:

@@ -30,29 +30,25 @@ class _BodyOnlyWhereDocumentedParameters(AsyncParameterDecorator):
         super().__init__(*args, **kwargs)
         self.sanitize_fn = cached_sanitiser(self.sanitize_fn)
 
-    def _maybe_get_body(self, request, *, arguments, has_kwargs):
-        if not getattr(operation, "request_body", True):
-            return None
-        return super()._maybe_get_body(request, arguments=arguments, has_kwargs=has_kwargs)
-
     def __call__(self, function):
         """Connexion's wrapper, which also parsed a form for the files of every request, a GET included."""
         unwrapped = unwrap_decorators(function)
         arguments, has_kwargs = inspect_function_arguments(unwrapped)
-        bodiless = None  # the operation's argument tables, once known (inside its first request)
+        plan = None  # (has a body, the bodiless argument tables): known inside the operation's first request
 
         @functools.wraps(function)
         async def wrapper(request):
-            nonlocal bodiless
-            if bodiless is None:
+            nonlocal plan
+            if plan is None:
                 has_body = bool(getattr(operation, "request_body", True))
-                bodiless = False if has_body else BodilessArguments(
+                plan = has_body, None if has_body else BodilessArguments(
                     operation, self.sanitize_fn, arguments, has_kwargs
                 )
-            if bodiless and bodiless.usable:
+            has_body, bodiless = plan
+            if bodiless is not None and bodiless.usable:
                 return await function(**bodiless(request))
             body, files = None, {}
-            if getattr(operation, "request_body", True):
+            if has_body:
                 body = self._maybe_get_body(request, arguments=arguments, has_kwargs=has_kwargs)
                 while asyncio.iscoroutine(body):
                     body = await body

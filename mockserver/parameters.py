@@ -30,7 +30,8 @@ from connexion.uri_parsing import OpenAPIURIParser
 from .context import shared
 
 PARSED = "mockserver.parsed_parameters"  # scope key: (query params, path params) as the validator parsed
-_TABLES: dict[int, tuple[list, dict, dict]] = {}  # id(parameter list) -> (that list, defns, schemas)
+# id(parameter list) -> (that list, its definitions, their schemas, whether one is a deepObject)
+_TABLES: dict[int, tuple[list, dict, dict, bool]] = {}
 
 
 class TablesOnceURIParser(OpenAPIURIParser):
@@ -41,12 +42,14 @@ class TablesOnceURIParser(OpenAPIURIParser):
         if tables is None or tables[0] is not param_defns:
             super().__init__(param_defns, body_defn)
             schemas = {k: v.get("schema", {}) for k, v in self._param_defns.items()}
-            _TABLES[id(param_defns)] = (param_defns, self._param_defns, schemas)  # holds the list: id stays
+            deep = any(p.get("style") == "deepObject" for p in self._param_defns.values())
+            tables = (param_defns, self._param_defns, schemas, deep)  # holds the list: its id stays its own
+            _TABLES[id(param_defns)] = tables
         else:
             self._param_defns = tables[1]
             self._body_schema = body_defn.get("schema", {})
             self._body_encoding = body_defn.get("encoding", {})
-        self._param_schemas = _TABLES[id(param_defns)][2]
+        self._param_schemas, self._has_deep_objects = tables[2], tables[3]
 
     @property
     def param_schemas(self):
@@ -55,7 +58,7 @@ class TablesOnceURIParser(OpenAPIURIParser):
     def resolve_query(self, query_data):
         """Connexion's, without its pass over every key for ``deepObject`` parameters when the
         operation has none (the pass then returns the keys as they are)."""
-        if any(p.get("style") == "deepObject" for p in self._param_defns.values()):
+        if self._has_deep_objects:
             return super().resolve_query(query_data)
         return self.resolve_params(query_data, "query")
 
@@ -77,20 +80,16 @@ def query_lists(query_string: bytes) -> dict[str, list[str]]:
 
 def keep_parsed(scope, request) -> None:
     """After validation: what the validator's request parsed, for the decorator's request to reuse."""
-    query = request._query_params  # Connexion's own memo of the parse: None when the operation defines
-    path = request._path_params  # no query parameter (then none reaches the handler either)
     defined = request.uri_parser.param_defns
-    query = {k: v for k, v in query.items() if k in defined} if query is not None else {}
-    scope[PARSED] = (query, path)
+    query = {k: v for k, v in request._query_params.items() if k in defined}  # set by the validator
+    scope[PARSED] = (query, request._path_params)  # Connexion's memo: None when nothing read the path
 
 
 def reuse_parsed(scope, request) -> None:
     """The decorator's request starts from what the validators parsed: parameters and multipart form."""
     parsed = scope.get(PARSED)
     if parsed is not None:
-        query, path = parsed
-        if query is not None:
-            request._query_params = query
+        request._query_params, path = parsed
         if path is not None:
             request._path_params = path
     form = (shared(scope) or {}).get("parsed_form")

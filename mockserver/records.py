@@ -71,7 +71,7 @@ class RecordCodec:
 
     def encoded(self, key, fingerprint, build) -> Encoded:
         kept = self.kept.get(key)
-        if kept is not None and kept[0] == fingerprint:
+        if kept is not None and (kept[0] is fingerprint or kept[0] == fingerprint):  # identity: no __eq__
             return kept[1]
         value = build()
         if not self._validator.is_valid(value):

@@ -283,10 +283,6 @@ class TaggedImagesApi(BaseApi):
             fingerprint = image  # no URL: nothing of the request goes in
         else:
             fingerprint = (image, origin or request_origin(), second or int(time.time()))
-        hit = self.records.kept.get(image.id)
-        kept = hit[0] if hit is not None else None
-        if kept is not None and (kept is fingerprint or (type(fingerprint) is tuple and kept == fingerprint)):
-            return hit[1]
         return self.records.encoded(image.id, fingerprint, lambda: self._public(image))
 
     def _public(self, image: Image) -> dict:
