@@ -42,6 +42,7 @@ from .fastjson import OrjsonJsonifier
 from .fixtures import load_seed_data
 from .forms import BracketFormValidator, ClosingMultiPartValidator, Utf8JSONValidator
 from .gate import GateMiddleware
+from .guard import GuardMiddleware
 from .journal import JournalMiddleware
 from .lean_validation import SpecOnceRequestValidationMiddleware, SpecOnceResponseValidationMiddleware
 from .limits import BodyLimitMiddleware
@@ -164,7 +165,9 @@ class MockServer:
             load_seed_data(self.ctx, self.settings.seed_data)
         # Outermost: the journal sees what the client sees, and CORS covers every answer (the durable
         # layer's own 503 too), so a page on another origin can read each one.
-        self.asgi = browser_cors(JournalMiddleware(self.asgi, self.ctx), self.settings.apis)
+        # Outside both: the Host and Origin checks (mockserver.guard), so a refused request costs nothing.
+        self.asgi = browser_cors(JournalMiddleware(self.asgi, self.ctx), self.settings)
+        self.asgi = GuardMiddleware(self.asgi, self.ctx)
 
     def _build_connexion(self) -> OnceDecoratedApp:
         app = OnceDecoratedApp(

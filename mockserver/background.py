@@ -21,10 +21,12 @@ import threading
 import time
 import typing
 import warnings
+from urllib.parse import urlsplit
 
 import httpx
 
 from .devtokens import auth_headers
+from .guard import CONTROL_TOKEN_HEADER
 from .registry import APIS
 
 if typing.TYPE_CHECKING:  # mockserver.journal imports Connexion: only a started mock needs it
@@ -69,6 +71,9 @@ class BackgroundMock:
             if self.api is not None:
                 self._settings.setdefault("apis", (self.api,))
                 self._settings.setdefault("prefixed", False)
+            if self.in_process:  # its URLs name a host of its own (the Host check answers it)
+                hosts = self._settings.get("allow_hosts", ())
+                self._settings["allow_hosts"] = (*hosts, urlsplit(IN_PROCESS_URL).hostname)
             app = self.app = self._build_app(create_app)
             if self.in_process:
                 self._transport = InProcessTransport(app)
@@ -256,7 +261,11 @@ class BackgroundMock:
         if not self.url:
             raise RuntimeError("the mock is not started")
         if self._controls is None:
-            self._controls = httpx.Client(timeout=CONTROL_TIMEOUT_SECONDS, transport=self._transport)
+            token = self._settings.get("control_token")
+            headers = {CONTROL_TOKEN_HEADER: token} if token else {}
+            self._controls = httpx.Client(
+                timeout=CONTROL_TIMEOUT_SECONDS, transport=self._transport, headers=headers
+            )
         response = self._controls.request(method, f"{self.url}/__mock__/{name}", **kwargs)
         if response.is_error:
             raise ValueError(f"{method} /__mock__/{name}: {response.status_code} {response.text}")

@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from . import guard
 from .context import DEFAULT_JOURNAL_SIZE, DEFAULT_REPLY_CACHE_BYTES
 from .registry import APIS, FIXTURES_DIR
 
@@ -89,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=True,
         help="log each request (default: on; --no-access-log for load tests)",
     )
+    guard.add_arguments(p)
     return p
 
 
@@ -116,6 +118,7 @@ def settings_from_args(args: argparse.Namespace):
         journal_size=args.journal_size,
         public_url=_public_url(args.public_url),
         freeze_heap=True,  # a server process of its own (tests building apps in one process do not)
+        **guard.settings_values(args),
     )
 
 
@@ -144,7 +147,8 @@ def worker_app():
     from .context import Settings
 
     values = json.loads(os.environ[SETTINGS_ENV])
-    values["apis"] = tuple(values["apis"])
+    for name in ("apis", "allow_origins", "allow_hosts"):
+        values[name] = tuple(values[name])
     for name in ("state_dir", "seed_data"):
         values[name] = Path(values[name]) if values[name] else None
     # uvicorn configured its loggers from --log-level in this process before calling the factory.
@@ -174,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     from .app import create_app
 
     settings = settings_from_args(args)
+    for note in guard.startup_notes(args, settings):
+        print(f"mockserver: {note}", file=sys.stderr)
     base = f"http://{args.host}:{args.port}"
     if args.workers > 1:
         os.environ[SETTINGS_ENV] = _settings_to_env(settings)

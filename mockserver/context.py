@@ -38,6 +38,10 @@ class Settings:
     reply_cache_bytes: int = DEFAULT_REPLY_CACHE_BYTES  # 0: every read runs its handler
     journal_size: int = DEFAULT_JOURNAL_SIZE  # requests kept for GET /__mock__/requests; 0: no journal
     public_url: str | None = None  # origin of every URL the mock hands out (else the request's own)
+    allow_origins: tuple[str, ...] = ()  # beyond loopback and --public-url's ("*": anyone); mockserver.guard
+    allow_hosts: tuple[str, ...] = ()  # beyond localhost, *.localhost, IP literals, --public-url's host
+    trust_proxy: bool = False  # believe X-Forwarded-Host (a proxy in front sets it)
+    control_token: str | None = None  # /__mock__/* controls need it in X-Mock-Token
     freeze_heap: bool = False  # the server process: gc.freeze() once the app is built (mockserver.app)
 
 

@@ -1,16 +1,19 @@
 """CORS as browsers need it from a mock on another origin (a dev server's page, Swagger UI elsewhere).
 
-Starlette's CORSMiddleware, configured so that credentialed requests (``fetch(…, {credentials:
-'include'})``, axios ``withCredentials``) pass: the request's ``Origin`` is echoed with
-``Access-Control-Allow-Credentials: true`` and ``Vary: Origin`` (a browser refuses ``*`` with
-credentials), Private-Network-Access preflights are answered, and the exposed response headers are named
-(``*`` is not a wildcard for a credentialed request). It wraps every route, so errors stay readable.
+Starlette's CORSMiddleware, for the origins ``mockserver.guard`` allows (loopback, ``--public-url``'s,
+``--allow-origin``; every other origin is refused before it gets here), configured so that credentialed
+requests (``fetch(…, {credentials: 'include'})``, axios ``withCredentials``) pass: the request's
+``Origin`` is echoed with ``Access-Control-Allow-Credentials: true`` and ``Vary: Origin`` (a browser
+refuses ``*`` with credentials), Private-Network-Access preflights are answered, and the exposed
+response headers are named (``*`` is not a wildcard for a credentialed request). It wraps every
+route, so errors stay readable.
 """
 
 from __future__ import annotations
 
 from starlette.middleware.cors import CORSMiddleware
 
+from .guard import LOOPBACK_ORIGIN_REGEX, origin_of
 from .registry import APIS
 
 # Headers a page may want to read beyond the CORS-safelisted ones (plus each spec's documented ones).
@@ -22,6 +25,7 @@ EXPOSED = (
     "Allow",
     "Retry-After",
     "X-Mock-Worker",
+    "X-Mock-Behaviour",
 )
 
 
@@ -39,13 +43,16 @@ def documented_response_headers(apis) -> set[str]:
     return names
 
 
-def browser_cors(app, apis) -> CORSMiddleware:
+def browser_cors(app, settings) -> CORSMiddleware:
+    public = [origin_of(settings.public_url)] if settings.public_url else []
     return CORSMiddleware(
         app,
-        allow_origins=["*"],  # with allow_credentials, Starlette echoes the request's Origin instead
+        # Exact matches; with allow_credentials, Starlette echoes the request's Origin (also for "*").
+        allow_origins=[*settings.allow_origins, *public],
+        allow_origin_regex=LOOPBACK_ORIGIN_REGEX,
         allow_credentials=True,
         allow_methods=["*"],
         allow_headers=["*"],  # preflights get the requested headers back
         allow_private_network=True,
-        expose_headers=sorted(set(EXPOSED) | documented_response_headers(apis)),
+        expose_headers=sorted(set(EXPOSED) | documented_response_headers(settings.apis)),
     )

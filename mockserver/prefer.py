@@ -114,6 +114,8 @@ class PreferMiddleware:
         routed = routed_operation(scope) if raw or defaults else None
         if routed is None:
             return await self.app(scope, receive, send)
+        if defaults:  # the server-wide behaviour is visible on every answer it shapes
+            send = _naming(behaviour, send)
         prefs = {**defaults, **parse_prefer(raw.decode("latin-1") if raw else "")}
         delay = prefs.get("delay", "")
         if delay.isdigit():
@@ -122,3 +124,21 @@ class PreferMiddleware:
         if code.isdigit():
             return await _send(forced_response(*routed, int(code)), send)
         await self.app(scope, receive, send)
+
+
+BEHAVIOUR_HEADER = b"x-mock-behaviour"
+
+
+def _naming(behaviour: Behaviour, send):
+    """``X-Mock-Behaviour: latency_ms=200, status=503`` on the answer: set by ``POST /__mock__/behaviour``."""
+    value = f"latency_ms={behaviour.latency_ms}"
+    if behaviour.status is not None:
+        value += f", status={behaviour.status}"
+    named = (BEHAVIOUR_HEADER, value.encode())
+
+    async def naming_send(message):
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), named]}
+        await send(message)
+
+    return naming_send

@@ -33,6 +33,9 @@ def make_client():
         if api is not None:
             settings.setdefault("apis", (api,))
             settings.setdefault("prefixed", False)
+        # TestClient's Host is "testserver", which the mock's Host check refuses (as Django's test runner,
+        # the suite adds it to the allowed hosts).
+        settings.setdefault("allow_hosts", ("testserver",))
         client = TestClient(create_app(**settings), raise_server_exceptions=False)
         clients.append(client)
         return client

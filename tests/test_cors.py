@@ -72,13 +72,14 @@ def upload_url(client, **headers) -> str:
     return response.json()["upload_url"]
 
 
-def test_file_urls_follow_x_forwarded_host_and_proto(make_client):
-    client = make_client()
-    assert upload_url(client).startswith("http://testserver/__mock__/files/")
-    forwarded = upload_url(
-        client, **{"X-Forwarded-Host": "app.test:5173, proxy.internal", "X-Forwarded-Proto": "https"}
-    )
-    assert forwarded.startswith("https://app.test:5173/__mock__/files/tagged-images/")
+def test_file_urls_follow_x_forwarded_host_only_behind_a_trusted_proxy(make_client):
+    forwarded = {"X-Forwarded-Host": "app.test:5173, proxy.internal", "X-Forwarded-Proto": "https"}
+    untrusted = make_client()
+    assert upload_url(untrusted).startswith("http://testserver/__mock__/files/")
+    # Anyone can send X-Forwarded-Host: without --trust-proxy the URLs keep the request's own host.
+    assert upload_url(untrusted, **forwarded).startswith("https://testserver/__mock__/files/tagged-images/")
+    client = make_client(trust_proxy=True, allow_hosts=("testserver", "app.test"))
+    assert upload_url(client, **forwarded).startswith("https://app.test:5173/__mock__/files/tagged-images/")
     assert upload_url(client, **{"X-Forwarded-Proto": "https"}).startswith("https://testserver/__mock__/")
 
 

@@ -172,7 +172,7 @@ def test_file_urls_are_kept_as_unjudged_and_controls_previews_and_docs_are_not_k
     client = make_client()
     created = client.post("/tagged-images/v1/images", json={"filename": "a.png"}).json()
     client.put(created["upload_url"], content=image_bytes(), headers={"Content-Type": "image/png"})
-    client.options(PRODUCT, headers={"Origin": "http://a.test", "Access-Control-Request-Method": "POST"})
+    client.options(PRODUCT, headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST"})
     client.get("/tagged-images/v1/openapi.json")
     client.get("/__mock__/state")
     client.get("/")

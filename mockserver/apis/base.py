@@ -162,13 +162,16 @@ def _own_origin(scope) -> str:
 
 
 def _public_origin(scope) -> str | None:
-    """``--public-url``, else ``X-Forwarded-Proto`` / ``X-Forwarded-Host`` (a dev proxy's), else None."""
+    """``--public-url``, else ``X-Forwarded-Proto`` / ``X-Forwarded-Host`` (a dev proxy's; the host only with
+    ``--trust-proxy``), else None."""
     ctx = scope.get("mockserver")
     public = ctx.settings.public_url if ctx is not None else None
     if public:
         return public
     headers = dict(scope.get("headers", ()))
     host, proto = headers.get(b"x-forwarded-host"), headers.get(b"x-forwarded-proto")
+    if ctx is None or not ctx.settings.trust_proxy:  # anyone can send X-Forwarded-Host (mockserver.guard)
+        host = None
     if host is None and proto is None:
         return None
     if host is None:
