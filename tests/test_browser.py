@@ -1,7 +1,8 @@
 """A real page in headless Chromium (Debian's ``chromium``, driven by Playwright), served from a second
 origin: it uploads through each of the five APIs with ``credentials: 'include'``, shows each image
 (sharinpix's thumbnail included), and reads the request journal; a page sending one request the spec
-refuses sees that request's verdict name the rule. ``.ci/run`` installs Chromium, so in CI (``CI`` set)
+refuses sees that request's verdict name the rule; a page from a hostile origin can neither read nor
+change anything. ``.ci/run`` installs Chromium, so in CI (``CI`` set)
 a missing browser fails instead of skipping."""
 
 from __future__ import annotations
@@ -14,17 +15,21 @@ import threading
 import uuid
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
+from conftest import image_bytes
 
 from mockserver.devtokens import DEV_ALBUM, auth_headers
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+HOSTILE_HOST = "evil.test"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",
     "--disable-component-update",
     "--no-first-run",
+    f"--host-resolver-rules=MAP {HOSTILE_HOST} 127.0.0.1",  # a hostile site, served from this machine
 ]
 PAGE_TIMEOUT_MS = 60_000
 
@@ -76,9 +81,11 @@ def page_site(tmp_path_factory):
     server.server_close()
 
 
-def run_page(browser, page_site, name: str, script: str, **values) -> dict:
-    """Serve ``script`` in a page of the second origin, run it, and return what it left in window.results."""
-    directory, origin = page_site
+def run_page(browser, page_site, name: str, script: str, origin: str | None = None, **values) -> dict:
+    """Serve ``script`` in a page of the second origin (or ``origin``, served by the same site), run it, and
+    return what it left in window.results."""
+    directory, site_origin = page_site
+    origin = origin or site_origin
     constants = "".join(f"const {key} = {json.dumps(value)};\n" for key, value in values.items())
     html = (
         "<!doctype html><meta charset='utf-8'><title>frontend</title><body>\n<script type='module'>\n"
@@ -244,3 +251,78 @@ def test_a_page_sending_a_request_the_spec_refuses_sees_its_verdict_name_the_rul
     assert entry["operation"] == "listImages" and entry["query"] == {"page": ["first"]}
     assert entry["contract"]["verdict"] == "broken" and entry["contract"]["rule"] == "ALL-03"
     assert "'first' is not of type 'integer'" in entry["contract"]["messages"][0]
+
+
+HOSTILE_PAGE = """
+async function run() {
+  const tried = {};
+  async function attempt(name, method, path, init = {}) {
+    try {
+      const response = await fetch(`${MOCK}${path}`, {method, credentials: "include", ...init});
+      tried[name] = {status: response.status, body: await response.text()};
+    } catch (error) {
+      tried[name] = {blocked: String(error)};
+    }
+  }
+  await attempt("journal", "GET", "/__mock__/requests");
+  await attempt("state", "GET", "/__mock__/state");
+  await attempt("file", "GET", FILE_PATH);
+  await attempt("behaviour", "POST", "/__mock__/behaviour",
+                {body: JSON.stringify({latency_ms: 30000}), headers: {"Content-Type": "application/json"}});
+  await attempt("fixtures", "POST", "/__mock__/fixtures", {body: JSON.stringify({dir: "/"})});
+  await attempt("delete", "DELETE", `/everydaypic/v1/image/${IMAGE_ID}`);
+  // Simple requests need no preflight: the page cannot read their answers, but they reach the server.
+  const form = new FormData();
+  form.append("file", new Blob(["not much"], {type: "image/png"}), "x.png");
+  form.append("fileName", "x.png"); form.append("name", "x");
+  const simple = [
+    fetch(`${MOCK}/__mock__/reset`, {method: "POST", mode: "no-cors", body: "wipe"}),
+    fetch(`${MOCK}/everydaypic/v1/image`, {method: "POST", mode: "no-cors", body: form}),
+    fetch(`${MOCK}/__mock__/requests`, {method: "DELETE", mode: "no-cors"}),
+  ];
+  await Promise.allSettled(simple);
+  const pixels = await new Promise((resolve) => {  // an <img> loads, but its pixels stay unreadable
+    const img = new Image();
+    img.onload = () => {
+      const canvas = document.createElement("canvas");
+      canvas.getContext("2d").drawImage(img, 0, 0);
+      try { canvas.getContext("2d").getImageData(0, 0, 1, 1); resolve("read"); }
+      catch (error) { resolve("tainted"); }
+    };
+    img.onerror = () => resolve("refused");
+    img.src = `${MOCK}${FILE_PATH}`;
+  });
+  return {tried, pixels};
+}
+"""
+
+
+def test_a_page_from_a_hostile_origin_can_neither_read_nor_change_anything(browser, page_site, live_mock):
+    live_mock.reset()
+    files = {"file": ("a.png", image_bytes(), "image/png")}
+    form = {"fileName": "a.png", "name": "a"}
+    created = httpx.post(f"{live_mock.url}/everydaypic/v1/image", files=files, data=form)
+    assert created.status_code == 200, created.text
+    image_id = created.json()[0]["id"]
+    before, journal_before = live_mock.state(), live_mock.requests()
+    hostile = f"http://{HOSTILE_HOST}:{page_site[1].rsplit(':', 1)[1]}"
+    results = run_page(
+        browser,
+        page_site,
+        "hostile",
+        HOSTILE_PAGE,
+        origin=hostile,
+        MOCK=live_mock.url,
+        FILE_PATH=f"/everydaypic/v1/image/{image_id}",
+        IMAGE_ID=image_id,
+    )
+    assert all("blocked" in outcome for outcome in results["tried"].values()), results["tried"]
+    assert results["pixels"] in ("tainted", "refused")
+    assert live_mock.state() == before
+    assert live_mock.behaviour() == {"latency_ms": 0, "status": None, "path_prefix": "/"}
+    # Only the <img> reached an API (a no-cors GET carries no Origin): it displays, and stays unreadable.
+    after = live_mock.requests()
+    assert [e.id for e in after[: len(journal_before)]] == [e.id for e in journal_before]
+    assert {(e.method, e.path) for e in after[len(journal_before) :]} <= {
+        ("GET", f"/everydaypic/v1/image/{image_id}")
+    }
