@@ -26,7 +26,6 @@ from urllib.parse import urlsplit
 import httpx
 
 from .devtokens import auth_headers
-from .guard import CONTROL_TOKEN_HEADER
 from .registry import APIS
 
 if typing.TYPE_CHECKING:  # mockserver.journal imports Connexion: only a started mock needs it
@@ -261,6 +260,8 @@ class BackgroundMock:
         if not self.url:
             raise RuntimeError("the mock is not started")
         if self._controls is None:
+            from .guard import CONTROL_TOKEN_HEADER  # imported by start() already (Connexion's warnings)
+
             token = self._settings.get("control_token")
             headers = {CONTROL_TOKEN_HEADER: token} if token else {}
             self._controls = httpx.Client(

@@ -1,5 +1,9 @@
 """The request journal behind ``GET /__mock__/requests``: what the mock received, and what the contract said.
 
+Credentials are never kept: the values of headers, query fields and JSON/form body fields whose names look
+like one (``CREDENTIAL_NAME``: token, key, secret, signature, password, session, auth, cookie, CSRF) read
+``[redacted]`` (``Bearer [redacted]`` for an Authorization scheme).
+
 A frontend's end-to-end test asks the mock what the page sent ("exactly one 300x300 PNG, with the token";
 "never a DELETE"). Each entry holds the request (credentials redacted), a summary of its body (media type,
 size, SHA-256, and the parsed fields of JSON and form bodies), the response's status and media type, and
@@ -15,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import re
 import sqlite3
 import time
 from collections import deque
@@ -37,6 +42,23 @@ PARSE_LIMIT_BYTES = 8 * 1024 * 1024  # bodies above this are hashed, not parsed
 LONG_TEXT = 256  # longer strings in parsed fields are shortened (a base64 image would fill the journal)
 REDACTED = "[redacted]"
 CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-authorization"})
+# Header, query and body field names that look like credentials: their values are never kept.
+CREDENTIAL_NAME = re.compile(
+    r"token|key|secret|signature|passw|session|auth|cookie|csrf|xsrf|credential", re.I
+)
+
+
+def is_credential(name: str) -> bool:
+    return CREDENTIAL_NAME.search(name) is not None
+
+
+def redacted_fields(value):
+    """Parsed JSON or form fields with every value under a credential-looking name replaced."""
+    if isinstance(value, dict):
+        return {k: REDACTED if is_credential(k) else redacted_fields(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redacted_fields(v) for v in value]
+    return value
 
 
 # -- the stores ---------------------------------------------------------------------------------------------
@@ -189,12 +211,18 @@ def redacted_headers(raw: list[tuple[bytes, bytes]], secret_headers: frozenset[s
         if name in secret_headers:
             scheme, _, rest = value.partition(" ")
             value = f"{scheme} {REDACTED}" if rest and name != "cookie" else REDACTED
+        elif is_credential(name):
+            value = REDACTED
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     return headers
 
 
 def query_fields(query_string: bytes) -> dict[str, list[str]]:
-    return parse_qs(query_string.decode("latin-1"), keep_blank_values=True)
+    """The query's fields; credential-looking ones (``access_token``, a URL's ``signature``) redacted."""
+    fields = parse_qs(query_string.decode("latin-1"), keep_blank_values=True)
+    return {
+        name: [REDACTED] * len(values) if is_credential(name) else values for name, values in fields.items()
+    }
 
 
 async def body_summary(
@@ -227,6 +255,7 @@ async def body_summary(
             summary["fields"], summary["files"] = parts or await _multipart(content_type, data)
     except Exception:  # a malformed body is the request's to have; its summary just has no fields
         summary["fields"] = summary["files"] = None
+    summary["fields"] = redacted_fields(summary["fields"])
     return summary
 
 

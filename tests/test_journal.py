@@ -12,7 +12,7 @@ from conftest import image_bytes
 from mock_process import MockProcess
 
 from mockserver.cli import build_parser, settings_from_args
-from mockserver.devtokens import EVOTOR_TOKEN, auth_headers
+from mockserver.devtokens import DEV_ALBUM, EVOTOR_TOKEN, auth_headers
 
 PRODUCT = "/evotor/stores/s1/products/p1/images"
 
@@ -27,6 +27,32 @@ def only(client, **filters) -> dict:
     entries = journal(client, **filters)
     assert len(entries) == 1, entries
     return entries[0]
+
+
+def test_credential_looking_headers_query_and_body_fields_are_redacted(make_client):
+    client = make_client()
+    secrets = {
+        "X-Api-Key": "k-111",
+        "X-Auth-Token": "t-222",
+        "X-CSRF-Token": "c-333",
+        "X-Session-Id": "s-444",
+        "X-Mock-Token": "m-555",
+    }
+    client.get("/tagged-images/v1/images?access_token=q-666&page=1", headers=secrets)
+    form = {"cloudinary[signature]": "sig-777", "cloudinary[public_id]": "visible", "password": "p-888"}
+    album = f"/sharinpix/api/v1/albums/{DEV_ALBUM}/images/"
+    client.post(album, data=form, headers=auth_headers("sharinpix"))
+    client.post("/tagged-images/v1/tags", json={"name": "kept", "nested": [{"client_secret": "j-999"}]})
+    entries = journal(client)
+    assert len(entries) == 3
+    for value in (*secrets.values(), "q-666", "sig-777", "p-888", "j-999"):
+        assert value not in str(entries), value
+    listing, upload, tag = entries
+    assert listing["headers"]["x-api-key"] == listing["headers"]["x-csrf-token"] == "[redacted]"
+    assert listing["query"] == {"access_token": ["[redacted]"], "page": ["1"]}
+    assert upload["body"]["fields"]["cloudinary[signature]"] == "[redacted]"
+    assert upload["body"]["fields"]["cloudinary[public_id]"] == "visible"
+    assert tag["body"]["fields"] == {"name": "kept", "nested": [{"client_secret": "[redacted]"}]}
 
 
 def test_an_upload_is_kept_with_its_file_facts_and_the_token_redacted(make_client):
@@ -172,7 +198,7 @@ def test_file_urls_are_kept_as_unjudged_and_controls_previews_and_docs_are_not_k
     client = make_client()
     created = client.post("/tagged-images/v1/images", json={"filename": "a.png"}).json()
     client.put(created["upload_url"], content=image_bytes(), headers={"Content-Type": "image/png"})
-    client.options(PRODUCT, headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST"})
+    client.options(PRODUCT, headers={"Origin": "http://[::1]:3000", "Access-Control-Request-Method": "POST"})
     client.get("/tagged-images/v1/openapi.json")
     client.get("/__mock__/state")
     client.get("/")
