@@ -614,7 +614,7 @@ def store_scaling(sizes: tuple[int, ...], requests: int) -> dict:
         api = app.ctx.apis["tagged-images"]
         for i in range(size):  # through the handler's own create path: bounded by ``size``
             api._create(f"f{i}.png", 10, ["a", f"t{i % 5}"])
-        with TestClient(app) as client:
+        with TestClient(app, base_url="http://localhost") as client:
             for name, path in queries.items():
                 path = path or f"/v1/images?limit=20&page={max(0, size // 20 - 1)}"
                 out[name][size] = _median_latency_ms(client, path, requests)
@@ -664,7 +664,7 @@ def memory_per_image(count: int) -> dict:
     for api, upload in uploads.items():
         kept = {}
         for journal_size in (0, 1000):
-            with TestClient(create_app(journal_size=journal_size)) as client:
+            with TestClient(create_app(journal_size=journal_size), base_url="http://localhost") as client:
                 for i in range(5):  # warm-up: lazily built caches are not per-image costs
                     assert upload(client, -i - 1, pngs[count + i]).status_code < 300
                 gc.collect()

@@ -157,7 +157,7 @@ def test_an_old_state_json_snapshot_is_imported_once(tmp_path):
     (state_dir / "state.json").write_text(json.dumps(snapshot))
 
     for expected_origin in ("imported", "restored"):
-        app = create_app(state_dir=state_dir)
+        app = create_app(allow_hosts=("testserver",), state_dir=state_dir)
         try:
             assert app.durable.origin == expected_origin
             with TestClient(app) as client:
@@ -175,7 +175,7 @@ def test_a_failed_write_is_rolled_back_in_memory_and_on_disk(tmp_path):
     state_dir = tmp_path / "state"
 
     def open_app():
-        return create_app(state_dir=state_dir)
+        return create_app(allow_hosts=("testserver",), state_dir=state_dir)
 
     app = open_app()
     api = app.ctx.apis["everydaypic"]
@@ -212,7 +212,9 @@ def test_a_write_waits_for_another_process_then_gets_a_503_and_reads_go_on(tmp_p
     API's own format with nothing changed, and reads are served from the last commit (WAL)."""
     monkeypatch.setattr(durable, "BUSY_TIMEOUT_SECONDS", 0.2)
     state_dir = tmp_path / "state"
-    app = create_app(state_dir=state_dir, apis=("tagged-images",), prefixed=False)
+    app = create_app(
+        allow_hosts=("testserver",), state_dir=state_dir, apis=("tagged-images",), prefixed=False
+    )
     other = sqlite3.connect(state_dir / DB_FILE, isolation_level=None)
     try:
         with TestClient(app) as client:
@@ -238,7 +240,7 @@ def test_the_store_quota_counts_committed_and_pending_bytes_across_restarts(tmp_
         body = {"filename": "q.png", "image_data": base64.b64encode(png).decode()}
         return client.post("/v1/upload", json=body)
 
-    app = create_app(max_store_bytes=len(png) * 2 + 1, **settings)
+    app = create_app(allow_hosts=("testserver",), max_store_bytes=len(png) * 2 + 1, **settings)
     try:
         with TestClient(app) as client:
             first = upload(client).json()["id"]
@@ -247,7 +249,7 @@ def test_the_store_quota_counts_committed_and_pending_bytes_across_restarts(tmp_
             assert refused.status_code == 507 and "quota" in refused.json()["message"]
     finally:
         app.durable.close()
-    app = create_app(max_store_bytes=len(png) * 2 + 1, **settings)
+    app = create_app(allow_hosts=("testserver",), max_store_bytes=len(png) * 2 + 1, **settings)
     try:
         with TestClient(app) as client:
             assert client.get("/__mock__/state").json()["stored_bytes"] == 2 * len(png)
@@ -454,7 +456,7 @@ def test_an_old_state_json_with_lone_surrogates_is_repaired_and_the_server_start
         "everydaypic": {"images": [{"id": "e1", "unexpected": "shape"}]},
     }, {"evotor/gone": {"file": "no-such-file", "content_type": "image/png"}})
     with caplog.at_level("WARNING", logger="mockserver"):
-        app = create_app(state_dir=state_dir)
+        app = create_app(allow_hosts=("testserver",), state_dir=state_dir)
     try:
         with TestClient(app) as client:
             record = client.get("/tagged-images/v1/images/1")
@@ -476,13 +478,13 @@ def test_an_old_state_json_with_lone_surrogates_is_repaired_and_the_server_start
 def test_a_stored_row_that_orjson_refuses_is_read_repaired(tmp_path, caplog):
     """Rows written by older versions with ``json.dumps`` may hold ``\\ud800`` escapes."""
     state_dir = tmp_path / "state"
-    create_app(state_dir=state_dir).durable.close()
+    create_app(allow_hosts=("testserver",), state_dir=state_dir).durable.close()
     tags = [{"id": 1, "name": "\ud800"}]
     row = json.dumps({"images": [], "tags": tags, "next_image_id": 1, "next_tag_id": 2})
     with sqlite3.connect(state_dir / DB_FILE) as db:
         db.execute("UPDATE api_state SET json = ?, version = version + 1 WHERE api = 'tagged-images'", (row,))
     with caplog.at_level("WARNING", logger="mockserver"):
-        app = create_app(state_dir=state_dir)
+        app = create_app(allow_hosts=("testserver",), state_dir=state_dir)
     try:
         with TestClient(app) as client:
             assert client.get("/tagged-images/v1/tags").json()["results"] == [{"id": 1, "name": "\ufffd"}]

@@ -221,7 +221,7 @@ def test_evt04_concurrent_uploads_to_one_product_one_200_one_409():
     async def run():
         app = create_app(apis=("evotor",), prefixed=False)
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://mock") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             results = await asyncio.gather(
                 *(
                     client.post(images_path(), files={"datafile": ("x.png", d, "image/png")}, headers=AUTH)
@@ -312,7 +312,7 @@ def test_all04_concurrent_uploads_to_many_products_lose_nothing(fixture_image):
     async def run():
         app = create_app(apis=("evotor",), prefixed=False)
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://mock") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             made = await asyncio.gather(
                 *(
                     client.post(images_path(product=p), files={"datafile": ("x.png", data)}, headers=AUTH)

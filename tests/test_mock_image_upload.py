@@ -281,7 +281,7 @@ def test_all04_fifty_parallel_uploads_lose_nothing():
 
     async def run():
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://mock", headers=auth()) as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://[::1]", headers=auth()) as client:
             responses = await asyncio.gather(*(
                 client.post("/UploadImage", files={"file": (name, data, "image/png")})
                 for name, data in payloads.items()

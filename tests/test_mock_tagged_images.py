@@ -733,7 +733,7 @@ def test_all04_concurrent_creates_and_uploads_lose_nothing():
 
     async def run():
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             async def one(data, i):
                 if i % 2:
                     r = await client.post("/v1/upload", json={"filename": f"{i}.png", "tags": ["shared"],

@@ -521,7 +521,7 @@ class InProcessClient:
     def __init__(self, app, headers: dict):
         self.loop = asyncio.new_event_loop()
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        self.client = httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers)
+        self.client = httpx.AsyncClient(transport=transport, base_url="http://localhost", headers=headers)
 
     def request(self, method: str, url: str, **kwargs) -> httpx.Response:
         return self.loop.run_until_complete(self.client.request(method, url, **kwargs))

@@ -142,7 +142,7 @@ def test_the_encoded_reply_is_byte_for_byte_what_the_records_make(make_client, p
 
 
 def test_a_signed_url_is_signed_afresh_each_second_and_for_each_origin(make_client, png, monkeypatch):
-    client = _no_reply_cache(make_client("tagged-images"))
+    client = _no_reply_cache(make_client("tagged-images", allow_hosts=("testserver", "mock.example")))
     body = {"filename": "a.png", "image_data": base64.b64encode(png()).decode()}
     client.post("/v1/upload", json=body)
     clock = [1_900_000_000.0]

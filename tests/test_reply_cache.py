@@ -157,7 +157,7 @@ def test_turned_off_it_keeps_nothing(make_client):
 
 def test_durable_another_processes_write_invalidates_this_ones_replies(tmp_path):
     """Two apps on one --state-dir are two workers: B's kept listing goes once A commits a record."""
-    a, b = create_app(state_dir=tmp_path), create_app(state_dir=tmp_path)
+    a, b = (create_app(allow_hosts=("testserver",), state_dir=tmp_path) for _ in range(2))
     try:
         with TestClient(a) as client_a, TestClient(b) as client_b:
             assert json_of(client_b.get("/tagged-images/v1/images"))["results"] == []
@@ -192,7 +192,7 @@ def test_the_command_line_sizes_or_turns_off_the_cache():
 
 
 def test_a_kept_reply_gets_the_cors_headers_once_like_a_fresh_one(make_client):
-    client = make_client("tagged-images")
+    client = make_client("tagged-images", allow_origins=("http://app.example",))
     origin = {"Origin": "http://app.example"}
     fresh, kept = client.get("/v1/images", headers=origin), client.get("/v1/images", headers=origin)
     assert _kept(client) == 1
@@ -203,7 +203,7 @@ def test_a_kept_reply_gets_the_cors_headers_once_like_a_fresh_one(make_client):
 def test_a_read_made_while_a_write_is_still_answering_sees_the_write():
     """A client that has read a write's answer may read again before the server has finished sending it:
     the version must move as the answer starts, not only once the write is over."""
-    app = create_app(apis=("tagged-images",), prefixed=False)
+    app = create_app(apis=("tagged-images",), prefixed=False, allow_hosts=("testserver",))
 
     async def call(method: str, path: str, body: bytes = b"", on_body=None) -> tuple[int, bytes]:
         scope = {
