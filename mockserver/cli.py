@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from . import guard
-from .context import DEFAULT_JOURNAL_SIZE, DEFAULT_REPLY_CACHE_BYTES
+from .context import DEFAULT_JOURNAL_BYTES, DEFAULT_JOURNAL_SIZE, DEFAULT_REPLY_CACHE_BYTES
 from .registry import APIS, FIXTURES_DIR
 
 SETTINGS_ENV = "MOCKSERVER_SETTINGS"  # how --workers hands the settings to each worker process
@@ -78,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep the last N requests for GET /__mock__/requests (default: 1000; 0: no journal)",
     )
     p.add_argument(
+        "--journal-mb",
+        type=int,
+        default=DEFAULT_JOURNAL_BYTES // 2**20,
+        metavar="MB",
+        help="and at most about MB of memory for them, oldest dropped first (default: 64)",
+    )
+    p.add_argument(
         "--public-url",
         metavar="URL",
         help="origin of every URL the mock hands out, e.g. http://localhost:5173 behind a dev proxy "
@@ -116,6 +123,7 @@ def settings_from_args(args: argparse.Namespace):
         reply_cache_bytes=args.reply_cache_mb * 2**20,
         signing_key=signing_key(state_dir) if state_dir else None,
         journal_size=args.journal_size,
+        journal_bytes=max(args.journal_mb, 1) * 2**20,
         public_url=_public_url(args.public_url),
         freeze_heap=True,  # a server process of its own (tests building apps in one process do not)
         **guard.settings_values(args),

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 DEFAULT_MAX_BODY_BYTES = 25 * 1024 * 1024
 DEFAULT_REPLY_CACHE_BYTES = 32 * 1024 * 1024
 DEFAULT_JOURNAL_SIZE = 1000
+DEFAULT_JOURNAL_BYTES = 64 * 2**20
 
 
 @dataclass
@@ -37,6 +38,7 @@ class Settings:
     url_ttl_seconds: int = 900
     reply_cache_bytes: int = DEFAULT_REPLY_CACHE_BYTES  # 0: every read runs its handler
     journal_size: int = DEFAULT_JOURNAL_SIZE  # requests kept for GET /__mock__/requests; 0: no journal
+    journal_bytes: int = DEFAULT_JOURNAL_BYTES  # and at most about this much memory of them
     public_url: str | None = None  # origin of every URL the mock hands out (else the request's own)
     allow_origins: tuple[str, ...] = ()  # beyond loopback and --public-url's ("*": anyone); mockserver.guard
     allow_hosts: tuple[str, ...] = ()  # beyond localhost, *.localhost, IP literals, --public-url's host

@@ -23,8 +23,19 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+MAX_MESSAGE_CHARS = 500  # jsonschema's messages quote the value: an 8 MiB body would come back whole
+
+
+def clipped(message: str) -> str:
+    """A message of at most about ``MAX_MESSAGE_CHARS``: errors never echo a request's body."""
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    return f"{message[: MAX_MESSAGE_CHARS - 100]}… ({len(message)} characters, clipped)"
+
+
 def error_body(api: str, status: int, message: str) -> tuple[bytes, str]:
     """Body and content type of an error, as the API's spec documents it (see specs/README.md)."""
+    message = clipped(message)
     if api == "everydaypic":
         return message.encode(), "text/plain; charset=utf-8"
     if api == "evotor":

@@ -27,6 +27,7 @@ DECODED_FORM_KEY = "mockserver.decoded_form"
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 MAX_DEPTH = 8
 MAX_JSON_DEPTH = 32  # far beyond any body of the specs, far below the interpreter's recursion limit
+MAX_JSON_VALUES = 100_000  # commas, objects and arrays of a JSON body (an over-count: strings hold some)
 
 
 def decode_bracket_form(pairs: t.Iterable[tuple[str, str]]) -> dict:
@@ -217,8 +218,16 @@ class Utf8JSONValidator(CompiledRequestBody, JSONRequestBodyValidator):
 
     async def _parse(self, stream, scope):
         too_deep = f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels"
+        raw = b"".join([chunk async for chunk in stream])
+        # Counted before parsing: ``[{},{},…]`` of 8 MiB would be ~3 million Python objects (~200 MiB).
+        if raw.count(b",") + raw.count(b"{") + raw.count(b"[") > MAX_JSON_VALUES:
+            raise BadRequestProblem(detail=f"the JSON body holds more than {MAX_JSON_VALUES} values")
+
+        async def replay():
+            yield raw
+
         try:
-            body = await super()._parse(stream, scope)
+            body = await super()._parse(replay(), scope)
         except UnicodeDecodeError as exc:
             raise BadRequestProblem(detail=f"the JSON body is not valid UTF-8: {exc.reason}") from exc
         except RecursionError as exc:

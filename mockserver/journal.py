@@ -38,8 +38,12 @@ from .verdict import EXCHANGE, contract_verdict, refusal_message
 logger = logging.getLogger("mockserver")
 
 JOURNAL_FILE = "journal.sqlite3"
-PARSE_LIMIT_BYTES = 8 * 1024 * 1024  # bodies above this are hashed, not parsed
+PARSE_LIMIT_BYTES = 8 * 1024 * 1024  # multipart bodies above this are hashed, not parsed
+PREVIEW_PARSE_BYTES = 1024 * 1024  # JSON and form bodies above this are hashed, not parsed
 LONG_TEXT = 256  # longer strings in parsed fields are shortened (a base64 image would fill the journal)
+PREVIEW_ITEMS = 50  # items kept of each object or array in parsed fields (the rest counted)
+PREVIEW_DEPTH = 8  # levels kept of nested parsed fields
+ENTRY_OVERHEAD_BYTES = 1024  # what an entry costs beyond its headers, query and body summary
 REDACTED = "[redacted]"
 CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-authorization"})
 # Header, query and body field names that look like credentials: their values are never kept.
@@ -65,23 +69,30 @@ def redacted_fields(value):
 
 
 class MemoryJournal:
-    """The last ``size`` entries of this process, kept as recorded and rendered when read."""
+    """The last ``size`` entries of this process, at most about ``max_bytes`` of them, kept as recorded
+    and rendered when read."""
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, max_bytes: int = 64 * 2**20):
         self.size = size
-        self._entries: deque[Recording] = deque(maxlen=size)
+        self.max_bytes = max_bytes
+        self.held_bytes = 0
+        self._entries: deque[Recording] = deque()
         self._next_id = 1
 
     def append(self, entry: Recording) -> None:
         entry.fields["id"] = self._next_id
         self._next_id += 1
         self._entries.append(entry)
+        self.held_bytes += entry.cost
+        while self._entries and (len(self._entries) > self.size or self.held_bytes > self.max_bytes):
+            self.held_bytes -= self._entries.popleft().cost
 
     def entries(self) -> list[dict]:
         return [entry.render() for entry in self._entries]
 
     def clear(self) -> None:
         self._entries.clear()
+        self.held_bytes = 0
 
 
 class SqliteJournal:
@@ -119,7 +130,7 @@ def open_journal(settings) -> MemoryJournal | SqliteJournal | None:
         return None
     if settings.state_dir:
         return SqliteJournal(settings.journal_size, settings.state_dir)
-    return MemoryJournal(settings.journal_size)
+    return MemoryJournal(settings.journal_size, settings.journal_bytes)
 
 
 # -- filters (GET /__mock__/requests?api=&operation=&method=&path=&status=&since=&verdict=) ---------------
@@ -247,9 +258,9 @@ async def body_summary(
         return summary
     try:
         if media_type == "application/json" or media_type.endswith("+json"):
-            summary["fields"] = _shortened(orjson.loads(data))
-        elif media_type == "application/x-www-form-urlencoded":
-            summary["fields"] = _grouped(parse_qsl(data.decode("utf-8"), keep_blank_values=True))
+            summary["fields"] = _shortened(orjson.loads(data)) if size <= PREVIEW_PARSE_BYTES else None
+        elif media_type == "application/x-www-form-urlencoded" and size <= PREVIEW_PARSE_BYTES:
+            summary["fields"] = _shortened(_grouped(parse_qsl(data.decode("utf-8"), keep_blank_values=True)))
         elif media_type == "multipart/form-data":
             parts = await _form_parts(form) if form is not None else None
             summary["fields"], summary["files"] = parts or await _multipart(content_type, data)
@@ -271,13 +282,23 @@ def _grouped(pairs) -> dict:
     return fields
 
 
-def _shortened(value):
+def _shortened(value, depth: int = 0):
+    """A bounded preview: long strings cut, ``PREVIEW_ITEMS`` items per container, ``PREVIEW_DEPTH``
+    levels; what is left out is counted (``"…": "950 more items"``)."""
     if isinstance(value, str) and len(value) > LONG_TEXT:
         return f"{value[:64]}… ({len(value)} characters)"
+    if isinstance(value, dict | list) and depth >= PREVIEW_DEPTH:
+        return f"… ({len(value)} items, nested too deep to keep)"
     if isinstance(value, dict):
-        return {k: _shortened(v) for k, v in value.items()}
+        kept = {k[:LONG_TEXT]: _shortened(v, depth + 1) for k, v in list(value.items())[:PREVIEW_ITEMS]}
+        if len(value) > PREVIEW_ITEMS:
+            kept["…"] = f"{len(value) - PREVIEW_ITEMS} more fields"
+        return kept
     if isinstance(value, list):
-        return [_shortened(v) for v in value]
+        kept = [_shortened(v, depth + 1) for v in value[:PREVIEW_ITEMS]]
+        if len(value) > PREVIEW_ITEMS:
+            kept.append(f"… {len(value) - PREVIEW_ITEMS} more items")
+        return kept
     return value
 
 
@@ -318,11 +339,13 @@ async def _parts_of(form) -> tuple[dict, dict]:
     texts, files = [], []
     for name, value in form.multi_items():
         if isinstance(value, UploadFile):
+            if len(files) >= PREVIEW_ITEMS:
+                continue
             await value.seek(0)  # a handler may have read it
             files.append((name, _file_facts(value.filename, value.content_type, await value.read())))
         else:
             texts.append((name, _shortened(value)))
-    return _grouped(texts), _grouped(files)
+    return _shortened(_grouped(texts)), _grouped(files)
 
 
 def _file_facts(filename: str | None, media_type: str | None, data: bytes) -> dict:
@@ -468,10 +491,19 @@ class Recording:
     """One entry as recorded: what needs the request's bytes or its Exchange is worked out at once; the
     time, the query, the redacted headers and the media type only when the journal is read."""
 
-    __slots__ = ("_raw", "_rendered", "fields")
+    __slots__ = ("_raw", "_rendered", "cost", "fields")
 
     def __init__(self, fields: dict, started: float, scope: dict, response_headers, secret_headers):
         self.fields = fields
+        query, headers = scope.get("query_string", b""), scope["headers"]
+        body = fields["body"]
+        self.cost = (  # bytes, about: what MemoryJournal's cap counts
+            ENTRY_OVERHEAD_BYTES
+            + len(query)
+            + sum(len(n) + len(v) + 100 for n, v in headers)
+            + (len(orjson.dumps(body)) * 3 if body else 0)  # a parsed value takes ~3x its JSON
+            + sum(len(m) for m in fields["contract"]["messages"])
+        )
         self._raw = (
             started,
             scope.get("query_string", b""),
@@ -519,8 +551,9 @@ class _BodyTap:
     What the app never read (a request refused before its body, one over the mock's limit) is not read
     here either: a client may be waiting for the answer before it sends the rest."""
 
-    def __init__(self, receive):
+    def __init__(self, receive, limit: int = PARSE_LIMIT_BYTES):
         self._receive = receive
+        self.limit = limit
         self.digest = hashlib.sha256()
         self.kept = bytearray()
         self.size = 0
@@ -532,7 +565,7 @@ class _BodyTap:
             chunk = message.get("body", b"")
             self.digest.update(chunk)
             self.size += len(chunk)
-            if self.size <= PARSE_LIMIT_BYTES:
+            if self.size <= self.limit:
                 self.kept.extend(chunk)
             self.done = not message.get("more_body", False)
         return message
@@ -540,9 +573,17 @@ class _BodyTap:
     async def summary(self, scope) -> dict | None:
         headers = scope["headers"]
         content_type = next((v.decode("latin-1") for k, v in headers if k.lower() == b"content-type"), "")
-        data = bytes(self.kept) if self.size <= PARSE_LIMIT_BYTES else None
+        data = bytes(self.kept) if self.size <= self.limit else None
         form = (shared(scope) or {}).get("parsed_form")
         return await body_summary(content_type, self.size, self.digest.hexdigest(), data, self.done, form)
+
+
+def _parse_limit(headers) -> int:
+    """Multipart bodies are parsed into files; JSON and forms, into memory: those are kept for less."""
+    for name, value in headers:
+        if name.lower() == b"content-type" and value.lower().startswith(b"multipart/"):
+            return PARSE_LIMIT_BYTES
+    return PREVIEW_PARSE_BYTES
 
 
 def _has_body(headers) -> bool:
@@ -597,7 +638,7 @@ class JournalMiddleware:
         if api is None or _preflight(scope):
             return await self.app(scope, receive, send)
         exchange = scope[EXCHANGE] = Exchange(api)
-        tap = _BodyTap(receive) if _has_body(scope["headers"]) else None
+        tap = _BodyTap(receive, _parse_limit(scope["headers"])) if _has_body(scope["headers"]) else None
         response_headers = None
 
         async def journal_send(message):

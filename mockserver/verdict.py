@@ -20,6 +20,7 @@ from connexion.middleware.security import SecurityMiddleware
 from starlette.exceptions import HTTPException
 
 from .context import allowed_methods
+from .errors import clipped
 
 AUTH_RULES = {"evotor": "EVT-01", "image-upload": "IUP-01", "sharinpix": "SPX-01"}  # rules.yaml
 REFUSAL_RULE = "ALL-03"
@@ -84,7 +85,7 @@ def refusal_message(exc: Exception) -> str:
         text = str(exc.detail)
     else:
         text = str(getattr(exc, "message", None) or exc or type(exc).__name__)
-    return text.split("\n\nFailed validating", 1)[0]
+    return clipped(text.split("\n\nFailed validating", 1)[0])
 
 
 def _status_of(exc: Exception | None) -> int | None:
