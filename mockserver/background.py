@@ -79,8 +79,16 @@ class BackgroundMock:
                 self.url = IN_PROCESS_URL
                 return self
             # Port 0: the kernel picks a free port as uvicorn binds, so two sessions never race for one.
+            from .serving import http_protocol
+
             config = uvicorn.Config(
-                app, host="127.0.0.1", port=0, log_level="warning", access_log=False, ws="none"
+                app,
+                host="127.0.0.1",
+                port=0,
+                log_level="warning",
+                access_log=False,
+                ws="none",
+                http=http_protocol(),
             )
             self._server = uvicorn.Server(config)
             self._thread = threading.Thread(target=self._server.run, name="background-mock", daemon=True)

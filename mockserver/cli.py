@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from . import guard
+from . import guard, serving
 from .context import DEFAULT_JOURNAL_BYTES, DEFAULT_JOURNAL_SIZE, DEFAULT_REPLY_CACHE_BYTES
 from .registry import APIS, FIXTURES_DIR
 
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-store-bytes",
         type=int,
         metavar="N",
-        help="total bytes of uploads kept; beyond it uploads get 507",
+        help="total bytes of uploads kept; beyond it uploads get 507 (default without --state-dir: 1 GiB)",
     )
     p.add_argument(
         "--jwt-secret",
@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=True,
         help="log each request (default: on; --no-access-log for load tests)",
     )
+    serving.add_arguments(p)
     guard.add_arguments(p)
     return p
 
@@ -116,7 +117,7 @@ def settings_from_args(args: argparse.Namespace):
         apis=(args.api,) if args.api else tuple(APIS),
         prefixed=args.api is None,
         jwt_secret=args.jwt_secret,
-        max_store_bytes=args.max_store_bytes,
+        max_store_bytes=serving.default_store_cap(args),
         seed_data=Path(args.seed_data) if args.seed_data else None,
         state_dir=state_dir,
         validate_responses=not args.no_response_validation,
@@ -186,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     from .app import create_app
 
     settings = settings_from_args(args)
-    for note in guard.startup_notes(args, settings):
+    for note in [*serving.startup_notes(settings), *guard.startup_notes(args, settings)]:
         print(f"mockserver: {note}", file=sys.stderr)
     base = f"http://{args.host}:{args.port}"
     if args.workers > 1:
@@ -201,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             port=args.port,
             log_level=args.log_level,
             access_log=args.access_log,
+            **serving.uvicorn_options(args),
         )
         return 0
     server = create_app(settings)
@@ -210,7 +212,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:14} {base}{path}/   (Swagger UI: {base}{path}/ui/)", file=sys.stderr)
     logging.basicConfig(level=args.log_level.upper())
     _quiet_client_errors(args.log_level == "debug")
-    uvicorn.run(server, host=args.host, port=args.port, log_level=args.log_level, access_log=args.access_log)
+    uvicorn.run(
+        server,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=args.access_log,
+        **serving.uvicorn_options(args),
+    )
     return 0
 
 
