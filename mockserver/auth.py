@@ -31,7 +31,8 @@ def decode_jwt(token: str, secret: str | None) -> dict | None:
     (an eighth of a listing's time): what it found is kept per token and secret, and what depends on
     the clock (``exp``, ``nbf``, ``iat``, as PyJWT compares them, no leeway) is checked again every time.
     """
-    claims = _decoded(token, secret)
+    decode = _decoded if len(token) <= CACHED_TOKEN_CHARS else _decoded.__wrapped__
+    claims = decode(token, secret)
     if claims is None:
         return None
     if secret and not _in_time(claims, int(time.time())):
@@ -39,7 +40,13 @@ def decode_jwt(token: str, secret: str | None) -> dict | None:
     return dict(claims)  # a copy: the caller may add to it
 
 
-@functools.lru_cache(maxsize=1024)
+# The cache holds at most CACHED_TOKENS tokens of at most CACHED_TOKEN_CHARS (a JWT is well under 1 KiB), so
+# about 4 MiB with their claims; a longer token is decoded every time.
+CACHED_TOKENS = 256
+CACHED_TOKEN_CHARS = 4096
+
+
+@functools.lru_cache(maxsize=CACHED_TOKENS)
 def _decoded(token: str, secret: str | None) -> dict | None:
     try:
         if secret:

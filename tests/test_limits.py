@@ -101,3 +101,18 @@ def test_the_open_file_limit_is_raised_to_the_hard_limit(mock):
 
 def test_the_in_memory_storage_cap_is_announced(mock):
     assert "uploads kept in memory up to 1024 MiB (507 beyond" in mock.output()
+
+
+def test_the_token_cache_is_bounded_in_count_and_token_size():
+    import jwt
+
+    from mockserver import auth
+
+    auth._decoded.cache_clear()
+    for i in range(auth.CACHED_TOKENS + 50):
+        assert auth.decode_jwt(jwt.encode({"sub": str(i), "exp": 2**40}, "k"), None) is not None
+    assert auth._decoded.cache_info().currsize == auth.CACHED_TOKENS
+    auth._decoded.cache_clear()
+    long = jwt.encode({"sub": "x", "exp": 2**40, "padding": "p" * 8000}, "k")
+    assert auth.decode_jwt(long, None)["padding"] == "p" * 8000
+    assert auth._decoded.cache_info().currsize == 0  # decoded each time, never kept

@@ -141,12 +141,53 @@ def test_no_cached_reply_without_credentials_or_with_invalid_input_or_prefer(mak
 
 
 def test_the_cache_is_bounded_in_bytes(make_client):
-    client = make_client("tagged-images", reply_cache_bytes=4096)
+    client = make_client("tagged-images", reply_cache_bytes=64 * 1024)
     for i in range(40):
         client.post("/v1/images", json={"filename": f"{i}.png"})
     for limit in range(1, 40):
         assert client.get(f"/v1/images?limit={limit}").status_code == 200
-    assert 0 < client.app.ctx.replies._bytes <= 4096
+    assert 0 < client.app.ctx.replies.held_bytes <= 64 * 1024
+
+
+def test_the_bound_counts_what_entries_really_hold_keys_and_overhead_included(make_client):
+    """Before, only reply bodies counted: an entry held ~5.3 KB for ~250 counted bytes."""
+    import gc
+    import tracemalloc
+
+    bound = 512 * 1024
+    client = make_client("tagged-images", reply_cache_bytes=bound, journal_size=0)
+    cache = client.app.ctx.replies
+    browser_like = {f"x-header-{i}": "v" * 30 for i in range(12)}
+    tracemalloc.start()
+    try:
+        for i in range(600):  # distinct misses, far more than fit
+            assert client.get(f"/v1/images?limit=5&page={i}", headers=browser_like).status_code == 200
+        gc.collect()
+        with_entries, held, kept = tracemalloc.get_traced_memory()[0], cache.held_bytes, len(cache)
+        cache._entries.clear()
+        gc.collect()
+        really = with_entries - tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert held <= bound and 0 < kept < 600
+    assert really <= bound * 1.25, f"{kept} entries hold {really} bytes for a bound of {bound}"
+
+
+def test_entries_that_can_no_longer_be_served_are_dropped(make_client, monkeypatch):
+    clock = [1_000_000]
+    monkeypatch.setattr(reply_cache, "now_second", lambda: clock[0])
+    client = make_client("tagged-images")
+    cache = client.app.ctx.replies
+    for limit in range(1, 21):
+        client.get(f"/v1/images?limit={limit}")
+    assert len(cache) == 20
+    clock[0] += 1  # every kept reply's key holds the second it was made in
+    client.get("/v1/images?limit=1")
+    assert len(cache) == 1
+    client.get("/v1/images?limit=2")
+    client.post("/v1/tags", json={"name": "new"})  # the API's version moves on
+    client.get("/v1/images?limit=3")
+    assert len(cache) == 1
 
 
 def test_turned_off_it_keeps_nothing(make_client):
