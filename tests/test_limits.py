@@ -14,6 +14,7 @@ import pytest
 from mock_process import MockProcess
 
 MiB = 2**20
+KEY = "a signing key of 32 bytes or more"
 
 
 @pytest.fixture(scope="module")
@@ -110,9 +111,9 @@ def test_the_token_cache_is_bounded_in_count_and_token_size():
 
     auth._decoded.cache_clear()
     for i in range(auth.CACHED_TOKENS + 50):
-        assert auth.decode_jwt(jwt.encode({"sub": str(i), "exp": 2**40}, "k"), None) is not None
+        assert auth.decode_jwt(jwt.encode({"sub": str(i), "exp": 2**40}, KEY), None) is not None
     assert auth._decoded.cache_info().currsize == auth.CACHED_TOKENS
     auth._decoded.cache_clear()
-    long = jwt.encode({"sub": "x", "exp": 2**40, "padding": "p" * 8000}, "k")
+    long = jwt.encode({"sub": "x", "exp": 2**40, "padding": "p" * 8000}, KEY)
     assert auth.decode_jwt(long, None)["padding"] == "p" * 8000
     assert auth._decoded.cache_info().currsize == 0  # decoded each time, never kept
