@@ -17,6 +17,7 @@ import contextlib
 from starlette.formparsers import MultiPartException
 
 from .durable import _buffered, _declared_length, _status
+from .prefer import delay_before_locks
 from .reply_cache import apis_written_by
 
 
@@ -33,6 +34,7 @@ class AtomicWriteMiddleware:
         apis = apis_written_by(ctx, scope) if scope["type"] == "http" and ctx is not None else ()
         if not apis or ctx.settings.state_dir:  # under --state-dir the transaction does this
             return await self.app(scope, receive, send)
+        await delay_before_locks(scope, ctx)  # a forced delay, too, is waited out before the lock
         limit = ctx.settings.max_body_bytes
         if _declared_length(scope) <= limit:  # beyond: the body-limit middleware answers 413 unread
             receive = await _buffered(receive, limit)

@@ -40,6 +40,7 @@ from .errors import error_body
 from .fixtures import load_seed_data
 from .gate import repaired
 from .persistence import load_snapshot, log_repairs, restore_or_skip, retire_snapshot, signing_key
+from .prefer import delay_before_locks
 
 logger = logging.getLogger("mockserver")
 
@@ -285,6 +286,7 @@ class DurableMiddleware:
             async with self.lock:
                 self.state.sync()
             return await self.app(scope, receive, send)
+        await delay_before_locks(scope, self.state.ctx)  # a forced delay holds up no one either
         # The body is read before taking the locks, so a slow client holds up no one; one declared too
         # big for any operation is left to the body-limit middleware, which answers 413 without reading it.
         limit = self.state.ctx.settings.max_body_bytes

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from .context import routed_operation
+from .context import routed_operation, shared
 from .errors import error_body
 from .limits import _send
 
@@ -118,7 +118,7 @@ class PreferMiddleware:
             send = _naming(behaviour, send)
         prefs = {**defaults, **parse_prefer(raw.decode("latin-1") if raw else "")}
         delay = prefs.get("delay", "")
-        if delay.isdigit():
+        if delay.isdigit() and not (shared(scope) or {}).get(DELAYED):
             await asyncio.sleep(min(int(delay), MAX_DELAY_MS) / 1000)
         code = prefs.get("code", "")
         if code.isdigit():
@@ -127,6 +127,22 @@ class PreferMiddleware:
 
 
 BEHAVIOUR_HEADER = b"x-mock-behaviour"
+DELAYED = "delayed"  # in the request's shared state: its delay was waited out before any lock
+
+
+async def delay_before_locks(scope, ctx) -> None:
+    """A write's ``Prefer: delay`` (or the behaviour's latency), waited out by the layers that take a
+    write lock before they take it: a delayed write holds up no other request."""
+    raw = dict(scope.get("headers", [])).get(b"prefer")
+    behaviour: Behaviour | None = ctx.behaviour
+    defaults = behaviour.preferences_for(scope.get("path", "")) if behaviour else {}
+    if not raw and not defaults:
+        return
+    delay = {**defaults, **parse_prefer(raw.decode("latin-1") if raw else "")}.get("delay", "")
+    state = shared(scope)
+    if delay.isdigit() and state is not None and not state.get(DELAYED):
+        state[DELAYED] = True
+        await asyncio.sleep(min(int(delay), MAX_DELAY_MS) / 1000)
 
 
 def _naming(behaviour: Behaviour, send):
