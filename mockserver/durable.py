@@ -24,6 +24,7 @@ complete bytes; a replaced or deleted file is unlinked after the commit, and fil
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import json
 import logging
@@ -46,6 +47,8 @@ logger = logging.getLogger("mockserver")
 
 DB_FILE = "state.sqlite3"
 BLOB_DIR = "blobs"
+RESERVE_FILE = "reserve"  # space kept back for the commit of a delete or a reset on a full disk
+RESERVE_BYTES = 1024 * 1024
 BUSY_TIMEOUT_SECONDS = 30  # a writer waits this long for another process's transaction
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -78,6 +81,7 @@ class DurableState:
         self.versions: dict[str, int] = {}  # api -> version of its row this process has loaded
         self.blobs_version = -1
         self.data_version = -1
+        self.keep_reserve()
         started = time.perf_counter()
         self.origin = self._open()  # "new", "seeded", "imported" (an old state.json) or "restored"
         self.open_seconds = time.perf_counter() - started
@@ -240,6 +244,33 @@ class DurableState:
             os.fsync(f.fileno())
         return StoredBlob(name, blob.content_type, len(blob.data))
 
+    # -- a full disk ---------------------------------------------------------------------------------
+    def keep_reserve(self) -> None:
+        """A file of ``RESERVE_BYTES`` kept in the state directory while there is room for it: on a full
+        disk it is released so that a delete or a reset can commit (and so free space)."""
+        path = self.dir / RESERVE_FILE
+        try:
+            if path.stat().st_size >= RESERVE_BYTES:
+                return
+        except FileNotFoundError:
+            pass
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+            try:
+                os.posix_fallocate(fd, 0, RESERVE_BYTES)
+            finally:
+                os.close(fd)
+        except OSError:
+            path.unlink(missing_ok=True)  # no room yet: try again after the next write
+
+    def release_reserve(self) -> bool:
+        path = self.dir / RESERVE_FILE
+        if not path.exists():
+            return False
+        path.unlink(missing_ok=True)
+        logger.warning("mockserver: released the %d-byte reserve in %s for a delete", RESERVE_BYTES, self.dir)
+        return True
+
     def rollback(self, apis: tuple[str, ...]) -> None:
         """Forget the request: the transaction, its pending bytes, and its APIs' in-memory changes."""
         if self.db.in_transaction:
@@ -294,34 +325,55 @@ class DurableMiddleware:
             receive = await _buffered(receive, limit)
             if receive is None:
                 return  # the client went away before sending its request
+        async with self.lock:
+            retry = _frees_space(scope)
+            held, error, full = await self._attempt(_fresh(scope) if retry else scope, receive, apis)
+            if full and retry and self.state.release_reserve():
+                # A delete or a reset frees space, but must first write its own commit: the reserve kept
+                # for this is released, and the request runs again (it has no body to replay; the routers
+                # rewrite the scope they are given, so each run gets its own).
+                held, error, full = await self._attempt(_fresh(scope), _no_body, apis)
+            if not full and error is None:
+                self.state.keep_reserve()  # space was freed (or never short): keep some for next time
+        for message in held:
+            await send(message)
+        if error is not None:
+            raise error
+
+    async def _attempt(self, scope, receive, apis) -> tuple[list[dict], Exception | None, bool]:
+        """One run of a write under the lock: the messages to send, the app's exception, and whether the
+        commit failed because the disk is full."""
         held: list[dict] = []
 
         async def hold(message):
             held.append(message)
 
-        error: Exception | None = None
-        async with self.lock:
-            try:
-                await self.state.begin()
-            except sqlite3.Error:  # e.g. another process held the write lock past the busy timeout
-                held = _unavailable(apis, "the mock's state is busy; retry")
-            else:
-                try:
-                    await self.app(scope, receive, hold)
-                except Exception as exc:
-                    error = exc
-                if error is None and _status(held) < 500:
-                    try:
-                        await self.state.commit(apis)
-                    except Exception:
-                        self.state.rollback(apis)
-                        held = _unavailable(apis, "the mock could not store this change; nothing was kept")
-                else:
-                    self.state.rollback(apis)
-        for message in held:
-            await send(message)
-        if error is not None:
-            raise error
+        try:
+            await self.state.begin()
+        except sqlite3.Error:  # e.g. another process held the write lock past the busy timeout
+            return _unavailable(apis, "the mock's state is busy; retry"), None, False
+        try:
+            await self.app(scope, receive, hold)
+        except Exception as exc:
+            self.state.rollback(apis)
+            return held, exc, False
+        if _status(held) >= 500:
+            self.state.rollback(apis)
+            return held, None, False
+        try:
+            await self.state.commit(apis)
+        except Exception as exc:
+            self.state.rollback(apis)
+            if disk_full(exc):
+                logger.warning("mockserver: the disk of %s is full: %s", self.state.dir, exc)
+                message = (
+                    f"the disk of the mock's state ({self.state.dir}) is full, so nothing was kept; "
+                    "DELETE images or POST /__mock__/reset to free space"
+                )
+                return _unavailable(apis, message), None, True
+            logger.warning("mockserver: a change could not be stored: %s", exc)
+            return _unavailable(apis, "the mock could not store this change; nothing was kept"), None, False
+        return held, None, False
 
     def _tagged(self, send):
         async def tagged(message):
@@ -331,6 +383,26 @@ class DurableMiddleware:
             await send(message)
 
         return tagged
+
+
+def disk_full(exc: BaseException) -> bool:
+    """SQLite's SQLITE_FULL, or ENOSPC/EDQUOT from writing a file."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(exc)
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def _frees_space(scope) -> bool:
+    return scope["method"] == "DELETE" or scope["path"] == "/__mock__/reset"
+
+
+def _fresh(scope) -> dict:
+    extensions = {name: dict(value) for name, value in scope.get("extensions", {}).items()}
+    return {**scope, "extensions": extensions}
+
+
+async def _no_body():
+    return {"type": "http.request", "body": b"", "more_body": False}
 
 
 def _stored_state(text: str, name: str):
