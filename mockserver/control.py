@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from .context import operation_index
 from .errors import ApiError, error_body, logger
-from .fixtures import load_seed_data
+from .fixtures import SeedError, load_seed_data
 from .journal import BadFilter, matcher
 from .prefer import MAX_DELAY_MS, Behaviour
 from .registry import FIXTURES_DIR
@@ -92,7 +92,10 @@ async def fixtures(request: Request) -> Response:
             directory = Path(json.loads(raw)["dir"])
         except (ValueError, KeyError, TypeError) as exc:
             raise ApiError(400, 'the body must be {"dir": "<fixtures directory>"} or empty') from exc
-    counts = load_seed_data(ctx, directory)
+    try:
+        counts = load_seed_data(ctx, directory)
+    except SeedError as exc:
+        raise ApiError(400, str(exc)) from exc
     return JSONResponse({"loaded": counts}, status_code=201)
 
 

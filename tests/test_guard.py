@@ -5,6 +5,8 @@ Access. The real-browser half is in tests/test_browser.py."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 from conftest import LiveServer, image_bytes
@@ -234,3 +236,27 @@ def test_forced_behaviour_is_named_on_every_answer_it_shapes(http, mock):
     assert "x-mock-behaviour" not in http.get("/everydaypic/v1/image").headers
     mock.set_behaviour()
     assert "x-mock-behaviour" not in http.get("/tagged-images/v1/images").headers
+
+
+@pytest.mark.parametrize(
+    "image", ["../../../../etc/hostname", "/etc/hostname", "link-out.png", "missing.png"]
+)
+def test_seed_images_must_be_files_inside_the_fixtures_directory(make_client, tmp_path, image):
+    (tmp_path / "seed").mkdir()
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "ok.png").write_bytes(image_bytes())
+    (tmp_path / "images" / "link-out.png").symlink_to("/etc/hostname")
+    entries = [
+        {"image": "ok.png", "fileName": "ok.png", "name": "ok"},
+        {"image": image, "fileName": "x", "name": "x"},
+    ]
+    (tmp_path / "seed" / "everydaypic.json").write_text(json.dumps(entries))
+    client = make_client()
+    response = client.post("/__mock__/fixtures", json={"dir": str(tmp_path)})
+    assert response.status_code == 400 and image in response.json()["error"]
+    assert client.get("/__mock__/state").json()["stored_files"] == 0  # a bad seed loads nothing
+
+
+def test_the_packaged_fixtures_still_load(make_client):
+    response = make_client().post("/__mock__/fixtures")
+    assert response.status_code == 201 and all(response.json()["loaded"].values())

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ..errors import ApiError
+from ..fixtures import seed_image
 from .base import BaseApi, json_reply, read_upload, record_fields
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # spec: file maxLength, x-decision (the seed is silent)
@@ -56,7 +57,7 @@ class EverydaypicApi(BaseApi):
 
     def seed(self, entries, images_dir) -> int:
         for entry in entries:
-            data = (images_dir / entry["image"]).read_bytes()
+            data = seed_image(images_dir, entry["image"])
             self._create(data, entry["fileName"], entry["name"])
         return len(entries)
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ..errors import ApiError
+from ..fixtures import seed_image
 from .base import BaseApi, json_reply, read_upload, record_fields
 
 MAX_FILE_BYTES = 5242800  # the seed: "Объём не более 5242800 байт"
@@ -94,7 +95,7 @@ class EvotorApi(BaseApi):
 
     def seed(self, entries, images_dir) -> int:
         for entry in entries:
-            data = (images_dir / entry["image"]).read_bytes()
+            data = seed_image(images_dir, entry["image"])
             if len(data) > MAX_FILE_BYTES:
                 raise ApiError(413, f"seed image {entry['image']} is larger than {MAX_FILE_BYTES} bytes")
             self._create(data, entry["store_id"], entry["product_id"], entry["token"])

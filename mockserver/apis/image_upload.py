@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ..errors import ApiError
+from ..fixtures import seed_image
 from ..images import InvalidImage, inspect_image
 from ..records import EncodedList
 from .base import BaseApi, json_reply, read_upload, record_fields, request_origin
@@ -79,7 +80,7 @@ class ImageUploadApi(BaseApi):
 
     def seed(self, entries, images_dir) -> int:
         for entry in entries:
-            data = (images_dir / entry["image"]).read_bytes()
+            data = seed_image(images_dir, entry["image"])
             self._store(data, entry.get("originalFileName", entry["image"]), entry.get("contentType"))
         return len(entries)
 

@@ -31,6 +31,7 @@ from PIL import Image
 from starlette.responses import Response
 
 from ..errors import ApiError
+from ..fixtures import seed_image
 from ..forms import decoded_form
 from ..images import MIME_BY_FORMAT
 from .base import BaseApi, json_reply, request_origin
@@ -153,7 +154,7 @@ class SharinpixApi(BaseApi):
         for entry in entries:
             cloudinary = dict(entry["cloudinary"])
             if entry.get("image"):
-                data = (images_dir / entry["image"]).read_bytes()
+                data = seed_image(images_dir, entry["image"])
                 facts = self.image_facts(data)
                 cloudinary.setdefault("width", str(facts.width))
                 cloudinary.setdefault("height", str(facts.height))

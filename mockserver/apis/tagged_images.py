@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from starlette.responses import Response
 
 from ..errors import ApiError
+from ..fixtures import seed_image
 from ..images import decode_off_loop
 from ..records import EncodedList
 from ..wildcard import like_pattern  # linear time: no pattern can stall the server (issue 12, D8)
@@ -197,7 +198,7 @@ class TaggedImagesApi(BaseApi):
         for entry in entries:
             tags = entry.get("tags", [])
             if entry.get("image"):
-                data = (images_dir / entry["image"]).read_bytes()
+                data = seed_image(images_dir, entry["image"])
                 self._create_uploaded(entry["filename"], data, tags)
             else:
                 self._create(entry["filename"], entry.get("size") or 0, tags)
