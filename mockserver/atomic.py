@@ -17,6 +17,7 @@ import contextlib
 from starlette.formparsers import MultiPartException
 
 from .durable import _buffered, _declared_length, _status
+from .images import decode_before_locks
 from .prefer import delay_before_locks
 from .reply_cache import apis_written_by
 
@@ -40,6 +41,7 @@ class AtomicWriteMiddleware:
             receive = await _buffered(receive, limit)
             if receive is None:
                 return  # the client went away before sending its request
+            await decode_before_locks(scope["headers"], receive.body)  # an upload's pixels too
         held: list[dict] = []
 
         async def hold(message):

@@ -40,6 +40,7 @@ from .blobs import Blob, FileBlobStore, StoredBlob
 from .errors import error_body
 from .fixtures import load_seed_data
 from .gate import repaired
+from .images import decode_before_locks
 from .persistence import load_snapshot, log_repairs, restore_or_skip, retire_snapshot, signing_key
 from .prefer import delay_before_locks
 
@@ -325,6 +326,7 @@ class DurableMiddleware:
             receive = await _buffered(receive, limit)
             if receive is None:
                 return  # the client went away before sending its request
+            await decode_before_locks(scope["headers"], receive.body)  # so are an upload's pixels
         async with self.lock:
             retry = _frees_space(scope)
             held, error, full = await self._attempt(_fresh(scope) if retry else scope, receive, apis)
@@ -464,4 +466,5 @@ async def _buffered(receive, limit: int):
             return first
         return await receive()
 
+    replay.body = None if more else first["body"]  # the whole body, when it was all read
     return replay

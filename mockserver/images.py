@@ -101,7 +101,7 @@ def inspect_image(data: bytes) -> ImageFacts:
     """Decode fully with a pixel budget against bombs; the verdict of :func:`decode_off_loop` on these
     very bytes, when the request already had them decoded off the event loop."""
     done = _DECODED.get()
-    if done is not None and done[0] is data:
+    if done is not None and (done[0] is data or done[0] == data):
         if isinstance(done[1], InvalidImage):
             raise done[1]
         return done[1]
@@ -121,6 +121,10 @@ async def decode_off_loop(data: bytes) -> None:
     """Decode a large image in the bounded pool, so it never holds up the other requests (a small one at
     once, see ``INLINE_PIXELS``); the verdict is kept for this request's own ``inspect_image(data)``,
     which the handlers call where they check and store without an ``await`` in between (ALL-04)."""
+    done = _DECODED.get()
+    if done is not None and (done[0] is data or done[0] == data):  # decoded before the write lock
+        _DECODED.set((data, done[1]))
+        return
     try:
         img = _opened(data)  # the header only: cheap, and warnings filters are not thread-safe
         if img.size[0] * img.size[1] <= INLINE_PIXELS:
@@ -130,3 +134,65 @@ async def decode_off_loop(data: bytes) -> None:
     except InvalidImage as exc:
         verdict = exc
     _DECODED.set((data, verdict))
+
+
+# -- before the write locks ----------------------------------------------------------------------------
+
+
+async def decode_before_locks(headers, body: bytes | None) -> None:
+    """The image a write uploads (a raw image body, or a multipart body's first file part), decoded by the
+    layers that take a write lock before they take it: the handler's own decode then finds the verdict
+    (``decode_off_loop``), so no upload waits for another's pixels while holding its API's lock."""
+    if not body:
+        return
+    content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"").lower()
+    data = body if content_type.startswith(b"image/") else None
+    if content_type.startswith(b"multipart/form-data"):
+        data = _first_file_part(content_type, body)
+    if data:
+        await decode_off_loop(data)
+
+
+def _first_file_part(content_type: bytes, body: bytes) -> bytes | None:
+    """python-multipart's parser (Starlette's), on the bytes already read: the first part with a file name."""
+    from python_multipart.multipart import MultipartParser, parse_options_header
+
+    boundary = parse_options_header(content_type)[1].get(b"boundary")
+    if not boundary:
+        return None
+    parts: list[tuple[bool, list[bytes]]] = []
+    header: list[bytes] = [b"", b""]
+
+    def on_part_begin():
+        parts.append((False, []))
+
+    def on_header_field(data, start, end):
+        header[0] += data[start:end]
+
+    def on_header_value(data, start, end):
+        header[1] += data[start:end]
+
+    def on_header_end():
+        name, value = header[0].lower(), header[1]
+        if name == b"content-disposition" and b"filename" in value and parts:
+            parts[-1] = (True, parts[-1][1])
+        header[0] = header[1] = b""
+
+    def on_part_data(data, start, end):
+        if parts and parts[-1][0]:
+            parts[-1][1].append(data[start:end])
+
+    callbacks = {
+        "on_part_begin": on_part_begin,
+        "on_header_field": on_header_field,
+        "on_header_value": on_header_value,
+        "on_header_end": on_header_end,
+        "on_part_data": on_part_data,
+    }
+    try:
+        parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
+        parser.write(body)
+        parser.finalize()
+    except Exception:  # malformed: the request's own parse will say so
+        return None
+    return next((b"".join(chunks) for is_file, chunks in parts if is_file), None)
