@@ -613,6 +613,8 @@ class JournalMiddleware:
         try:
             return self._apis_of[path]
         except KeyError:
+            if len(path) > 512:  # only short paths are kept: the memo is bounded in bytes, not just count
+                return self._find_api(path)
             if len(self._apis_of) >= 4096:
                 self._apis_of.clear()
             api = self._apis_of[path] = self._find_api(path)

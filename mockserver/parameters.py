@@ -100,7 +100,12 @@ def reuse_parsed(scope, request) -> None:
 def cached_sanitiser(sanitize):
     """Connexion's name sanitiser (three regular expressions), once per name; bounded, as clients choose
     names."""
-    return functools.lru_cache(maxsize=4096)(sanitize)
+    cached = functools.lru_cache(maxsize=4096)(sanitize)
+
+    def sanitised(name):  # only short names are kept: the cache is bounded in bytes, not just count
+        return cached(name) if len(name) <= 256 else sanitize(name)
+
+    return sanitised
 
 
 class BodilessArguments:
