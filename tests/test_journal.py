@@ -259,6 +259,36 @@ def test_the_command_line_sets_the_size():
         settings("--journal-size", "-1")
 
 
+def test_the_journal_is_capped_in_bytes_oldest_first(make_client):
+    client = make_client(journal_bytes=256 * 1024)
+    padding = {"X-Padding": "p" * 6000}  # about 7 KB an entry, with the overhead counted
+    for i in range(100):
+        client.get(f"/tagged-images/v1/images?page={i}", headers=padding)
+    entries = journal(client)
+    assert 20 < len(entries) < 50, len(entries)
+    assert entries[-1]["query"] == {"page": ["99"]}  # the newest kept, the oldest dropped
+    assert client.app.ctx.journal.held_bytes <= 256 * 1024
+    parsed = settings_from_args(build_parser().parse_args(["--journal-mb", "8"]))
+    assert parsed.journal_bytes == 8 * 2**20
+
+
+def test_a_body_is_previewed_within_bounds(make_client):
+    client = make_client()
+    tags = [f"t{i}" for i in range(500)]
+    nested: object = "deep"
+    for _ in range(20):
+        nested = {"n": nested}
+    body = {"filename": "a.png", "tags": tags, "extra": nested, **{f"f{i}": i for i in range(100)}}
+    client.post("/tagged-images/v1/images", json=body)
+    fields = only(client)["body"]["fields"]
+    assert fields["tags"][:50] == tags[:50] and fields["tags"][50] == "… 450 more items"
+    assert len(fields) == 51 and fields["…"] == "53 more fields"
+    big = {"filename": "b.png", "tags": ["x" * 200] * 6000}  # over 1 MiB: hashed, not parsed
+    client.post("/tagged-images/v1/images", json=big)
+    kept = journal(client)[-1]["body"]
+    assert kept["fields"] is None and kept["size"] > 2**20 and kept["sha256"]
+
+
 def test_processes_sharing_a_state_dir_share_one_journal(make_client, tmp_path):
     one, two = make_client(state_dir=tmp_path), make_client(state_dir=tmp_path)
     one.post("/tagged-images/v1/tags", json={"name": "a"})
