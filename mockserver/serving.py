@@ -10,7 +10,8 @@ Go's ``ReadHeaderTimeout`` and Node's ``headersTimeout``/``maxHeaderSize`` do:
   closed, before the parser buffers any more of it;
 - a connection whose request head is not complete within ``header_timeout`` seconds (10 by default) of the
   connection (kept alive: of the next request's first byte; an idle kept-alive connection is closed by
-  uvicorn's own 5 s keep-alive timeout) gets 408 and is closed.
+  uvicorn's own 5 s keep-alive timeout) gets 408 and is closed; one that sent nothing at all (a browser's
+  preconnect) is closed without an answer, as Go's and Node's servers do.
 """
 
 from __future__ import annotations
@@ -65,7 +66,9 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     def _head_too_slow(self) -> None:
         self._head_deadline = None
-        if self._head_bytes is not None and not self._refused:
+        if self._head_bytes == 0:  # nothing sent (a browser's preconnect): closed without an answer
+            self.transport.close()
+        elif self._head_bytes is not None and not self._refused:
             message = f"the request's headers did not arrive within {self.header_timeout:g} s"
             self._refuse(408, "Request Timeout", message)
 
