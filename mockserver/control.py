@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import sqlite3
 from pathlib import Path
 
 import orjson
@@ -72,7 +73,10 @@ async def requests(request: Request) -> Response:
     if journal is None:
         raise ApiError(404, "the request journal is off (mockserver --journal-size 0)")
     if request.method == "DELETE":
-        journal.clear()
+        try:
+            journal.clear()
+        except sqlite3.Error as exc:  # under --state-dir, a full disk: an answer that says so, not a 500
+            raise ApiError(503, f"the journal could not be cleared: {exc}") from exc
         return Response(status_code=204)
     try:
         keep = matcher(dict(request.query_params))

@@ -138,3 +138,14 @@ def test_reset_never_answers_500_even_when_the_journal_cannot_be_cleared(durable
         response = client.post("/__mock__/reset")
     assert response.status_code == 204, response.text
     assert client.get("/tagged-images/v1/tags").json()["results"] == []
+
+
+def test_clearing_the_journal_on_a_full_disk_says_so(durable_client, monkeypatch):
+    app, client = durable_client
+
+    def full(*_):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(app.ctx.journal, "clear", full)
+    response = client.delete("/__mock__/requests")
+    assert response.status_code == 503 and FULL in response.json()["error"]
