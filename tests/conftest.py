@@ -7,6 +7,7 @@ import json
 
 import pytest
 from PIL import Image
+from source_documents import ROOT as ROOT  # re-exported: the tests import it from here
 from source_documents import report_line
 from starlette.testclient import TestClient
 
