@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from readme_commands import sh_blocks
+from readme_commands import free_port, sh_blocks
 from source_documents import ROOT, SOURCES_ENV
 
 # Fast, and between them they touch every kind of test: specs, the rule catalogue, one API's mock tests,
@@ -57,6 +58,30 @@ def clone(tmp_path_factory) -> tuple[Path, dict]:
 def _readme_test_command(repo: Path) -> str:
     """The README's second set-up block: install, then pytest."""
     return sh_blocks((repo / "README.md").read_text(encoding="utf-8"))[1].command
+
+
+def test_a_light_install_serves_the_mock_and_runs_conformance_without_the_dev_tools(clone):
+    """``pip install .``: no browser driver, no linter, no tox; the mock and the conformance command work."""
+    repo, env = clone
+    installed = _run("pip install -q .", repo, env, 600)
+    assert installed.returncode == 0, installed.stdout[-3000:] + installed.stderr[-3000:]
+    dev_tools = ("playwright", "ruff", "tox")
+    dev_only = f"import importlib.util as u; print([m for m in {dev_tools!r} if u.find_spec(m)])"
+    present = _run(["python", "-c", dev_only], repo, env, 60)
+    assert present.stdout.strip() == "[]", present.stdout + present.stderr
+    port = free_port()
+    log = (repo.parent / "light-mock.log").open("w")
+    server = subprocess.Popen(["mockserver", "--api", "everydaypic", "--port", str(port)], cwd=repo.parent,
+                              env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        checked = _run(["conformance", "--api", "everydaypic", "--base-url", f"http://127.0.0.1:{port}",
+                        "--seed", "1", "--max-examples", "3"], repo.parent, env, 300)
+        assert checked.returncode == 0, checked.stdout[-4000:] + checked.stderr[-2000:]
+        assert re.search(r"everydaypic @ .*: PASSED", checked.stdout), checked.stdout[-2000:]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        log.close()
 
 
 def test_a_fresh_clone_installs_collects_everything_and_passes_a_fast_subset(clone):
