@@ -6,7 +6,7 @@ import contextlib
 import copy
 import functools
 import gc
-import sys
+import logging
 
 from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import ProblemException
@@ -46,6 +46,7 @@ from .guard import GuardMiddleware
 from .journal import JournalMiddleware
 from .lean_validation import SpecOnceRequestValidationMiddleware, SpecOnceResponseValidationMiddleware
 from .limits import BodyLimitMiddleware
+from .logs import STARTUP_LOGGER
 from .once_decorated import OnceDecoratedApp
 from .parameters import TablesOnceURIParser
 from .prefer import PreferMiddleware
@@ -160,7 +161,7 @@ class MockServer:
 
             self.durable = DurableState(self.ctx, self.settings.state_dir)
             self.asgi = DurableMiddleware(self.asgi, self.durable)
-            print(f"mockserver: {self.durable.summary()}", file=sys.stderr)
+            logging.getLogger(STARTUP_LOGGER).info("mockserver: %s", self.durable.summary())
         elif self.settings.seed_data:
             load_seed_data(self.ctx, self.settings.seed_data)
         # Outermost: the journal sees what the client sees, and CORS covers every answer (the durable

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import json
 import logging
+import logging.config
 import os
+import socket
 import sys
 import time
 import warnings
@@ -92,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.add_argument(
+        "--log-format",
+        default="text",
+        choices=("text", "json"),
+        help="text (default) or json: one object a line, for log collectors",
+    )
+    p.add_argument(
         "--access-log",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -142,10 +151,11 @@ def _public_url(url: str | None) -> str | None:
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
 
-def _settings_to_env(settings) -> str:
+def _settings_to_env(settings, access_log: bool) -> str:
     """The settings as JSON for the worker processes (the signing key stays in the state dir)."""
     values = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
     del values["signing_key"]
+    values["access_log"] = access_log
     return json.dumps(values, default=str)  # Path -> str, tuple -> list
 
 
@@ -154,15 +164,18 @@ def worker_app():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from .app import create_app
     from .context import Settings
+    from .logs import AccessLogMiddleware
 
     values = json.loads(os.environ[SETTINGS_ENV])
+    access_log = values.pop("access_log")
     for name in ("apis", "allow_origins", "allow_hosts"):
         values[name] = tuple(values[name])
     for name in ("state_dir", "seed_data"):
         values[name] = Path(values[name]) if values[name] else None
     # uvicorn configured its loggers from --log-level in this process before calling the factory.
     _quiet_client_errors(logging.getLogger("uvicorn.error").getEffectiveLevel() <= logging.DEBUG)
-    return create_app(Settings(**values))  # mockserver.durable reads the signing key from state_dir
+    app = create_app(Settings(**values))  # mockserver.durable reads the signing key from state_dir
+    return AccessLogMiddleware(app) if access_log else app
 
 
 def _quiet_client_errors(debug: bool) -> None:
@@ -170,6 +183,26 @@ def _quiet_client_errors(debug: bool) -> None:
     # not defined"): those are the client's 4xx, already in the access log, not the server's errors.
     for name in ("connexion.validators", "connexion.decorators.parameter"):
         logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.CRITICAL)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything says "ready"; a port in use is the user's to fix."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise SystemExit(
+                f"mockserver: port {port} on {host} is already in use; stop what listens there, "
+                f"or choose another port with --port N"
+            ) from None
+        raise SystemExit(f"mockserver: cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -185,41 +218,42 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from .app import create_app
+    from .logs import STARTUP_LOGGER, AccessLogMiddleware, announce, log_config
 
     settings = settings_from_args(args)
+    logs = log_config(args.log_level, args.log_format)
+    logging.config.dictConfig(logs)
+    _quiet_client_errors(args.log_level == "debug")
+    sock = bind(args.host, args.port)
+    port = sock.getsockname()[1]
     for note in [*serving.startup_notes(settings), *guard.startup_notes(args, settings)]:
-        print(f"mockserver: {note}", file=sys.stderr)
-    base = f"http://{args.host}:{args.port}"
+        logging.getLogger(STARTUP_LOGGER).info("mockserver: %s", note)
     if args.workers > 1:
-        os.environ[SETTINGS_ENV] = _settings_to_env(settings)
-        print(f"mockserver: {args.workers} workers sharing {settings.state_dir} at {base}/", file=sys.stderr)
-        logging.basicConfig(level=args.log_level.upper())
+        # uvicorn's workers bind the address themselves: the check above only made a busy port a clear error.
+        sock.close()
+        os.environ[SETTINGS_ENV] = _settings_to_env(settings, args.access_log)
+        announce(settings, args.host, port, time.perf_counter() - started)
+        workers = f"{args.workers} workers share {settings.state_dir}"
+        logging.getLogger(STARTUP_LOGGER).info("mockserver: %s", workers)
         uvicorn.run(
             "mockserver.cli:worker_app",
             factory=True,
             workers=args.workers,
             host=args.host,
-            port=args.port,
+            port=port,
             log_level=args.log_level,
-            access_log=args.access_log,
+            log_config=logs,
+            access_log=False,
             **serving.uvicorn_options(args),
         )
         return 0
     server = create_app(settings)
-    print(f"mockserver: ready in {time.perf_counter() - started:.2f}s at {base}/", file=sys.stderr)
-    for name in settings.apis:
-        path = APIS[name].base_path(settings.prefixed)
-        print(f"  {name:14} {base}{path}/   (Swagger UI: {base}{path}/ui/)", file=sys.stderr)
-    logging.basicConfig(level=args.log_level.upper())
-    _quiet_client_errors(args.log_level == "debug")
-    uvicorn.run(
-        server,
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        access_log=args.access_log,
-        **serving.uvicorn_options(args),
+    app = AccessLogMiddleware(server) if args.access_log else server
+    config = uvicorn.Config(
+        app, log_level=args.log_level, log_config=logs, access_log=False, **serving.uvicorn_options(args)
     )
+    announce(settings, args.host, port, time.perf_counter() - started)
+    uvicorn.Server(config).run(sockets=[sock])
     return 0
 
 

@@ -1,6 +1,6 @@
 """Ready-made development tokens, accepted by the default mock and under ``--jwt-secret DEV_SECRET``.
 
-HS256 is deterministic, so these strings never change; the README prints them and a test checks it.
+HS256 is deterministic, so these strings never change; docs/mock.md prints them and a test checks it.
 """
 
 from __future__ import annotations

@@ -28,8 +28,6 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
-from .errors import error_body
-
 CONTROL_TOKEN_HEADER = "X-Mock-Token"
 ANYONE = "*"
 _LOOPBACK_ORIGIN = re.compile(
@@ -154,6 +152,8 @@ class GuardMiddleware:
         refused = self.policy.refusal(scope)
         if refused is None:
             return await self.app(scope, receive, send)
+        from .errors import error_body  # Connexion's import is the command line's to time (mockserver.cli)
+
         status, reason = refused
         api = self.ctx.api_for_path(scope.get("path", "")) or "__mock__"
         body, content_type = error_body(api, status, reason)

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 
 import pytest
 from PIL import Image
+from source_documents import ROOT as ROOT  # re-exported: the tests import it from here
+from source_documents import report_line
 from starlette.testclient import TestClient
 
 from mockserver.app import create_app
 from mockserver.background import BackgroundMock
 from mockserver.registry import FIXTURES_DIR
-
-ROOT = Path(__file__).resolve().parent.parent
-SEEDS_DIR = ROOT.parent / "shared" / "seeds"
 
 
 def image_bytes(width: int = 32, height: int = 32, fmt: str = "PNG", color=(10, 120, 200), **save) -> bytes:
@@ -85,6 +83,10 @@ def live_mock():
     server = LiveServer()
     yield server
     server.stop()
+
+
+def pytest_report_header(config):
+    return report_line()
 
 
 def pytest_terminal_summary(terminalreporter):

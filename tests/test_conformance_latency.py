@@ -2,7 +2,7 @@
 every request (as from a staging server across a network) gives no FAIL and no WARN, over several seeds.
 
 CI runs 50 ms with one seed per API; ``CONFORMANCE_LATENCY=full`` runs 50 ms and 200 ms with seeds 1-3
-(the README's "Proof of power" section), and benchmarks/ records the five APIs' run times."""
+(docs/decisions.md, "Proof of power, both ways"), and benchmarks/ records the five APIs' run times."""
 
 from __future__ import annotations
 

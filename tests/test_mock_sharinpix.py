@@ -9,23 +9,26 @@ from urllib.parse import quote
 
 import httpx
 import jwt
-from conftest import SEEDS_DIR, json_of
+import yaml
+from conftest import json_of
+from source_documents import SEEDS_DIR, needs_sources
 
 from conformance.openapi_check import assert_honours_contract
 from mockserver import devtokens
 from mockserver.app import create_app
 from mockserver.images import inspect_image
+from mockserver.registry import SPECS_DIR
 
 ALBUM = "00100000123BB146"
 PATH = f"/api/v1/albums/{ALBUM}/images/"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-SEED_TEXT = (SEEDS_DIR / "003_bb563f67edeea9c3.txt").read_text(encoding="utf-8")
 ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+00:00$")
 
 
-def _seed_example():
-    """The seed's example exchange, parsed out of the file as it stands."""
-    request_part, response_part = SEED_TEXT.split("### Response", 1)
+def _seed_example_from_the_seed():
+    """The seed's example exchange, parsed out of the seed document as it stands."""
+    text = (SEEDS_DIR / "003_bb563f67edeea9c3.txt").read_text(encoding="utf-8")
+    request_part, response_part = text.split("### Response", 1)
     pres = [html.unescape(p) for p in re.findall(r"<pre>(.*?)</pre>", request_part, re.S)]
     headers = dict(
         line.split(": ", 1) if ": " in line else (line.rstrip(":"), "") for line in pres[0].splitlines()
@@ -36,8 +39,34 @@ def _seed_example():
     return headers, method, path, body, response_body
 
 
-SEED_HEADERS, SEED_METHOD, SEED_PATH, SEED_BODY, SEED_RESPONSE = _seed_example()
+def _seed_example_from_the_spec():
+    """The same exchange as the spec keeps it: the verbatim body (``x-seed-example-body``), the example
+    token (the ``X-token`` the seed's response echoes) and the example response."""
+    operation = yaml.safe_load((SPECS_DIR / "sharinpix.yaml").read_text(encoding="utf-8"))["paths"][
+        "/api/v1/albums/{album_id}/images/"
+    ]["post"]
+    media = operation["requestBody"]["content"]["application/x-www-form-urlencoded"]
+    ok = operation["responses"]["200"]
+    headers = {
+        "Authorization": f'Token token="{ok["headers"]["X-token"]["example"]}"',
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    return headers, "POST", PATH, media["x-seed-example-body"], ok["content"]["application/json"]["example"]
+
+
+# The tests send the spec's copy, so they run in a clone without the seed; with the seed, the copy is checked.
+SEED_HEADERS, SEED_METHOD, SEED_PATH, SEED_BODY, SEED_RESPONSE = _seed_example_from_the_spec()
 SEED_TOKEN = re.fullmatch(r'Token token="(.+)"', SEED_HEADERS["Authorization"]).group(1)
+
+
+@needs_sources
+def test_spx02_the_specs_copy_of_the_seed_example_is_the_seeds():
+    """The tests send the spec's copy of the example exchange: it must be the seed's, to the byte."""
+    from_seed, from_spec = _seed_example_from_the_seed(), _seed_example_from_the_spec()
+    headers, *rest = from_seed
+    assert headers["Authorization"] == from_spec[0]["Authorization"]
+    assert headers["Content-Type"].startswith(from_spec[0]["Content-Type"])
+    assert rest == list(from_spec[1:])
 
 
 def auth(token: str = SEED_TOKEN) -> dict:

@@ -1,8 +1,10 @@
-"""The README's promises: every command it shows works as written, and what it says matches the code.
+"""The README's and the docs' promises: every command they show works as written, and what they say matches
+the code.
 
-Each ``sh`` block is run for real (servers on free ports, commands with ``bash -euo pipefail`` from a
-directory that has the repository's ``fixtures/`` and ``specs/``), or names the test that runs it; see
-``readme_commands`` for the conventions. The ``python`` snippets run as the tests of an empty project.
+Each ``sh`` block of ``README.md`` and of every page in ``docs/`` is run for real (servers on free ports,
+commands with ``bash -euo pipefail`` from a directory that stands for the repository root), or names the test
+that runs it; see ``readme_commands`` for the conventions. A command runs against the latest server block
+above it in the same page. The ``python`` snippets of every page run as the tests of an empty project.
 """
 
 from __future__ import annotations
@@ -23,8 +25,18 @@ from mockserver.registry import APIS
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 BLOCKS = sh_blocks(README)
-RUN = [b for b in BLOCKS if b.exercised_by is None]
-MARKED = [b for b in BLOCKS if b.exercised_by is not None]
+README_LINES_AT_MOST = 150  # a front door: the depth lives in docs/
+PAGES = {"README": README} | {
+    f"docs/{path.stem}": path.read_text(encoding="utf-8") for path in sorted((ROOT / "docs").glob("*.md"))
+}
+PAGE_BLOCKS = [(page, block) for page, text in PAGES.items() for block in sh_blocks(text)]
+RUN = [(page, b) for page, b in PAGE_BLOCKS if b.exercised_by is None]
+MARKED = [(page, b) for page, b in PAGE_BLOCKS if b.exercised_by is not None]
+
+
+def _id(item) -> str:
+    page, block = item
+    return f"{page}-{block.id}"
 
 
 def test_ci_runs_exactly_the_readme_test_command():
@@ -40,41 +52,52 @@ def test_setup_is_install_and_serve_then_install_and_test():
     assert BLOCKS[1].command == 'pip install -e ".[dev]" && pytest'
 
 
-def test_readme_dev_tokens_are_the_ones_the_code_makes():
-    assert f"Bearer {devtokens.image_upload_token()}`" in README
-    assert f'Token token="{devtokens.sharinpix_token()}"`' in README
-    assert devtokens.EVOTOR_TOKEN in README
+def test_the_dev_tokens_shown_are_the_ones_the_code_makes():
+    page = PAGES["docs/mock"]
+    assert f"Bearer {devtokens.image_upload_token()}`" in page
+    assert f'Token token="{devtokens.sharinpix_token()}"`' in page
+    assert devtokens.EVOTOR_TOKEN in page
 
 
-def test_the_readme_runs_commands_and_servers():
-    """Guards the parsing: the README shows servers and client commands, and marks only a few blocks."""
-    assert sum(b.starts_server for b in RUN) >= 3
-    assert sum(not b.starts_server for b in RUN) >= 5
+def test_the_pages_run_commands_and_servers():
+    """Guards the parsing: the pages show servers and client commands, and mark only a few blocks."""
+    assert sum(b.starts_server for _, b in RUN) >= 5
+    assert sum(not b.starts_server for _, b in RUN) >= 8
     assert len(MARKED) <= len(RUN)
 
 
-@pytest.mark.parametrize("block", MARKED, ids=lambda b: f"{b.id}-{b.exercised_by.rpartition('::')[2]}")
-def test_a_marked_block_names_a_test_that_exists_and_runs_its_command(block: ShBlock):
+def test_the_readme_is_a_front_door_with_a_table_of_contents_into_every_page():
+    assert README.count("\n") <= README_LINES_AT_MOST
+    linked = set(re.findall(r"\]\((docs/[\w-]+\.md)\)", README))
+    assert linked == {f"{page}.md" for page in PAGES if page.startswith("docs/")}
+    for use in ("mockserver", "conformance", "contract_mock"):  # the three uses, each with an example
+        assert re.search(rf"```(sh|python)\n[^`]*{use}", README), use
+
+
+@pytest.mark.parametrize("item", MARKED, ids=lambda i: f"{_id(i)}-{i[1].exercised_by.rpartition('::')[2]}")
+def test_a_marked_block_names_a_test_that_exists_and_runs_its_command(item):
+    page, block = item
+    block_id = f"{page} {block.id}"
     path, sep, name = block.exercised_by.partition("::")
-    assert sep and name, f"{block.id}: exercised-by must be tests/<file>.py::<test>, got {block.exercised_by}"
+    assert sep and name, f"{block_id}: exercised-by must be tests/<file>.py::<test>, got {block.exercised_by}"
     test_file = ROOT / path
-    assert test_file.is_file(), f"{block.id}: {path} does not exist"
+    assert test_file.is_file(), f"{block_id}: {path} does not exist"
     source = test_file.read_text(encoding="utf-8")
     defined = {
         node.name
         for node in ast.walk(ast.parse(source))
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
     }
-    assert name in defined, f"{block.id}: {path} defines no {name}"
+    assert name in defined, f"{block_id}: {path} defines no {name}"
     key = block.key or block.command
-    assert key in source, f"{block.id}: {path} never mentions {key!r}, so it cannot be running `{block.text}`"
+    assert key in source, f"{block_id}: {path} never mentions {key!r}, so it cannot be running `{block.text}`"
 
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     """Where the README's commands run: a scratch directory seen as the repository root."""
     directory = tmp_path_factory.mktemp("readme")
-    for name in ("fixtures", "specs"):
+    for name in ("fixtures", "specs", "examples"):
         (directory / name).symlink_to(ROOT / name, target_is_directory=True)
     return directory
 
@@ -107,20 +130,21 @@ def servers(workdir):
     s.stop()
 
 
-def _server_for(block: ShBlock) -> ShBlock | None:
-    above = [b for b in RUN if b.starts_server and b.line <= block.line]
+def _server_for(page: str, block: ShBlock) -> ShBlock | None:
+    above = [b for p, b in RUN if p == page and b.starts_server and b.line <= block.line]
     return above[-1] if above else None
 
 
-@pytest.mark.parametrize("block", RUN, ids=lambda b: b.id)
-def test_readme_block_runs_as_written(block: ShBlock, servers, workdir):
-    server = servers.ensure(_server_for(block))
+@pytest.mark.parametrize("item", RUN, ids=_id)
+def test_a_block_runs_as_written(item, servers, workdir):
+    page, block = item
+    server = servers.ensure(_server_for(page, block))
     if block.starts_server:
         assert server is not None and server.proc.poll() is None
         return
     result = run_block(block, workdir, port=server.port if server else 8000)
     shown = (
-        f"\n--- block {block.id}:\n{block.text}"
+        f"\n--- {page}, block {block.id}:\n{block.text}"
         f"\n--- stdout:\n{result.stdout[-4000:]}\n--- stderr:\n{result.stderr[-4000:]}"
     )
     assert result.returncode == 0, shown
@@ -145,7 +169,7 @@ def test_setup_command_serves_all_five_apis_with_swagger_ui(tmp_path):
 
 def test_python_snippets_pass_as_tests_of_a_project_that_installed_us(tmp_path):
     """The plugin snippets, saved as test files in an empty project, pass with the installed plugin."""
-    snippets = code_blocks(README, "python")
+    snippets = [snippet for text in PAGES.values() for snippet in code_blocks(text, "python")]
     assert snippets
     for i, snippet in enumerate(snippets):
         (tmp_path / f"test_readme_snippet_{i}.py").write_text(snippet, encoding="utf-8")
@@ -171,7 +195,7 @@ def test_tox_envs_are_the_commands_the_tests_run():
     """tox is optional; its environments must run what the README says, which the tests above cover."""
     tox = configparser.ConfigParser(interpolation=None)
     tox.read(ROOT / "tox.ini")
-    shown = set(re.findall(r"^tox -e (\w+)", README, re.M))
+    shown = {env for text in PAGES.values() for env in re.findall(r"^tox -e (\w+)", text, re.M)}
     assert shown <= {s.removeprefix("testenv:") for s in tox.sections()}
     assert {"py311", "lint"} <= set(tox["tox"]["envlist"].replace(",", " ").split())
     assert tox["testenv"]["commands"].split()[0] == "pytest"
@@ -180,15 +204,31 @@ def test_tox_envs_are_the_commands_the_tests_run():
     assert "client-project" in " ".join(tox["testenv:example"].values())
 
 
-def _prose() -> str:
-    """The README without its code blocks: what it says in passing must be true too."""
-    return re.sub(r"```.*?```", "", README, flags=re.S)
+def _prose(text: str) -> str:
+    """A page without its code blocks: what it says in passing must be true too."""
+    return re.sub(r"```.*?```", "", text, flags=re.S)
 
 
-def test_relative_links_point_at_files_that_exist():
-    targets = re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", _prose())
-    assert targets
-    assert [t for t in targets if not (ROOT / t).exists()] == []
+def _anchors(text: str) -> set[str]:
+    """GitHub's anchors of a page's headings."""
+    return {
+        re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        for heading in re.findall(r"^#+ (.*)$", _prose(text), re.M)
+    }
+
+
+@pytest.mark.parametrize("page", sorted(PAGES))
+def test_relative_links_point_at_files_and_headings_that_exist(page):
+    here = (ROOT / page).parent
+    links = re.findall(r"\]\(([^)#:]*)(?:#([^)]*))?\)", _prose(PAGES[page]))
+    assert page == "README" or ("../README.md", "") in links  # every page leads back to the front door
+    missing = [f for f, _ in links if f and not (here / f).exists()]
+    assert missing == []
+    by_path = {(ROOT / p).with_suffix(".md").resolve(): text for p, text in PAGES.items()}
+    for target, anchor in links:
+        if anchor:
+            text = by_path.get((here / target).resolve()) if target else PAGES[page]
+            assert text is not None and anchor in _anchors(text), f"{page}: {target}#{anchor}"
 
 
 def test_every_option_the_readme_names_exists():
@@ -200,7 +240,7 @@ def test_every_option_the_readme_names_exists():
     plugin = ROOT / "conformance" / "pytest_plugin.py"  # the --contract-* options, declared as literals
     if plugin.exists():
         known |= set(re.findall(r'"(--contract-[a-z-]+)"', plugin.read_text(encoding="utf-8")))
-    named = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", _prose()))
+    named = {o for text in PAGES.values() for o in re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", _prose(text))}
     assert named - known == set()
 
 

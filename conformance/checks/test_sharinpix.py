@@ -39,7 +39,7 @@ NO_TOKEN_401 = "x-decision: a missing or malformed token gets 401"
 NOT_GRANTED_403 = "x-decision: a token whose abilities do not grant the album gets 403"
 WIDE_NUMBERS = "x-decision: cloudinary[width], [height] and [bytes] take up to 18 digits (64-bit)"
 
-# The seed's example request body, verbatim (shared/seeds/003_bb563f67edeea9c3.txt, kept in the spec under
+# The seed's example request body, verbatim (seed 003_bb563f67edeea9c3.txt, kept in the spec under
 # x-seed-example-body); SEED_PUBLIC_ID is replaced by a unique id before sending (no delete exists).
 SEED_PUBLIC_ID = "c6y8knpw2ywwwfc6cykj"
 

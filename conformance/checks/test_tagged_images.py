@@ -4,7 +4,7 @@ records (GET /search/images with both exact_tags and match_tags, as the seed req
 which lists everything, the checks hold invariants true whatever else is stored. Checks delete every record
 and tag they create.
 
-Levels (shared/BEHAVIOURS.md): a MUST finding rests on the seed alone (``check``, a plain ``assert``);
+Levels (BEHAVIOURS.md): a MUST finding rests on the seed alone (``check``, a plain ``assert``);
 what the project decided where the seed is silent (statuses it never names, error bodies of operations
 whose seed lists none, one search filter alone, the paging parameters of a tag's image listing...) is a
 ``should`` naming the decision. A setup step owned by another rule goes through ``needs`` (or raises

@@ -57,7 +57,7 @@ class ImageRecord:
     updated_at: str
 
     def public(self, url: str) -> dict:
-        """``ProductImage`` of the spec."""
+        """The spec's ``Image``."""
         return {
             "id": self.id,
             "user_id": self.user_id,
