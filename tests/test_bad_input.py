@@ -599,12 +599,13 @@ def test_chunked_upload_under_the_limit_is_accepted(client):
 
 
 # -- the HTTP layer ---------------------------------------------------------------------------------------
-def test_request_line_beyond_the_http_parsers_limit_is_400_and_the_server_lives(server, client):
-    """Past what uvicorn's parser accepts (a 1 MB query string), uvicorn itself answers 400 before any
-    application code runs, so the body is uvicorn's plain text, not the API's format."""
+def test_request_line_beyond_the_head_limit_is_431_and_the_server_lives(server, client):
+    """Past the request-head limit (16 KiB; a 1 MB query string), the mock's HTTP protocol answers 431
+    before the parser buffers it or any application code runs, so the body is plain text, not the API's
+    format (mockserver.serving)."""
     head = f"GET {TIM}/images?q={'x' * 1_000_000} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
     response, _ = raw_exchange(server, head, [])
-    assert response.status_code == 400
+    assert response.status_code == 431
     assert_healthy(client, "tagged-images")
 
 
