@@ -152,9 +152,13 @@ class GuardMiddleware:
         refused = self.policy.refusal(scope)
         if refused is None:
             return await self.app(scope, receive, send)
-        from .errors import error_body  # Connexion's import is the command line's to time (mockserver.cli)
+        from .errors import ApiError, error_body  # Connexion's import is the command line's to time
+        from .verdict import EXCHANGE
 
         status, reason = refused
+        exchange = scope.get(EXCHANGE)  # the access log's reason (mockserver.logs)
+        if exchange is not None:
+            exchange.refusal = ApiError(status, reason)
         api = self.ctx.api_for_path(scope.get("path", "")) or "__mock__"
         body, content_type = error_body(api, status, reason)
         headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]

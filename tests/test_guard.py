@@ -260,3 +260,16 @@ def test_seed_images_must_be_files_inside_the_fixtures_directory(make_client, tm
 def test_the_packaged_fixtures_still_load(make_client):
     response = make_client().post("/__mock__/fixtures")
     assert response.status_code == 201 and all(response.json()["loaded"].values())
+
+
+def test_the_access_log_gives_a_refusals_reason(tmp_path):
+    from mock_process import MockProcess
+
+    server = MockProcess("--log-level", "info", log_dir=tmp_path)
+    try:
+        httpx.get(f"{server.url}/__mock__/state", headers={"Host": "attacker.example"})
+        httpx.get(f"{server.url}/__mock__/state", headers={"Origin": EVIL})
+    finally:
+        output = server.stop()
+    assert "421" in output and "DNS rebinding guard" in output
+    assert "403" in output and "is not allowed to use this mock" in output
