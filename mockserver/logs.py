@@ -13,8 +13,9 @@ import json
 import logging
 import time
 from datetime import UTC, datetime
+from urllib.parse import unquote_plus
 
-from .journal import Exchange
+from .journal import REDACTED, Exchange, is_credential
 from .registry import APIS
 from .verdict import EXCHANGE, contract_verdict, refusal_message
 
@@ -74,6 +75,18 @@ def log_config(level: str = "info", fmt: str = "text") -> dict:
     }
 
 
+def redacted_query(query: str) -> str:
+    """The query string as sent, but for the values of credential-looking names (``access_token=…``), which
+    a log must not keep any more than the journal does."""
+    if not query:
+        return query
+    parts = []
+    for part in query.split("&"):
+        name, equals, _ = part.partition("=")
+        parts.append(f"{name}={REDACTED}" if equals and is_credential(unquote_plus(name)) else part)
+    return "&".join(parts)
+
+
 class AccessLogMiddleware:
     """One line per request once its answer is sent: client, request line, status, time, and for a 4xx or
     5xx the short reason (``400 … the image must be 300x300 pixels; it is 301x300``).
@@ -110,7 +123,7 @@ class AccessLogMiddleware:
         client = scope.get("client")
         client = f"{client[0]}:{client[1]}" if client else "-"
         method, path = scope["method"], scope.get("path", "")
-        query = scope.get("query_string", b"").decode("latin-1")
+        query = redacted_query(scope.get("query_string", b"").decode("latin-1"))
         reason = self._reason(scope, status) if status >= 400 else None
         target = path + ("?" + query if query else "")
         version = scope.get("http_version", "1.1")

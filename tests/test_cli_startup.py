@@ -119,3 +119,11 @@ def test_the_reason_is_there_with_the_journal_off(tmp_path):
     server = MockProcess("--log-level", "info", "--journal-size", "0", log_dir=tmp_path)
     _two_refusals(server)
     assert re.search(r"401 .*ms - No authorization", server.stop())
+
+
+def test_credentials_in_a_query_never_reach_the_log(tmp_path):
+    server = MockProcess("--log-level", "info", log_dir=tmp_path)
+    httpx.get(server.url + "/tagged-images/v1/images?limit=1&access_token=s3cr3t&api%5Fkey=k3y", timeout=10)
+    output = server.stop()
+    assert "s3cr3t" not in output and "k3y" not in output
+    assert "limit=1&access_token=[redacted]&api%5Fkey=[redacted]" in output
