@@ -37,6 +37,7 @@ POOL = 6
 
 NO_TOKEN_401 = "x-decision: a missing or malformed token gets 401"
 NOT_GRANTED_403 = "x-decision: a token whose abilities do not grant the album gets 403"
+NUMBERED_LISTS = "x-decision: numbered list keys (k[0]=v&k[1]=w, qs/OpenAPI-generator style) read as k[]=v"
 WIDE_NUMBERS = "x-decision: cloudinary[width], [height] and [bytes] take up to 18 digits (64-bit)"
 
 # The seed's example request body, verbatim (shared/seeds/003_bb563f67edeea9c3.txt, kept in the spec under
@@ -364,6 +365,27 @@ def test_spx02_seed_example_body_is_decoded_as_nested_form(seed_answer):
             f"got {infos.get(key)!r}",
             response=r,
         )
+
+
+@pytest.mark.writes
+@pytest.mark.rule("SPX-02")
+def test_spx02_numbered_list_keys_read_as_lists(target, http):
+    """SHOULD (our decision): the seed writes lists as ``k[]=v``; numbered keys ``k[0]=v`` are another
+    encoding, which a Rack (Rails) server reads as a map, or refuses. The seed's own is SPX-02's MUST."""
+    body, cloudinary, _ = seed_example(target.unique("numbered"))
+    count = iter(range(body.count("cloudinary[colors][]")))
+    numbered = re.sub(r"cloudinary\[colors\]\[\]", lambda _: f"cloudinary[colors][{next(count)}]", body)
+    r = post_form(http, numbered, target.album_id)
+    answer = body_of(r) if r.is_success else None
+    colors = answer.get("infos", {}).get("colors") if isinstance(answer, dict) else None
+    should(
+        target,
+        colors == cloudinary["colors"],
+        f"cloudinary[colors][0]=…: expected the list {cloudinary['colors'][:2]!r}…, got {r.status_code} "
+        f"with colors {str(colors)[:120]}",
+        response=r,
+        decision=NUMBERED_LISTS,
+    )
 
 
 @pytest.mark.writes
