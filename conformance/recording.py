@@ -63,16 +63,31 @@ def as_curl(request, mask_secrets: bool = True, body_dir: str | Path | None = No
 class RecordingClient(httpx.Client):
     """``exchanges`` holds the (request, response) pairs since the last ``forget()``."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, on_redirect=None, **kwargs):
+        """``on_redirect(response)``: called for each 3xx a GET or HEAD gets, which is then followed (at
+        most 5 hops), so a check judges what is at its end; without it, redirects are returned as they are."""
         super().__init__(**kwargs)
         self.exchanges: list[tuple[httpx.Request, httpx.Response]] = []
+        self.on_redirect = on_redirect
 
-    def send(self, request, **kwargs):
+    def _exchange(self, request, **kwargs):
         request.read()  # multipart bodies stream; keep the bytes for the curl replay
         response = super().send(request, **kwargs)
         response.read()
         self.exchanges.append((request, response))
         del self.exchanges[:-50]
+        return response
+
+    def send(self, request, **kwargs):
+        response = self._exchange(request, **kwargs)
+        for _ in range(5):
+            if self.on_redirect is None or request.method not in ("GET", "HEAD"):
+                break
+            if response.next_request is None:
+                break
+            self.on_redirect(response)
+            request = response.next_request
+            response = self._exchange(request, **kwargs)
         return response
 
     def forget(self) -> None:

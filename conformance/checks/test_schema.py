@@ -112,6 +112,8 @@ def _schema_node(node) -> dict:
 def _rack_key(key: str, schema: dict) -> str:
     """``a[b][0]`` as the seed writes it, ``a[b][]``, where the schema says the indexed node is an array
     (a map key that happens to be a number stays as it is)."""
+    if not re.fullmatch(r"[^\[\]]+(\[[^\[\]]*\])+", key):
+        return key  # not a well-formed bracket key: sent as generated
     head, *parts = re.findall(r"^[^\[]+|(?<=\[)[^\]]*(?=\])", key)
     node = _schema_node(_schema_node(schema).get("properties", {}).get(head))
     out = head
