@@ -158,7 +158,10 @@ class ConformancePlugin:
     def _curl(self, request) -> str | None:
         return as_curl(request, body_dir=self._target.bodies_dir) if request is not None else None
 
-    def _fallback_request(self, item, findings: verdicts.Findings | None):
+    def _fallback_request(self, item, findings: verdicts.Findings | None, message: str = ""):
+        """The request a plain ``assert`` is about: the one ``judged`` named; else the latest one whose
+        method and path the message names (a state machine's clean-up sends more after the failing step);
+        else the last one sent."""
         judged = findings.judged if findings is not None else None
         if judged is not None:
             try:
@@ -166,7 +169,12 @@ class ConformancePlugin:
             except (AttributeError, RuntimeError):
                 pass
         client = getattr(item, "conformance_client", None)
-        return client.exchanges[-1][0] if client is not None and client.exchanges else None
+        if client is None or not client.exchanges:
+            return None
+        for request, _ in reversed(client.exchanges):
+            if f"{request.method} {request.url.path}" in message:
+                return request
+        return client.exchanges[-1][0]
 
     def _setup_outcome(self, item, call, report, rule_ids) -> None:
         if report.skipped:
@@ -211,10 +219,10 @@ class ConformancePlugin:
                 if rule_id not in found:
                     add(rule_id, Outcome(item.nodeid, "skip", str(exc)))
         elif exc is not None:
-            request = self._fallback_request(item, findings)
             blamed = []
             for leaf in _leaves(exc):
                 message = _first_line(leaf)
+                request = self._fallback_request(item, findings, str(leaf))
                 named = [r for r in _RULE_ID.findall(str(leaf)) if r in rule_ids]
                 rule_id = named[0] if named else primary
                 blamed.append(rule_id)
