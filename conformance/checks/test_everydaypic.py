@@ -417,6 +417,14 @@ def test_all04_parallel_uploads_lose_nothing(target, http, shared):
             "EDP-05",
             ok=lambda r, data=item.data: r.status_code == 200 and r.content == data,
         )
+    # The oracle below is info with several ids (EDP-04's feature): confirmed first on the baseline.
+    known = [item.id for item in baseline]
+    needs(
+        http.get("/v1/image/info", params={"id": known}),
+        f"info with the {len(known)} sequential uploads' ids",
+        "EDP-04",
+        ok=lambda r: set(known) <= set(ids_of(r) or []),
+    )
     count = 12
     payloads = [realistic_image(("PNG", "JPEG")[i % 2], seed=100 + i) for i in range(count)]
     mimes = [("image/png", "image/jpeg")[i % 2] for i in range(count)]
