@@ -1207,6 +1207,25 @@ def test_tim04_listing_invariants_read_only(http):
 
 @pytest.mark.writes
 @pytest.mark.rule("TIM-05")
+def test_tim05_timestamps_are_seconds_since_the_epoch(timeline):
+    """The seed's date filters take created_timestamp "in seconds since Unix Epoch": a record made a moment
+    ago has timestamps near now in seconds (a day either way allows for clock skew; milliseconds would be a
+    thousand times off, a float is not the integer the seed types)."""
+    now = time.time()
+    for image_id, record in timeline.records.items():
+        for field in ("created_timestamp", "uploaded_timestamp"):
+            stamp = record.get(field)
+            if stamp is None and field == "uploaded_timestamp":
+                continue
+            check(
+                is_int(stamp) and abs(stamp - now) < 86_400,
+                f"GET /images/{image_id}: {field} {stamp!r} is not seconds since the Unix Epoch near now "
+                f"({int(now)})",
+            )
+
+
+@pytest.mark.writes
+@pytest.mark.rule("TIM-05")
 def test_tim05_date_range_and_uploaded_only(http, timeline):
     old, new = timeline.stamps[0], timeline.stamps[-1]
     queries = [{"start_timestamp": t, "end_timestamp": t} for t in timeline.stamps]
