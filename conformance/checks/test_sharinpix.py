@@ -14,6 +14,8 @@ token that does not grant the album are the mock's (SHOULD).
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -459,6 +461,46 @@ def test_spx01_token_not_granting_the_album_is_refused(target, http):
     refused(
         r,
         f"a token that does not grant image_upload on album {other}",
+        should_status=403,
+        decision=NOT_GRANTED_403,
+    )
+
+
+def _with_claims(token: str, change) -> str:
+    """The token with its payload's claims changed (``change(claims) -> claims``), its signature kept: a
+    server that verifies signatures refuses it for that alone, which this check accepts (any 4xx)."""
+    header, payload, *rest = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    encoded = base64.urlsafe_b64encode(json.dumps(change(claims)).encode()).rstrip(b"=").decode()
+    return ".".join([header, encoded, *rest])
+
+
+@pytest.mark.writes
+@pytest.mark.rule("SPX-01")
+def test_spx01_a_grant_present_but_false_is_refused(target, http):
+    """The seed grants by value: ``{album_id: {Access: {image_upload: true}}}``; the key present with
+    ``false`` grants nothing."""
+    token = target.credential
+    if not isinstance(token, str) or token.count(".") != 2:
+        pytest.skip("the target's credential is not a JWT whose claims can be shown with a false grant")
+
+    def deny(claims):
+        abilities = claims.get("abilities") if isinstance(claims.get("abilities"), dict) else {}
+        return {**claims, "abilities": {**abilities, target.album_id: {"Access": {"image_upload": False}}}}
+
+    try:
+        denied = _with_claims(token, deny)
+    except ValueError:
+        pytest.skip("the target's credential is not a JWT whose claims can be read")
+    r = post_form(
+        http,
+        seed_example(target.unique("denied"))[0],
+        target.album_id,
+        headers={"Authorization": f'Token token="{denied}"'},
+    )
+    refused(
+        r,
+        f"a token granting image_upload: false on album {target.album_id}",
         should_status=403,
         decision=NOT_GRANTED_403,
     )
