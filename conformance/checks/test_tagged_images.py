@@ -1485,6 +1485,14 @@ def test_tim10_tag_images_newest_first(target, http, timeline):
     )
     problem0 = newest_first_problem([x for x in results if isinstance(x, dict)])
     check(problem0 is None, f"{sent(first)}: {problem0}", response=first)
+    created_order = list(timeline.records)  # A, B in one second, C, D in the next, each after the last
+    if problem0 is None and set(listed) == set(created_order):  # newest first within one second too
+        check(
+            listed == list(reversed(created_order)),
+            f"{sent(first)}: lists {listed}; created one after the other (two within one second), newest "
+            f"first is {list(reversed(created_order))}",
+            response=first,
+        )
     judge_pages(paged, problem, last, judge="TIM-10", decision=TAG_PAGING)
     if problem is None:
         should(
