@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import shlex
 from pathlib import Path
 
@@ -33,6 +34,17 @@ def _body_of(request) -> bytes:
     return body.encode("utf-8") if isinstance(body, str) else bytes(body)
 
 
+def _masked(name: str, value: str) -> str:
+    """The credential replaced by ``$TOKEN``, its scheme and wrapping kept: ``Bearer $TOKEN``,
+    ``Token token="$TOKEN"`` (sharinpix), ``$TOKEN`` for a bare header value."""
+    if name.lower() == "x-authorization":
+        return "$TOKEN"
+    wrapped = re.match(r'^(\S+\s+token=)"?[^"\s]*"?$', value, re.IGNORECASE)
+    if wrapped:
+        return f'{wrapped.group(1)}"$TOKEN"'
+    return value.split(" ")[0] + " $TOKEN"
+
+
 def as_curl(request, mask_secrets: bool = True, body_dir: str | Path | None = None) -> str:
     """The request (httpx or requests) exactly as it was sent. A body that cannot be inlined is written
     to ``body_dir`` (named by its SHA-256) and sent with ``--data-binary @file``."""
@@ -41,7 +53,7 @@ def as_curl(request, mask_secrets: bool = True, body_dir: str | Path | None = No
         if name.lower() in _NOT_REPLAYED:
             continue
         if mask_secrets and name.lower() in SECRET_HEADERS:
-            value = "$TOKEN" if name.lower() == "x-authorization" else value.split(" ")[0] + " $TOKEN"
+            value = _masked(name, value)
         parts += ["-H", f"{name}: {value}"]
     body = _body_of(request)
     if body:
