@@ -1782,6 +1782,27 @@ def test_all04_parallel_creates_lose_nothing(target, http, raw, cleanup):
         )
 
 
+# -- ALL-03 (SHOULD part): a range the seed does not state ---------------------------------------------------
+INT64_DECISION = "x-decision: integers are int64 (the seed's are bare `integer`): a wider one gets 400"
+
+
+@pytest.mark.writes
+@pytest.mark.rule("ALL-03")
+def test_all03_a_size_beyond_int64_is_refused(target, http, cleanup):
+    """SHOULD only: the seed types `size` a bare integer, with no range; int64 is our decision, so a server
+    that stores a wider one honours the seed (and must then read it back, ALL-06)."""
+    r = http.post("/images", json=create_body(target.unique("wide") + ".png", [], 2**63))
+    if 200 <= r.status_code < 300 and isinstance(body_of(r), dict):
+        cleanup.images.append(body_of(r).get("id"))
+    should(
+        target,
+        400 <= r.status_code < 500,
+        f"{sent(r)} with size 2**63 (beyond int64): expected a 4xx, got {got(r)}",
+        response=r,
+        decision=INT64_DECISION,
+    )
+
+
 # -- ALL-05: what the seed allows is accepted -------------------------------------------------------------
 DEGENERATE = (
     "the seed's type admits this body but its meaning does not address it (a record or tag with none of "

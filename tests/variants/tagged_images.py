@@ -369,3 +369,85 @@ VARIANTS += [
         _trace_is_501,
     ),
 ]
+
+
+INT64_MAX = 2**63 - 1
+
+
+def _stores_integers_beyond_int64(server):
+    """A bare `integer` size is stored as given, however wide (Python's, PostgreSQL's numeric): the mock's
+    int64 is our decision. Done on the wire: a create with a wider size reaches the mock with size 0, and
+    every record answered for it carries the size that was sent (until an upload sets the real one)."""
+    from mutants import read_body, replaying
+
+    inner = server.asgi
+    wide: dict[int, int] = {}
+
+    def restore(node):
+        if isinstance(node, list):
+            return [restore(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        node = {key: restore(value) for key, value in node.items()}
+        if node.get("id") in wide and node.get("size") == 0 and "created_timestamp" in node:
+            node["size"] = wide[node["id"]]
+        return node
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http" or server.ctx.api_for_path(scope.get("path", "")) != API:
+            return await inner(scope, receive, send)
+        body = await read_body(receive)
+        size = None
+        if scope["method"] == "POST" and scope["path"].endswith("/v1/images"):
+            try:
+                sent = json.loads(body)
+            except ValueError:
+                sent = None
+            value = sent.get("size") if isinstance(sent, dict) else None
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > INT64_MAX:
+                size, body = value, json.dumps({**sent, "size": 0}).encode()
+                headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
+                scope = {**scope, "headers": [*headers, (b"content-length", str(len(body)).encode())]}
+        start, chunks = {}, []
+
+        async def capture(message):
+            if message["type"] == "http.response.start":
+                start.update(message)
+                return None
+            if message["type"] != "http.response.body":
+                return await send(message)
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return None
+            raw = b"".join(chunks)
+            try:
+                answer = json.loads(raw) if raw else None
+            except ValueError:
+                answer = None
+            if size is not None and isinstance(answer, dict) and isinstance(answer.get("id"), int):
+                wide[answer["id"]] = size
+            elif wide and answer is not None:
+                changed = restore(answer)
+                if changed != answer:
+                    raw = json.dumps(changed).encode()
+            headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+            headers.append((b"content-length", str(len(raw)).encode()))
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": raw})
+            return None
+
+        await inner(scope, replaying(body, receive), capture)
+
+    server.asgi = app
+
+
+VARIANTS.append(
+    Variant(
+        "tim-stores-beyond-int64",
+        API,
+        "ALL-03",
+        "a size beyond the int64 range -> stored and answered as sent instead of 400",
+        "a bare `integer` read as unbounded",
+        _stores_integers_beyond_int64,
+    )
+)
