@@ -321,6 +321,35 @@ def test_edp04_id_and_file_name_of_different_images(target, http, shared):
 
 @pytest.mark.writes
 @pytest.mark.rule("EDP-04")
+def test_edp04_file_names_that_share_a_prefix_match_exactly(target, http):
+    """fileName matches a stored name, not a prefix of one: names that share a prefix (X, X.png,
+    X.png.png) are three different filters. (Whether case matters the seed does not say.)"""
+    stem = target.unique("Prefix")
+    plans = [(f"{stem}.png", f"Shared {stem} 0"), (f"{stem}.png.png", f"Shared {stem} 1")]
+    plans.append((stem, f"Shared {stem} 2"))
+    made = in_parallel(
+        lambda i=i, p=p: upload(http, realistic_image("PNG", seed=40 + i), "image/png", *p)
+        for i, p in enumerate(plans)
+    )
+    ids = {}
+    for (file_name, name), r in zip(plans, made, strict=True):
+        needs(r, f"the upload of {file_name}", "EDP-03", ok=created_ok)
+        ids[file_name] = (the_image(r, file_name, name) or {}).get("id")
+    if not all(ids.values()):
+        raise NotExercised("EDP-03", f"an upload did not answer the image it created: {ids}")
+    infos = in_parallel(lambda f=f: http.get("/v1/image/info", params={"fileName": f}) for f in ids)
+    for file_name, r in zip(ids, infos, strict=True):
+        got = set(ids_of(r) or []) if r.status_code == 200 else set()
+        check(
+            got == {ids[file_name]},
+            f"info by fileName {file_name!r}: expected only {ids[file_name]}, "
+            f"got {r.status_code} {sorted(got)}",
+            response=r,
+        )
+
+
+@pytest.mark.writes
+@pytest.mark.rule("EDP-04")
 def test_edp04_info_without_filters_lists_every_image(target, http, shared):
     mine = {item.id for item in needs_all(shared)}
     r = http.get("/v1/image/info")

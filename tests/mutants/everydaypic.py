@@ -8,6 +8,7 @@ import json
 
 from wire import rewrite_responses
 
+from mockserver.apis.base import json_reply
 from mockserver.errors import ApiError
 
 from . import Mutant
@@ -241,3 +242,32 @@ MUTANTS += [
         _download_redirects,
     ),
 ]
+
+
+def _info_matches_file_name_prefixes(server):
+    """info by fileName answers every image whose fileName starts with the one asked for."""
+    api = server.ctx.apis["everydaypic"]
+
+    async def get_images_info(id=None, fileName=None, **_):
+        ids, names = set(id or []), list(fileName or [])
+        found = [
+            r.public()
+            for r in api.images.values()
+            if (not ids and not names) or r.id in ids or any(r.fileName.startswith(n) for n in names)
+        ]
+        if not found:
+            raise ApiError(404, "Image not found")
+        return json_reply(found)
+
+    api.get_images_info = get_images_info
+
+
+MUTANTS.append(
+    Mutant(
+        "edp-info-prefix-match",
+        "everydaypic",
+        "EDP-04",
+        "info by fileName also answers images whose fileName merely starts with it",
+        _info_matches_file_name_prefixes,
+    )
+)
