@@ -186,7 +186,7 @@ def test_edp02_non_image_is_refused_and_not_stored(target, http):
 
 # -- EDP-03: the 200 body -----------------------------------------------------------------------------------
 @pytest.mark.writes
-@pytest.mark.rule("EDP-03", "ALL-02")
+@pytest.mark.rule("EDP-03")
 def test_edp03_upload_answers_an_array_holding_the_created_image(target, shared):
     ids = []
     for item in shared:
