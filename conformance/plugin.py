@@ -155,10 +155,17 @@ class ConformancePlugin:
         must = kind == MUST and (rule is None or rule.level == "MUST")
         return "fail" if must or self._target.strict else "warn"
 
-    def _curl(self, request) -> str | None:
-        return as_curl(request, body_dir=self._target.bodies_dir) if request is not None else None
+    def _curl(self, request, item=None) -> str | None:
+        if request is None:
+            return None
+        curl = as_curl(request, body_dir=self._target.bodies_dir)
+        removed = _removed_later(item, request) if item is not None else None
+        return f"{curl}  # the suite itself later removed this data ({removed})" if removed else curl
 
-    def _fallback_request(self, item, findings: verdicts.Findings | None):
+    def _fallback_request(self, item, findings: verdicts.Findings | None, message: str = ""):
+        """The request a plain ``assert`` is about: the one ``judged`` named; else the latest one whose
+        method and path the message names (a state machine's clean-up sends more after the failing step);
+        else the last one sent."""
         judged = findings.judged if findings is not None else None
         if judged is not None:
             try:
@@ -166,7 +173,12 @@ class ConformancePlugin:
             except (AttributeError, RuntimeError):
                 pass
         client = getattr(item, "conformance_client", None)
-        return client.exchanges[-1][0] if client is not None and client.exchanges else None
+        if client is None or not client.exchanges:
+            return None
+        for request, _ in reversed(client.exchanges):
+            if f"{request.method} {request.url.path}" in message:
+                return request
+        return client.exchanges[-1][0]
 
     def _setup_outcome(self, item, call, report, rule_ids) -> None:
         if report.skipped:
@@ -195,7 +207,11 @@ class ConformancePlugin:
             add(
                 rule_id,
                 Outcome(
-                    item.nodeid, self._level(rule_id, f.kind), f.message, self._curl(f.request), f.decision
+                    item.nodeid,
+                    self._level(rule_id, f.kind),
+                    f.message,
+                    self._curl(f.request, item),
+                    f.decision,
                 ),
             )
         stopped: str | None = None
@@ -211,14 +227,15 @@ class ConformancePlugin:
                 if rule_id not in found:
                     add(rule_id, Outcome(item.nodeid, "skip", str(exc)))
         elif exc is not None:
-            request = self._fallback_request(item, findings)
             blamed = []
             for leaf in _leaves(exc):
                 message = _first_line(leaf)
+                request = self._fallback_request(item, findings, str(leaf))
                 named = [r for r in _RULE_ID.findall(str(leaf)) if r in rule_ids]
                 rule_id = named[0] if named else primary
                 blamed.append(rule_id)
-                add(rule_id, Outcome(item.nodeid, self._level(rule_id, MUST), message, self._curl(request)))
+                curl = self._curl(request, item)
+                add(rule_id, Outcome(item.nodeid, self._level(rule_id, MUST), message, curl))
             stopped = f"not exercised: the check stopped at a break of {', '.join(dict.fromkeys(blamed))}"
         for rule_id in rule_ids:
             if rule_id in found:
@@ -254,3 +271,20 @@ class ConformancePlugin:
         elif report.failed:  # an exception that only stopped the check short of its rules
             report.outcome = "skipped"
             report.longrepr = (str(item.path), item.location[1] or 0, "not exercised")
+
+
+def _removed_later(item, request) -> str | None:
+    """A successful DELETE the check sent after ``request``, of the resource it is about (the same path,
+    or one it lies under): replaying the curl then meets data the suite itself removed."""
+    client = getattr(item, "conformance_client", None)
+    exchanges = client.exchanges if client is not None else []
+    index = next((i for i, (sent, _) in enumerate(exchanges) if sent is request), None)
+    if index is None:
+        return None
+    path = request.url.path.rstrip("/")
+    for later, response in exchanges[index + 1 :]:
+        deleted = later.url.path.rstrip("/")
+        under = path == deleted or path.startswith(deleted + "/")
+        if later.method == "DELETE" and response.is_success and under:
+            return f"DELETE {later.url.path}"
+    return None

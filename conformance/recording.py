@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import shlex
 from pathlib import Path
 
@@ -33,6 +34,17 @@ def _body_of(request) -> bytes:
     return body.encode("utf-8") if isinstance(body, str) else bytes(body)
 
 
+def _masked(name: str, value: str) -> str:
+    """The credential replaced by ``$TOKEN``, its scheme and wrapping kept: ``Bearer $TOKEN``,
+    ``Token token="$TOKEN"`` (sharinpix), ``$TOKEN`` for a bare header value."""
+    if name.lower() == "x-authorization":
+        return "$TOKEN"
+    wrapped = re.match(r'^(\S+\s+token=)"?[^"\s]*"?$', value, re.IGNORECASE)
+    if wrapped:
+        return f'{wrapped.group(1)}"$TOKEN"'
+    return value.split(" ")[0] + " $TOKEN"
+
+
 def as_curl(request, mask_secrets: bool = True, body_dir: str | Path | None = None) -> str:
     """The request (httpx or requests) exactly as it was sent. A body that cannot be inlined is written
     to ``body_dir`` (named by its SHA-256) and sent with ``--data-binary @file``."""
@@ -41,7 +53,7 @@ def as_curl(request, mask_secrets: bool = True, body_dir: str | Path | None = No
         if name.lower() in _NOT_REPLAYED:
             continue
         if mask_secrets and name.lower() in SECRET_HEADERS:
-            value = "$TOKEN" if name.lower() == "x-authorization" else value.split(" ")[0] + " $TOKEN"
+            value = _masked(name, value)
         parts += ["-H", f"{name}: {value}"]
     body = _body_of(request)
     if body:
@@ -63,16 +75,31 @@ def as_curl(request, mask_secrets: bool = True, body_dir: str | Path | None = No
 class RecordingClient(httpx.Client):
     """``exchanges`` holds the (request, response) pairs since the last ``forget()``."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, on_redirect=None, **kwargs):
+        """``on_redirect(response)``: called for each 3xx a GET or HEAD gets, which is then followed (at
+        most 5 hops), so a check judges what is at its end; without it, redirects are returned as they are."""
         super().__init__(**kwargs)
         self.exchanges: list[tuple[httpx.Request, httpx.Response]] = []
+        self.on_redirect = on_redirect
 
-    def send(self, request, **kwargs):
+    def _exchange(self, request, **kwargs):
         request.read()  # multipart bodies stream; keep the bytes for the curl replay
         response = super().send(request, **kwargs)
         response.read()
         self.exchanges.append((request, response))
         del self.exchanges[:-50]
+        return response
+
+    def send(self, request, **kwargs):
+        response = self._exchange(request, **kwargs)
+        for _ in range(5):
+            if self.on_redirect is None or request.method not in ("GET", "HEAD"):
+                break
+            if response.next_request is None:
+                break
+            self.on_redirect(response)
+            request = response.next_request
+            response = self._exchange(request, **kwargs)
         return response
 
     def forget(self) -> None:

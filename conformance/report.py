@@ -9,7 +9,10 @@ from .plugin import Outcome, Results
 from .rules import Rule, load_rules
 from .target import Target
 
-ORDER = {"fail": 0, "warn": 1, "skip": 2, "pass": 3}
+# "partial": the rule's checks passed, but one of them was not exercised (another rule's break stopped its
+# setup): never a PASS, since what did not run proves nothing.
+ORDER = {"fail": 0, "warn": 1, "partial": 2, "skip": 3, "pass": 4}
+NOT_EXERCISED = "not exercised"
 
 
 @dataclass
@@ -17,12 +20,21 @@ class RuleVerdict:
     id: str
     level: str
     rule: str
-    status: str  # pass | fail | warn | skip
+    status: str  # pass | fail | warn | partial | skip
     checks: list[Outcome] = field(default_factory=list)
 
     @property
     def failures(self) -> list[Outcome]:
         return [o for o in self.checks if o.status in ("fail", "warn")]
+
+    @property
+    def exercised(self) -> tuple[int, int]:
+        """(checks that ran, checks): a check ran unless its only outcome says it was not exercised."""
+        tests: dict[str, bool] = {}
+        for o in self.checks:
+            ran = not (o.status == "skip" and o.message.startswith(NOT_EXERCISED))
+            tests[o.test] = tests.get(o.test, False) or ran
+        return sum(tests.values()), len(tests)
 
 
 @dataclass
@@ -60,6 +72,7 @@ class Report:
                     "level": v.level,
                     "rule": v.rule,
                     "status": v.status,
+                    "exercised": dict(zip(("ran", "of"), v.exercised, strict=True)),
                     "checks": [asdict(o) for o in v.checks],
                 }
                 for v in self.verdicts
@@ -75,9 +88,11 @@ class Report:
         the rules not exercised and why, then every rule's status."""
         c = self.counts
         verdict = "FAILED" if self.failed else "PASSED"
+        partly = f"{c['partial']} partly exercised, " if c["partial"] else ""
         lines = [
             f"conformance {self.api} @ {self.base_url}: {verdict} ({c['fail']} failed, {c['warn']} warnings, "
-            f"{c['pass']} passed, {c['skip']} not exercised; {self.duration_seconds:.1f}s, seed {self.seed})"
+            f"{c['pass']} passed, {partly}{c['skip']} not exercised; {self.duration_seconds:.1f}s, "
+            f"seed {self.seed})"
         ]
         ordered = sorted(self.verdicts, key=lambda v: (ORDER[v.status], v.id))
         for v in ordered:
@@ -93,19 +108,25 @@ class Report:
                     lines.append(f"    decision: {o.decision}")
                 if o.curl:
                     lines.append(f"    {o.curl}")
-        unexercised = [v for v in ordered if v.status == "skip"]
+        unexercised = [v for v in ordered if v.status in ("skip", "partial")]
         if unexercised:
             lines.append("")
         for v in unexercised:
             reasons = list(dict.fromkeys(o.message for o in v.checks if o.status == "skip")) or [
                 "no check ran"
             ]
-            lines.append(f"NOT EXERCISED {v.id}: {reasons[0][:200]}")
+            if v.status == "partial":
+                ran, of = v.exercised
+                lines.append(f"PARTLY EXERCISED {v.id} ({ran} of {of} checks): {reasons[0][:200]}")
+            else:
+                lines.append(f"NOT EXERCISED {v.id}: {reasons[0][:200]}")
         lines.append("\nrules:")
         for v in ordered:
-            lines.append(f"  {v.status.upper():4} {v.id:7} {v.level:6} {v.rule[:90]}")
+            label = f"PART {v.exercised[0]}/{v.exercised[1]}" if v.status == "partial" else v.status.upper()
+            lines.append(f"  {label:4} {v.id:7} {v.level:6} {v.rule[:90]}")
         lines.append(
-            f"\n{verdict}: {c['pass']} passed, {c['fail']} failed, {c['warn']} warnings, {c['skip']} skipped"
+            f"\n{verdict}: {c['pass']} passed, {c['fail']} failed, {c['warn']} warnings, "
+            f"{partly}{c['skip']} skipped"
         )
         return lines
 
@@ -123,7 +144,10 @@ def build_report(target: Target, results: Results, duration: float) -> Report:
 
 def _status(rule: Rule, outcomes: list[Outcome]) -> str:
     statuses = {o.status for o in outcomes}
-    for status in ("fail", "warn", "pass"):
+    for status in ("fail", "warn"):
         if status in statuses:
             return status
+    if "pass" in statuses:
+        stopped = any(o.status == "skip" and o.message.startswith(NOT_EXERCISED) for o in outcomes)
+        return "partial" if stopped else "pass"
     return "skip"

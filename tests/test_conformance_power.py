@@ -21,8 +21,8 @@ def test_the_suite_passes_against_the_mock(api):
     print("\n" + "\n".join(report.summary_lines()))
     assert not report.failed, explain(report)
     assert not statuses(report, "warn"), "SHOULD rules warned against the mock:\n" + explain(report)
-    untested = statuses(report, "skip")
-    assert not untested, f"rules with no check for {api}: {untested}\n" + explain(report)
+    untested = statuses(report, "skip") + statuses(report, "partial")
+    assert not untested, f"rules not (fully) exercised for {api}: {untested}\n" + explain(report)
 
 
 def test_there_are_at_least_25_broken_variants_across_all_apis():

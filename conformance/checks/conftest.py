@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+import re
 import ssl
+from urllib.parse import urlsplit
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from conformance.plugin import TARGET
 from conformance.recording import RecordingClient
+from conformance.seed_view import seed_view
+from conformance.verdicts import check
 
 
 @pytest.fixture(scope="session")
@@ -45,11 +50,50 @@ def tls():
     return ssl.create_default_context()
 
 
+@functools.cache
+def _operation_paths(api: str, base_path: str) -> list[tuple[str, re.Pattern, set[str]]]:
+    """Each path of the seed view, as a regex on the full URL path, with the statuses its GET documents."""
+    found = []
+    for template, item in seed_view(api)["paths"].items():
+        parts = re.split(r"(\{[^}]+\})", template)
+        pattern = "".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts)
+        statuses = set((item.get("get") or {}).get("responses", {}))
+        found.append((template, re.compile(re.escape(base_path.rstrip("/")) + pattern + "/?"), statuses))
+    return found
+
+
+def redirect_reporter(target):
+    """A 3xx to a GET of one of the API's own operations is a status the seed does not document (none of
+    the seeds lists a redirect): ALL-02's break, reported once per check; the client then follows it, so
+    the check judges the bytes at its end (a redirect from a link the API hands out is not judged)."""
+    base_path = urlsplit(target.base_url).path
+
+    def report(response) -> None:
+        path = response.request.url.path
+        for template, pattern, statuses in _operation_paths(target.api, base_path):
+            if pattern.fullmatch(path) and str(response.status_code) not in statuses:
+                check(
+                    False,
+                    f"{response.request.method} {template}: {response.status_code}, a redirect the seed does "
+                    "not document (it answers the read itself); followed, and what is at its end judged",
+                    rule="ALL-02",
+                    response=response,
+                )
+                return
+
+    return report
+
+
 @pytest.fixture
 def http(request, target, tls):
-    """A client on the target's base URL with its credential; remembers exchanges for the report."""
+    """A client on the target's base URL with its credential; remembers exchanges for the report; a
+    redirect is reported (ALL-02) and followed."""
     with RecordingClient(
-        base_url=target.base_url, headers=target.auth_headers(), timeout=30, verify=tls
+        base_url=target.base_url,
+        headers=target.auth_headers(),
+        timeout=30,
+        verify=tls,
+        on_redirect=redirect_reporter(target),
     ) as client:
         request.node.conformance_client = client
         yield client

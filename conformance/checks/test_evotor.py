@@ -39,7 +39,7 @@ from PIL import Image, ImageDraw, PngImagePlugin
 
 from conformance.media import image_bytes, not_an_image
 from conformance.recording import RecordingClient
-from conformance.verdicts import check, judged, needs, refused
+from conformance.verdicts import NotExercised, check, judged, needs, refused
 
 pytestmark = pytest.mark.api("evotor")
 
@@ -157,21 +157,50 @@ def image_of(response, what: str = "upload of a valid 300x300 PNG") -> dict:
     return body
 
 
-def listed(http, store: str, product: str):
-    """(response, items or None): None when the answer is not ``{"items": [...]}``."""
+def foreign(items, store: str, product: str) -> list:
+    """The items of a product's list that name another store or product (their own fields say so)."""
+    return [
+        item
+        for item in items or []
+        if isinstance(item, dict)
+        and (item.get("store_id") not in (None, store) or item.get("product_id") not in (None, product))
+    ]
+
+
+def scoped(response, items, store: str, product: str) -> None:
+    """A check that borrows the product's list as its oracle first confirms that the list is the
+    product's: one that shows other stores' or products' images is EVT-08's break, and the check is not
+    exercised."""
+    leaked = foreign(items, store, product)
+    if leaked:
+        sample = {k: leaked[0].get(k) for k in ("id", "store_id", "product_id")}
+        raise NotExercised(
+            "EVT-08",
+            f"the list of {store}/{product} shows {len(leaked)} image(s) of other stores or products, "
+            f"e.g. {sample}",
+            response.request,
+        )
+
+
+def listed(http, store: str, product: str, borrowed: bool = True):
+    """(response, items or None): None when the answer is not ``{"items": [...]}``. ``borrowed``: the
+    list is another rule's oracle, so it must be the product's own (else not exercised, see EVT-08)."""
     r = http.get(images_path(store, product))
     body = body_of(r)
     items = body.get("items") if r.status_code == 200 and isinstance(body, dict) else None
-    return r, items if isinstance(items, list) else None
+    items = items if isinstance(items, list) else None
+    if borrowed:
+        scoped(r, items, store, product)
+    return r, items
 
 
 def ids_of(items) -> list:
     return [item.get("id") if isinstance(item, dict) else item for item in items or []]
 
 
-def listed_ids(http, store: str, product: str, what: str) -> list:
+def listed_ids(http, store: str, product: str, what: str, borrowed: bool = True) -> list:
     """The ids a product lists; a list that does not answer its shape stops the check (see EVT-05)."""
-    r, items = listed(http, store, product)
+    r, items = listed(http, store, product, borrowed)
     needs(r, f"list of {what}", "EVT-05", ok=lambda _: items is not None)
     return ids_of(items)
 
@@ -541,8 +570,11 @@ def test_evt04_one_image_per_product_until_deleted(target, http, made):
 # -- EVT-05 / EVT-06 -----------------------------------------------------------------------------------
 @pytest.mark.rule("EVT-05")
 def test_evt05_list_of_a_product_without_images(target, http):
-    r = judged(http.get(images_path(target.store_id, fresh_product())))
+    product = fresh_product()
+    r = judged(http.get(images_path(target.store_id, product)))
     body = body_of(r)
+    if isinstance(body, dict) and isinstance(body.get("items"), list):
+        scoped(r, body["items"], target.store_id, product)
     check(r.status_code == 200, f"list: expected 200, got {r.status_code}: {r.text[:200]}", response=r)
     check(
         isinstance(body, dict) and body.get("items") == [] and isinstance(body.get("paging"), dict),
@@ -557,6 +589,8 @@ def test_evt05_list_holds_the_image(http, shared):
     image = shared.image()
     r = judged(http.get(images_path(shared.store, shared.product)))
     body = body_of(r)
+    if isinstance(body, dict) and isinstance(body.get("items"), list):
+        scoped(r, body["items"], shared.store, shared.product)
     check(r.status_code == 200, f"list: expected 200, got {r.status_code}: {r.text[:200]}", response=r)
     ok = (
         isinstance(body, dict)
@@ -624,7 +658,7 @@ def test_evt08_an_image_never_shows_under_another_product_or_store(target, http,
 
     def probe(where):
         s, p = elsewhere[where]
-        return listed(http, s, p), http.get(images_path(s, p, image["id"]))
+        return listed(http, s, p, borrowed=False), http.get(images_path(s, p, image["id"]))
 
     for where, ((listing, items), got) in zip(elsewhere, concurrently(probe, elsewhere), strict=True):
         s, p = elsewhere[where]
@@ -636,7 +670,7 @@ def test_evt08_an_image_never_shows_under_another_product_or_store(target, http,
         r = http.delete(images_path(s, p, image["id"]))
         refused(r, f"delete under {where} ({s}/{p})", should_status=404, decision=UNKNOWN_404)
         check(
-            listed_ids(http, store, product, "the image's own product") == [image["id"]],
+            listed_ids(http, store, product, "the image's own product", borrowed=False) == [image["id"]],
             f"a delete under {where} removed the image",
             response=r,
         )

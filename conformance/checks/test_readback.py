@@ -389,7 +389,8 @@ def test_all06_everydaypic_reads_back_what_it_accepted(target, http):
         if not readback.write(r, after):
             continue
         created = r.json()
-        image = created[0] if isinstance(created, list) and created and isinstance(created[0], dict) else {}
+        created = created if isinstance(created, list) else [created]  # one object: ALL-02's break
+        image = created[0] if created and isinstance(created[0], dict) else {}
         image_id, stored_name = str(image.get("id", "")), image.get("fileName")
         by_id = http.get(f"/v1/image/info?id={pct(image_id)}")
         readback.read(by_id, f"GET /v1/image/info?id={image_id}", after)

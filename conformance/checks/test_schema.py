@@ -4,10 +4,17 @@ the spec with our decisions undone), positive and negative, and judges every res
 - ALL-01: no 5xx, for every case;
 - ALL-02: the documented status, content type, headers and body of the seed view (MUST); the same
   against the full spec, our decisions included (SHOULD: a warning naming the decision);
-- ALL-03: a request that breaks the seed (and our spec too) gets a 4xx;
+- ALL-03: a request that breaks the seed's types (a wrong type, a missing required field, an unparsable
+  body) gets a 4xx (MUST); one that breaks only a bound, a range or a ``format`` the seed states may be
+  refused, clamped or accepted (SHOULD: a warning naming the value and the decision);
 - ALL-05: a request the seed allows is not refused (any 4xx but those that speak of state, credentials
-  or resource limits). Operations on a named resource, bodies that carry file content and bracket-nested
-  forms are left to the APIs' own ALL-05 checks, which send real ids and real files.
+  or resource limits) when its values are ordinary ones of each field's meaning (MUST); a refused value
+  the type admits but the meaning does not address (a negative count, page or size, a zero limit, an
+  empty name, a type extreme, a control character) is a SHOULD finding naming that value. Operations on a
+  named resource, bodies that carry file content and bracket-nested forms are left to the APIs' own
+  ALL-05 checks, which send real ids and real files.
+- ALL-01 for methods the spec does not define: any 5xx but 501 is MUST; 501 (HTTP's own answer for an
+  unsupported method) and anything but 405 with ``Allow`` are SHOULD.
 
 Findings are recorded, not raised, so one operation's run reports every distinct break, each on its own
 rule with the exact request that showed it, and the remaining examples still run. Under --read-only only
@@ -18,7 +25,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import re
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -28,7 +37,9 @@ from openapi_core import OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
+from schemathesis.core.mutations import OperatorKind
 from schemathesis.generation import GenerationMode
+from schemathesis.generation.meta import CoveragePhaseData, CoverageScenario
 from schemathesis.generation.stateful.state_machine import StepOutput
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -37,6 +48,7 @@ from schemathesis.specs.openapi.checks import (
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
+    unsupported_method,
 )
 from schemathesis.specs.openapi.expressions import evaluate
 from werkzeug.datastructures import Headers
@@ -53,11 +65,81 @@ TARGET = current_target()
 STATE_STATUSES = {401, 403, 404, 409, 410, 413, 429}
 
 SPEC = APIS[TARGET.api].spec
-SEED = seed_view(TARGET.api)
+
+
+def _unnamed_media_types_admit_anything(view: dict) -> dict:
+    """Where a seed types a body ``string`` and names no media type (the view's ``*/*``), any media type,
+    or none, and any string, the empty one included, pass at MUST: such a response documents no content
+    to hold a server to (Schemathesis would want a Content-Type and, for ``*/*``, JSON). Our decided media
+    type is judged at SHOULD against the full spec."""
+    for item in view.get("paths", {}).values():
+        for method in HTTP_METHODS:
+            for response in (item.get(method) or {}).get("responses", {}).values():
+                content = response.get("content") if isinstance(response, dict) else None
+                if not content or set(content) != {"*/*"}:
+                    continue
+                schema = content["*/*"].get("schema", {})
+                if schema.get("type") == "string" and schema.get("format") not in ("binary", "byte"):
+                    del response["content"]
+    return view
+
+
+SEED = _unnamed_media_types_admit_anything(seed_view(TARGET.api))
 
 
 def _served(document: dict) -> dict:
     return {**copy.deepcopy(document), "servers": [{"url": TARGET.base_url}]}
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def _schema_node(node) -> dict:
+    """A schema with its ``$ref`` resolved and its ``allOf`` parts merged (enough to walk properties)."""
+    node = resolve_refs(node or {}, SEED)
+    if not isinstance(node, dict):
+        return {}
+    merged = {k: v for k, v in node.items() if k != "allOf"}
+    for part in node.get("allOf", []):
+        part = _schema_node(part)
+        merged.setdefault("properties", {}).update(part.get("properties", {}))
+        for key in ("items", "additionalProperties", "type"):
+            if key in part:
+                merged.setdefault(key, part[key])
+    return merged
+
+
+def _rack_key(key: str, schema: dict) -> str:
+    """``a[b][0]`` as the seed writes it, ``a[b][]``, where the schema says the indexed node is an array
+    (a map key that happens to be a number stays as it is)."""
+    if not re.fullmatch(r"[^\[\]]+(\[[^\[\]]*\])+", key):
+        return key  # not a well-formed bracket key: sent as generated
+    head, *parts = re.findall(r"^[^\[]+|(?<=\[)[^\]]*(?=\])", key)
+    node = _schema_node(_schema_node(schema).get("properties", {}).get(head))
+    out = head
+    for part in parts:
+        if (node.get("type") == "array" or "items" in node) and part.isdigit():
+            out += "[]"
+            node = _schema_node(node.get("items"))
+            continue
+        out += f"[{part}]"
+        extra = node.get("additionalProperties")
+        child = node.get("properties", {}).get(part) or (extra if isinstance(extra, dict) else {})
+        node = _schema_node(child)
+    return out
+
+
+@schemathesis.serializer(FORM)
+def _rack_form(ctx, value):
+    """Form bodies on the wire in the seeds' own encoding: a list's items as repeated ``key[]=v`` (the
+    sharinpix seed's example request), where Schemathesis would number them ``key[0]=v``."""
+    if not isinstance(value, dict):
+        return value if isinstance(value, bytes | None) else str(value).encode()
+    operation = SEED["paths"].get(ctx.case.path, {}).get(ctx.case.method.lower(), {})
+    body = resolve_refs(operation.get("requestBody", {}), SEED).get("content", {}).get(FORM, {})
+    schema = body.get("schema", {})
+    pairs = [(_rack_key(str(k), schema) if "[" in str(k) else k, v) for k, v in value.items()]
+    return urlencode(pairs).encode()
 
 
 schema = schemathesis.openapi.from_dict(_served(SEED))
@@ -75,8 +157,83 @@ SEED_CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
+# What ALL-03 judges at MUST: the seed view's types and required fields only. Bounds (maximum, lengths,
+# item counts), patterns, enums and formats (int32/int64 ranges, base64, date-time) are left out: a
+# request that breaks only those may be refused, clamped or accepted (SHOULD).
+BOUND_KEYWORDS = {
+    "maximum", "minimum", "exclusiveMaximum", "exclusiveMinimum", "maxLength", "minLength", "pattern",
+    "maxItems", "minItems", "uniqueItems", "maxProperties", "minProperties", "multipleOf", "enum",
+}  # fmt: skip
+BOUNDS_DECISION = (
+    "a value beyond a bound, range or format the seed states (or one we decided, such as int64 for a bare "
+    "integer) may be refused or clamped: the seed does not say which"
+)
+DEGENERATE_DECISION = (
+    "the seed's type admits this value but its meaning does not address it: refusing or accepting it are "
+    "both legal (Types versus meaning)"
+)
+
+
+BOUND_SCENARIOS = {  # Schemathesis' coverage cases that break a bound, an enum or a format, not a type
+    CoverageScenario.VALUE_ABOVE_MAXIMUM,
+    CoverageScenario.VALUE_BELOW_MINIMUM,
+    CoverageScenario.STRING_ABOVE_MAX_LENGTH,
+    CoverageScenario.STRING_BELOW_MIN_LENGTH,
+    CoverageScenario.ARRAY_ABOVE_MAX_ITEMS,
+    CoverageScenario.ARRAY_BELOW_MIN_ITEMS,
+    CoverageScenario.OBJECT_ABOVE_MAX_PROPERTIES,
+    CoverageScenario.OBJECT_BELOW_MIN_PROPERTIES,
+    CoverageScenario.INVALID_ENUM_VALUE,
+    CoverageScenario.INVALID_FORMAT,
+}
+
+
+def _breaks_only_bounds(case, response) -> bool:
+    """Whether a negative case breaks only bounds, enums or formats (SHOULD), by what Schemathesis says it
+    mutated; for a case without that record, by whether the request is valid against the types alone."""
+    data = case.meta.phase.data if case.meta is not None else None
+    if isinstance(data, CoveragePhaseData) and data.scenario in BOUND_SCENARIOS:
+        return True
+    mutations = getattr(data, "mutations", ())
+    if mutations:
+        return all(
+            m.operator in (OperatorKind.NEGATE_CONSTRAINTS, OperatorKind.VALUE_VIOLATOR)
+            and m.keywords
+            and set(m.keywords) <= BOUND_KEYWORDS | {"format"}
+            for m in mutations
+        )
+    return not _violates(TYPES_WIRE, response)
+
+
+def _types_only(node):
+    if isinstance(node, list):
+        return [_types_only(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key in BOUND_KEYWORDS and not isinstance(value, dict):
+            continue
+        if key == "format" and value != "binary":
+            continue
+        out[key] = _types_only(value)
+    return out
+
+
 SEED_WIRE = OpenAPI.from_dict(_served(SEED))
+TYPES_WIRE = OpenAPI.from_dict(_served(_types_only(SEED)))
 FULL_WIRE = OpenAPI.from_dict(_served(SPEC))
+
+
+def _violation(wire: OpenAPI, response) -> str | None:
+    try:
+        wire.validate_request(RequestsOpenAPIRequest(response.request))
+    except Exception as exc:  # openapi-core raises a family of validation errors
+        try:
+            return _one_line(violation_text(exc), 200)
+        except Exception:  # an error about bytes that are not text (e.g. a body that is not UTF-8)
+            return _one_line(f"{type(exc).__name__}: {exc!r}", 200)
+    return None
 
 
 def _violates(wire: OpenAPI, response) -> bool:
@@ -138,24 +295,87 @@ OWN_CHECKS = {
 }
 
 
-def _decisions_of(method: str, path: str, status: int) -> str | None:
-    """The x-decision texts of the response the full spec documents for this status (for a WARN)."""
+def _decisions_of(method: str, path: str, status: int, violation: str = "") -> str | None:
+    """The x-decision texts of the response the full spec documents for this status (for a WARN); those
+    on the fields the violation names (``at /width``) first."""
     responses = resolve_refs(SPEC["paths"][path][method.lower()].get("responses", {}), SPEC)
     found = responses.get(str(status)) or responses.get(f"{status // 100}XX") or responses.get("default")
-    texts: list[str] = []
+    named = set(re.findall(r"at /(?:[^/\s:;]+/)*([^/\s:;]+)", violation))
+    texts: list[tuple[bool, str]] = []
 
-    def walk(node):
+    def walk(node, key=None):
         if isinstance(node, dict):
             if "x-decision" in node:
-                texts.append(" ".join(str(node["x-decision"]).split()))
-            for value in node.values():
-                walk(value)
+                texts.append((key not in named, " ".join(str(node["x-decision"]).split())))
+            for name, value in node.items():
+                walk(value, name)
         elif isinstance(node, list):
             for value in node:
-                walk(value)
+                walk(value, key)
 
     walk(found)
-    return "; ".join(texts)[:300] or None
+    ordered = dict.fromkeys(text for _, text in sorted(texts, key=lambda t: t[0]))  # stable: spec order
+    return "; ".join(ordered)[:300] or None
+
+
+INT32_EXTREME = 2**31 - 1
+
+
+def _degenerate(value, where: str):
+    """Values the seed's type admits but its meaning does not address, as (where, value, why)."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        if value < 0:
+            yield where, value, "a negative number"
+        elif value == 0 and "limit" in where.lower():
+            yield where, value, "a zero limit"
+        if abs(value) >= INT32_EXTREME:
+            yield where, value, "an integer type's extreme"
+    elif isinstance(value, float):
+        if value < 0:
+            yield where, value, "a negative number"
+    elif isinstance(value, str):
+        if value == "":
+            yield where, value, "an empty string"
+        elif any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or 0xD800 <= ord(c) < 0xE000 for c in value):
+            yield where, value, "control characters"
+    elif isinstance(value, dict):
+        if not value:
+            yield where, value, "an object with none of its fields"
+        for key, item in value.items():
+            yield from _degenerate(item, f"{where}.{key}")
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from _degenerate(item, f"{where}[{i}]")
+
+
+def degenerate_values(case) -> list[tuple[str, object, str]]:
+    """Every degenerate value a generated case sends, where it sends it."""
+    found = []
+    for location in ("path_parameters", "query", "headers", "cookies"):
+        for name, value in (getattr(case, location, None) or {}).items():
+            if location == "headers" and name.lower() in ("authorization", "x-authorization"):
+                continue
+            if isinstance(value, str) and re.fullmatch(r"-?\d+", value):
+                value = int(value)  # a parameter goes on the wire as text: "-1" is the number
+            found += _degenerate(value, f"{location.removesuffix('_parameters').rstrip('s')} {name}")
+    body = getattr(case, "body", None)
+    if isinstance(body, dict | list | str | int | float):
+        found += _degenerate(body, "body")
+    documented = _body_properties(case)
+    if isinstance(body, dict) and body and documented and not documented & set(body):
+        found.append(("body", body, "an object with none of its documented fields"))
+    return found
+
+
+def _body_properties(case) -> set[str]:
+    operation = SEED["paths"].get(case.path, {}).get(case.method.lower(), {})
+    content = resolve_refs(operation.get("requestBody", {}), SEED).get("content", {})
+    names: set[str] = set()
+    for body in content.values():
+        names |= set(resolve_refs(body.get("schema", {}), SEED).get("properties", {}))
+    return names
 
 
 def _clean_up(case, response) -> None:
@@ -240,14 +460,15 @@ def _judge_against_full_spec(case, response) -> None:
     try:
         FULL_WIRE.validate_response(RequestsOpenAPIRequest(response.request), _WireResponse(response))
     except Exception as exc:  # openapi-core raises a family of validation errors
+        violation = _one_line(violation_text(exc), 240)
         should(
             TARGET,
             False,
             f"{case.operation.label}: got {response.status_code}, which our spec describes otherwise: "
-            f"{_one_line(violation_text(exc), 240)}",
+            f"{violation}",
             rule="ALL-02",
             response=response,
-            decision=_decisions_of(case.method, case.path, response.status_code),
+            decision=_decisions_of(case.method, case.path, response.status_code, violation),
         )
 
 
@@ -287,14 +508,57 @@ def _clean_up_quietly(pair) -> None:
         _clean_up(*pair)
 
 
+def _unspecified_method(case) -> bool:
+    data = case.meta.phase.data if case.meta is not None else None
+    return isinstance(data, CoveragePhaseData) and data.scenario == CoverageScenario.UNSPECIFIED_HTTP_METHOD
+
+
+def _judge_unspecified_method(case, response) -> None:
+    """A method the spec does not define: a crash (any 5xx but 501) is MUST; 501 is HTTP's own answer for
+    an unsupported method, and 405 with ``Allow`` the recommended one (SHOULD)."""
+    method = response.request.method
+    if response.status_code >= 500 and response.status_code != 501:
+        _judge(case, response, "ALL-01", [not_a_server_error])
+        return
+    decision = "x-decision: a method the spec does not define gets 405 with Allow (501 is HTTP's own answer)"
+    if response.status_code == 501:
+        should(
+            TARGET,
+            False,
+            f"{case.operation.label}: {method}, a method the spec does not define, got 501 (not a crash; "
+            "405 with Allow is the recommended answer)",
+            rule="ALL-01",
+            response=response,
+            decision=decision,
+        )
+        return
+    if 400 <= response.status_code < 500:
+        _judge(case, response, "ALL-01", [unsupported_method], record=_record_should)
+
+
 def _judge_case(case, response) -> None:
+    if _unspecified_method(case):
+        _judge_unspecified_method(case, response)
+        return
     _judge(case, response, "ALL-01", [not_a_server_error])
     if response.status_code >= 500:
         return
     negative = case.meta is not None and case.meta.generation.mode == GenerationMode.NEGATIVE
     if negative:
         if _violates(SEED_WIRE, response) and _violates(FULL_WIRE, response):
-            _judge(case, response, "ALL-03", [negative_data_rejection])
+            broken = _violation(SEED_WIRE, response)
+            if not _breaks_only_bounds(case, response):
+                _judge(case, response, "ALL-03", [negative_data_rejection])
+            elif not 400 <= response.status_code < 500:
+                should(
+                    TARGET,
+                    False,
+                    f"{case.operation.label}: accepted with {response.status_code} a request that breaks "
+                    f"only a bound or format: {broken}",
+                    rule="ALL-03",
+                    response=response,
+                    decision=BOUNDS_DECISION,
+                )
         return
     _judge(case, response, "ALL-02", SEED_CHECKS)
     _judge_against_full_spec(case, response)
@@ -302,10 +566,27 @@ def _judge_case(case, response) -> None:
         _judge(case, response, AUTH_RULE[TARGET.api], [ignored_auth], record=_record_should)
     refused = 400 <= response.status_code < 500 and response.status_code not in STATE_STATUSES
     if refused and (case.method, case.path) not in OWN_CHECKS and not _violates(SEED_WIRE, response):
-        check(
-            False,
-            f"{case.operation.label}: a request the seed allows was refused with {response.status_code}: "
-            f"{_one_line(response.text, 200)}",
-            rule="ALL-05",
-            response=response,
-        )
+        odd: dict[str, list] = {}
+        for where, value, why in degenerate_values(case):
+            odd.setdefault(where, [value]).append(why)
+        text = f"refused with {response.status_code}: {_one_line(response.text, 160)}"
+        if odd:
+            named = "; ".join(
+                f"{where} = {_one_line(repr(value), 40)} ({', '.join(why)})"
+                for where, (value, *why) in list(odd.items())[:3]
+            )
+            should(
+                TARGET,
+                False,
+                f"{case.operation.label}: a request with a degenerate value was {text} [{named}]",
+                rule="ALL-05",
+                response=response,
+                decision=DEGENERATE_DECISION,
+            )
+        else:
+            check(
+                False,
+                f"{case.operation.label}: a request the seed allows, with ordinary values, was {text}",
+                rule="ALL-05",
+                response=response,
+            )

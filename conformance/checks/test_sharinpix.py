@@ -14,6 +14,8 @@ token that does not grant the album are the mock's (SHOULD).
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -37,6 +39,7 @@ POOL = 6
 
 NO_TOKEN_401 = "x-decision: a missing or malformed token gets 401"
 NOT_GRANTED_403 = "x-decision: a token whose abilities do not grant the album gets 403"
+NUMBERED_LISTS = "x-decision: numbered list keys (k[0]=v&k[1]=w, qs/OpenAPI-generator style) read as k[]=v"
 WIDE_NUMBERS = "x-decision: cloudinary[width], [height] and [bytes] take up to 18 digits (64-bit)"
 
 # The seed's example request body, verbatim (seed 003_bb563f67edeea9c3.txt, kept in the spec under
@@ -367,6 +370,27 @@ def test_spx02_seed_example_body_is_decoded_as_nested_form(seed_answer):
 
 
 @pytest.mark.writes
+@pytest.mark.rule("SPX-02")
+def test_spx02_numbered_list_keys_read_as_lists(target, http):
+    """SHOULD (our decision): the seed writes lists as ``k[]=v``; numbered keys ``k[0]=v`` are another
+    encoding, which a Rack (Rails) server reads as a map, or refuses. The seed's own is SPX-02's MUST."""
+    body, cloudinary, _ = seed_example(target.unique("numbered"))
+    count = iter(range(body.count("cloudinary[colors][]")))
+    numbered = re.sub(r"cloudinary\[colors\]\[\]", lambda _: f"cloudinary[colors][{next(count)}]", body)
+    r = post_form(http, numbered, target.album_id)
+    answer = body_of(r) if r.is_success else None
+    colors = answer.get("infos", {}).get("colors") if isinstance(answer, dict) else None
+    should(
+        target,
+        colors == cloudinary["colors"],
+        f"cloudinary[colors][0]=…: expected the list {cloudinary['colors'][:2]!r}…, got {r.status_code} "
+        f"with colors {str(colors)[:120]}",
+        response=r,
+        decision=NUMBERED_LISTS,
+    )
+
+
+@pytest.mark.writes
 @pytest.mark.rule("SPX-03")
 def test_spx03_seed_example_answer_echoes_the_request(target, seed_answer):
     r, cloudinary, metadatas = seed_answer
@@ -437,6 +461,46 @@ def test_spx01_token_not_granting_the_album_is_refused(target, http):
     refused(
         r,
         f"a token that does not grant image_upload on album {other}",
+        should_status=403,
+        decision=NOT_GRANTED_403,
+    )
+
+
+def _with_claims(token: str, change) -> str:
+    """The token with its payload's claims changed (``change(claims) -> claims``), its signature kept: a
+    server that verifies signatures refuses it for that alone, which this check accepts (any 4xx)."""
+    header, payload, *rest = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    encoded = base64.urlsafe_b64encode(json.dumps(change(claims)).encode()).rstrip(b"=").decode()
+    return ".".join([header, encoded, *rest])
+
+
+@pytest.mark.writes
+@pytest.mark.rule("SPX-01")
+def test_spx01_a_grant_present_but_false_is_refused(target, http):
+    """The seed grants by value: ``{album_id: {Access: {image_upload: true}}}``; the key present with
+    ``false`` grants nothing."""
+    token = target.credential
+    if not isinstance(token, str) or token.count(".") != 2:
+        pytest.skip("the target's credential is not a JWT whose claims can be shown with a false grant")
+
+    def deny(claims):
+        abilities = claims.get("abilities") if isinstance(claims.get("abilities"), dict) else {}
+        return {**claims, "abilities": {**abilities, target.album_id: {"Access": {"image_upload": False}}}}
+
+    try:
+        denied = _with_claims(token, deny)
+    except ValueError:
+        pytest.skip("the target's credential is not a JWT whose claims can be read")
+    r = post_form(
+        http,
+        seed_example(target.unique("denied"))[0],
+        target.album_id,
+        headers={"Authorization": f'Token token="{denied}"'},
+    )
+    refused(
+        r,
+        f"a token granting image_upload: false on album {target.album_id}",
         should_status=403,
         decision=NOT_GRANTED_403,
     )

@@ -46,7 +46,10 @@ from conformance.verdicts import NotExercised, accepted, check, judged, needs, r
 pytestmark = pytest.mark.api("tagged-images")
 
 MISSING_ID = 2147483647  # an integer id no check creates (the seed's ids are integers)
-PAYLOAD_LIMIT = 3_960_000  # "Entire payload must not exceed 3.96 MB"
+# "Entire payload must not exceed 3.96 MB": the unit has two readings, 3.96 * 10^6 bytes (ours) and
+# 3.96 MiB. Beyond both, a server must refuse (MUST); between them, only our reading refuses (SHOULD).
+PAYLOAD_LIMIT = 3_960_000
+PAYLOAD_LIMIT_MIB = int(3.96 * 2**20)  # 4,152,360 bytes
 WORDS = ("Red", "red", "RED", "Blue", "blue", "sky", "Sky-Blue", "SEA-red")  # tag suffixes, mixed case
 WORKERS = 4  # independent requests of one check are sent this many at a time
 
@@ -58,6 +61,7 @@ DUPLICATE_TAG_409 = "x-decision: creating a tag whose name exists gets 409"
 ONE_FILTER = "x-decision: exact_tags or match_tags alone is accepted (the seed requires both)"
 NEITHER_400 = "x-decision: a search with neither exact_tags nor match_tags gets 400"
 OVERSIZE_413 = "x-decision: a body over 3.96 MB gets 413"
+MB_AS_SI = "x-decision: 3.96 MB is 3,960,000 bytes (SI); the seed's other reading is 3.96 MiB (4,152,360 B)"
 BAD_BASE64_400 = "x-decision: image_data that is not base64 gets 400"
 SIGNED_URL = "x-decision: upload_url is signed (HMAC) and expires"
 TAG_PAGING = "x-decision: GET /tags/{id}/images takes page, limit and the listing's filters (the seed: none)"
@@ -149,6 +153,12 @@ def record_problems(record) -> list[str]:
     ):
         problems.append(f"tags are not a list of {{id: integer, name: string}}: {tags!r}"[:200])
     return problems
+
+
+def owner_of(problem: str) -> str:
+    """The rule a record's type break belongs to: tags as {id, name} is TIM-06's own wording; any other
+    field of the wrong type is a schema break, ALL-02's (behaviour rules judge behaviour)."""
+    return "TIM-06" if problem.startswith("tags ") else "ALL-02"
 
 
 RECORD_FIELDS = (
@@ -581,7 +591,8 @@ class TaggedMachine(RuleBasedStateMachine):
         self.owned("TIM-06", r.status_code == 200, f"{sent(r)}: expected 200, got {got(r)}", r)
         record = body_of(r)
         problems = record_problems(record)
-        self.owned("TIM-06", not problems, f"{sent(r)}: {'; '.join(problems)}", r)
+        for problem in problems:
+            self.owned(owner_of(problem), False, f"{sent(r)}: {problem}", r)
         self.owned(
             "TIM-06", record.get("id") == image_id, f"{sent(r)} returned the record {record.get('id')!r}", r
         )
@@ -1099,14 +1110,30 @@ def test_tim03_bad_base64_is_refused(target, http, cleanup):
 @pytest.mark.writes
 @pytest.mark.rule("TIM-03", "TIM-13")
 def test_tim03_payload_over_3_96_mb_is_refused(target, http, cleanup):
-    data = noise_png(PAYLOAD_LIMIT * 3 // 4 + 10_000)  # a valid image whose base64 exceeds the limit
+    # Beyond every reading of the unit (over 3.96 MiB): MUST.
+    data = noise_png(PAYLOAD_LIMIT_MIB * 3 // 4 + 10_000)  # a valid image whose base64 exceeds the limit
     r = http.post("/upload", json=upload_body(data, target.unique("big") + ".png", []))
     if 200 <= r.status_code < 300 and isinstance(body_of(r), dict):
         cleanup.images.append(body_of(r).get("id"))
-    what = f"{sent(r)} of a {len(r.request.content)}-byte payload (over 3.96 MB)"
+    what = f"{sent(r)} of a {len(r.request.content)}-byte payload (over 3.96 MB in either unit)"
     if refused(r, what, rule="TIM-03", should_status=413, decision=OVERSIZE_413):
         problem = error_body_problem(r)
         check(problem is None, str(problem), rule="TIM-13", response=r)
+    # Between the readings (over 3,960,000 bytes, under 3.96 MiB): our decision, SHOULD.
+    data = noise_png(PAYLOAD_LIMIT * 3 // 4 + 50_000)
+    r = http.post("/upload", json=upload_body(data, target.unique("big") + ".png", []))
+    if 200 <= r.status_code < 300 and isinstance(body_of(r), dict):
+        cleanup.images.append(body_of(r).get("id"))
+    size = len(r.request.content)
+    assert PAYLOAD_LIMIT < size < PAYLOAD_LIMIT_MIB, size
+    should(
+        target,
+        400 <= r.status_code < 500,
+        f"{sent(r)} of a {size}-byte payload (over 3.96 MB, under 3.96 MiB) got {r.status_code}",
+        rule="TIM-03",
+        response=r,
+        decision=MB_AS_SI,
+    )
 
 
 @pytest.mark.writes
@@ -1180,6 +1207,25 @@ def test_tim04_listing_invariants_read_only(http):
 
 @pytest.mark.writes
 @pytest.mark.rule("TIM-05")
+def test_tim05_timestamps_are_seconds_since_the_epoch(timeline):
+    """The seed's date filters take created_timestamp "in seconds since Unix Epoch": a record made a moment
+    ago has timestamps near now in seconds (a day either way allows for clock skew; milliseconds would be a
+    thousand times off, a float is not the integer the seed types)."""
+    now = time.time()
+    for image_id, record in timeline.records.items():
+        for field in ("created_timestamp", "uploaded_timestamp"):
+            stamp = record.get(field)
+            if stamp is None and field == "uploaded_timestamp":
+                continue
+            check(
+                is_int(stamp) and abs(stamp - now) < 86_400,
+                f"GET /images/{image_id}: {field} {stamp!r} is not seconds since the Unix Epoch near now "
+                f"({int(now)})",
+            )
+
+
+@pytest.mark.writes
+@pytest.mark.rule("TIM-05")
 def test_tim05_date_range_and_uploaded_only(http, timeline):
     old, new = timeline.stamps[0], timeline.stamps[-1]
     queries = [{"start_timestamp": t, "end_timestamp": t} for t in timeline.stamps]
@@ -1238,7 +1284,8 @@ def test_tim06_record_shape(target, http, timeline):
             continue
         record, before = body_of(r), timeline.records[image_id]
         problems = record_problems(record)
-        check(not problems, f"{sent(r)}: {'; '.join(problems)}", response=r)
+        for problem in problems:  # a field of the wrong type is ALL-02's; tags' shape is TIM-06's
+            check(False, f"{sent(r)}: {problem}", rule=owner_of(problem), response=r)
         if problems:
             continue
         check(record.get("id") == image_id, f"{sent(r)} returned the record {record.get('id')!r}", response=r)
@@ -1438,6 +1485,14 @@ def test_tim10_tag_images_newest_first(target, http, timeline):
     )
     problem0 = newest_first_problem([x for x in results if isinstance(x, dict)])
     check(problem0 is None, f"{sent(first)}: {problem0}", response=first)
+    created_order = list(timeline.records)  # A, B in one second, C, D in the next, each after the last
+    if problem0 is None and set(listed) == set(created_order):  # newest first within one second too
+        check(
+            listed == list(reversed(created_order)),
+            f"{sent(first)}: lists {listed}; created one after the other (two within one second), newest "
+            f"first is {list(reversed(created_order))}",
+            response=first,
+        )
     judge_pages(paged, problem, last, judge="TIM-10", decision=TAG_PAGING)
     if problem is None:
         should(
@@ -1727,13 +1782,54 @@ def test_all04_parallel_creates_lose_nothing(target, http, raw, cleanup):
         )
 
 
+# -- ALL-03 (SHOULD part): a range the seed does not state ---------------------------------------------------
+INT64_DECISION = "x-decision: integers are int64 (the seed's are bare `integer`): a wider one gets 400"
+
+
+@pytest.mark.writes
+@pytest.mark.rule("ALL-03")
+def test_all03_a_size_beyond_int64_is_refused(target, http, cleanup):
+    """SHOULD only: the seed types `size` a bare integer, with no range; int64 is our decision, so a server
+    that stores a wider one honours the seed (and must then read it back, ALL-06)."""
+    r = http.post("/images", json=create_body(target.unique("wide") + ".png", [], 2**63))
+    if 200 <= r.status_code < 300 and isinstance(body_of(r), dict):
+        cleanup.images.append(body_of(r).get("id"))
+    should(
+        target,
+        400 <= r.status_code < 500,
+        f"{sent(r)} with size 2**63 (beyond int64): expected a 4xx, got {got(r)}",
+        response=r,
+        decision=INT64_DECISION,
+    )
+
+
 # -- ALL-05: what the seed allows is accepted -------------------------------------------------------------
-def accepted_all(http, cleanup, path: str, cases: dict) -> None:
-    """Each body of ``cases`` ({what: body}) sent at once; each must be accepted; what was created goes."""
-    answers = parallel([lambda b=b: http.post(path, json=b) for b in cases.values()])
+DEGENERATE = (
+    "the seed's type admits this body but its meaning does not address it (a record or tag with none of "
+    "its fields): refusing or accepting it are both legal"
+)
+
+
+def accepted_all(http, cleanup, path: str, cases: dict, degenerate: dict | None = None) -> None:
+    """Each body of ``cases`` ({what: body}) sent at once; each must be accepted (MUST); each body of
+    ``degenerate`` should be (SHOULD: the type admits it, the meaning does not address it); what was
+    created goes."""
+    degenerate = degenerate or {}
+    bodies = {**cases, **degenerate}
+    answers = parallel([lambda b=b: http.post(path, json=b) for b in bodies.values()])
     made_ids = []
-    for what, r in zip(cases, answers, strict=True):
-        if accepted(r, f"{sent(r)} with {what} (the seed allows it)") and isinstance(body_of(r), dict):
+    for what, r in zip(bodies, answers, strict=True):
+        if what in degenerate:
+            ok = should(
+                None,
+                200 <= r.status_code < 300,
+                f"{sent(r)} with {what}: expected a 2xx, got {r.status_code}: {r.text[:200]}",
+                response=r,
+                decision=DEGENERATE,
+            )
+        else:
+            ok = accepted(r, f"{sent(r)} with {what} (the seed allows it)")
+        if ok and isinstance(body_of(r), dict):
             made_ids.append(body_of(r).get("id"))
     if path == "/tags":
         cleanup.tags += made_ids
@@ -1762,10 +1858,10 @@ def test_all05_create_accepts_what_the_seed_allows(target, http, cleanup):
             "no tags": {"filename": name, "size": 10},
             "an empty tags list": {"filename": name, "size": 10, "tags": []},
             "no filename": {"size": 10, "tags": [tag]},
-            "no field at all": {},
             "a 300-character filename": {"filename": "f" * 296 + ".png", "size": 10, "tags": [tag]},
             "a 150-character tag name": {"filename": name, "size": 10, "tags": [f"{tag}-{'t' * 150}"]},
         },
+        degenerate={"no field at all": {}},
     )
 
 
@@ -1801,26 +1897,25 @@ def test_all05_upload_accepts_what_the_seed_allows(target, http, cleanup):
 @pytest.mark.writes
 @pytest.mark.rule("ALL-05")
 def test_all05_create_tag_accepts_what_the_seed_allows(target, http, cleanup):
-    """TagCreateInput: `name` is optional, of any length."""
+    """TagCreateInput: `name` is optional, of any length (a tag with no name at all: SHOULD)."""
     accepted_all(
         http,
         cleanup,
         "/tags",
-        {
-            "a 150-character name": {"name": f"{target.unique('a5t')}-{'n' * 150}"},
-            "no name": {},
-        },
+        {"a 150-character name": {"name": f"{target.unique('a5t')}-{'n' * 150}"}},
+        degenerate={"no name": {}},
     )
 
 
 @pytest.mark.rule("ALL-05")
 def test_all05_reads_accept_the_seed_parameters(http):
-    """The listings' parameters at the seed's own bounds (int32, limit at most 100), and a search carrying
-    both of its required parameters."""
+    """The listings' parameters with ordinary values of their meaning (limit 1 and 100, page 0, a date
+    range from the Epoch to 2033), and a search carrying both of its required parameters. The int32
+    extremes the type admits are degenerate values, judged at SHOULD by the schema layer."""
     requests = [
         ("/images", {"page": 0, "limit": 100}),
         ("/images", {"limit": 1, "uploaded_only": "false"}),
-        ("/images", {"start_timestamp": 0, "end_timestamp": 2147483647, "uploaded_only": "true"}),
+        ("/images", {"start_timestamp": 0, "end_timestamp": 2_000_000_000, "uploaded_only": "true"}),
         ("/tags", {"page": 0, "limit": 100}),
         ("/search/images", {"exact_tags": "a|b", "match_tags": "%", "limit": 100, "page": 0}),
         (
@@ -1829,7 +1924,7 @@ def test_all05_reads_accept_the_seed_parameters(http):
                 "exact_tags": "x",
                 "match_tags": "x%",
                 "start_timestamp": 0,
-                "end_timestamp": 2147483647,
+                "end_timestamp": 2_000_000_000,
                 "uploaded_only": "true",
             },
         ),

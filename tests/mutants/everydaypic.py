@@ -4,8 +4,11 @@ only as binary.)"""
 
 from __future__ import annotations
 
+import json
+
 from wire import rewrite_responses
 
+from mockserver.apis.base import json_reply
 from mockserver.errors import ApiError
 
 from . import Mutant
@@ -192,3 +195,79 @@ MUTANTS = [
         _info_dies_on_combining_marks,
     ),
 ]
+
+
+def _upload_answers_an_object(server):
+    """The upload answers the created image as one object, not the seed's array (the original's defect)."""
+
+    def rewrite(scope, status, headers, body):
+        if scope["method"] == "POST" and status == 200 and body.startswith(b"["):
+            images = json.loads(body)
+            if len(images) == 1:
+                return status, headers, json.dumps(images[0]).encode()
+        return status, headers, body
+
+    rewrite_responses(server, "everydaypic", rewrite)
+
+
+def _download_redirects(server):
+    """GET /v1/image/{id} answers 302 to where the bytes are (the original's storage URL); the seed
+    documents 200 with the bytes."""
+
+    def rewrite(scope, status, headers, body):
+        path = scope.get("path", "")
+        if scope["method"] == "GET" and status == 200 and "/v1/image/" in path and "/info" not in path:
+            query = scope.get("query_string", b"").decode()
+            if "direct=1" not in query:
+                location = path + "?" + (query + "&" if query else "") + "direct=1"
+                return 302, {"location": location, "content-type": "text/plain"}, b""
+        return status, headers, body
+
+    rewrite_responses(server, "everydaypic", rewrite)
+
+
+MUTANTS += [
+    Mutant(
+        "edp-upload-answers-object",
+        "everydaypic",
+        "ALL-02",  # a schema break is ALL-02's alone; EDP-03 judges the image, EDP-04/05, ALL-04/06 still run
+        "the upload answers one object instead of an array (EDP-04, EDP-05, ALL-04, ALL-06 still judged)",
+        _upload_answers_an_object,
+    ),
+    Mutant(
+        "edp-download-redirects",
+        "everydaypic",
+        "ALL-02",
+        "the download answers 302 to the bytes instead of 200 with them",
+        _download_redirects,
+    ),
+]
+
+
+def _info_matches_file_name_prefixes(server):
+    """info by fileName answers every image whose fileName starts with the one asked for."""
+    api = server.ctx.apis["everydaypic"]
+
+    async def get_images_info(id=None, fileName=None, **_):
+        ids, names = set(id or []), list(fileName or [])
+        found = [
+            r.public()
+            for r in api.images.values()
+            if (not ids and not names) or r.id in ids or any(r.fileName.startswith(n) for n in names)
+        ]
+        if not found:
+            raise ApiError(404, "Image not found")
+        return json_reply(found)
+
+    api.get_images_info = get_images_info
+
+
+MUTANTS.append(
+    Mutant(
+        "edp-info-prefix-match",
+        "everydaypic",
+        "EDP-04",
+        "info by fileName also answers images whose fileName merely starts with it",
+        _info_matches_file_name_prefixes,
+    )
+)

@@ -346,3 +346,25 @@ MUTANTS = [
         _part_label_judged,
     ),
 ]
+
+
+def _list_leaks_other_scopes(server):
+    """The product's image list shows every image of the server, whatever its store and product."""
+    api = _api(server)
+
+    async def list_product_images(store_id, product_id, **_):
+        items = [api._public(record) for record in api.images.values()]
+        return json_reply({"items": items, "paging": {}})
+
+    api.list_product_images = list_product_images
+
+
+MUTANTS.append(
+    Mutant(
+        "evt-list-leaks-other-scopes",
+        "evotor",
+        "EVT-08",
+        "a product's image list holds other products' and stores' images (the checks borrowing it: not run)",
+        _list_leaks_other_scopes,
+    )
+)

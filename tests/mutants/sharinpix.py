@@ -341,3 +341,33 @@ MUTANTS = [
         lambda server: _refuse_in_create(server, _metadatas_required),
     ),
 ]
+
+
+def _grant_by_presence(server):
+    """The abilities claim is read by presence: ``{album: {Access: {image_upload: false}}}`` grants too."""
+
+    def rewrite(headers, album_id, body):
+        token = _token_of(headers)
+        if token is not None:
+            try:
+                claims = jwt.decode(token, options={"verify_signature": False})
+            except jwt.PyJWTError:
+                return headers, body
+            access = ((claims.get("abilities") or {}).get(album_id) or {}).get("Access")
+            if isinstance(access, dict) and "image_upload" in access:  # present: taken as granted
+                granted = devtokens.sharinpix_token(album_id, user_id=str(claims.get("user_id", "someone")))
+                headers[b"authorization"] = f'Token token="{granted}"'.encode()
+        return headers, body
+
+    wrap_requests(server, rewrite)
+
+
+MUTANTS.append(
+    Mutant(
+        "spx-grant-by-presence",
+        API,
+        "SPX-01",
+        "a grant present but false (image_upload: false) is taken as a grant",
+        _grant_by_presence,
+    )
+)

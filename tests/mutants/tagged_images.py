@@ -525,3 +525,27 @@ MUTANTS = [
         _tags_die_on_bidi_overrides,
     ),
 ]
+
+
+def _same_second_oldest_first(server):
+    """A tag's images are sorted by created_timestamp alone, newest second first, but within one second
+    the older record first (ascending ids): records created within one second come out of order."""
+
+    def reorder(body):
+        results = body.get("results")
+        if isinstance(results, list):
+            body = {**body, "results": sorted(results, key=lambda r: (-r["created_timestamp"], r["id"]))}
+        return body
+
+    _rewrite_json(server, "GET", r".*/tagged-images/v1/tags/[^/]+/images", {200}, reorder)
+
+
+MUTANTS.append(
+    Mutant(
+        "tim-same-second-oldest-first",
+        API,
+        "TIM-10",
+        "a tag's images created within one second are listed oldest first",
+        _same_second_oldest_first,
+    )
+)

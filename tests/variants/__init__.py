@@ -33,3 +33,37 @@ def all_variants() -> list[Variant]:
     for info in pkgutil.iter_modules(__path__):
         found += importlib.import_module(f"{__name__}.{info.name}").VARIANTS
     return found
+
+
+def answer(send, status: int, body: bytes, media: str | None = "application/json", headers=()):
+    """Sends a whole answer from an ASGI wrapper (a variant's own reply, before the mock sees the request)."""
+    raw = [(b"content-length", str(len(body)).encode()), *headers]
+    if media is not None:
+        raw.append((b"content-type", media.encode()))
+    return _send_all(send, status, raw, body)
+
+
+async def _send_all(send, status, raw, body):
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+def before_the_mock(server, decide) -> None:
+    """Wraps ``server.asgi``: ``await decide(scope, body)`` (the request's whole body, read) returns None to
+    pass the request on unchanged (its body replayed), or ``(status, body, media)`` to answer it here, or a
+    ``scope`` to pass on instead (e.g. with a rewritten query string)."""
+    from mutants import read_body, replaying
+
+    inner = server.asgi
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return await inner(scope, receive, send)
+        body = await read_body(receive)
+        decided = await decide(scope, body)
+        if isinstance(decided, tuple):
+            status, reply, media = decided
+            return await answer(send, status, reply, media)
+        await inner(decided or scope, replaying(body, receive), send)
+
+    server.asgi = app

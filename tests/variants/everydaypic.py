@@ -177,3 +177,27 @@ VARIANTS = [
         _refuses_extra_parts,
     ),
 ]
+
+
+def _errors_empty_without_media_type(server):
+    """The seed types every error `string` and names no media type: the original answers them empty, with
+    no Content-Type at all (an empty string is a string)."""
+
+    def rewrite(scope, status, headers, body):
+        if status >= 400:
+            return status, {k: v for k, v in headers.items() if k != "content-type"}, b""
+        return status, headers, body
+
+    rewrite_responses(server, API, rewrite)
+
+
+VARIANTS.append(
+    Variant(
+        "edp-errors-empty-no-media-type",
+        API,
+        "EDP-06",
+        "error bodies: empty, with no Content-Type, instead of text/plain messages",
+        "the seed names no media type for its string errors",
+        _errors_empty_without_media_type,
+    )
+)

@@ -4,6 +4,8 @@ silent (statuses of refused tokens, error bodies, number ranges, a missing publi
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from urllib.parse import parse_qsl
 
@@ -11,7 +13,7 @@ from mutants.sharinpix import wrap_requests
 
 from mockserver.errors import ApiError
 
-from . import Variant
+from . import Variant, before_the_mock
 from .evotor import rewrite_responses
 
 API = "sharinpix"
@@ -130,3 +132,63 @@ VARIANTS = [
         _no_echoed_headers,
     ),
 ]
+
+
+def _null_for_absent_echoes(server):
+    """A value the request leaves out is answered ``null`` (as the seed's example answers gps, title and
+    group_id), not our "" / 0 / "0" fallbacks: filename, format, width, height and size."""
+    fallbacks = {"filename": "", "format": "", "width": 0, "height": 0, "size": "0"}
+
+    def change(status, body):
+        if status != 200 or not isinstance(body, dict):
+            return status, body
+        infos = body.get("infos") if isinstance(body.get("infos"), dict) else {}
+        sources = {"filename": "original_filename", "size": "bytes"}
+        nulled = {
+            field: None
+            for field, fallback in fallbacks.items()
+            if body.get(field) == fallback and sources.get(field, field) not in infos
+        }
+        return status, {**body, **nulled} if nulled else body
+
+    rewrite_responses(server, change, IMAGES, methods=("POST",))
+
+
+VARIANTS.append(
+    Variant(
+        "spx-null-for-absent-echoes",
+        API,
+        "ALL-02",
+        'values the request leaves out answered null instead of "" / 0 / "0"',
+        "the seed answers null for what a request leaves out",
+        _null_for_absent_echoes,
+    )
+)
+
+
+def _numbered_keys_are_map_keys(server):
+    """Brackets parsed the Rails (Rack) way: ``k[0]=v`` is the map {"0": v}, not a list, so where the seed
+    has a list (``cloudinary[colors][]``) a numbered key is refused (400): only ``k[]=v`` makes a list."""
+
+    async def decide(scope, body):
+        if scope["method"] != "POST" or not re.search(IMAGES, scope["path"]):
+            return None
+        keys = [key for key, _ in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)]
+        if any(re.search(r"\[\d+\]", key) for key in keys):
+            message = {"error": "numbered keys are map keys here: a list is written k[]=v"}
+            return 400, json.dumps(message).encode(), "application/json"
+        return None
+
+    before_the_mock(server, decide)
+
+
+VARIANTS.append(
+    Variant(
+        "spx-rails-brackets",
+        API,
+        "SPX-02",
+        "numbered bracket keys (k[0]=v) -> refused as map keys where a list is due, instead of read as lists",
+        "brackets parsed the Rails way: only k[]=v makes a list",
+        _numbered_keys_are_map_keys,
+    )
+)

@@ -4,13 +4,15 @@ faithful server might; the suite must pass each in default mode and warn on the 
 from __future__ import annotations
 
 import json
+from urllib.parse import parse_qs, urlencode
 
 from mutants.tagged_images import _rewrite_json
 
 from mockserver.apis.base import json_reply
+from mockserver.context import CURRENT_SCOPE
 from mockserver.errors import ApiError
 
-from . import Variant
+from . import Variant, before_the_mock
 
 API = "tagged-images"
 
@@ -238,3 +240,214 @@ VARIANTS = [
         _past_the_end_is_404,
     ),
 ]
+
+
+# -- values the seed's types admit but its meaning does not address, and bounds it states ----------------
+def _error(message: str, status: int = 400):
+    return status, json.dumps({"code": status, "message": message}).encode(), "application/json"
+
+
+def _query(scope) -> dict[str, list[str]]:
+    return parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+
+
+def _refuses_degenerate_values(server):
+    """A negative page, a limit under 1, a negative size, an empty file or tag name, a tag without a name:
+    the seed's types admit them, its meaning never says what they mean; this server refuses them (400)."""
+
+    async def decide(scope, body):
+        if server.ctx.api_for_path(scope["path"]) != API or scope["method"] not in ("GET", "POST"):
+            return None
+        query = _query(scope) if scope["method"] == "GET" else {}
+        for name, low in (("page", 0), ("limit", 1)):
+            for value in query.get(name, []):
+                if value.lstrip("-").isdigit() and int(value) < low:
+                    return _error(f"{name} must be at least {low}")
+        if scope["method"] != "POST" or not body or scope["path"].endswith("/search/images"):
+            return None
+        try:
+            sent = json.loads(body)
+        except ValueError:
+            return None
+        if not isinstance(sent, dict):
+            return None
+        if scope["path"].endswith("/tags") and not sent.get("name"):
+            return _error("a tag needs a name")
+        size = sent.get("size")
+        if isinstance(size, int) and not isinstance(size, bool) and size < 0:
+            return _error("size must not be negative")
+        tags = sent.get("tags")
+        if sent.get("filename") == "" or (isinstance(tags, list) and "" in tags):
+            return _error("names must not be empty")
+        return None
+
+    before_the_mock(server, decide)
+
+
+def _clamps_limit(server):
+    """A limit over the seed's "(max 100)" is served as 100, not refused."""
+
+    async def decide(scope, body):
+        if server.ctx.api_for_path(scope["path"]) != API or scope["method"] != "GET":
+            return None
+        query = _query(scope)
+        limits = query.get("limit", [])
+        if not any(v.isdigit() and int(v) > 100 for v in limits):
+            return None
+        query["limit"] = [str(min(int(v), 100)) if v.isdigit() else v for v in limits]
+        return {**scope, "query_string": urlencode(query, doseq=True).encode()}
+
+    before_the_mock(server, decide)
+
+
+MIB_LIMIT = int(3.96 * 2**20)
+
+
+def _reads_mb_as_mib(server):
+    """"3.96 MB" read as 3.96 MiB (4,152,360 bytes): a body between the two readings is accepted."""
+    api = _api(server)
+
+    async def decide(scope, body):
+        if not (scope["method"] == "POST" and scope["path"].endswith("/tagged-images/v1/upload")):
+            return None
+        if not 3_960_000 < len(body) <= MIB_LIMIT:
+            return None
+        token = CURRENT_SCOPE.set(scope)  # the handler builds URLs from the request's origin
+        try:
+            reply, status, _ = await api.upload_image(body=json.loads(body))
+        except ApiError as exc:
+            return _error(str(exc), exc.status)
+        finally:
+            CURRENT_SCOPE.reset(token)
+        return status, json.dumps(reply).encode(), "application/json"
+
+    before_the_mock(server, decide)
+
+
+def _trace_is_501(server):
+    """TRACE, which no operation defines, gets 501 Not Implemented from the HTTP layer (as many do)."""
+
+    async def decide(scope, body):
+        if scope["method"] == "TRACE" and server.ctx.api_for_path(scope["path"]) == API:
+            return 501, b"Not Implemented", "text/plain"
+        return None
+
+    before_the_mock(server, decide)
+
+
+VARIANTS += [
+    Variant(
+        "tim-refuses-degenerate-values",
+        API,
+        "ALL-05",
+        "negative page, limit 0, negative size, empty names, a tag without a name -> 400",
+        "values the seed's types admit but its meaning does not address are refused",
+        _refuses_degenerate_values,
+    ),
+    Variant(
+        "tim-clamps-limit",
+        API,
+        "ALL-03",
+        "limit over 100 -> served as 100 instead of 400",
+        "a request beyond the seed's stated maximum is clamped",
+        _clamps_limit,
+    ),
+    Variant(
+        "tim-mb-is-mib",
+        API,
+        "TIM-03",
+        "3.96 MB read as 3.96 MiB: a payload between the readings is accepted",
+        "the seed's unit read the binary way",
+        _reads_mb_as_mib,
+    ),
+    Variant(
+        "tim-trace-501",
+        API,
+        "ALL-01",
+        "TRACE (defined by no operation) -> 501 instead of 405 with Allow",
+        "HTTP's own answer for an unsupported method",
+        _trace_is_501,
+    ),
+]
+
+
+INT64_MAX = 2**63 - 1
+
+
+def _stores_integers_beyond_int64(server):
+    """A bare `integer` size is stored as given, however wide (Python's, PostgreSQL's numeric): the mock's
+    int64 is our decision. Done on the wire: a create with a wider size reaches the mock with size 0, and
+    every record answered for it carries the size that was sent (until an upload sets the real one)."""
+    from mutants import read_body, replaying
+
+    inner = server.asgi
+    wide: dict[int, int] = {}
+
+    def restore(node):
+        if isinstance(node, list):
+            return [restore(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        node = {key: restore(value) for key, value in node.items()}
+        if node.get("id") in wide and node.get("size") == 0 and "created_timestamp" in node:
+            node["size"] = wide[node["id"]]
+        return node
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http" or server.ctx.api_for_path(scope.get("path", "")) != API:
+            return await inner(scope, receive, send)
+        body = await read_body(receive)
+        size = None
+        if scope["method"] == "POST" and scope["path"].endswith("/v1/images"):
+            try:
+                sent = json.loads(body)
+            except ValueError:
+                sent = None
+            value = sent.get("size") if isinstance(sent, dict) else None
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > INT64_MAX:
+                size, body = value, json.dumps({**sent, "size": 0}).encode()
+                headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
+                scope = {**scope, "headers": [*headers, (b"content-length", str(len(body)).encode())]}
+        start, chunks = {}, []
+
+        async def capture(message):
+            if message["type"] == "http.response.start":
+                start.update(message)
+                return None
+            if message["type"] != "http.response.body":
+                return await send(message)
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return None
+            raw = b"".join(chunks)
+            try:
+                answer = json.loads(raw) if raw else None
+            except ValueError:
+                answer = None
+            if size is not None and isinstance(answer, dict) and isinstance(answer.get("id"), int):
+                wide[answer["id"]] = size
+            elif wide and answer is not None:
+                changed = restore(answer)
+                if changed != answer:
+                    raw = json.dumps(changed).encode()
+            headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+            headers.append((b"content-length", str(len(raw)).encode()))
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": raw})
+            return None
+
+        await inner(scope, replaying(body, receive), capture)
+
+    server.asgi = app
+
+
+VARIANTS.append(
+    Variant(
+        "tim-stores-beyond-int64",
+        API,
+        "ALL-03",
+        "a size beyond the int64 range -> stored and answered as sent instead of 400",
+        "a bare `integer` read as unbounded",
+        _stores_integers_beyond_int64,
+    )
+)
