@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from . import verdicts
+from .readonly import safe_methods_only
 from .recording import as_curl
 from .rules import load_rules
 from .target import Target
@@ -123,6 +124,13 @@ class ConformancePlugin:
                     item.add_marker(unsafe)  # Schemathesis' include() does not filter its parametrize
 
     # -- running -----------------------------------------------------------------------------------
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(self, item, nextitem):
+        """Under --read-only no check (setup and teardown included) sends an unsafe request, also when the
+        checks run inside a host's pytest session; the host's own tests are left alone."""
+        with safe_methods_only(self._target.read_only and bool(rule_ids_of(item))):
+            yield
+
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(self, item):
         findings = verdicts.Findings()

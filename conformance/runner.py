@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from .plugin import ConformancePlugin
+from .readonly import safe_methods_only
 from .report import Report, build_report
 from .target import Target
 
@@ -41,7 +42,7 @@ def run(target: Target, junit_xml: str | None = None, pytest_args: list[str] | N
             del sys.modules[name]
     started = time.perf_counter()
     output = io.StringIO()
-    with contextlib.redirect_stdout(output):
+    with contextlib.redirect_stdout(output), safe_methods_only(target.read_only):
         exit_code = pytest.main(args, plugins=[plugin])
     report = build_report(target, plugin.results, time.perf_counter() - started)
     report.details = output.getvalue() if target.verbose else ""
