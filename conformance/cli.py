@@ -1,21 +1,48 @@
 """``conformance``: check a running server against one API's contract, rule by rule.
 
-Exit status: 0 when no MUST rule failed (no rule at all with --strict), 1 otherwise, 2 on usage errors.
+Exit status: 0 when no MUST rule failed (no rule at all with --strict), 1 when one did, 2 on usage errors
+(an empty or malformed token included), 3 when the target is unreachable or serves nothing of the API at
+the base URL (no rule is run), 4 when the suite itself could not run.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
+import shlex
 import sys
 
 from .target import API_NAMES, Target, UsageError
 
+TOKEN_ENV = "CONFORMANCE_TOKEN"
+EXIT_PASSED, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERNAL = 0, 1, 2, 3, 4
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("image-api-contracts")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="conformance", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="conformance",
+        description=__doc__.splitlines()[0],
+        epilog=" ".join(__doc__.split("\n\n", 1)[1].split()),
+    )
+    p.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     p.add_argument("--api", required=True, choices=API_NAMES)
     p.add_argument("--base-url", required=True, help="the API's base URL (tagged-images: including /v1)")
-    p.add_argument("--token", help="the credential; placed where the API expects it (default: a dev token)")
+    p.add_argument(
+        "--token",
+        help=f"the credential, placed where the API expects it; also read from ${TOKEN_ENV}, which keeps "
+        "it out of the process list and shell history (default: a dev token the mock accepts)",
+    )
     p.add_argument(
         "--set",
         dest="values",
@@ -24,12 +51,40 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="API-specific values: store_id, product_id (evotor), album_id (sharinpix)",
     )
-    p.add_argument("--seed", type=int, help="seed for generated data (reproducible runs)")
-    p.add_argument("--max-examples", type=int, default=10, help="examples per generated check (default 10)")
-    p.add_argument("--strict", action="store_true", help="SHOULD rules fail the run instead of warning")
-    p.add_argument("--read-only", action="store_true", help="only safe requests (for production)")
     p.add_argument(
-        "--concurrency", type=int, default=4, help="requests in flight at once where order does not matter"
+        "--seed",
+        type=int,
+        help="seed for generated data (default: one picked at random, printed with the command that "
+        "replays the run)",
+    )
+    p.add_argument(
+        "--max-examples", type=int, default=10, metavar="N", help="examples per generated check (default 10)"
+    )
+    p.add_argument(
+        "--rule",
+        dest="rules",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="run only the checks of this rule (repeatable; e.g. --rule ALL-01 --rule TIM-04)",
+    )
+    p.add_argument("--strict", action="store_true", help="SHOULD rules fail the run instead of warning")
+    p.add_argument(
+        "--read-only",
+        action="store_true",
+        help="only GET, HEAD and OPTIONS requests, from every part of the suite (for production)",
+    )
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        metavar="N",
+        default=4,
+        help="requests in flight at once where order does not matter (default 4)",
+    )
+    p.add_argument(
+        "--no-preflight",
+        action="store_true",
+        help="skip the reachability check before the rules run (exit 3 when it fails)",
     )
     p.add_argument(
         "-v", "--verbose", action="store_true", help="tracebacks and every check, after the summary"
@@ -55,9 +110,45 @@ def _values(pairs: list[str]) -> dict[str, str]:
     return values
 
 
+def _rules(ids: list[str]) -> list[str]:
+    from .rules import load_rules
+
+    known = load_rules()
+    unknown = [rule_id for rule_id in ids if rule_id not in known]
+    if unknown:
+        raise UsageError(f"--rule {', '.join(unknown)}: no such rule in the catalogue")
+    return ids
+
+
+def _token(args) -> str | None:
+    if args.token is not None:
+        return args.token
+    if TOKEN_ENV in os.environ:
+        token = os.environ[TOKEN_ENV]
+        if not token.strip():
+            raise UsageError(
+                f"${TOKEN_ENV} is set but empty (an unset CI secret?); unset it for the dev token"
+            )
+        return token
+    return None
+
+
+def replay_command(args, seed: int) -> str:
+    """The command that runs the same checks with the same generated data (the token left to the env)."""
+    parts = ["conformance", "--api", args.api, "--base-url", args.base_url.rstrip("/")]
+    for pair in args.values:
+        parts += ["--set", pair]
+    for rule_id in args.rules:
+        parts += ["--rule", rule_id]
+    parts += ["--seed", str(seed), "--max-examples", str(args.max_examples)]
+    parts += [flag for flag, on in (("--strict", args.strict), ("--read-only", args.read_only)) if on]
+    return shlex.join(parts)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     try:
         if args.max_examples < 1:
             raise UsageError("--max-examples must be at least 1")
@@ -66,10 +157,11 @@ def main(argv: list[str] | None = None) -> int:
         target = Target(
             api=args.api,
             base_url=args.base_url,
-            token=args.token,
+            token=_token(args),
             values=_values(args.values),
-            seed=args.seed,
+            seed=seed,
             max_examples=args.max_examples,
+            only_rules=tuple(_rules(args.rules)),
             strict=args.strict,
             read_only=args.read_only,
             verbose=args.verbose,
@@ -79,20 +171,43 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         parser.print_usage(sys.stderr)
         print(f"conformance: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    replay = replay_command(args, seed)
+    print(
+        f"conformance {version()}: {target.api} @ {target.base_url}, seed {seed}, max examples "
+        f"{target.max_examples}, concurrency {target.concurrency}"
+        + (", read-only" if target.read_only else "")
+        + (", strict" if target.strict else ""),
+        flush=True,
+    )
+    print(f"replay: {replay}", flush=True)
+    if not args.no_preflight:
+        from .preflight import TargetUnreachable, preflight
+
+        try:
+            preflight(target)
+        except TargetUnreachable as exc:
+            print(f"conformance: {exc}", file=sys.stderr, flush=True)
+            return EXIT_UNREACHABLE
+    from .progress import PrintedProgress
     from .runner import run
 
+    progress = PrintedProgress()
     try:
-        report = run(target, junit_xml=args.junit_xml)
+        report = run(target, junit_xml=args.junit_xml, progress=progress)
     except RuntimeError as exc:
         print(f"conformance: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_INTERNAL
+    finally:
+        progress.close()
+    print()
+    report.replay = replay
     print("\n".join(report.summary_lines()))
     if report.details:
         print("\n---- details (-v) ----\n" + report.details)
     if args.report:
         report.write_json(args.report)
-    return 1 if report.failed else 0
+    return EXIT_FAILED if report.failed else EXIT_PASSED
 
 
 if __name__ == "__main__":

@@ -83,11 +83,27 @@ def _first_line(exc: BaseException) -> str:
     return line[:500]
 
 
+class Progress:
+    """What a run tells as it goes (the CLI prints it): every rule's verdict the moment its last check
+    has run, and a count of checks run. The default tells nothing."""
+
+    def rule_done(self, rule_id: str, status: str, done: int, total: int) -> None:
+        pass
+
+    def check_done(self, done: int, total: int) -> None:
+        pass
+
+
 class ConformancePlugin:
-    def __init__(self, target: Target):
+    def __init__(self, target: Target, progress: Progress | None = None):
         self._target = target
         self.results = Results()
         self._rules = load_rules()
+        self._progress = progress or Progress()
+        self._pending: dict[str, set[str]] = {}  # rule id -> node ids of its checks not yet run
+        self._rules_of: dict[str, list[str]] = {}  # node id -> its rule ids
+        self._rules_done = 0
+        self._checks_done = 0
 
     # -- configuration -----------------------------------------------------------------------------
     def pytest_configure(self, config):
@@ -113,6 +129,7 @@ class ConformancePlugin:
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
+        self._plan_progress(items)
         if self._target.read_only:
             skip = pytest.mark.skip(reason="--read-only: this check changes server state")
             unsafe = pytest.mark.skip(reason="--read-only: an unsafe operation of the schema layer")
@@ -122,6 +139,44 @@ class ConformancePlugin:
                     item.add_marker(skip)
                 elif label.split(" ")[0].upper() not in ("", "GET", "HEAD", "OPTIONS"):
                     item.add_marker(unsafe)  # Schemathesis' include() does not filter its parametrize
+
+    # -- progress ----------------------------------------------------------------------------------
+    def _plan_progress(self, items) -> None:
+        """Which checks each rule waits for; a rule of the API that no check names is known at once."""
+        api_rules = [r.id for r in self._rules.values() if r.api in (self._target.api, "all")]
+        only = set(self._target.only_rules)
+        self._pending = {rule_id: set() for rule_id in api_rules if not only or rule_id in only}
+        for item in items:
+            ids = [r for r in rule_ids_of(item) if r in self._pending]
+            if not ids:
+                continue  # a host's own test (pytest plugin mode)
+            self._rules_of[item.nodeid] = ids
+            for rule_id in ids:
+                self._pending[rule_id].add(item.nodeid)
+        self._checks_total = len(self._rules_of)
+        for rule_id in [r for r, waiting in self._pending.items() if not waiting]:
+            self._rule_known(rule_id)
+
+    def _rule_known(self, rule_id: str) -> None:
+        from .report import rule_status  # report imports this module
+
+        del self._pending[rule_id]
+        self._rules_done += 1
+        total = self._rules_done + len(self._pending)
+        status = rule_status(self._rules.get(rule_id), self.results.by_rule.get(rule_id, []))
+        self._progress.rule_done(rule_id, status, self._rules_done, total)
+
+    def pytest_runtest_logreport(self, report) -> None:
+        if report.when != "teardown" or report.nodeid not in self._rules_of:
+            return
+        self._checks_done += 1
+        self._progress.check_done(self._checks_done, self._checks_total)
+        for rule_id in self._rules_of.pop(report.nodeid):
+            waiting = self._pending.get(rule_id)
+            if waiting is not None:
+                waiting.discard(report.nodeid)
+                if not waiting:
+                    self._rule_known(rule_id)
 
     # -- running -----------------------------------------------------------------------------------
     @pytest.hookimpl(hookwrapper=True)

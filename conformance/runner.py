@@ -14,14 +14,19 @@ from pathlib import Path
 
 import pytest
 
-from .plugin import ConformancePlugin
+from .plugin import ConformancePlugin, Progress
 from .readonly import safe_methods_only
 from .report import Report, build_report
 from .target import Target
 
 
-def run(target: Target, junit_xml: str | None = None, pytest_args: list[str] | None = None) -> Report:
-    plugin = ConformancePlugin(target)
+def run(
+    target: Target,
+    junit_xml: str | None = None,
+    pytest_args: list[str] | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    plugin = ConformancePlugin(target, progress)
     checks = Path(__file__).resolve().parent / "checks"
     args = [str(checks), "-c", str(checks / "pytest.ini"), "--rootdir", str(checks), "--no-header", "-rN"]
     args += ["-v", "--tb=short"] if target.verbose else ["-q", "--tb=no"]
