@@ -97,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--junit-xml", metavar="PATH", help="write a JUnit XML report")
     p.add_argument("--report", metavar="PATH", help="write a JSON report: every rule and its verdict")
+    p.add_argument(
+        "--html",
+        metavar="PATH",
+        help="write a self-contained HTML report: rules, breaks with their curls, image pairs",
+    )
     return p
 
 
@@ -194,19 +199,22 @@ def main(argv: list[str] | None = None) -> int:
 
     progress = PrintedProgress()
     try:
-        report = run(target, junit_xml=args.junit_xml, progress=progress)
+        report = run(target, junit_xml=args.junit_xml, progress=progress, replay=replay)
     except RuntimeError as exc:
         print(f"conformance: error: {exc}", file=sys.stderr)
         return EXIT_INTERNAL
     finally:
         progress.close()
     print()
-    report.replay = replay
     print("\n".join(report.summary_lines()))
     if report.details:
         print("\n---- details (-v) ----\n" + report.details)
     if args.report:
         report.write_json(args.report)
+    if args.html:
+        from .html import write_html
+
+        write_html(report, args.html)
     return EXIT_FAILED if report.failed else EXIT_PASSED
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from . import verdicts
+from .images import image_pair
 from .readonly import safe_methods_only
 from .recording import as_curl
 from .rules import load_rules
@@ -42,6 +43,7 @@ class Outcome:
     message: str = ""
     curl: str | None = None
     decision: str | None = None
+    images: dict | None = None  # {"uploaded": {...}, "served": {...}}: file, size, sha256, type
 
 
 @dataclass
@@ -258,7 +260,12 @@ class ConformancePlugin:
             add(
                 rule_id,
                 Outcome(
-                    item.nodeid, self._level(rule_id, f.kind), f.message, self._curl(f.request), f.decision
+                    item.nodeid,
+                    self._level(rule_id, f.kind),
+                    f.message,
+                    self._curl(f.request),
+                    f.decision,
+                    image_pair(f.request, self._target.bodies_dir),
                 ),
             )
         stopped: str | None = None

@@ -25,6 +25,7 @@ def run(
     junit_xml: str | None = None,
     pytest_args: list[str] | None = None,
     progress: Progress | None = None,
+    replay: str = "",
 ) -> Report:
     plugin = ConformancePlugin(target, progress)
     checks = Path(__file__).resolve().parent / "checks"
@@ -32,6 +33,7 @@ def run(
     args += ["-v", "--tb=short"] if target.verbose else ["-q", "--tb=no"]
     if junit_xml:
         args += [f"--junitxml={junit_xml}", "-o", "junit_suite_name=conformance-" + target.api]
+        args += ["-o", "junit_family=xunit1"]  # the family whose testcases may carry properties
     if target.seed is not None:
         args += [f"--hypothesis-seed={target.seed}"]
     args += pytest_args or []
@@ -50,6 +52,11 @@ def run(
     with contextlib.redirect_stdout(output), safe_methods_only(target.read_only):
         exit_code = pytest.main(args, plugins=[plugin])
     report = build_report(target, plugin.results, time.perf_counter() - started)
+    report.replay = replay
+    if junit_xml and os.path.exists(junit_xml):
+        from .junit import rewrite
+
+        rewrite(junit_xml, report)
     report.details = output.getvalue() if target.verbose else ""
     if exit_code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
         raise RuntimeError(f"the conformance checks could not run (pytest exit code {exit_code})")
