@@ -82,6 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="requests in flight at once where order does not matter (default 4)",
     )
     p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="run the checks in N processes at once (default: 1 for a loopback target, where a run is "
+        "CPU-bound, else 4: a remote run mostly waits on the network); checks that judge a whole listing "
+        "or delete by generated ids still run alone",
+    )
+    p.add_argument(
         "--no-preflight",
         action="store_true",
         help="skip the reachability check before the rules run (exit 3 when it fails)",
@@ -138,6 +146,20 @@ def _token(args) -> str | None:
     return None
 
 
+def default_workers(base_url: str) -> int:
+    """One process for a loopback target (CPU-bound: more processes only compete), four for a remote one."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = urlsplit(base_url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return 1
+    try:
+        return 1 if ipaddress.ip_address(host).is_loopback else 4
+    except ValueError:
+        return 4
+
+
 def replay_command(args, seed: int) -> str:
     """The command that runs the same checks with the same generated data (the token left to the env)."""
     parts = ["conformance", "--api", args.api, "--base-url", args.base_url.rstrip("/")]
@@ -159,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError("--max-examples must be at least 1")
         if args.concurrency < 1:
             raise UsageError("--concurrency must be at least 1")
+        if args.workers is not None and args.workers < 1:
+            raise UsageError("--workers must be at least 1")
         target = Target(
             api=args.api,
             base_url=args.base_url,
@@ -180,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     replay = replay_command(args, seed)
     print(
         f"conformance {version()}: {target.api} @ {target.base_url}, seed {seed}, max examples "
-        f"{target.max_examples}, concurrency {target.concurrency}"
+        f"{target.max_examples}, concurrency {target.concurrency}, "
+        f"workers {args.workers or default_workers(target.base_url)}"
         + (", read-only" if target.read_only else "")
         + (", strict" if target.strict else ""),
         flush=True,
@@ -199,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
 
     progress = PrintedProgress()
     try:
-        report = run(target, junit_xml=args.junit_xml, progress=progress, replay=replay)
+        workers = args.workers or default_workers(target.base_url)
+        report = run(target, junit_xml=args.junit_xml, progress=progress, replay=replay, workers=workers)
     except RuntimeError as exc:
         print(f"conformance: error: {exc}", file=sys.stderr)
         return EXIT_INTERNAL

@@ -96,16 +96,62 @@ class Progress:
         pass
 
 
+class RuleTracker:
+    """Tells ``progress`` each rule's verdict the moment the last check naming it has run."""
+
+    def __init__(self, target: Target, results: Results, progress: Progress):
+        self._target, self._results, self._progress = target, results, progress
+        self._rules = load_rules()
+        self._pending: dict[str, set[str]] = {}  # rule id -> node ids of its checks not yet run
+        self._rules_of: dict[str, list[str]] = {}  # node id -> its rule ids
+        self._rules_done = 0
+        self._checks_done = 0
+        self._checks_total = 0
+
+    def plan(self, items: list[tuple[str, list[str]]]) -> None:
+        """``(node id, rule ids)`` of every check to run; a rule no check names is known at once."""
+        api_rules = [r.id for r in self._rules.values() if r.api in (self._target.api, "all")]
+        only = set(self._target.only_rules)
+        self._pending = {rule_id: set() for rule_id in api_rules if not only or rule_id in only}
+        for nodeid, rule_ids in items:
+            ids = [r for r in rule_ids if r in self._pending]
+            if not ids:
+                continue  # a host's own test (pytest plugin mode)
+            self._rules_of[nodeid] = ids
+            for rule_id in ids:
+                self._pending[rule_id].add(nodeid)
+        self._checks_total = len(self._rules_of)
+        for rule_id in [r for r, waiting in self._pending.items() if not waiting]:
+            self._rule_known(rule_id)
+
+    def _rule_known(self, rule_id: str) -> None:
+        from .report import rule_status  # report imports this module
+
+        del self._pending[rule_id]
+        self._rules_done += 1
+        total = self._rules_done + len(self._pending)
+        status = rule_status(self._rules.get(rule_id), self._results.by_rule.get(rule_id, []))
+        self._progress.rule_done(rule_id, status, self._rules_done, total)
+
+    def item_done(self, nodeid: str) -> None:
+        if nodeid not in self._rules_of:
+            return
+        self._checks_done += 1
+        self._progress.check_done(self._checks_done, self._checks_total)
+        for rule_id in self._rules_of.pop(nodeid):
+            waiting = self._pending.get(rule_id)
+            if waiting is not None:
+                waiting.discard(nodeid)
+                if not waiting:
+                    self._rule_known(rule_id)
+
+
 class ConformancePlugin:
     def __init__(self, target: Target, progress: Progress | None = None):
         self._target = target
         self.results = Results()
         self._rules = load_rules()
-        self._progress = progress or Progress()
-        self._pending: dict[str, set[str]] = {}  # rule id -> node ids of its checks not yet run
-        self._rules_of: dict[str, list[str]] = {}  # node id -> its rule ids
-        self._rules_done = 0
-        self._checks_done = 0
+        self.tracker = RuleTracker(target, self.results, progress or Progress())
 
     # -- configuration -----------------------------------------------------------------------------
     def pytest_configure(self, config):
@@ -144,41 +190,11 @@ class ConformancePlugin:
 
     # -- progress ----------------------------------------------------------------------------------
     def _plan_progress(self, items) -> None:
-        """Which checks each rule waits for; a rule of the API that no check names is known at once."""
-        api_rules = [r.id for r in self._rules.values() if r.api in (self._target.api, "all")]
-        only = set(self._target.only_rules)
-        self._pending = {rule_id: set() for rule_id in api_rules if not only or rule_id in only}
-        for item in items:
-            ids = [r for r in rule_ids_of(item) if r in self._pending]
-            if not ids:
-                continue  # a host's own test (pytest plugin mode)
-            self._rules_of[item.nodeid] = ids
-            for rule_id in ids:
-                self._pending[rule_id].add(item.nodeid)
-        self._checks_total = len(self._rules_of)
-        for rule_id in [r for r, waiting in self._pending.items() if not waiting]:
-            self._rule_known(rule_id)
-
-    def _rule_known(self, rule_id: str) -> None:
-        from .report import rule_status  # report imports this module
-
-        del self._pending[rule_id]
-        self._rules_done += 1
-        total = self._rules_done + len(self._pending)
-        status = rule_status(self._rules.get(rule_id), self.results.by_rule.get(rule_id, []))
-        self._progress.rule_done(rule_id, status, self._rules_done, total)
+        self.tracker.plan([(item.nodeid, rule_ids_of(item)) for item in items])
 
     def pytest_runtest_logreport(self, report) -> None:
-        if report.when != "teardown" or report.nodeid not in self._rules_of:
-            return
-        self._checks_done += 1
-        self._progress.check_done(self._checks_done, self._checks_total)
-        for rule_id in self._rules_of.pop(report.nodeid):
-            waiting = self._pending.get(rule_id)
-            if waiting is not None:
-                waiting.discard(report.nodeid)
-                if not waiting:
-                    self._rule_known(rule_id)
+        if report.when == "teardown":
+            self.tracker.item_done(report.nodeid)
 
     # -- running -----------------------------------------------------------------------------------
     @pytest.hookimpl(hookwrapper=True)
