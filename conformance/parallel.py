@@ -133,20 +133,22 @@ def run_parallel(
             tracker.item_done(event["item"])
 
         def read(proc) -> None:
-            for line in proc.stdout:
-                if not line.startswith(EVENT):
-                    continue
-                event = json.loads(line[len(EVENT) :])
-                with lock:
-                    if "plan" in event:
-                        tracker.plan([(nodeid, rules) for nodeid, rules in event["plan"]])
-                        planned.set()
-                        for waiting in early:
-                            done(waiting)
-                    elif not planned.is_set():
-                        early.append(event)
-                    else:
-                        done(event)
+            with proc.stdout:
+                for line in proc.stdout:
+                    if line.startswith(EVENT):
+                        handle(json.loads(line[len(EVENT) :]))
+
+        def handle(event: dict) -> None:
+            with lock:
+                if "plan" in event:
+                    tracker.plan([(nodeid, rules) for nodeid, rules in event["plan"]])
+                    planned.set()
+                    for waiting in early:
+                        done(waiting)
+                elif not planned.is_set():
+                    early.append(event)
+                else:
+                    done(event)
 
         def release_the_first() -> None:
             for p in procs[1:]:

@@ -69,3 +69,21 @@ def test_the_gate_stops_an_unsafe_request_before_it_leaves(recorder):
         assert httpx.get(recorder.url + "/tagged-images/v1/images").status_code == 200
     assert httpx.post(recorder.url + "/x").status_code == 201  # the gate is gone after the run
     assert recorder.by_method() == {"GET": 1, "POST": 1}
+
+
+def test_read_only_holds_in_worker_processes_too(recorder, tmp_path):
+    recorder.clear()
+    api = "tagged-images"
+    target = Target(
+        api=api,
+        base_url=recorder.url + f"/{api}" + APIS[api].server_path,
+        seed=4,
+        max_examples=3,
+        shrink_seconds=1,
+        read_only=True,
+        bodies_dir=str(tmp_path),
+    )
+    report = run(target, workers=3)
+    assert recorder.unsafe() == [], recorder.unsafe()[:20]
+    assert recorder.by_method().get("GET", 0) > 0
+    assert {v.id: v.status for v in report.verdicts}["ALL-01"] == "pass", report.summary_lines()
