@@ -32,12 +32,14 @@ def version() -> str:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="conformance",
-        description=__doc__.splitlines()[0],
+        description=__doc__.splitlines()[0].replace("``", ""),
         epilog=" ".join(__doc__.split("\n\n", 1)[1].split()),
     )
     p.add_argument("--version", action="version", version=f"%(prog)s {version()}")
-    p.add_argument("--api", required=True, choices=API_NAMES)
-    p.add_argument("--base-url", required=True, help="the API's base URL (tagged-images: including /v1)")
+    p.add_argument("--api", required=True, choices=API_NAMES, metavar="NAME", help=", ".join(API_NAMES))
+    p.add_argument(
+        "--base-url", required=True, metavar="URL", help="the API's base URL (tagged-images: including /v1)"
+    )
     p.add_argument(
         "--token",
         help=f"the credential, placed where the API expects it; also read from ${TOKEN_ENV}, which keeps "
@@ -54,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--seed",
         type=int,
+        metavar="N",
         help="seed for generated data (default: one picked at random, printed with the command that "
         "replays the run)",
     )
