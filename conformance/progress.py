@@ -31,6 +31,16 @@ class PrintedProgress(Progress):
         self._started = time.monotonic()
         self._last_line = self._started
         self._checks = (0, 0)
+        self._stopped = threading.Event()
+        if not self._live:  # a CI log: a line when nothing else was printed for a while, even mid-check
+            threading.Thread(target=self._heartbeat, name="conformance-heartbeat", daemon=True).start()
+
+    def _heartbeat(self) -> None:
+        while not self._stopped.wait(1.0):
+            if time.monotonic() - self._last_line >= HEARTBEAT_SECONDS:
+                done, total = self._checks
+                elapsed = time.monotonic() - self._started
+                self._write(f"… {done} of {total or '?'} checks run ({elapsed:.0f}s)\n")
 
     def _write(self, text: str) -> None:
         with self._lock:
@@ -55,8 +65,6 @@ class PrintedProgress(Progress):
         self._checks = (done, total)
         if self._live:
             self._redraw()
-        elif time.monotonic() - self._last_line >= HEARTBEAT_SECONDS:
-            self._write(f"… {done} of {total} checks run ({time.monotonic() - self._started:.0f}s)\n")
 
     def _redraw(self) -> None:
         done, total = self._checks
@@ -66,7 +74,8 @@ class PrintedProgress(Progress):
                 self._out.flush()
 
     def close(self) -> None:
+        self._stopped.set()
         if self._live:
             self._write("")
         if self._out is not sys.stdout:
-            self._out.flush()
+            self._out.close()

@@ -292,3 +292,22 @@ def test_progress_a_line_at_once_then_one_per_rule_with_a_running_count(mock):
         f"[{n:>2}/{len(rules)}" for n in range(1, len(rules) + 1)
     ]
     assert {line.split("]")[1].split()[1] for line in counted} == {r.id for r in rules}, counted
+
+
+def test_a_ci_log_gets_a_heartbeat_while_a_long_check_runs(monkeypatch):
+    import io
+
+    from conformance import progress
+
+    monkeypatch.setattr(progress, "HEARTBEAT_SECONDS", 0.3)
+    out = io.StringIO()
+    out.close = lambda: None  # read it after close()
+    printed = progress.PrintedProgress(stream=out)
+    printed.check_done(3, 40)
+    time.sleep(1.6)  # no check finishes meanwhile: a state machine at high latency
+    printed.close()
+    beats = [line for line in out.getvalue().splitlines() if line.startswith("… 3 of 40 checks run")]
+    assert beats, out.getvalue()
+    quiet = len(out.getvalue())
+    time.sleep(1.2)
+    assert len(out.getvalue()) == quiet  # nothing after close()
