@@ -311,3 +311,11 @@ def test_a_ci_log_gets_a_heartbeat_while_a_long_check_runs(monkeypatch):
     quiet = len(out.getvalue())
     time.sleep(1.2)
     assert len(out.getvalue()) == quiet  # nothing after close()
+
+
+def test_a_tls_failure_is_unreachable_too(mock):
+    plain = mock.url.replace("http://", "https://")  # TLS spoken to a plain-HTTP server
+    result = conformance("--api", "everydaypic", "--base-url", f"{plain}/everydaypic")
+    assert result.returncode == 3, (result.stdout, result.stderr)
+    (line,) = result.stderr.strip().splitlines()
+    assert "target unreachable" in line and "SSL" in line, line
