@@ -98,6 +98,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="skip the reachability check before the rules run (exit 3 when it fails)",
     )
     p.add_argument(
+        "--wait",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="how long the preflight waits for a target that refuses connections, e.g. a server just "
+        "started (default 10)",
+    )
+    p.add_argument(
         "-v", "--verbose", action="store_true", help="tracebacks and every check, after the summary"
     )
     p.add_argument(
@@ -218,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         from .preflight import TargetUnreachable, preflight
 
         try:
-            preflight(target)
+            preflight(target, wait=max(0.0, args.wait))
         except TargetUnreachable as exc:
             print(f"conformance: {exc}", file=sys.stderr, flush=True)
             return EXIT_UNREACHABLE

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import ssl
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -24,6 +25,8 @@ MAX_PROBES = 8
 
 class TargetUnreachable(RuntimeError):
     """The target did not answer the preflight as an API would: the CLI exits 3 with this one line."""
+
+    refused = False  # the connection was refused (worth waiting for: a server still starting)
 
 
 def probe_paths(target: Target) -> list[str]:
@@ -44,8 +47,26 @@ def _cause(exc: Exception) -> str:
     return text[:200]
 
 
-def preflight(target: Target, verify: ssl.SSLContext | bool = True) -> int:
-    """Raises ``TargetUnreachable`` with a one-line cause; returns the number of probes answered."""
+def _refused(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, httpx.ConnectError) and ("refused" in text or "errno 111" in text)
+
+
+def preflight(target: Target, verify: ssl.SSLContext | bool = True, wait: float = 0.0) -> int:
+    """Raises ``TargetUnreachable`` with a one-line cause; returns the number of probes answered. A target
+    that refuses connections is tried again for up to ``wait`` seconds (a server still starting, as in a
+    CI job that has just launched it); DNS, TLS and timeouts are not waited for."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return _probe(target, verify)
+        except TargetUnreachable as exc:
+            if not exc.refused or time.monotonic() >= deadline:
+                raise
+            time.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
+
+
+def _probe(target: Target, verify) -> int:
     paths = probe_paths(target)
     with httpx.Client(
         base_url=target.base_url, headers=target.auth_headers(), timeout=TIMEOUT_SECONDS, verify=verify
@@ -61,9 +82,11 @@ def preflight(target: Target, verify: ssl.SSLContext | bool = True) -> int:
             answers = list(pool.map(probe, paths))
     for path, _, exc in answers:
         if exc is not None:
-            raise TargetUnreachable(
+            unreachable = TargetUnreachable(
                 f"target unreachable: GET {target.base_url}{path}: {_cause(exc)} (no rule was run)"
             )
+            unreachable.refused = _refused(exc)
+            raise unreachable
     if answers and all(response.status_code == 404 for _, response, _ in answers):
         server_path = APIS[target.api].server_path
         hint = f" (the {target.api} base URL ends in {server_path})" if server_path else ""

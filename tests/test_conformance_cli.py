@@ -192,9 +192,12 @@ def test_the_summary_comes_first_one_line_per_break_with_the_curl_of_that_reques
 # -- preflight, exit codes, token, version, seed ----------------------------------------------------------
 def test_an_unreachable_target_exits_3_with_one_line_and_no_verdicts(tmp_path):
     report = tmp_path / "report.json"
+    started = time.monotonic()
     result = conformance(
-        "--api", "everydaypic", "--base-url", "http://127.0.0.1:1/everydaypic", "--report", str(report)
-    )
+        "--api", "everydaypic", "--base-url", "http://127.0.0.1:1/everydaypic", "--report", str(report),
+        "--wait", "1",
+    )  # fmt: skip
+    assert 1 <= time.monotonic() - started < 30  # refused connections are tried again for --wait seconds
     assert result.returncode == 3, (result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "target unreachable" in lines[0] and "Connection refused" in lines[0], lines
@@ -319,3 +322,38 @@ def test_a_tls_failure_is_unreachable_too(mock):
     assert result.returncode == 3, (result.stdout, result.stderr)
     (line,) = result.stderr.strip().splitlines()
     assert "target unreachable" in line and "SSL" in line, line
+
+
+def test_the_preflight_waits_for_a_server_that_is_still_starting():
+    """A CI job starts the server and runs the suite at once: refused connections are tried again."""
+    import signal
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = [
+        "--api",
+        "image-upload",
+        "--base-url",
+        f"http://127.0.0.1:{port}",
+        "--read-only",
+        "--max-examples",
+        "2",
+    ]
+    with subprocess.Popen(
+        [sys.executable, "-m", "conformance", *args], stdout=subprocess.PIPE, text=True
+    ) as proc:
+        time.sleep(1.5)  # the suite is already trying
+        server = subprocess.Popen(
+            [sys.executable, "-m", "mockserver", "--api", "image-upload", "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            out, _ = proc.communicate(timeout=600)
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+    assert proc.returncode == 0, out[-2000:]
