@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from . import verdicts
+from .images import image_pair
+from .readonly import safe_methods_only
 from .recording import as_curl
 from .rules import load_rules
 from .target import Target
@@ -41,6 +43,7 @@ class Outcome:
     message: str = ""
     curl: str | None = None
     decision: str | None = None
+    images: dict | None = None  # {"uploaded": {...}, "served": {...}}: file, size, sha256, type
 
 
 @dataclass
@@ -82,11 +85,73 @@ def _first_line(exc: BaseException) -> str:
     return line[:500]
 
 
+class Progress:
+    """What a run tells as it goes (the CLI prints it): every rule's verdict the moment its last check
+    has run, and a count of checks run. The default tells nothing."""
+
+    def rule_done(self, rule_id: str, status: str, done: int, total: int) -> None:
+        pass
+
+    def check_done(self, done: int, total: int) -> None:
+        pass
+
+
+class RuleTracker:
+    """Tells ``progress`` each rule's verdict the moment the last check naming it has run."""
+
+    def __init__(self, target: Target, results: Results, progress: Progress):
+        self._target, self._results, self._progress = target, results, progress
+        self._rules = load_rules()
+        self._pending: dict[str, set[str]] = {}  # rule id -> node ids of its checks not yet run
+        self._rules_of: dict[str, list[str]] = {}  # node id -> its rule ids
+        self._rules_done = 0
+        self._checks_done = 0
+        self._checks_total = 0
+
+    def plan(self, items: list[tuple[str, list[str]]]) -> None:
+        """``(node id, rule ids)`` of every check to run; a rule no check names is known at once."""
+        api_rules = [r.id for r in self._rules.values() if r.api in (self._target.api, "all")]
+        only = set(self._target.only_rules)
+        self._pending = {rule_id: set() for rule_id in api_rules if not only or rule_id in only}
+        for nodeid, rule_ids in items:
+            ids = [r for r in rule_ids if r in self._pending]
+            if not ids:
+                continue  # a host's own test (pytest plugin mode)
+            self._rules_of[nodeid] = ids
+            for rule_id in ids:
+                self._pending[rule_id].add(nodeid)
+        self._checks_total = len(self._rules_of)
+        for rule_id in [r for r, waiting in self._pending.items() if not waiting]:
+            self._rule_known(rule_id)
+
+    def _rule_known(self, rule_id: str) -> None:
+        from .report import rule_status  # report imports this module
+
+        del self._pending[rule_id]
+        self._rules_done += 1
+        total = self._rules_done + len(self._pending)
+        status = rule_status(self._rules.get(rule_id), self._results.by_rule.get(rule_id, []))
+        self._progress.rule_done(rule_id, status, self._rules_done, total)
+
+    def item_done(self, nodeid: str) -> None:
+        if nodeid not in self._rules_of:
+            return
+        self._checks_done += 1
+        self._progress.check_done(self._checks_done, self._checks_total)
+        for rule_id in self._rules_of.pop(nodeid):
+            waiting = self._pending.get(rule_id)
+            if waiting is not None:
+                waiting.discard(nodeid)
+                if not waiting:
+                    self._rule_known(rule_id)
+
+
 class ConformancePlugin:
-    def __init__(self, target: Target):
+    def __init__(self, target: Target, progress: Progress | None = None):
         self._target = target
         self.results = Results()
         self._rules = load_rules()
+        self.tracker = RuleTracker(target, self.results, progress or Progress())
 
     # -- configuration -----------------------------------------------------------------------------
     def pytest_configure(self, config):
@@ -112,6 +177,7 @@ class ConformancePlugin:
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
+        self._plan_progress(items)
         if self._target.read_only:
             skip = pytest.mark.skip(reason="--read-only: this check changes server state")
             unsafe = pytest.mark.skip(reason="--read-only: an unsafe operation of the schema layer")
@@ -122,7 +188,22 @@ class ConformancePlugin:
                 elif label.split(" ")[0].upper() not in ("", "GET", "HEAD", "OPTIONS"):
                     item.add_marker(unsafe)  # Schemathesis' include() does not filter its parametrize
 
+    # -- progress ----------------------------------------------------------------------------------
+    def _plan_progress(self, items) -> None:
+        self.tracker.plan([(item.nodeid, rule_ids_of(item)) for item in items])
+
+    def pytest_runtest_logreport(self, report) -> None:
+        if report.when == "teardown":
+            self.tracker.item_done(report.nodeid)
+
     # -- running -----------------------------------------------------------------------------------
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(self, item, nextitem):
+        """Under --read-only no check (setup and teardown included) sends an unsafe request, also when the
+        checks run inside a host's pytest session; the host's own tests are left alone."""
+        with safe_methods_only(self._target.read_only and bool(rule_ids_of(item))):
+            yield
+
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(self, item):
         findings = verdicts.Findings()
@@ -212,6 +293,7 @@ class ConformancePlugin:
                     f.message,
                     self._curl(f.request, item),
                     f.decision,
+                    image_pair(f.request, self._target.bodies_dir),
                 ),
             )
         stopped: str | None = None

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import httpx
 
+from .images import note_exchange
+
 SECRET_HEADERS = {"authorization", "x-authorization"}
 _NOT_REPLAYED = {"host", "content-length", "accept-encoding", "connection", "user-agent", "accept"}
 INLINE_BODY_LIMIT = 2000
@@ -83,9 +85,10 @@ class RecordingClient(httpx.Client):
         self.on_redirect = on_redirect
 
     def _exchange(self, request, **kwargs):
-        request.read()  # multipart bodies stream; keep the bytes for the curl replay
+        body = request.read()  # multipart bodies stream; keep the bytes for the curl replay
         response = super().send(request, **kwargs)
         response.read()
+        note_exchange(request, response, body)  # images sent and served, for the reports' image pairs
         self.exchanges.append((request, response))
         del self.exchanges[:-50]
         return response

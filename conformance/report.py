@@ -45,6 +45,7 @@ class Report:
     duration_seconds: float
     verdicts: list[RuleVerdict]
     details: str = ""  # pytest's own output, tracebacks included (with -v only)
+    replay: str = ""  # the command that reruns the same checks with the same generated data
 
     @property
     def counts(self) -> dict[str, int]:
@@ -63,6 +64,7 @@ class Report:
             "api": self.api,
             "base_url": self.base_url,
             "seed": self.seed,
+            "replay": self.replay,
             "duration_seconds": round(self.duration_seconds, 2),
             "summary": self.counts,
             "passed": not self.failed,
@@ -94,6 +96,8 @@ class Report:
             f"{c['pass']} passed, {partly}{c['skip']} not exercised; {self.duration_seconds:.1f}s, "
             f"seed {self.seed})"
         ]
+        if self.replay:
+            lines.append(f"replay: {self.replay}")
         ordered = sorted(self.verdicts, key=lambda v: (ORDER[v.status], v.id))
         for v in ordered:
             breaks = v.failures
@@ -138,11 +142,11 @@ def build_report(target: Target, results: Results, duration: float) -> Report:
         if rule.api not in (target.api, "all"):
             continue
         outcomes = results.by_rule.get(rule.id, [])
-        verdicts.append(RuleVerdict(rule.id, rule.level, rule.rule, _status(rule, outcomes), outcomes))
+        verdicts.append(RuleVerdict(rule.id, rule.level, rule.rule, rule_status(rule, outcomes), outcomes))
     return Report(target.api, target.base_url, target.seed, duration, verdicts)
 
 
-def _status(rule: Rule, outcomes: list[Outcome]) -> str:
+def rule_status(rule: Rule | None, outcomes: list[Outcome]) -> str:
     statuses = {o.status for o in outcomes}
     for status in ("fail", "warn"):
         if status in statuses:

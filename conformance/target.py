@@ -18,6 +18,20 @@ class UsageError(ValueError):
     """Bad options: the CLI exits 2."""
 
 
+def _check_token(token: str) -> None:
+    """An empty token (an unset CI secret) or one that cannot be a header value is a usage error, not a
+    run whose every request is refused and reads as contract breaks."""
+    if not token.strip():
+        raise UsageError("--token is empty (an unset CI secret?); give the credential or leave --token out")
+    if token != token.strip():
+        raise UsageError("--token has leading or trailing whitespace (a pasted newline?)")
+    if any(not (32 <= ord(c) < 127) for c in token):
+        raise UsageError("--token holds characters a header cannot carry (control or non-ASCII)")
+    scheme = token.split(" ", 1)[0].lower()
+    if " " in token and scheme in ("bearer", "token", "basic"):
+        raise UsageError(f"--token is the credential alone: the suite adds the {token.split()[0]!r} scheme")
+
+
 @dataclass(frozen=True)
 class Target:
     api: str
@@ -46,6 +60,8 @@ class Target:
             raise UsageError(
                 f"--set {', '.join(sorted(unknown))} is not a setting of {self.api} (settable: {allowed})"
             )
+        if self.token is not None:
+            _check_token(self.token)
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
 
     # -- credentials --------------------------------------------------------------------------------

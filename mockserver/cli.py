@@ -23,11 +23,21 @@ from .registry import APIS, FIXTURES_DIR
 SETTINGS_ENV = "MOCKSERVER_SETTINGS"  # how --workers hands the settings to each worker process
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("image-api-contracts")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="mockserver",
         description="Stateful mock of the five image APIs, driven by their OpenAPI specs.",
     )
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     p.add_argument("--api", choices=sorted(APIS), help="serve only this API, at its real paths")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")

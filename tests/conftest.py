@@ -106,7 +106,7 @@ def pytest_terminal_summary(terminalreporter):
             if name == "bad_input":
                 counts = cases.setdefault(value, {"passed": 0, "failed": 0})
                 counts[outcome] += 1
-            elif name in ("fuzz", "load", "latency", "poisoning", "stall"):
+            elif name in ("fuzz", "load", "latency", "poisoning", "stall", "read_only"):
                 lines.append(f"{name}: {value}" + ("" if outcome == "passed" else " (FAILED)"))
     if cases:
         total = sum(sum(c.values()) for c in cases.values())

@@ -465,8 +465,9 @@ def test_evt01_without_token_is_refused_read_only(target, http):
     paths = {
         "GET list": images_path(target.store_id, product),
         "GET image": images_path(target.store_id, product, str(uuid.uuid4())),
-        "DELETE image": images_path(target.store_id, product, str(uuid.uuid4())),
     }
+    if not target.read_only:  # a DELETE of an id that does not exist is still a DELETE
+        paths["DELETE image"] = images_path(target.store_id, product, str(uuid.uuid4()))
     answers = concurrently(lambda item: without_token(http, item[0].split()[0], item[1]), paths.items())
     for method, r in zip(paths, answers, strict=True):
         refused(r, f"{method} without X-Authorization", should_status=401, decision=NO_TOKEN_401)

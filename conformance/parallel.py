@@ -1,0 +1,263 @@
+"""Checks in several processes at once, for remote targets where a run mostly waits on the network.
+
+Each worker process (``python -m conformance.worker``) collects the checks as a one-process run would (same
+seed, same run id, same plugin), deals them the same way as every other worker and runs its own share,
+streaming each check's outcomes back as it finishes, so rule verdicts are printed as soon as they are
+known (the first worker also sends the plan: every check and its rules). Shares are dealt
+heaviest first to the least loaded worker: a Hypothesis state machine sends hundreds of requests in
+sequence, a schema-layer operation tens (concurrently), a plain check a handful. A module's session and
+module fixtures are set up again in each worker that runs one of its checks; checks never assume a
+server of their own, so they may run side by side.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from .plugin import ConformancePlugin, Outcome, Progress, Results, RuleTracker, rule_ids_of
+from .target import Target
+
+EVENT = "@@conformance "
+# Checks that cannot share the server: those that read a listing of the whole API (not of records of
+# their own) and judge its order, pages or completeness, which records created meanwhile would move; and
+# the schema layer's DELETE operations, whose generated ids name other checks' records. They run at the
+# end, one after the other, in the first worker, once the other workers have finished.
+EXCLUSIVE_FIXTURES = {"timeline"}
+EXCLUSIVE_NAMES = ("listing", "lists_every", "list_holds_every", "alphabetically", "without_filters")
+
+
+def exclusive(nodeid: str, fixtures) -> bool:
+    name = nodeid.split("::")[-1]
+    if name.startswith("test_schema_layer[DELETE "):
+        return True
+    return bool(EXCLUSIVE_FIXTURES & set(fixtures)) or any(word in name for word in EXCLUSIVE_NAMES)
+
+
+def weight(nodeid: str) -> float:
+    """A rough cost in sequential round trips, measured against the mock with latency (benchmarks/)."""
+    if "state_machine" in nodeid:
+        return 40
+    if "reads_back" in nodeid or "readback" in nodeid:
+        return 20
+    if "test_schema_layer" in nodeid:
+        return 5
+    return 1
+
+
+def deal(items: list[str], workers: int) -> list[list[str]]:
+    """Groups (a check function's parametrized cases stay together) dealt heaviest first."""
+    groups: dict[str, list[str]] = {}
+    for nodeid in items:
+        key = nodeid.split("[")[0] if "test_schema_layer" not in nodeid else nodeid
+        groups.setdefault(key, []).append(nodeid)
+    loads = [0.0] * workers
+    shares: list[list[str]] = [[] for _ in range(workers)]
+    for group in sorted(groups.values(), key=lambda g: -sum(weight(n) for n in g)):
+        least = loads.index(min(loads))
+        shares[least].extend(group)
+        loads[least] += sum(weight(n) for n in group)
+    order = {nodeid: i for i, nodeid in enumerate(items)}
+    return [sorted(share, key=order.__getitem__) for share in shares]
+
+
+def _merge_junit(parts: list[Path], path: str) -> None:
+    trees = [ET.parse(p) for p in parts if p.exists()]
+    if not trees:
+        return
+    root = trees[0].getroot()
+    suite = root.find("testsuite") if root.tag == "testsuites" else root
+    for tree in trees[1:]:
+        other = tree.getroot()
+        other_suite = other.find("testsuite") if other.tag == "testsuites" else other
+        for key in ("tests", "errors", "failures", "skipped"):
+            suite.set(key, str(int(suite.get(key, 0)) + int(other_suite.get(key, 0))))
+        suite.set("time", f"{max(float(suite.get('time', 0)), float(other_suite.get('time', 0))):.3f}")
+        for case in other_suite.findall("testcase"):
+            suite.append(case)
+    trees[0].write(path, encoding="utf-8", xml_declaration=True)
+
+
+def run_parallel(
+    target: Target,
+    workers: int,
+    base_args: list[str],
+    junit_xml: str | None,
+    progress: Progress,
+) -> tuple[Results, str, list[int]]:
+    """Returns the merged results, the workers' pytest output (for -v) and their pytest exit codes."""
+    results = Results()
+    tracker = RuleTracker(target, results, progress)
+    lock = threading.Lock()
+    planned = threading.Event()
+    early: list[dict] = []  # checks finished before the plan arrived
+    with tempfile.TemporaryDirectory(prefix="conformance-workers-") as tmp:
+        procs = []
+        for i in range(workers):
+            spec = {
+                "target": dataclasses.asdict(target),
+                "worker": i,
+                "workers": workers,
+                "barrier": str(Path(tmp) / "the-others-are-done"),
+                "args": base_args,
+                "junit_xml": str(Path(tmp) / f"junit-{i}.xml") if junit_xml else None,
+                "details": str(Path(tmp) / f"details-{i}.txt"),
+            }
+            spec_path = Path(tmp) / f"spec-{i}.json"
+            spec_path.write_text(json.dumps(spec), encoding="utf-8")
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "conformance.worker", str(spec_path)],
+                    stdout=subprocess.PIPE,
+                    text=True,
+                    encoding="utf-8",
+                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                )
+            )
+
+        def done(event: dict) -> None:
+            for rule_id, outcome in event["outcomes"]:
+                results.add([rule_id], Outcome(**outcome))
+            tracker.item_done(event["item"])
+
+        def read(proc) -> None:
+            with proc.stdout:
+                for line in proc.stdout:
+                    if line.startswith(EVENT):
+                        handle(json.loads(line[len(EVENT) :]))
+
+        def handle(event: dict) -> None:
+            with lock:
+                if "plan" in event:
+                    tracker.plan([(nodeid, rules) for nodeid, rules in event["plan"]])
+                    planned.set()
+                    for waiting in early:
+                        done(waiting)
+                elif not planned.is_set():
+                    early.append(event)
+                else:
+                    done(event)
+
+        def release_the_first() -> None:
+            for p in procs[1:]:
+                p.wait()
+            Path(tmp, "the-others-are-done").touch()
+
+        readers = [threading.Thread(target=read, args=(p,), daemon=True) for p in procs]
+        readers.append(threading.Thread(target=release_the_first, daemon=True))
+        for t in readers:
+            t.start()
+        codes = [p.wait() for p in procs]
+        for t in readers:
+            t.join()
+        for i, code in enumerate(codes):
+            if not Path(tmp, f"details-{i}.txt.code").exists():
+                raise RuntimeError(f"conformance worker {i} of {workers} stopped (exit code {code})")
+        if not planned.is_set():  # the first worker failed before its plan: keep what the others found
+            for event in early:
+                for rule_id, outcome in event["outcomes"]:
+                    results.add([rule_id], Outcome(**outcome))
+        details = "\n".join(
+            Path(tmp, f"details-{i}.txt").read_text(encoding="utf-8")
+            for i in range(workers)
+            if Path(tmp, f"details-{i}.txt").exists()
+        )
+        if junit_xml:
+            _merge_junit([Path(tmp) / f"junit-{i}.xml" for i in range(workers)], junit_xml)
+    return results, details, codes
+
+
+class _Selection:
+    """The worker's share, dealt from the collected checks after the rule plugin has named them (every
+    worker deals the same way). The first worker also runs the checks that cannot share the server, last,
+    once the other workers have finished, and sends the parent the plan."""
+
+    def __init__(self, worker: int, workers: int, barrier: str, out):
+        self._worker, self._workers, self._barrier, self._out = worker, workers, Path(barrier), out
+        self._alone: set[str] = set()
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, config, items):
+        self._alone = {i.nodeid for i in items if exclusive(i.nodeid, getattr(i, "fixturenames", ()))}
+        shares = deal([i.nodeid for i in items if i.nodeid not in self._alone], self._workers)
+        wanted = set(shares[self._worker]) | (self._alone if self._worker == 0 else set())
+        if self._worker == 0:
+            plan = [(i.nodeid, rule_ids_of(i)) for i in items]
+            self._out.write(EVENT + json.dumps({"plan": plan}) + "\n")
+            self._out.flush()
+        keep = [i for i in items if i.nodeid in wanted and i.nodeid not in self._alone]
+        keep += [i for i in items if i.nodeid in wanted and i.nodeid in self._alone]
+        drop = [i for i in items if i.nodeid not in wanted]
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item, nextitem):
+        while item.nodeid in self._alone and not self._barrier.exists():
+            time.sleep(0.05)
+
+
+class _Emitter:
+    """Each finished check's outcomes, one line on the worker's stdout (a copy taken before pytest's
+    capture), for the parent to merge and to tell progress."""
+
+    def __init__(self, plugin: ConformancePlugin, out):
+        self._plugin, self._out = plugin, out
+        self._sent: dict[str, int] = {}
+
+    def pytest_runtest_logreport(self, report):
+        if report.when != "teardown":
+            return
+        outcomes = []
+        for rule_id, listed in self._plugin.results.by_rule.items():
+            start = self._sent.get(rule_id, 0)
+            outcomes += [(rule_id, dataclasses.asdict(o)) for o in listed[start:]]
+            self._sent[rule_id] = len(listed)
+        self._out.write(EVENT + json.dumps({"item": report.nodeid, "outcomes": outcomes}) + "\n")
+        self._out.flush()
+
+
+def worker_main(spec_path: str) -> int:
+    from .readonly import safe_methods_only
+
+    spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
+    fields = spec["target"]
+    fields["values"] = dict(fields["values"])
+    fields["only_rules"] = tuple(fields["only_rules"])
+    target = Target(**fields)
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1, encoding="utf-8")
+    plugin = ConformancePlugin(target)
+    from .runner import junit_args
+
+    args = list(spec["args"]) + junit_args(target, spec["junit_xml"])
+    output = io.StringIO()
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(output), safe_methods_only(target.read_only):
+        code = pytest.main(
+            args,
+            plugins=[
+                plugin,
+                _Selection(spec["worker"], spec["workers"], spec["barrier"], out),
+                _Emitter(plugin, out),
+            ],
+        )
+    seconds = time.perf_counter() - started
+    Path(spec["details"]).write_text(
+        output.getvalue() + f"\n(worker {spec['worker']}: {seconds:.1f}s)\n", encoding="utf-8"
+    )
+    Path(spec["details"] + ".code").write_text(str(int(code)))  # the worker ran to its end
+    out.close()
+    return int(code)
