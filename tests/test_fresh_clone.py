@@ -37,7 +37,7 @@ def _run(command: list[str] | str, cwd: Path, env: dict, timeout: float) -> subp
 
 
 @pytest.fixture(scope="module")
-def clone(tmp_path_factory) -> tuple[Path, dict]:
+def clone(tmp_path_factory) -> Path:
     if not (ROOT / ".git").exists():
         pytest.skip("not a git checkout: nothing to clone")
     empty = tmp_path_factory.mktemp("fresh")
@@ -46,13 +46,19 @@ def clone(tmp_path_factory) -> tuple[Path, dict]:
     cloned = _run(["git", "clone", "-q", str(ROOT), str(repo)], empty, dict(os.environ), 120)
     assert cloned.returncode == 0, cloned.stderr
     assert not (empty / "shared").exists()
+    return repo
+
+
+def _venv(repo: Path, name: str) -> dict:
+    """A virtual environment of its own (an install never inherits another's leftovers), and the environment
+    of a shell that activated it: no source documents named, none of this checkout's tools on PATH."""
     env = {k: v for k, v in os.environ.items() if k not in (SOURCES_ENV, "VIRTUAL_ENV", "PYTHONPATH")}
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if not p.startswith(str(ROOT)))
-    made = _run([sys.executable, "-m", "venv", str(repo / ".venv")], repo, env, 120)
+    made = _run([sys.executable, "-m", "venv", str(repo.parent / name)], repo, env, 120)
     assert made.returncode == 0, made.stderr
-    env["PATH"] = str(repo / ".venv" / "bin") + os.pathsep + env["PATH"]
-    env["VIRTUAL_ENV"] = str(repo / ".venv")
-    return repo, env
+    env["PATH"] = str(repo.parent / name / "bin") + os.pathsep + env["PATH"]
+    env["VIRTUAL_ENV"] = str(repo.parent / name)
+    return env
 
 
 def _readme_test_command(repo: Path) -> str:
@@ -62,7 +68,7 @@ def _readme_test_command(repo: Path) -> str:
 
 def test_a_light_install_serves_the_mock_and_runs_conformance_without_the_dev_tools(clone):
     """``pip install .``: no browser driver, no linter, no tox; the mock and the conformance command work."""
-    repo, env = clone
+    repo, env = clone, _venv(clone, "light-venv")
     installed = _run("pip install -q .", repo, env, 600)
     assert installed.returncode == 0, installed.stdout[-3000:] + installed.stderr[-3000:]
     dev_tools = ("playwright", "ruff", "tox")
@@ -85,7 +91,7 @@ def test_a_light_install_serves_the_mock_and_runs_conformance_without_the_dev_to
 
 
 def test_a_fresh_clone_installs_collects_everything_and_passes_a_fast_subset(clone):
-    repo, env = clone
+    repo, env = clone, _venv(clone, "venv")
     install, _, test = _readme_test_command(repo).partition(" && ")
     assert test == "pytest", "the README's test command is install && pytest"
     installed = _run(install, repo, env, 600)
