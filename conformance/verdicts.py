@@ -108,9 +108,24 @@ def needs(response, what: str, rule: str, ok=None):
     """A setup step owned by ``rule``: unless it succeeded (default: any 2xx), the check is not exercised."""
     passed = ok(response) if ok is not None else 200 <= response.status_code < 300
     if not passed:
-        text = response.text[:160].replace("\n", " ")
-        raise NotExercised(rule, f"{what} answered {response.status_code}: {text}", _request_of(response))
+        why = f"{what} answered {response.status_code}: {_gist(response)}"
+        raise NotExercised(rule, why, _request_of(response))
     return response
+
+
+_TEXTUAL = ("text/", "application/json", "application/problem+json", "application/xml", "application/x-www")
+
+
+def _gist(response, chars: int = 160) -> str:
+    """A textual body's start, on one line; a binary one (an image) by its size and type, not its bytes."""
+    media = response.headers.get("content-type", "").lower()
+    if media and not media.startswith(_TEXTUAL) and "+json" not in media:
+        return f"<{len(response.content)} bytes of {media.split(';')[0]}>"
+    try:
+        text = response.content.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"<{len(response.content)} bytes that are not UTF-8 text>"
+    return " ".join(text[:chars].split())
 
 
 def accepted(response, what: str, *, rule: str | None = None) -> bool:
