@@ -108,7 +108,7 @@ def needs(response, what: str, rule: str, ok=None):
     """A setup step owned by ``rule``: unless it succeeded (default: any 2xx), the check is not exercised."""
     passed = ok(response) if ok is not None else 200 <= response.status_code < 300
     if not passed:
-        why = f"{what} answered {response.status_code}: {_gist(response)}"
+        why = f"{what} answered {response.status_code}: {gist(response)}"
         raise NotExercised(rule, why, _request_of(response))
     return response
 
@@ -116,7 +116,7 @@ def needs(response, what: str, rule: str, ok=None):
 _TEXTUAL = ("text/", "application/json", "application/problem+json", "application/xml", "application/x-www")
 
 
-def _gist(response, chars: int = 160) -> str:
+def gist(response, chars: int = 160) -> str:
     """A textual body's start, on one line; a binary one (an image) by its size and type, not its bytes."""
     media = response.headers.get("content-type", "").lower()
     if media and not media.startswith(_TEXTUAL) and "+json" not in media:

@@ -23,19 +23,23 @@ def recorder():
     mock.stop()
 
 
-@pytest.mark.parametrize("api", list(APIS))
-def test_a_read_only_run_sends_only_safe_methods(recorder, api, tmp_path, record_property):
-    recorder.clear()
-    target = Target(
+def _read_only_target(recorder, api: str, tmp_path, seed: int, max_examples: int) -> Target:
+    """A read-only run of ``api`` against the recording server."""
+    return Target(
         api=api,
         base_url=recorder.url + f"/{api}" + APIS[api].server_path,
-        seed=3,
-        max_examples=5,
+        seed=seed,
+        max_examples=max_examples,
         shrink_seconds=1,
         read_only=True,
         bodies_dir=str(tmp_path),
     )
-    report = run(target)
+
+
+@pytest.mark.parametrize("api", list(APIS))
+def test_a_read_only_run_sends_only_safe_methods(recorder, api, tmp_path, record_property):
+    recorder.clear()
+    report = run(_read_only_target(recorder, api, tmp_path, seed=3, max_examples=5))
     methods = recorder.by_method()
     record_property("read_only", f"{api}: {methods}")
     assert recorder.unsafe() == [], recorder.unsafe()[:20]
@@ -73,17 +77,7 @@ def test_the_gate_stops_an_unsafe_request_before_it_leaves(recorder):
 
 def test_read_only_holds_in_worker_processes_too(recorder, tmp_path):
     recorder.clear()
-    api = "tagged-images"
-    target = Target(
-        api=api,
-        base_url=recorder.url + f"/{api}" + APIS[api].server_path,
-        seed=4,
-        max_examples=3,
-        shrink_seconds=1,
-        read_only=True,
-        bodies_dir=str(tmp_path),
-    )
-    report = run(target, workers=3)
+    report = run(_read_only_target(recorder, "tagged-images", tmp_path, seed=4, max_examples=3), workers=3)
     assert recorder.unsafe() == [], recorder.unsafe()[:20]
     assert recorder.by_method().get("GET", 0) > 0
     assert {v.id: v.status for v in report.verdicts}["ALL-01"] == "pass", report.summary_lines()

@@ -41,7 +41,7 @@ from hypothesis.stateful import (
 from PIL import Image
 
 from conformance.media import MIME, images
-from conformance.verdicts import NotExercised, accepted, check, judged, needs, refused, should
+from conformance.verdicts import NotExercised, accepted, check, gist, judged, needs, refused, should
 
 pytestmark = pytest.mark.api("tagged-images")
 
@@ -81,7 +81,7 @@ def sent(response) -> str:
 
 
 def got(response) -> str:
-    return f"{response.status_code}: {response.text[:200]}"
+    return f"{response.status_code}: {gist(response, 200)}"
 
 
 def body_of(response):

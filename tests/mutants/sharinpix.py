@@ -44,19 +44,30 @@ def _token_of(headers) -> str | None:
     return match.group(1).decode() if match else None
 
 
+def _claims_of(headers) -> dict | None:
+    """The claims of the request's token, signature unchecked; None without a decodable one."""
+    token = _token_of(headers)
+    if token is None:
+        return None
+    try:
+        return jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+
+
+def _grant(headers, album_id: str, claims: dict) -> None:
+    """Replace the request's token with one the mock grants on ``album_id``, for the same user."""
+    granted = devtokens.sharinpix_token(album_id, user_id=str(claims.get("user_id", "someone")))
+    headers[b"authorization"] = f'Token token="{granted}"'.encode()
+
+
 def _abilities_ignored(server):
     """Any decodable JWT may upload to any album: the abilities claim is never consulted."""
 
     def rewrite(headers, album_id, body):
-        token = _token_of(headers)
-        if token is not None:
-            try:
-                claims = jwt.decode(token, options={"verify_signature": False})
-            except jwt.PyJWTError:
-                return headers, body
-            # what the server does, in effect: it treats the caller as granted on the path's album
-            granted = devtokens.sharinpix_token(album_id, user_id=str(claims.get("user_id", "someone")))
-            headers[b"authorization"] = f'Token token="{granted}"'.encode()
+        claims = _claims_of(headers)
+        if claims is not None:  # what the server does, in effect: it treats the caller as granted
+            _grant(headers, album_id, claims)
         return headers, body
 
     wrap_requests(server, rewrite)
@@ -347,16 +358,11 @@ def _grant_by_presence(server):
     """The abilities claim is read by presence: ``{album: {Access: {image_upload: false}}}`` grants too."""
 
     def rewrite(headers, album_id, body):
-        token = _token_of(headers)
-        if token is not None:
-            try:
-                claims = jwt.decode(token, options={"verify_signature": False})
-            except jwt.PyJWTError:
-                return headers, body
+        claims = _claims_of(headers)
+        if claims is not None:
             access = ((claims.get("abilities") or {}).get(album_id) or {}).get("Access")
             if isinstance(access, dict) and "image_upload" in access:  # present: taken as granted
-                granted = devtokens.sharinpix_token(album_id, user_id=str(claims.get("user_id", "someone")))
-                headers[b"authorization"] = f'Token token="{granted}"'.encode()
+                _grant(headers, album_id, claims)
         return headers, body
 
     wrap_requests(server, rewrite)

@@ -4,6 +4,7 @@ faithful server might; the suite must pass each in default mode and warn on the 
 from __future__ import annotations
 
 import json
+from contextvars import ContextVar
 from urllib.parse import parse_qs, urlencode
 
 from mutants.tagged_images import _rewrite_json
@@ -13,6 +14,7 @@ from mockserver.context import CURRENT_SCOPE
 from mockserver.errors import ApiError
 
 from . import Variant, before_the_mock
+from .evotor import rewrite_responses
 
 API = "tagged-images"
 
@@ -380,8 +382,8 @@ def _stores_integers_beyond_int64(server):
     every record answered for it carries the size that was sent (until an upload sets the real one)."""
     from mutants import read_body, replaying
 
-    inner = server.asgi
     wide: dict[int, int] = {}
+    sent_size: ContextVar[int | None] = ContextVar("sent_size", default=None)  # of this request's create
 
     def restore(node):
         if isinstance(node, list):
@@ -393,11 +395,23 @@ def _stores_integers_beyond_int64(server):
             node["size"] = wide[node["id"]]
         return node
 
+    def change(status, answer):
+        size = sent_size.get()
+        if size is not None and isinstance(answer, dict) and isinstance(answer.get("id"), int):
+            wide[answer["id"]] = size
+        elif wide and answer is not None:
+            changed = restore(answer)
+            if changed != answer:
+                return status, changed
+        return status, answer
+
+    rewrite_responses(server, change, r"^(/tagged-images)?/v1/")
+    inner = server.asgi
+
     async def app(scope, receive, send):
         if scope["type"] != "http" or server.ctx.api_for_path(scope.get("path", "")) != API:
             return await inner(scope, receive, send)
         body = await read_body(receive)
-        size = None
         if scope["method"] == "POST" and scope["path"].endswith("/v1/images"):
             try:
                 sent = json.loads(body)
@@ -405,38 +419,11 @@ def _stores_integers_beyond_int64(server):
                 sent = None
             value = sent.get("size") if isinstance(sent, dict) else None
             if isinstance(value, int) and not isinstance(value, bool) and abs(value) > INT64_MAX:
-                size, body = value, json.dumps({**sent, "size": 0}).encode()
+                sent_size.set(value)
+                body = json.dumps({**sent, "size": 0}).encode()
                 headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
                 scope = {**scope, "headers": [*headers, (b"content-length", str(len(body)).encode())]}
-        start, chunks = {}, []
-
-        async def capture(message):
-            if message["type"] == "http.response.start":
-                start.update(message)
-                return None
-            if message["type"] != "http.response.body":
-                return await send(message)
-            chunks.append(message.get("body", b""))
-            if message.get("more_body"):
-                return None
-            raw = b"".join(chunks)
-            try:
-                answer = json.loads(raw) if raw else None
-            except ValueError:
-                answer = None
-            if size is not None and isinstance(answer, dict) and isinstance(answer.get("id"), int):
-                wide[answer["id"]] = size
-            elif wide and answer is not None:
-                changed = restore(answer)
-                if changed != answer:
-                    raw = json.dumps(changed).encode()
-            headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
-            headers.append((b"content-length", str(len(raw)).encode()))
-            await send({**start, "headers": headers})
-            await send({"type": "http.response.body", "body": raw})
-            return None
-
-        await inner(scope, replaying(body, receive), capture)
+        await inner(scope, replaying(body, receive), send)
 
     server.asgi = app
 
