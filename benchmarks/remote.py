@@ -25,7 +25,7 @@ from conftest import LiveServer  # noqa: E402
 
 from conformance.runner import run  # noqa: E402
 from conformance.target import API_NAMES, Target  # noqa: E402
-from mockserver.registry import APIS  # noqa: E402
+from image_api_contracts import APIS  # noqa: E402
 
 DURATION = re.compile(r"^([\d.]+)s (setup|call|teardown)\s+(\S+)")
 

@@ -42,7 +42,7 @@ warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testcli
 import httpx  # noqa: E402
 from loadgen import LoadResult, Request, run_load, wrk_path  # noqa: E402
 
-from mockserver.devtokens import EVOTOR_TOKEN, image_upload_token  # noqa: E402
+from image_api_contracts.devtokens import EVOTOR_TOKEN, image_upload_token  # noqa: E402
 
 TOOLS = ROOT / "benchmarks" / ".tools"
 PRISM_BIN = TOOLS / "node_modules" / ".bin" / "prism"
@@ -689,7 +689,7 @@ def memory_per_image(count: int) -> dict:
 def conformance_times(apis: list[str], latencies: tuple[int, ...] = (0,)) -> dict:
     """``conformance --api X`` against a fresh mock, default profile, with ``latency_ms`` added to every
     request by the mock (as across a network to a staging server); wall time and exit status."""
-    from mockserver.registry import APIS
+    from image_api_contracts import APIS
 
     out = {}
     for latency in latencies:

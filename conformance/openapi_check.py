@@ -16,7 +16,7 @@ from openapi_core import OpenAPI
 from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-from mockserver.registry import APIS, load_spec
+from image_api_contracts import APIS, load_spec
 
 
 class SpecViolation(AssertionError):

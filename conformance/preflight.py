@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from mockserver.registry import APIS
+from image_api_contracts import APIS
 
 from .target import Target
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 import functools
 
-from mockserver.registry import APIS, load_spec
+from image_api_contracts import APIS, load_spec
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 ANY_CLIENT_ERROR = {

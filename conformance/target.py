@@ -5,13 +5,10 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 
-from mockserver import devtokens
+from image_api_contracts import APIS, devtokens
 
-API_NAMES = ("everydaypic", "evotor", "image-upload", "sharinpix", "tagged-images")
-SETTABLE = {
-    "evotor": ("store_id", "product_id"),
-    "sharinpix": ("album_id",),
-}
+API_NAMES = tuple(APIS)
+SETTABLE = {name: profile.settable for name, profile in APIS.items() if profile.settable}
 
 
 class UsageError(ValueError):
@@ -69,24 +66,13 @@ class Target:
     def credential(self) -> str | None:
         if self.token is not None:
             return self.token
-        return {
-            "evotor": devtokens.EVOTOR_TOKEN,
-            "image-upload": devtokens.image_upload_token(),
-            "sharinpix": devtokens.sharinpix_token(self.album_id),
-        }.get(self.api)
+        dev_token = APIS[self.api].dev_token
+        return dev_token(self.values) if dev_token is not None else None
 
     def auth_headers(self, token: str | None = ...) -> dict[str, str]:
         """The header the API documents, carrying ``token`` (default: the target's credential)."""
         token = self.credential if token is ... else token
-        if token is None:
-            return {}
-        if self.api == "evotor":
-            return {"X-Authorization": token}
-        if self.api == "image-upload":
-            return {"Authorization": f"Bearer {token}"}
-        if self.api == "sharinpix":
-            return {"Authorization": f'Token token="{token}"'}
-        return {}
+        return APIS[self.api].auth_headers(token) if token is not None else {}
 
     # -- API-specific values: unique per run unless set, so a shared server is never assumed empty ----
     @property

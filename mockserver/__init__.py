@@ -1,6 +1,7 @@
 """Stateful, spec-driven mock of five image-upload APIs (Connexion 3).
 
-Imports are lazy so that ``mockserver.registry`` and the CLI's ``--help`` stay cheap.
+Imports are lazy so that the CLI's ``--help`` stays cheap. What the mock knows of each API (its profile,
+spec and seed data) is in ``image_api_contracts``; the names below are re-exported for convenience.
 """
 
 from __future__ import annotations
@@ -10,9 +11,6 @@ import importlib
 __all__ = ["APIS", "FIXTURES_DIR", "SPECS_DIR", "MockServer", "Settings", "create_app"]
 
 _WHERE = {
-    "APIS": "registry",
-    "FIXTURES_DIR": "registry",
-    "SPECS_DIR": "registry",
     "MockServer": "app",
     "create_app": "app",
     "Settings": "context",
@@ -20,6 +18,8 @@ _WHERE = {
 
 
 def __getattr__(name: str):
+    if name in ("APIS", "FIXTURES_DIR", "SPECS_DIR"):
+        return getattr(importlib.import_module("image_api_contracts"), name)
     if name in _WHERE:
         return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
     raise AttributeError(name)

@@ -22,6 +22,8 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.responses import Response
 
+from image_api_contracts import SPECS_DIR
+
 from .apis.base import snake_case
 from .atomic import AtomicWriteMiddleware
 from .auth import SECURITY_MAP
@@ -50,7 +52,6 @@ from .logs import STARTUP_LOGGER
 from .once_decorated import OnceDecoratedApp
 from .parameters import TablesOnceURIParser
 from .prefer import PreferMiddleware
-from .registry import SPECS_DIR
 from .reply_cache import ReplyCacheMiddleware, StateVersionMiddleware
 from .verdict import with_checkpoints
 

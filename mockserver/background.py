@@ -25,8 +25,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .devtokens import auth_headers
-from .registry import APIS
+from image_api_contracts import APIS, auth_headers
 
 if typing.TYPE_CHECKING:  # mockserver.journal imports Connexion: only a started mock needs it
     from .journal import RequestEntry

@@ -16,9 +16,10 @@ import warnings
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from image_api_contracts import APIS, FIXTURES_DIR
+
 from . import guard, serving
 from .context import DEFAULT_JOURNAL_BYTES, DEFAULT_JOURNAL_SIZE, DEFAULT_REPLY_CACHE_BYTES
-from .registry import APIS, FIXTURES_DIR
 
 SETTINGS_ENV = "MOCKSERVER_SETTINGS"  # how --workers hands the settings to each worker process
 

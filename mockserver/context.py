@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 
 from starlette.datastructures import UploadFile
 
+from image_api_contracts import APIS, ApiProfile, resolve_refs
+
 from .blobs import BlobStore
-from .registry import APIS, ApiInfo, resolve_refs
 from .signing import UrlSigner
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ class MockContext:
             ((APIS[n].base_path(self.settings.prefixed), n) for n in self.apis), key=lambda p: -len(p[0])
         )
 
-    def info(self, name: str) -> ApiInfo:
+    def info(self, name: str) -> ApiProfile:
         return APIS[name]
 
     def api_for_path(self, path: str) -> str | None:

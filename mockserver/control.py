@@ -13,12 +13,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from image_api_contracts import FIXTURES_DIR
+
 from .context import operation_index
 from .errors import ApiError, error_body, logger
 from .fixtures import SeedError, load_seed_data
 from .journal import BadFilter, matcher
 from .prefer import MAX_DELAY_MS, Behaviour
-from .registry import FIXTURES_DIR
 
 JSON = "application/json"
 

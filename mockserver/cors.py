@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from starlette.middleware.cors import CORSMiddleware
 
+from image_api_contracts import APIS
+
 from .guard import LOOPBACK_ORIGIN_REGEX, origin_of
-from .registry import APIS
 
 # Headers a page may want to read beyond the CORS-safelisted ones (plus each spec's documented ones).
 EXPOSED = (

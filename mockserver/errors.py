@@ -10,6 +10,8 @@ from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
+from image_api_contracts import APIS
+
 logger = logging.getLogger("mockserver")
 
 
@@ -36,18 +38,13 @@ def clipped(message: str) -> str:
 def error_body(api: str, status: int, message: str) -> tuple[bytes, str]:
     """Body and content type of an error, as the API's spec documents it (see specs/README.md)."""
     message = clipped(message)
-    if api == "everydaypic":
+    profile = APIS.get(api)
+    if profile is None:  # outside any API: the mock's own routes
+        body: object = {"error": message, "status": status}
+    elif profile.error_body is None:
         return message.encode(), "text/plain; charset=utf-8"
-    if api == "evotor":
-        body: object = {"errors": [{"code": status, "reason": message}]}
-    elif api == "image-upload":
-        body = {"message": message, "data": None}
-    elif api == "sharinpix":
-        body = {"error": message}
-    elif api == "tagged-images":
-        body = {"code": status, "message": message}
-    else:  # outside any API: the mock's own routes
-        body = {"error": message, "status": status}
+    else:
+        body = profile.error_body(status, message)
     return json.dumps(body).encode(), "application/json"
 
 

@@ -15,8 +15,9 @@ import time
 from datetime import UTC, datetime
 from urllib.parse import unquote_plus
 
+from image_api_contracts import APIS
+
 from .journal import REDACTED, Exchange, is_credential
-from .registry import APIS
 from .verdict import EXCHANGE, contract_verdict, refusal_message
 
 ACCESS_LOGGER = "mockserver.access"

@@ -22,8 +22,9 @@ import secrets
 
 import orjson
 
+from image_api_contracts import resolve_refs
+
 from .errors import ApiError
-from .registry import resolve_refs
 
 # Random per process: no value a client sent (and a handler wrongly put in a record's place) can pass for one
 _TOKEN_PREFIX = f"mockserver-record-{secrets.token_hex(16)}:"

@@ -19,10 +19,11 @@ from connexion.middleware.request_validation import RequestValidationMiddleware
 from connexion.middleware.security import SecurityMiddleware
 from starlette.exceptions import HTTPException
 
+from image_api_contracts import APIS
+
 from .context import allowed_methods
 from .errors import clipped
 
-AUTH_RULES = {"evotor": "EVT-01", "image-upload": "IUP-01", "sharinpix": "SPX-01"}  # rules.yaml
 REFUSAL_RULE = "ALL-03"
 RESOURCE_LIMITS = frozenset({413, 507})
 EXCHANGE = "mockserver.exchange"  # the scope key of the request's mockserver.journal.Exchange
@@ -115,8 +116,14 @@ def contract_verdict(exchange, ctx, method: str, path: str) -> dict:
     if exc is None:  # a response sent before security or validation ran: Prefer, a forced behaviour
         return _verdict("unjudged", None, f"answered {exchange.status} before validation (Prefer: code=)")
     if not exchange.authenticated:
-        return _verdict("broken", AUTH_RULES.get(api, REFUSAL_RULE), refusal_message(exc))
+        return _verdict("broken", _auth_rule(api), refusal_message(exc))
     return _verdict("broken", REFUSAL_RULE, refusal_message(exc))
+
+
+def _auth_rule(api: str | None) -> str:
+    """The API's authentication rule (its profile names it); ALL-03 for an API without one."""
+    profile = APIS.get(api)
+    return profile.auth_rule if profile is not None and profile.auth_rule else REFUSAL_RULE
 
 
 def _verdict(verdict: str, rule: str | None, *messages: str) -> dict:

@@ -13,7 +13,7 @@ from conftest import LiveServer
 from conformance.report import Report
 from conformance.runner import run
 from conformance.target import Target
-from mockserver.registry import APIS
+from image_api_contracts import APIS
 
 BODIES = Path(tempfile.gettempdir()) / "image-api-contracts-bodies"  # failing requests' binary bodies
 

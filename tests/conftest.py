@@ -11,9 +11,9 @@ from source_documents import ROOT as ROOT  # re-exported: the tests import it fr
 from source_documents import report_line
 from starlette.testclient import TestClient
 
+from image_api_contracts import FIXTURES_DIR
 from mockserver.app import create_app
 from mockserver.background import BackgroundMock
-from mockserver.registry import FIXTURES_DIR
 
 
 def image_bytes(width: int = 32, height: int = 32, fmt: str = "PNG", color=(10, 120, 200), **save) -> bytes:

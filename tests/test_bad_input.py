@@ -23,8 +23,8 @@ import pytest
 from api_errors import assert_api_error
 from conftest import LiveServer, image_bytes
 
-from mockserver.devtokens import DEV_ALBUM, DEV_SECRET, auth_headers
-from mockserver.registry import APIS
+from image_api_contracts import APIS, auth_headers
+from image_api_contracts.devtokens import DEV_ALBUM, DEV_SECRET
 from mockserver.signing import UrlSigner
 
 SIGNING_KEY = b"bad-input-battery-signing-key"

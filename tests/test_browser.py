@@ -19,7 +19,8 @@ import httpx
 import pytest
 from conftest import image_bytes
 
-from mockserver.devtokens import DEV_ALBUM, auth_headers
+from image_api_contracts import auth_headers
+from image_api_contracts.devtokens import DEV_ALBUM
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 HOSTILE_HOST = "evil.test"

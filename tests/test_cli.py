@@ -12,7 +12,8 @@ import pytest
 from conftest import image_bytes
 from mock_process import MockProcess
 
-from mockserver.devtokens import DEV_ALBUM, auth_headers
+from image_api_contracts import auth_headers
+from image_api_contracts.devtokens import DEV_ALBUM
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from conftest import image_bytes
 
+from image_api_contracts import auth_headers
 from mockserver.cli import build_parser, settings_from_args
-from mockserver.devtokens import auth_headers
 
 PAGE = "http://localhost:5173"
 

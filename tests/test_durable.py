@@ -20,9 +20,10 @@ from conftest import image_bytes
 from mock_process import MockProcess
 from starlette.testclient import TestClient
 
+from image_api_contracts import auth_headers
+from image_api_contracts.devtokens import DEV_ALBUM
 from mockserver import durable
 from mockserver.app import create_app
-from mockserver.devtokens import DEV_ALBUM, auth_headers
 from mockserver.durable import DB_FILE
 
 EVOTOR = "/evotor/stores/s1/products/{product}/images"

@@ -24,7 +24,7 @@ import pytest
 from api_errors import error_format_problem
 from conftest import ROOT
 
-from mockserver.registry import APIS
+from image_api_contracts import APIS
 
 MAX_EXAMPLES = os.environ.get("SCHEMATHESIS_FUZZ_EXAMPLES", "25")
 SEED = os.environ.get("SCHEMATHESIS_FUZZ_SEED", "2")

@@ -11,8 +11,9 @@ import pytest
 from conftest import image_bytes
 from mock_process import MockProcess
 
+from image_api_contracts import auth_headers
+from image_api_contracts.devtokens import DEV_ALBUM, EVOTOR_TOKEN
 from mockserver.cli import build_parser, settings_from_args
-from mockserver.devtokens import DEV_ALBUM, EVOTOR_TOKEN, auth_headers
 
 PRODUCT = "/evotor/stores/s1/products/p1/images"
 

@@ -26,7 +26,7 @@ from conftest import ROOT
 from mock_process import MockProcess
 from PIL import Image
 
-from mockserver.devtokens import auth_headers
+from image_api_contracts import auth_headers
 
 CLIENTS = 16
 OPS_PER_CLIENT = 50

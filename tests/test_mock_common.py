@@ -10,7 +10,8 @@ import pytest
 from conftest import LiveServer, image_bytes, json_of
 
 from conformance.openapi_check import SpecViolation, assert_honours_contract
-from mockserver.devtokens import DEV_ALBUM, auth_headers
+from image_api_contracts import auth_headers
+from image_api_contracts.devtokens import DEV_ALBUM
 
 STORE, PRODUCT = "20180413-2595-40E8-80CB-4646C05D81B6", "5e46f8de-ec4f-4f87-85de-337b88fa2bdd"
 EVOTOR_IMAGES = f"/evotor/stores/{STORE}/products/{PRODUCT}/images"

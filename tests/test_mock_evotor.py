@@ -11,9 +11,9 @@ import httpx
 from conftest import image_bytes, json_of
 from PIL import Image, PngImagePlugin
 
+from image_api_contracts import FIXTURES_DIR
 from mockserver.apis.evotor import EvotorApi
 from mockserver.app import create_app
-from mockserver.registry import FIXTURES_DIR
 
 TOKEN = "c14fc51c-d6ea-4992-85c0-786b8351d270"  # the seed's curl
 AUTH = {"X-Authorization": TOKEN}

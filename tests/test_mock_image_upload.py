@@ -9,8 +9,8 @@ import httpx
 import jwt
 from conftest import image_bytes, json_of
 
+from image_api_contracts import FIXTURES_DIR
 from mockserver.app import create_app
-from mockserver.registry import FIXTURES_DIR
 
 SECRET = "image-upload-test-secret-of-32-bytes+"  # >= 32 bytes: PyJWT warns about shorter HMAC keys
 DTO_KEYS = {"fileName", "originalFileName", "fileLinkPath", "mediaLink", "size", "createTime", "updateTime"}

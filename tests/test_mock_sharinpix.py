@@ -14,10 +14,9 @@ from conftest import json_of
 from source_documents import SEEDS_DIR, needs_sources
 
 from conformance.openapi_check import assert_honours_contract
-from mockserver import devtokens
+from image_api_contracts import SPECS_DIR, devtokens
 from mockserver.app import create_app
 from mockserver.images import inspect_image
-from mockserver.registry import SPECS_DIR
 
 ALBUM = "00100000123BB146"
 PATH = f"/api/v1/albums/{ALBUM}/images/"

@@ -9,9 +9,9 @@ import httpx
 import pytest
 from conftest import image_bytes, json_of
 
+from image_api_contracts import FIXTURES_DIR
 from mockserver.apis import tagged_images
 from mockserver.app import create_app
-from mockserver.registry import FIXTURES_DIR
 
 API = "tagged-images"
 RECORD_KEYS = {"id", "created_by", "created_timestamp", "filename", "size", "tags", "uploaded_timestamp",

@@ -19,9 +19,9 @@ def test_wheel_ships_specs_fixtures_and_rules(tmp_path):
     (wheel,) = tmp_path.glob("image_api_contracts-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for api in ("everydaypic", "evotor", "image-upload", "sharinpix", "tagged-images"):
-        assert f"mockserver/_specs/{api}.yaml" in names
-        assert f"mockserver/_fixtures/seed/{api}.json" in names
-    assert "mockserver/_fixtures/images/evotor-product-300.png" in names
+        assert f"image_api_contracts/_specs/{api}.yaml" in names
+        assert f"image_api_contracts/_fixtures/seed/{api}.json" in names
+    assert "image_api_contracts/_fixtures/images/evotor-product-300.png" in names
     assert "conformance/rules.yaml" in names
     assert "conformance/checks/pytest.ini" in names
     (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]

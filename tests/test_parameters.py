@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from image_api_contracts import auth_headers
 from mockserver import parameters
-from mockserver.devtokens import auth_headers
 from mockserver.parameters import query_lists
 
 

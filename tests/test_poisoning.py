@@ -43,9 +43,9 @@ from PIL import Image
 from conformance.openapi_check import assert_honours_contract
 from conformance.runner import run
 from conformance.target import API_NAMES, Target
+from image_api_contracts import APIS, auth_headers
+from image_api_contracts.devtokens import DEV_ALBUM
 from mockserver.app import create_app
-from mockserver.devtokens import DEV_ALBUM, auth_headers
-from mockserver.registry import APIS
 
 TIM = "/tagged-images/v1"
 
@@ -198,7 +198,7 @@ def test_urls_that_are_not_utf8_get_400_in_the_apis_format(make_client, path):
 
 
 def _iup_token() -> str:
-    from mockserver.devtokens import image_upload_token
+    from image_api_contracts.devtokens import image_upload_token
 
     return image_upload_token()
 
@@ -207,7 +207,8 @@ def _iup_token() -> str:
 @pytest.mark.parametrize("exif, expected", [("0999:01:01 00:00:00", "0999-01-01T00:00:00.000+00:00"),
                                             ("0001:02:03 04:05:06", "0001-02-03T04:05:06.000+00:00")])
 def test_d6_sharinpix_taken_at_has_four_digit_years(make_client, exif, expected):
-    from mockserver.devtokens import DEV_ALBUM, auth_headers
+    from image_api_contracts import auth_headers
+    from image_api_contracts.devtokens import DEV_ALBUM
 
     client = make_client()
     body = (
@@ -320,7 +321,8 @@ def test_a_write_whose_answer_fails_validation_leaves_no_trace_in_memory(make_cl
 
 
 def _create_request(api: str) -> dict:
-    from mockserver.devtokens import DEV_ALBUM, auth_headers
+    from image_api_contracts import auth_headers
+    from image_api_contracts.devtokens import DEV_ALBUM
 
     png = image_bytes()
     return {

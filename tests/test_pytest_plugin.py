@@ -9,7 +9,7 @@ from conftest import LiveServer
 from mutants import all_mutants
 
 from conformance import SpecViolation, assert_honours_contract
-from mockserver.registry import APIS
+from image_api_contracts import APIS
 
 pytest_plugins = ["pytester"]
 

@@ -11,7 +11,7 @@ from recording_server import RecordingServer
 
 from conformance.runner import run
 from conformance.target import Target
-from mockserver.registry import APIS
+from image_api_contracts import APIS
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,7 @@ import pytest
 from conftest import ROOT
 from readme_commands import BackgroundServer, ShBlock, code_blocks, missing_from_output, run_block, sh_blocks
 
-from mockserver import devtokens
-from mockserver.registry import APIS
+from image_api_contracts import APIS, devtokens
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 BLOCKS = sh_blocks(README)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 from dataclasses import replace
 
-from mockserver.devtokens import auth_headers
+from image_api_contracts import auth_headers
 from mockserver.records import EncodedList
 from mockserver.reply_cache import ReplyCache
 

@@ -7,7 +7,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from conformance.seed_view import build_seed_view
-from mockserver.registry import APIS
+from image_api_contracts import APIS
 
 
 @pytest.mark.parametrize("api", sorted(APIS))

@@ -13,7 +13,7 @@ from openapi_spec_validator import validate
 from seed_reading import field_names, operations
 from source_documents import SEEDS_DIR, needs_sources
 
-from mockserver.registry import APIS, load_spec, resolve_refs
+from image_api_contracts import APIS, load_spec, resolve_refs
 
 API_NAMES = sorted(APIS)
 # Keys in the seeds that are data, not fields: the spec models their parent as a free-form map.

@@ -31,7 +31,7 @@ from conformance.media import image_bytes
 from conformance.openapi_check import _Request, _Response, violation_text
 from conformance.seed_view import seed_view
 from conformance.verdicts import NotExercised, check, needs
-from mockserver.registry import resolve_refs
+from image_api_contracts import resolve_refs
 
 RULE = "ALL-06"
 

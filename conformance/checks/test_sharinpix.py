@@ -28,7 +28,7 @@ from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_a
 
 from conformance.recording import RecordingClient
 from conformance.verdicts import check, judged, needs, refused, should
-from mockserver.registry import APIS
+from image_api_contracts import APIS
 
 pytestmark = pytest.mark.api("sharinpix")
 

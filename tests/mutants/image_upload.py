@@ -19,7 +19,8 @@ import uuid
 
 from PIL import Image
 
-from mockserver import auth, devtokens
+from image_api_contracts import devtokens
+from mockserver import auth
 from mockserver.apis.base import json_reply, read_upload
 from mockserver.apis.image_upload import (
     MAX_FILE_BYTES,

@@ -14,7 +14,7 @@ from datetime import datetime
 
 import jwt
 
-from mockserver import devtokens
+from image_api_contracts import devtokens
 from mockserver.apis.sharinpix import taken_at
 from mockserver.errors import ApiError
 
