@@ -39,7 +39,7 @@ from starlette.middleware.exceptions import ExceptionMiddleware  # noqa: E402
 
 from mockserver import once_decorated  # noqa: E402
 from mockserver.apis.tagged_images import TaggedImagesApi  # noqa: E402
-from mockserver.app import MockServer, _SwaggerUIOnItsPaths, create_app  # noqa: E402
+from mockserver.app import MockServer, create_app  # noqa: E402
 from mockserver.atomic import AtomicWriteMiddleware  # noqa: E402
 from mockserver.compiled_schemas import CompiledJSONResponseValidator  # noqa: E402
 from mockserver.context import ContextMiddleware  # noqa: E402
@@ -54,7 +54,8 @@ from mockserver.limits import BodyLimitMiddleware  # noqa: E402
 from mockserver.once_decorated import _OnceDecorator  # noqa: E402
 from mockserver.prefer import PreferMiddleware  # noqa: E402
 from mockserver.reply_cache import ReplyCacheMiddleware, StateVersionMiddleware  # noqa: E402
-from mockserver.verdict import RoutedCheckpoint, _Checkpoint  # noqa: E402
+from mockserver.swagger_ui import SwaggerUIOnItsPaths  # noqa: E402
+from mockserver.verdict import Checkpoint, RoutedCheckpoint  # noqa: E402
 
 # (name, class, method): outermost first; the methods are async and nest.
 LAYERS = [
@@ -65,13 +66,13 @@ LAYERS = [
     ("state version", StateVersionMiddleware, "__call__"),
     ("server errors (Starlette)", ServerErrorMiddleware, "__call__"),
     ("exceptions (Starlette, Connexion's handlers)", ExceptionMiddleware, "__call__"),
-    ("Swagger UI (bypassed)", _SwaggerUIOnItsPaths, "__call__"),
+    ("Swagger UI (bypassed)", SwaggerUIOnItsPaths, "__call__"),
     ("routing (Connexion: a Starlette router of five mounts)", RoutingMiddleware, "__call__"),
     ("routing: the operation found", RoutingOperation, "__call__"),
     ("journal checkpoint: routed", RoutedCheckpoint, "__call__"),
     ("Prefer", PreferMiddleware, "__call__"),
     ("security (Connexion)", SecurityOperation, "__call__"),
-    ("journal checkpoints: authenticated, validated", _Checkpoint, "__call__"),
+    ("journal checkpoints: authenticated, validated", Checkpoint, "__call__"),
     ("body limit", BodyLimitMiddleware, "__call__"),
     ("gate (URL, charset)", GateMiddleware, "__call__"),
     ("atomic writes (a read: nothing to do)", AtomicWriteMiddleware, "__call__"),

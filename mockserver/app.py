@@ -10,10 +10,6 @@ import logging
 
 from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import ProblemException
-from connexion.middleware import ConnexionMiddleware, MiddlewarePosition
-from connexion.middleware.request_validation import RequestValidationMiddleware
-from connexion.middleware.response_validation import ResponseValidationMiddleware
-from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.resolver import Resolver
 from connexion.spec import Specification
 from connexion.validators import VALIDATOR_MAP
@@ -29,31 +25,20 @@ from .atomic import AtomicWriteMiddleware
 from .auth import SECURITY_MAP
 from .compiled_schemas import CompiledJSONResponseValidator, CompiledParameterValidator
 from .context import (
-    CURRENT_SCOPE,
-    SHARED,
-    ContextMiddleware,
     MockContext,
     Settings,
-    close_at_end,
-    close_files,
 )
 from .control import mock_routes
-from .cors import browser_cors
+from .durable import DurableState
 from .errors import ApiError, make_error_handler
 from .fastjson import OrjsonJsonifier
 from .fixtures import load_seed_data
 from .forms import BracketFormValidator, ClosingMultiPartValidator, Utf8JSONValidator
-from .gate import GateMiddleware
-from .guard import GuardMiddleware
-from .journal import JournalMiddleware
-from .lean_validation import SpecOnceRequestValidationMiddleware, SpecOnceResponseValidationMiddleware
-from .limits import BodyLimitMiddleware
 from .logs import STARTUP_LOGGER
 from .once_decorated import OnceDecoratedApp
 from .parameters import TablesOnceURIParser
-from .prefer import PreferMiddleware
-from .reply_cache import ReplyCacheMiddleware, StateVersionMiddleware
-from .verdict import with_checkpoints
+from .request_state import CURRENT_SCOPE, SHARED, close_at_end, close_files
+from .stack import connexion_middlewares, wrap_outer
 
 
 class _AnyPathConvertor(PathConvertor):
@@ -122,31 +107,6 @@ def _validator_map() -> dict:
     return {**VALIDATOR_MAP, "parameter": CompiledParameterValidator, "body": body, "response": response}
 
 
-class _SwaggerUIOnItsPaths(SwaggerUIMiddleware):
-    """Connexion's Swagger UI middleware, whose router only sees the paths it can serve (``.../ui...``,
-    ``.../openapi.json|yaml``): every API request went through it to match nothing, mount by mount."""
-
-    async def __call__(self, scope, receive, send):
-        path = scope.get("path", "")
-        if scope["type"] == "http" and "/ui" not in path and not path.endswith(_SPEC_SUFFIXES):
-            return await self.app(scope, receive, send)
-        await super().__call__(scope, receive, send)
-
-
-_SPEC_SUFFIXES = ("/openapi.json", "/openapi.yaml")
-
-
-def _middlewares() -> list:
-    """Connexion's stack, with the reply cache after request validation and before response validation,
-    validation's spec tables built once (mockserver.lean_validation), and the journal's
-    checkpoints around security and request validation (mockserver.verdict)."""
-    stack = list(ConnexionMiddleware.default_middlewares)
-    stack[stack.index(SwaggerUIMiddleware)] = _SwaggerUIOnItsPaths
-    stack[stack.index(ResponseValidationMiddleware)] = SpecOnceResponseValidationMiddleware
-    stack.insert(stack.index(SpecOnceResponseValidationMiddleware), ReplyCacheMiddleware)
-    return with_checkpoints(stack)
-
-
 class MockServer:
     """The ASGI app: ``/`` and ``/__mock__/`` go to the mock's routes, everything else to Connexion."""
 
@@ -155,21 +115,13 @@ class MockServer:
         self.ctx = MockContext(self.settings)
         self.connexion = self._build_connexion()
         self.routes = AtomicWriteMiddleware(mock_routes(), self.ctx)
-        self.asgi = ContextMiddleware(StateVersionMiddleware(self._dispatch, self.ctx), self.ctx)
         self.durable = None
         if self.settings.state_dir:
-            from .durable import DurableMiddleware, DurableState
-
             self.durable = DurableState(self.ctx, self.settings.state_dir)
-            self.asgi = DurableMiddleware(self.asgi, self.durable)
             logging.getLogger(STARTUP_LOGGER).info("mockserver: %s", self.durable.summary())
         elif self.settings.seed_data:
             load_seed_data(self.ctx, self.settings.seed_data)
-        # Outermost: the journal sees what the client sees, and CORS covers every answer (the durable
-        # layer's own 503 too), so a page on another origin can read each one.
-        # Outside both: the Host and Origin checks (mockserver.guard), so a refused request costs nothing.
-        self.asgi = browser_cors(JournalMiddleware(self.asgi, self.ctx), self.settings)
-        self.asgi = GuardMiddleware(self.asgi, self.ctx)
+        self.asgi = wrap_outer(self._dispatch, self, state_dir=self.durable is not None)  # mockserver.stack
 
     def _build_connexion(self) -> OnceDecoratedApp:
         app = OnceDecoratedApp(
@@ -177,18 +129,11 @@ class MockServer:
             specification_dir=str(SPECS_DIR),
             lifespan=self._lifespan,
             jsonifier=OrjsonJsonifier(),
-            middlewares=_middlewares(),
+            middlewares=connexion_middlewares(),  # mockserver.stack: the whole list, in order
         )
         validators = _validator_map()
         with _trusting_bundled_specs():
             self._add_apis(app, validators)
-        app.add_middleware(PreferMiddleware, position=MiddlewarePosition.BEFORE_SECURITY)
-        app.add_middleware(BodyLimitMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION)
-        app.add_middleware(GateMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION)
-        app.add_middleware(AtomicWriteMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION)  # innermost
-        # Swapped in last: Connexion finds the positions above by its own class.
-        stack = app.middleware.middlewares
-        stack[stack.index(RequestValidationMiddleware)] = SpecOnceRequestValidationMiddleware
         handler = make_error_handler(self.ctx)
         # Starlette picks the most specific registered class, so each family Connexion knows is listed.
         for exc_class in (Exception, HTTPException, ProblemException, MultiPartException, ApiError):

@@ -16,10 +16,11 @@ import contextlib
 
 from starlette.formparsers import MultiPartException
 
-from .durable import _buffered, _declared_length, _status
+from .asgi import buffered_receive, declared_length, held_status
 from .images import decode_before_locks
 from .prefer import delay_before_locks
 from .reply_cache import apis_written_by
+from .request_state import MOCK_CONTEXT
 
 
 class AtomicWriteMiddleware:
@@ -31,14 +32,14 @@ class AtomicWriteMiddleware:
         self.ctx = ctx  # None: the request's own (Connexion builds its middlewares without it)
 
     async def __call__(self, scope, receive, send):
-        ctx = self.ctx or scope.get("mockserver")
+        ctx = self.ctx or scope.get(MOCK_CONTEXT)
         apis = apis_written_by(ctx, scope) if scope["type"] == "http" and ctx is not None else ()
         if not apis or ctx.settings.state_dir:  # under --state-dir the transaction does this
             return await self.app(scope, receive, send)
         await delay_before_locks(scope, ctx)  # a forced delay, too, is waited out before the lock
         limit = ctx.settings.max_body_bytes
-        if _declared_length(scope) <= limit:  # beyond: the body-limit middleware answers 413 unread
-            receive = await _buffered(receive, limit)
+        if declared_length(scope) <= limit:  # beyond: the body-limit middleware answers 413 unread
+            receive = await buffered_receive(receive, limit)
             if receive is None:
                 return  # the client went away before sending its request
             await decode_before_locks(scope["headers"], receive.body)  # an upload's pixels too
@@ -63,7 +64,7 @@ class AtomicWriteMiddleware:
                     for message in held:
                         await send(message)
                 raise
-            if _status(held) >= 500:
+            if held_status(held) >= 500:
                 _undo(ctx, snapshots, journal)
             else:
                 ctx.blobs.end_journal(journal)

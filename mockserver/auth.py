@@ -16,12 +16,13 @@ import jwt
 from connexion.security import SECURITY_HANDLERS
 
 from .errors import ApiError
+from .request_state import MOCK_CONTEXT
 
 _TOKEN_HEADER = re.compile(r'^Token\s+token\s*=\s*"?([^"\s]+)"?\s*$')
 
 
 def _settings(request):
-    return request.scope["mockserver"].settings
+    return request.scope[MOCK_CONTEXT].settings
 
 
 def decode_jwt(token: str, secret: str | None) -> dict | None:

@@ -242,7 +242,7 @@ class BackgroundMock:
 
     def _unknown(self, operation: str) -> str:
         """`` (not an operationId of …; did you mean …?)`` for a name no served spec has."""
-        from .context import operation_index
+        from .operations import operation_index
 
         served = [self.api] if self.api else list(APIS)
         known = {op for api in served for op in operation_index(api)}

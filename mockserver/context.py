@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import importlib
 import logging
-import re
 import sqlite3
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from starlette.datastructures import UploadFile
-
-from image_api_contracts import APIS, ApiProfile, resolve_refs
+from image_api_contracts import APIS, ApiProfile
 
 from .blobs import BlobStore
+from .journal import open_journal
+from .reply_cache import ReplyCache
+from .request_state import CURRENT_SCOPE, MOCK_CONTEXT
 from .signing import UrlSigner
 
 if TYPE_CHECKING:
@@ -64,12 +63,8 @@ class MockContext:
     def __post_init__(self):
         self.blobs = BlobStore(self.settings.max_store_bytes)
         self.signer = UrlSigner(self.settings.signing_key, self.settings.url_ttl_seconds)
-        from .reply_cache import ReplyCache  # it reads the routing helpers below
-
         cache_bytes = self.settings.reply_cache_bytes
         self.replies = ReplyCache(cache_bytes) if cache_bytes else None
-        from .journal import open_journal
-
         self.journal = open_journal(self.settings)
         self.apis = {}
         for name in self.settings.apis:
@@ -114,35 +109,10 @@ class MockContext:
         return {name: api.dump() for name, api in self.apis.items()}
 
 
-CURRENT_SCOPE: ContextVar[dict] = ContextVar("mockserver_scope")  # cheaper than connexion.request
-SHARED = "mockserver.shared"  # one dict per request, seen by every layer (some layers copy the scope)
-
-
-def shared(scope) -> dict | None:
-    """What the request's layers share: the parsed form (``mockserver.forms``), the uploads to close."""
-    return scope.get(SHARED) if scope is not None else None
-
-
-def close_at_end(scope, values) -> None:
-    """Connexion never closes the parts' temporary files; the outermost layer does, once the request is
-    over: the handler and then the journal (which records the request as its answer goes out) read
-    them first."""
-    uploads = [value for value in values if isinstance(value, UploadFile)]
-    state = shared(scope)
-    if state is None:  # outside the mock's layers: nobody else will
-        for upload in uploads:
-            upload.file.close()
-        return
-    state.setdefault("close_at_end", []).extend(uploads)
-
-
-def close_files(state: dict) -> None:
-    for upload in state.get("close_at_end", ()):
-        upload.file.close()
 
 
 class ContextMiddleware:
-    """Outermost layer: puts the context where security handlers and mock routes find it."""
+    """Puts the context where security handlers and mock routes find it (its place: mockserver.stack)."""
 
     def __init__(self, app, ctx: MockContext):
         self.app = app
@@ -150,56 +120,6 @@ class ContextMiddleware:
 
     async def __call__(self, scope, receive, send):
         if scope["type"] in ("http", "websocket"):
-            scope["mockserver"] = self.ctx
+            scope[MOCK_CONTEXT] = self.ctx
             CURRENT_SCOPE.set(scope)
         await self.app(scope, receive, send)
-
-
-def routed_operation(scope) -> tuple[str, dict] | None:
-    """After Connexion's routing: the API name and the spec's operation object for this request."""
-    routing = scope.get("extensions", {}).get("connexion_routing", {})
-    ctx: MockContext | None = scope.get("mockserver")
-    operation_id = routing.get("operation_id")
-    if ctx is None or operation_id is None:
-        return None
-    api = ctx.api_for_path(routing.get("api_base_path", "") + "/")
-    if api is None:
-        return None
-    return api, operation_index(api).get(operation_id, {})
-
-
-_OPERATIONS: dict[str, dict] = {}
-_PATHS: dict[str, list] = {}
-_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
-
-
-def operation_index(api: str) -> dict:
-    """operationId -> the operation object, with its ``$ref``s resolved."""
-    if api not in _OPERATIONS:
-        spec = APIS[api].spec
-        _OPERATIONS[api] = {
-            op["operationId"]: resolve_refs(op, spec)
-            for item in spec.get("paths", {}).values()
-            for method, op in item.items()
-            if method in _METHODS and "operationId" in op
-        }
-    return _OPERATIONS[api]
-
-
-def allowed_methods(api: str, relative_path: str) -> list[str]:
-    """The methods the spec documents for the path template matching ``relative_path``."""
-    if api not in _PATHS:
-        _PATHS[api] = [
-            (_template_regex(template), sorted(m.upper() for m in item if m in _METHODS))
-            for template, item in APIS[api].spec.get("paths", {}).items()
-        ]
-    for regex, methods in _PATHS[api]:
-        if regex.match(relative_path):
-            return methods
-    return []
-
-
-def _template_regex(template: str) -> re.Pattern:
-    parts = re.split(r"(\{[^}]+\})", template)
-    body = "".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts)
-    return re.compile(f"^{body}$", re.S)

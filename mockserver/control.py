@@ -15,17 +15,18 @@ from starlette.routing import Route
 
 from image_api_contracts import FIXTURES_DIR
 
-from .context import operation_index
 from .errors import ApiError, error_body, logger
 from .fixtures import SeedError, load_seed_data
 from .journal import BadFilter, matcher
+from .operations import operation_index
 from .prefer import MAX_DELAY_MS, Behaviour
+from .request_state import MOCK_CONTEXT
 
 JSON = "application/json"
 
 
 def _ctx(request: Request):
-    return request.scope["mockserver"]
+    return request.scope[MOCK_CONTEXT]
 
 
 async def index(request: Request) -> Response:

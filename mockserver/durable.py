@@ -36,6 +36,7 @@ from pathlib import Path
 
 import orjson
 
+from .asgi import buffered_receive, declared_length, held_status
 from .blobs import Blob, FileBlobStore, StoredBlob
 from .errors import error_body
 from .fixtures import load_seed_data
@@ -298,8 +299,9 @@ class DurableState:
 
 
 class DurableMiddleware:
-    """Outermost ASGI layer under ``--state-dir``: see the module docstring. Every response carries the
-    worker's pid in ``X-Mock-Worker``, so clients (and tests) can tell the workers apart."""
+    """The transaction layer under ``--state-dir`` (its place: mockserver.stack): see the module
+    docstring. Every response carries the worker's pid in ``X-Mock-Worker``, so clients (and tests) can
+    tell the workers apart."""
 
     def __init__(self, app, state: DurableState):
         self.app = app
@@ -322,8 +324,8 @@ class DurableMiddleware:
         # The body is read before taking the locks, so a slow client holds up no one; one declared too
         # big for any operation is left to the body-limit middleware, which answers 413 without reading it.
         limit = self.state.ctx.settings.max_body_bytes
-        if _declared_length(scope) <= limit:
-            receive = await _buffered(receive, limit)
+        if declared_length(scope) <= limit:
+            receive = await buffered_receive(receive, limit)
             if receive is None:
                 return  # the client went away before sending its request
             await decode_before_locks(scope["headers"], receive.body)  # so are an upload's pixels
@@ -359,7 +361,7 @@ class DurableMiddleware:
         except Exception as exc:
             self.state.rollback(apis)
             return held, exc, False
-        if _status(held) >= 500:
+        if held_status(held) >= 500:
             self.state.rollback(apis)
             return held, None, False
         try:
@@ -423,18 +425,6 @@ def _stored_state(text: str, name: str):
     return state
 
 
-def _status(messages: list[dict]) -> int:
-    for message in messages:
-        if message["type"] == "http.response.start":
-            return message["status"]
-    return 500
-
-
-def _declared_length(scope) -> int:
-    value = dict(scope.get("headers", [])).get(b"content-length", b"")
-    return int(value) if value.isdigit() else 0
-
-
 def _unavailable(apis: tuple[str, ...], message: str) -> list[dict]:
     """A 503 in the API's own error format (the mock's for ``/__mock__/reset`` and ``fixtures``)."""
     body, content_type = error_body(apis[0] if len(apis) == 1 else "__mock__", 503, message)
@@ -445,26 +435,3 @@ def _unavailable(apis: tuple[str, ...], message: str) -> list[dict]:
     ]
 
 
-async def _buffered(receive, limit: int):
-    """A ``receive`` that replays the request body read up front (up to ``limit`` bytes, beyond which the
-    rest streams on: the body-limit middleware answers 413); None if the client disconnected."""
-    chunks, size, more = [], 0, True
-    while more and size <= limit:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunks.append(message.get("body", b""))
-        size += len(chunks[-1])
-        more = message.get("more_body", False)
-    first = {"type": "http.request", "body": b"".join(chunks), "more_body": more}
-    replayed = False
-
-    async def replay():
-        nonlocal replayed
-        if not replayed:
-            replayed = True
-            return first
-        return await receive()
-
-    replay.body = None if more else first["body"]  # the whole body, when it was all read
-    return replay

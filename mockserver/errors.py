@@ -12,6 +12,8 @@ from starlette.formparsers import MultiPartException
 
 from image_api_contracts import APIS
 
+from .operations import allowed_methods
+
 logger = logging.getLogger("mockserver")
 
 
@@ -74,8 +76,6 @@ def _message(exc: Exception) -> tuple[int, str, dict[str, str]]:
 
 def make_error_handler(ctx):
     """One handler for every exception, rendering in the format of the API that owns the path."""
-    from .context import allowed_methods
-
     def handle(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
         status, message, headers = _message(exc)
         path = request.url.path

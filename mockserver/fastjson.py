@@ -8,15 +8,14 @@ the parse cost more than the encoding).
 from __future__ import annotations
 
 import decimal
-from contextvars import ContextVar
 
 import orjson
 from connexion.jsonifier import Jsonifier
 
 from .records import Encoded
+from .request_state import LAST_ENCODED
 
 _OPTIONS = orjson.OPT_NON_STR_KEYS
-_LAST_ENCODED: ContextVar[tuple[bytes, object] | None] = ContextVar("mockserver_last_encoded", default=None)
 
 
 def _default(value):
@@ -32,7 +31,7 @@ def _default(value):
 class OrjsonJsonifier(Jsonifier):
     def dumps(self, data, **kwargs) -> bytes:
         encoded = orjson.dumps(data, default=_default, option=_OPTIONS)
-        _LAST_ENCODED.set((encoded, data))
+        LAST_ENCODED.set((encoded, data))
         return encoded
 
     def loads(self, data):
@@ -44,5 +43,5 @@ class OrjsonJsonifier(Jsonifier):
 
 def encoded_from(body: bytes) -> object | None:
     """The value this very bytes object was encoded from in the current request, else None."""
-    last = _LAST_ENCODED.get()
+    last = LAST_ENCODED.get()
     return last[1] if last is not None and last[0] is body else None

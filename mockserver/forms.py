@@ -20,10 +20,9 @@ from connexion.validators.json import JSONRequestBodyValidator
 from starlette.formparsers import MultiPartException, MultiPartParser, parse_options_header
 
 from .compiled_schemas import CompiledRequestBody
-from .context import close_at_end, shared
 from .gate import Refused, check_text, check_value, utf8
+from .request_state import DECODED_FORM, close_at_end, shared
 
-DECODED_FORM_KEY = "mockserver.decoded_form"
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 MAX_DEPTH = 8
 MAX_JSON_DEPTH = 32  # far beyond any body of the specs, far below the interpreter's recursion limit
@@ -107,7 +106,7 @@ class BracketFormValidator(CompiledRequestBody, FormDataValidator):
             raise BadRequestProblem(detail=str(exc)) from exc
         # Connexion re-parses the body flat for the handler, joining repeated keys with commas (lossy);
         # the handler takes this decoding instead (see decoded_form).
-        scope[DECODED_FORM_KEY] = decoded
+        scope[DECODED_FORM] = decoded
         return decoded
 
     def _validate_params_strictly(self, data: dict) -> None:
@@ -116,7 +115,7 @@ class BracketFormValidator(CompiledRequestBody, FormDataValidator):
 
 def decoded_form(request) -> dict | None:
     """The bracket form as BracketFormValidator decoded it for this request."""
-    return request.scope.get(DECODED_FORM_KEY)
+    return request.scope.get(DECODED_FORM)
 
 
 class _ClosingMultiPartParser(MultiPartParser):

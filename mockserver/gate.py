@@ -20,9 +20,9 @@ import math
 import re
 from urllib.parse import unquote_to_bytes
 
-from .context import routed_operation
+from .asgi import send_response
 from .errors import error_response
-from .limits import _send
+from .operations import routed_operation
 
 INT32 = (-(2**31), 2**31 - 1)
 INT64 = (-(2**63), 2**63 - 1)
@@ -135,7 +135,7 @@ class GateMiddleware:
         try:
             check_raw_url(scope)
         except Refused as exc:
-            return await _send(error_response(routed[0], 400, str(exc)), send)
+            return await send_response(error_response(routed[0], 400, str(exc)), send)
         headers = without_charset(scope.get("headers", []))
         if headers is not None:
             scope = {**scope, "headers": headers}

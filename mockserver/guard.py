@@ -28,6 +28,8 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
+from .request_state import EXCHANGE
+
 CONTROL_TOKEN_HEADER = "X-Mock-Token"
 ANYONE = "*"
 _LOOPBACK_ORIGIN = re.compile(
@@ -139,7 +141,8 @@ def _is_control(path: str) -> bool:
 
 
 class GuardMiddleware:
-    """Outermost layer: a refused request is answered here, before CORS, the journal or any API sees it."""
+    """The first layer (mockserver.stack): a refused request is answered here, before CORS, the journal or
+    any API sees it."""
 
     def __init__(self, app, ctx):
         self.app = app
@@ -153,7 +156,6 @@ class GuardMiddleware:
         if refused is None:
             return await self.app(scope, receive, send)
         from .errors import ApiError, error_body  # Connexion's import is the command line's to time
-        from .verdict import EXCHANGE
 
         status, reason = refused
         exchange = scope.get(EXCHANGE)  # the access log's reason (mockserver.logs)

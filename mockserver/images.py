@@ -7,10 +7,11 @@ import io
 import re
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from contextvars import ContextVar
 from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
+
+from .request_state import DECODED_IMAGE
 
 # Above this many pixels an image is refused as a decompression bomb (Pillow warns at its own default).
 MAX_PIXELS = 50_000_000
@@ -94,13 +95,12 @@ def _plain(exc: Exception) -> str:
 
 _REPR = re.compile(r"<[^<>]* at 0x[0-9a-fA-F]+>")
 _POOL = ThreadPoolExecutor(max_workers=DECODE_THREADS, thread_name_prefix="mockserver-decode")
-_DECODED: ContextVar[tuple[bytes, ImageFacts | InvalidImage] | None] = ContextVar("decoded", default=None)
 
 
 def inspect_image(data: bytes) -> ImageFacts:
     """Decode fully with a pixel budget against bombs; the verdict of :func:`decode_off_loop` on these
     very bytes, when the request already had them decoded off the event loop."""
-    done = _DECODED.get()
+    done = DECODED_IMAGE.get()
     if done is not None and (done[0] is data or done[0] == data):
         if isinstance(done[1], InvalidImage):
             raise done[1]
@@ -111,7 +111,7 @@ def inspect_image(data: bytes) -> ImageFacts:
 def decoded_facts(data: bytes) -> ImageFacts | None:
     """The facts this request's decode found for these bytes (the same object or an equal copy, as the
     journal reads the upload again), else None: nothing is decoded here."""
-    done = _DECODED.get()
+    done = DECODED_IMAGE.get()
     if done is None or isinstance(done[1], InvalidImage):
         return None
     return done[1] if done[0] is data or done[0] == data else None
@@ -121,9 +121,9 @@ async def decode_off_loop(data: bytes) -> None:
     """Decode a large image in the bounded pool, so it never holds up the other requests (a small one at
     once, see ``INLINE_PIXELS``); the verdict is kept for this request's own ``inspect_image(data)``,
     which the handlers call where they check and store without an ``await`` in between (ALL-04)."""
-    done = _DECODED.get()
+    done = DECODED_IMAGE.get()
     if done is not None and (done[0] is data or done[0] == data):  # decoded before the write lock
-        _DECODED.set((data, done[1]))
+        DECODED_IMAGE.set((data, done[1]))
         return
     try:
         img = _opened(data)  # the header only: cheap, and warnings filters are not thread-safe
@@ -133,7 +133,7 @@ async def decode_off_loop(data: bytes) -> None:
             verdict = await asyncio.get_running_loop().run_in_executor(_POOL, _decoded, img)
     except InvalidImage as exc:
         verdict = exc
-    _DECODED.set((data, verdict))
+    DECODED_IMAGE.set((data, verdict))
 
 
 # -- before the write locks ----------------------------------------------------------------------------

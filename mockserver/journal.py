@@ -31,9 +31,9 @@ from urllib.parse import parse_qs, parse_qsl
 
 import orjson
 
-from .context import shared
 from .images import decoded_facts
-from .verdict import EXCHANGE, contract_verdict, refusal_message
+from .request_state import EXCHANGE, shared
+from .verdict import contract_verdict, refusal_message
 
 logger = logging.getLogger("mockserver")
 
@@ -595,10 +595,11 @@ def _has_body(headers) -> bool:
 
 
 class JournalMiddleware:
-    """Outermost layer: one entry per request to an API or to a file URL, written before the response's
-    last byte leaves, so a client that saw its answer finds it in the journal. CORS preflights, the
-    ``/__mock__/`` controls, Swagger UI and the spec documents are not recorded. A request without a
-    body costs a few dictionary entries; the rendering waits until someone reads the journal."""
+    """Outside everything that answers (mockserver.stack): one entry per request to an API or to a file URL,
+    written before the response's last byte leaves, so a client that saw its answer finds it in the
+    journal. CORS preflights, the ``/__mock__/`` controls, Swagger UI and the spec documents are not
+    recorded. A request without a body costs a few dictionary entries; the rendering waits until
+    someone reads the journal."""
 
     def __init__(self, app, ctx):
         self.app = app

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from .context import routed_operation
+from .asgi import send_response
 from .errors import ApiError, error_response
+from .operations import routed_operation
+from .request_state import MOCK_CONTEXT
 
 
 class BodyLimitMiddleware:
@@ -17,13 +19,13 @@ class BodyLimitMiddleware:
         if routed is None:
             return await self.app(scope, receive, send)
         api, operation = routed
-        limit = operation.get("x-max-body-bytes") or scope["mockserver"].settings.max_body_bytes
+        limit = operation.get("x-max-body-bytes") or scope[MOCK_CONTEXT].settings.max_body_bytes
         headers = dict(scope.get("headers", []))
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             message = f"the request body is {int(declared)} bytes; the limit is {limit} bytes"
             response = error_response(api, 413, message)
-            return await _send(response, send)
+            return await send_response(response, send)
         seen = 0
 
         async def counting_receive():
@@ -64,10 +66,3 @@ def _replay(messages, receive):
     return replaying_receive
 
 
-async def _send(response, send):
-    headers = [
-        (b"content-type", response.content_type.encode()),
-        (b"content-length", str(len(response.body)).encode()),
-    ]
-    await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
-    await send({"type": "http.response.body", "body": response.body})

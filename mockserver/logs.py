@@ -18,7 +18,8 @@ from urllib.parse import unquote_plus
 from image_api_contracts import APIS
 
 from .journal import REDACTED, Exchange, is_credential
-from .verdict import EXCHANGE, contract_verdict, refusal_message
+from .request_state import EXCHANGE
+from .verdict import contract_verdict, refusal_message
 
 ACCESS_LOGGER = "mockserver.access"
 STARTUP_LOGGER = "mockserver.startup"  # what the mock serves, and from what state: at every --log-level

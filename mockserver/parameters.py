@@ -27,9 +27,8 @@ from urllib.parse import parse_qsl
 from connexion.decorators.parameter import CONTEXT_NAME, _get_val_from_param
 from connexion.uri_parsing import OpenAPIURIParser
 
-from .context import shared
+from .request_state import PARSED_PARAMETERS, shared
 
-PARSED = "mockserver.parsed_parameters"  # scope key: (query params, path params) as the validator parsed
 # id(parameter list) -> (that list, its definitions, their schemas, whether one is a deepObject)
 _TABLES: dict[int, tuple[list, dict, dict, bool]] = {}
 
@@ -82,12 +81,13 @@ def keep_parsed(scope, request) -> None:
     """After validation: what the validator's request parsed, for the decorator's request to reuse."""
     defined = request.uri_parser.param_defns
     query = {k: v for k, v in request._query_params.items() if k in defined}  # set by the validator
-    scope[PARSED] = (query, request._path_params)  # Connexion's memo: None when nothing read the path
+    # Connexion's memo of the path parameters: None when nothing read the path.
+    scope[PARSED_PARAMETERS] = (query, request._path_params)
 
 
 def reuse_parsed(scope, request) -> None:
     """The decorator's request starts from what the validators parsed: parameters and multipart form."""
-    parsed = scope.get(PARSED)
+    parsed = scope.get(PARSED_PARAMETERS)
     if parsed is not None:
         request._query_params, path = parsed
         if path is not None:

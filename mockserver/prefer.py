@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from .context import routed_operation, shared
+from .asgi import send_response
 from .errors import error_body
-from .limits import _send
+from .operations import routed_operation
+from .request_state import MOCK_CONTEXT, shared
 
 MAX_DELAY_MS = 30_000
 
@@ -109,7 +110,7 @@ class PreferMiddleware:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         raw = dict(scope.get("headers", [])).get(b"prefer")
-        behaviour: Behaviour | None = getattr(scope.get("mockserver"), "behaviour", None)
+        behaviour: Behaviour | None = getattr(scope.get(MOCK_CONTEXT), "behaviour", None)
         defaults = behaviour.preferences_for(scope.get("path", "")) if behaviour else {}
         routed = routed_operation(scope) if raw or defaults else None
         if routed is None:
@@ -122,7 +123,7 @@ class PreferMiddleware:
             await asyncio.sleep(min(int(delay), MAX_DELAY_MS) / 1000)
         code = prefs.get("code", "")
         if code.isdigit():
-            return await _send(forced_response(*routed, int(code)), send)
+            return await send_response(forced_response(*routed, int(code)), send)
         await self.app(scope, receive, send)
 
 

@@ -25,6 +25,7 @@ import orjson
 from image_api_contracts import resolve_refs
 
 from .errors import ApiError
+from .schema_cache import COMPILED
 
 # Random per process: no value a client sent (and a handler wrongly put in a record's place) can pass for one
 _TOKEN_PREFIX = f"mockserver-record-{secrets.token_hex(16)}:"
@@ -61,8 +62,6 @@ class RecordCodec:
     """
 
     def __init__(self, api_name: str, spec: dict, schema_name: str):
-        from .compiled_schemas import COMPILED
-
         self.schema_name = schema_name
         self.token = f"{_TOKEN_PREFIX}{api_name}/{schema_name}"
         schema = resolve_refs(spec["components"]["schemas"][schema_name], spec)

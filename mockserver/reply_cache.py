@@ -19,7 +19,8 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 
-from .context import routed_operation
+from .operations import routed_operation
+from .request_state import MOCK_CONTEXT
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -121,7 +122,7 @@ class ReplyCacheMiddleware:
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        ctx = scope.get("mockserver")
+        ctx = scope.get(MOCK_CONTEXT)
         cache: ReplyCache | None = getattr(ctx, "replies", None)
         if cache is None or scope["type"] != "http" or scope["method"] != "GET" or _has_prefer(scope):
             return await self.app(scope, receive, send)

@@ -12,24 +12,20 @@ exception that stops it before the last one is Connexion's (or our validators') 
 
 from __future__ import annotations
 
-import functools
-
 from connexion.exceptions import ProblemException
-from connexion.middleware.request_validation import RequestValidationMiddleware
-from connexion.middleware.security import SecurityMiddleware
 from starlette.exceptions import HTTPException
 
 from image_api_contracts import APIS
 
-from .context import allowed_methods
 from .errors import clipped
+from .operations import allowed_methods
+from .request_state import EXCHANGE
 
 REFUSAL_RULE = "ALL-03"
 RESOURCE_LIMITS = frozenset({413, 507})
-EXCHANGE = "mockserver.exchange"  # the scope key of the request's mockserver.journal.Exchange
 
 
-class _Checkpoint:
+class Checkpoint:
     """Marks the request's Exchange as having reached this point of Connexion's stack."""
 
     def __init__(self, app, stage: str):
@@ -61,21 +57,6 @@ class RoutedCheckpoint:
         except Exception as exc:
             exchange.refusal = exc
             raise
-
-
-def with_checkpoints(stack: list) -> list:
-    """Connexion's middleware list with the checkpoints around security and request validation."""
-    stack = list(stack)
-    stack.insert(stack.index(SecurityMiddleware), RoutedCheckpoint)
-    validation = next(i for i, m in enumerate(stack) if _is(m, RequestValidationMiddleware))
-    stack.insert(validation + 1, functools.partial(_Checkpoint, stage="validated"))
-    stack.insert(validation, functools.partial(_Checkpoint, stage="authenticated"))
-    return stack
-
-
-def _is(middleware, cls) -> bool:
-    """Connexion's middleware or the mock's subclass of it (mockserver.lean_validation)."""
-    return isinstance(middleware, type) and issubclass(middleware, cls)
 
 
 def refusal_message(exc: Exception) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.compiled_schemas import COMPILED, openapi_to_jsonschema
+from mockserver.schema_cache import COMPILED, openapi_to_jsonschema
 
 
 def test_nullable_becomes_a_null_type_and_enum_member():

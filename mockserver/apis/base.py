@@ -11,10 +11,10 @@ from starlette.datastructures import URL
 from starlette.responses import Response
 
 from ..blobs import StoreFull
-from ..context import CURRENT_SCOPE
 from ..errors import ApiError
 from ..images import ImageFacts, InvalidImage, decode_off_loop, inspect_image
 from ..records import RecordCodec
+from ..request_state import CURRENT_SCOPE, MOCK_CONTEXT, ORIGIN
 
 if t.TYPE_CHECKING:
     from ..context import MockContext
@@ -140,11 +140,11 @@ def request_origin(request=None) -> str:
         scope = request.scope
     else:
         scope = CURRENT_SCOPE.get(None) or _connexion_scope._get_current_object()
-    origin = scope.get("mockserver.origin")
+    origin = scope.get(ORIGIN)
     if origin is None:
         origin = _public_origin(scope) or _own_origin(scope)
         origin = _ORIGINS.setdefault(origin, origin) if len(_ORIGINS) < 256 else origin
-        scope["mockserver.origin"] = origin
+        scope[ORIGIN] = origin
     return origin
 
 
@@ -164,7 +164,7 @@ def _own_origin(scope) -> str:
 def _public_origin(scope) -> str | None:
     """``--public-url``, else ``X-Forwarded-Proto`` / ``X-Forwarded-Host`` (a dev proxy's; the host only with
     ``--trust-proxy``), else None."""
-    ctx = scope.get("mockserver")
+    ctx = scope.get(MOCK_CONTEXT)
     public = ctx.settings.public_url if ctx is not None else None
     if public:
         return public

@@ -10,8 +10,8 @@ from urllib.parse import parse_qs, urlencode
 from mutants.tagged_images import _rewrite_json
 
 from mockserver.apis.base import json_reply
-from mockserver.context import CURRENT_SCOPE
 from mockserver.errors import ApiError
+from mockserver.request_state import CURRENT_SCOPE
 
 from . import Variant, before_the_mock
 from .evotor import rewrite_responses

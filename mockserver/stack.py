@@ -1,0 +1,142 @@
+"""The request path, written once: every ASGI layer a request passes, outermost first, and why it sits there.
+
+``MockServer.__call__`` comes first (it gives the request the dict its layers share, ``SHARED``, and
+closes the uploads' files when the answer is out); then ``OUTER_LAYERS``; then ``MockServer._dispatch``,
+which sends ``/`` and ``/__mock__/...`` to the mock's own routes (``AtomicWriteMiddleware`` around
+``control.mock_routes``) and everything else into Connexion, whose middleware list is ``CONNEXION_LAYERS``
+verbatim, ending in the API handler. The composition root (``mockserver.app``) builds the app from these
+two lists and nothing else; ``tests/test_stack.py`` walks the app as built and compares.
+
+What the layers hand each other is declared in ``mockserver.request_state``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from connexion.middleware.context import ContextMiddleware as ConnexionContextMiddleware
+from connexion.middleware.exceptions import ExceptionMiddleware
+from connexion.middleware.lifespan import LifespanMiddleware
+from connexion.middleware.routing import RoutingMiddleware
+from connexion.middleware.security import SecurityMiddleware
+from connexion.middleware.server_error import ServerErrorMiddleware
+from starlette.middleware.cors import CORSMiddleware
+
+from .atomic import AtomicWriteMiddleware
+from .context import ContextMiddleware
+from .cors import browser_cors
+from .durable import DurableMiddleware
+from .gate import GateMiddleware
+from .guard import GuardMiddleware
+from .journal import JournalMiddleware
+from .lean_validation import SpecOnceRequestValidationMiddleware, SpecOnceResponseValidationMiddleware
+from .limits import BodyLimitMiddleware
+from .prefer import PreferMiddleware
+from .reply_cache import ReplyCacheMiddleware, StateVersionMiddleware
+from .swagger_ui import SwaggerUIOnItsPaths
+from .verdict import Checkpoint, RoutedCheckpoint
+
+
+@dataclass(frozen=True)
+class OuterLayer:
+    """A layer outside Connexion. ``wrap(app, server)`` builds it around ``app``; ``server`` is the
+    MockServer being built (its ``ctx``, ``settings``, ``durable``). ``kind``: the class it builds."""
+
+    kind: type
+    wrap: Callable[[Any, Any], Any]
+    why: str
+    only_with_state_dir: bool = False
+
+
+OUTER_LAYERS: tuple[OuterLayer, ...] = (
+    OuterLayer(
+        GuardMiddleware,
+        lambda app, server: GuardMiddleware(app, server.ctx),
+        "Host and Origin checks first, so a refused request costs nothing (mockserver.guard)",
+    ),
+    OuterLayer(
+        CORSMiddleware,
+        lambda app, server: browser_cors(app, server.settings),
+        "CORS covers every answer, the durable layer's own 503 too, so a page on another origin reads each",
+    ),
+    OuterLayer(
+        JournalMiddleware,
+        lambda app, server: JournalMiddleware(app, server.ctx),
+        "the journal records what the client sees, after every layer below has answered",
+    ),
+    OuterLayer(
+        DurableMiddleware,
+        lambda app, server: DurableMiddleware(app, server.durable),
+        "--state-dir: one transaction per request around everything that reads or writes records",
+        only_with_state_dir=True,
+    ),
+    OuterLayer(
+        ContextMiddleware,
+        lambda app, server: ContextMiddleware(app, server.ctx),
+        "puts the MockContext in the scope and CURRENT_SCOPE, for every layer and handler below",
+    ),
+    OuterLayer(
+        StateVersionMiddleware,
+        lambda app, server: StateVersionMiddleware(app, server.ctx),
+        "notes a write's API so the reply cache drops that API's kept replies (mock routes included)",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class ConnexionLayer:
+    """An entry of Connexion's middleware list: a class, or a partial of one, built with the inner app."""
+
+    factory: Callable[..., Any]
+    why: str
+
+    @property
+    def kind(self) -> type:
+        return self.factory.func if isinstance(self.factory, functools.partial) else self.factory
+
+
+CONNEXION_LAYERS: tuple[ConnexionLayer, ...] = (
+    ConnexionLayer(ServerErrorMiddleware, "Connexion's: a last-resort 500 for what escapes the handlers"),
+    ConnexionLayer(ExceptionMiddleware, "Connexion's: renders every exception in the API's own error format"),
+    ConnexionLayer(SwaggerUIOnItsPaths, "Connexion's Swagger UI, entered only by its own paths"),
+    ConnexionLayer(RoutingMiddleware, "Connexion's: matches the operation; everything below knows it"),
+    ConnexionLayer(RoutedCheckpoint, "notes the operation, and what any layer below raised (the verdict)"),
+    ConnexionLayer(PreferMiddleware, "Prefer: code=/example= and forced behaviours answer before security"),
+    ConnexionLayer(SecurityMiddleware, "Connexion's: the spec's security schemes (mockserver.auth)"),
+    ConnexionLayer(
+        functools.partial(Checkpoint, stage="authenticated"),
+        "past security: a later refusal is not the API's auth rule",
+    ),
+    ConnexionLayer(BodyLimitMiddleware, "a body over the mock's limit gets 413 before anything reads it"),
+    ConnexionLayer(GateMiddleware, "the upload checks that must see the body before validation parses it"),
+    ConnexionLayer(AtomicWriteMiddleware, "a write that fails with 5xx leaves no trace; one writer per API"),
+    ConnexionLayer(SpecOnceRequestValidationMiddleware, "request validation, its spec tables built once"),
+    ConnexionLayer(
+        functools.partial(Checkpoint, stage="validated"),
+        "past validation: the request honoured the contract",
+    ),
+    ConnexionLayer(ReplyCacheMiddleware, "a kept reply to a validated read; below it only fresh answers"),
+    ConnexionLayer(SpecOnceResponseValidationMiddleware, "response validation: the mock keeps its own spec"),
+    ConnexionLayer(LifespanMiddleware, "Connexion's: start-up and shut-down (MockServer._lifespan)"),
+    ConnexionLayer(ConnexionContextMiddleware, "Connexion's: connexion.request/context for the handler"),
+)
+
+
+def outer_layers(state_dir: bool) -> tuple[OuterLayer, ...]:
+    """The outer layers a server with (or without) ``--state-dir`` has, outermost first."""
+    return tuple(layer for layer in OUTER_LAYERS if state_dir or not layer.only_with_state_dir)
+
+
+def wrap_outer(app, server, state_dir: bool):
+    """``app`` inside every outer layer, the first of ``OUTER_LAYERS`` outermost."""
+    for layer in reversed(outer_layers(state_dir)):
+        app = layer.wrap(app, server)
+    return app
+
+
+def connexion_middlewares() -> list:
+    """Connexion's ``middlewares`` option: the list it builds its stack from, outermost first."""
+    return [layer.factory for layer in CONNEXION_LAYERS]
