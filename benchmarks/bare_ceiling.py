@@ -23,9 +23,9 @@ from starlette.routing import Route
 
 warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 
-from mockserver.context import ContextMiddleware, MockContext, Settings  # noqa: E402
+from mockserver.connexion_ext.fastjson import OrjsonJsonifier  # noqa: E402
 from mockserver.errors import ApiError  # noqa: E402
-from mockserver.fastjson import OrjsonJsonifier  # noqa: E402
+from mockserver.state.context import ContextMiddleware, MockContext, Settings  # noqa: E402
 
 
 def build_app(records: int) -> ContextMiddleware:

@@ -37,25 +37,25 @@ from starlette.middleware.cors import CORSMiddleware  # noqa: E402
 from starlette.middleware.errors import ServerErrorMiddleware  # noqa: E402
 from starlette.middleware.exceptions import ExceptionMiddleware  # noqa: E402
 
-from mockserver import once_decorated  # noqa: E402
 from mockserver.apis.tagged_images import TaggedImagesApi  # noqa: E402
 from mockserver.app import MockServer, create_app  # noqa: E402
-from mockserver.atomic import AtomicWriteMiddleware  # noqa: E402
-from mockserver.compiled_schemas import CompiledJSONResponseValidator  # noqa: E402
-from mockserver.context import ContextMiddleware  # noqa: E402
-from mockserver.fastjson import OrjsonJsonifier  # noqa: E402
-from mockserver.gate import GateMiddleware  # noqa: E402
-from mockserver.journal import JournalMiddleware  # noqa: E402
-from mockserver.lean_validation import (  # noqa: E402
+from mockserver.connexion_ext import once_decorated  # noqa: E402
+from mockserver.connexion_ext.compiled_schemas import CompiledJSONResponseValidator  # noqa: E402
+from mockserver.connexion_ext.fastjson import OrjsonJsonifier  # noqa: E402
+from mockserver.connexion_ext.lean_validation import (  # noqa: E402
     _SpecOnceRequestValidationOperation,
     _SpecOnceResponseValidationOperation,
 )
-from mockserver.limits import BodyLimitMiddleware  # noqa: E402
-from mockserver.once_decorated import _OnceDecorator  # noqa: E402
-from mockserver.prefer import PreferMiddleware  # noqa: E402
-from mockserver.reply_cache import ReplyCacheMiddleware, StateVersionMiddleware  # noqa: E402
-from mockserver.swagger_ui import SwaggerUIOnItsPaths  # noqa: E402
-from mockserver.verdict import Checkpoint, RoutedCheckpoint  # noqa: E402
+from mockserver.connexion_ext.once_decorated import _OnceDecorator  # noqa: E402
+from mockserver.connexion_ext.swagger_ui import SwaggerUIOnItsPaths  # noqa: E402
+from mockserver.layers.atomic import AtomicWriteMiddleware  # noqa: E402
+from mockserver.layers.gate import GateMiddleware  # noqa: E402
+from mockserver.layers.journal import JournalMiddleware  # noqa: E402
+from mockserver.layers.limits import BodyLimitMiddleware  # noqa: E402
+from mockserver.layers.prefer import PreferMiddleware  # noqa: E402
+from mockserver.layers.reply_cache import ReplyCacheMiddleware, StateVersionMiddleware  # noqa: E402
+from mockserver.layers.verdict import Checkpoint, RoutedCheckpoint  # noqa: E402
+from mockserver.state.context import ContextMiddleware  # noqa: E402
 
 # (name, class, method): outermost first; the methods are async and nest.
 LAYERS = [

@@ -8,47 +8,31 @@ import functools
 import gc
 import logging
 
-from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import ProblemException
 from connexion.resolver import Resolver
-from connexion.spec import Specification
-from connexion.validators import VALIDATOR_MAP
-from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.responses import Response
 
 from image_api_contracts import SPECS_DIR
-
-from .apis.base import snake_case
-from .atomic import AtomicWriteMiddleware
-from .auth import SECURITY_MAP
-from .compiled_schemas import CompiledJSONResponseValidator, CompiledParameterValidator
-from .context import (
+from mockserver.apis.base import snake_case
+from mockserver.connexion_ext.app_options import trusting_bundled_specs, validator_map
+from mockserver.connexion_ext.fastjson import OrjsonJsonifier
+from mockserver.connexion_ext.once_decorated import OnceDecoratedApp
+from mockserver.connexion_ext.parameters import TablesOnceURIParser
+from mockserver.connexion_ext.security import SECURITY_MAP
+from mockserver.control import mock_routes
+from mockserver.errors import ApiError, make_error_handler
+from mockserver.layers.atomic import AtomicWriteMiddleware
+from mockserver.logs import STARTUP_LOGGER
+from mockserver.request_state import CURRENT_SCOPE, SHARED, close_at_end, close_files
+from mockserver.stack import connexion_middlewares, wrap_outer
+from mockserver.state.context import (
     MockContext,
     Settings,
 )
-from .control import mock_routes
-from .durable import DurableState
-from .errors import ApiError, make_error_handler
-from .fastjson import OrjsonJsonifier
-from .fixtures import load_seed_data
-from .forms import BracketFormValidator, ClosingMultiPartValidator, Utf8JSONValidator
-from .logs import STARTUP_LOGGER
-from .once_decorated import OnceDecoratedApp
-from .parameters import TablesOnceURIParser
-from .request_state import CURRENT_SCOPE, SHARED, close_at_end, close_files
-from .stack import connexion_middlewares, wrap_outer
-
-
-class _AnyPathConvertor(PathConvertor):
-    """Starlette's ``path`` convertor stops at a newline, so Connexion's API mounts answered 404 to a path
-    parameter holding ``%0A``; a path may hold any character."""
-
-    regex = "(?s:.*)"
-
-
-register_url_convertor("path", _AnyPathConvertor())
+from mockserver.state.durable import DurableState
+from mockserver.state.fixtures import load_seed_data
 
 
 def _handler_for(api_handler):
@@ -82,31 +66,6 @@ def _without_body_type(result):
     return result
 
 
-@contextlib.contextmanager
-def _trusting_bundled_specs():
-    """Skip Connexion's re-validation of the specs against the OpenAPI meta-schema while adding them.
-
-    It is 85% of start-up (0.4 s for five specs) and repeats what CI does on every run
-    (tests/test_specs.py validates each spec with openapi-spec-validator), for files shipped with us.
-    """
-    original = Specification.__dict__["_validate_spec"]
-    Specification._validate_spec = classmethod(lambda cls, spec: None)
-    try:
-        yield
-    finally:
-        Specification._validate_spec = original
-
-
-def _validator_map() -> dict:
-    body = MediaTypeDict(VALIDATOR_MAP["body"])  # a plain dict copy would lose "*/*json" matching
-    body["application/x-www-form-urlencoded"] = BracketFormValidator
-    body["multipart/form-data"] = ClosingMultiPartValidator
-    body["*/*json"] = Utf8JSONValidator
-    response = MediaTypeDict(VALIDATOR_MAP["response"])
-    response["*/*json"] = CompiledJSONResponseValidator
-    return {**VALIDATOR_MAP, "parameter": CompiledParameterValidator, "body": body, "response": response}
-
-
 class MockServer:
     """The ASGI app: ``/`` and ``/__mock__/`` go to the mock's routes, everything else to Connexion."""
 
@@ -131,8 +90,8 @@ class MockServer:
             jsonifier=OrjsonJsonifier(),
             middlewares=connexion_middlewares(),  # mockserver.stack: the whole list, in order
         )
-        validators = _validator_map()
-        with _trusting_bundled_specs():
+        validators = validator_map()
+        with trusting_bundled_specs():
             self._add_apis(app, validators)
         handler = make_error_handler(self.ctx)
         # Starlette picks the most specific registered class, so each family Connexion knows is listed.

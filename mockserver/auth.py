@@ -13,10 +13,9 @@ import re
 import time
 
 import jwt
-from connexion.security import SECURITY_HANDLERS
 
-from .errors import ApiError
-from .request_state import MOCK_CONTEXT
+from mockserver.errors import ApiError
+from mockserver.request_state import MOCK_CONTEXT
 
 _TOKEN_HEADER = re.compile(r'^Token\s+token\s*=\s*"?([^"\s]+)"?\s*$')
 
@@ -101,17 +100,3 @@ def album_grants_upload(claims: dict, album_id: str) -> bool:
     album = abilities.get(album_id)
     access = album.get("Access") if isinstance(album, dict) else None
     return isinstance(access, dict) and access.get("image_upload") is True
-
-
-def _signature_once(handler_cls):
-    """Connexion's security handler, which inspected the verifying function's signature on every request
-    (twice: for ``required_scopes`` and ``request``); here once per function and keyword."""
-
-    @functools.lru_cache(maxsize=256)
-    def accepts_kwarg(func, keyword: str) -> bool:
-        return handler_cls._accepts_kwarg(func, keyword)
-
-    return type(handler_cls.__name__, (handler_cls,), {"_accepts_kwarg": staticmethod(accepts_kwarg)})
-
-
-SECURITY_MAP = {name: _signature_once(cls) for name, cls in SECURITY_HANDLERS.items()}

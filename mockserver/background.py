@@ -27,8 +27,8 @@ import httpx
 
 from image_api_contracts import APIS, auth_headers
 
-if typing.TYPE_CHECKING:  # mockserver.journal imports Connexion: only a started mock needs it
-    from .journal import RequestEntry
+if typing.TYPE_CHECKING:  # mockserver.layers.journal imports Connexion: only a started mock needs it
+    from mockserver.layers.journal import RequestEntry
 
 IN_PROCESS_URL = "http://contract-mock.test"  # the origin of the in-process mock's URLs (.test: reserved)
 
@@ -64,7 +64,7 @@ class BackgroundMock:
             warnings.simplefilter("ignore")
             import uvicorn
 
-            from .app import create_app
+            from mockserver.app import create_app
 
             if self.api is not None:
                 self._settings.setdefault("apis", (self.api,))
@@ -78,7 +78,7 @@ class BackgroundMock:
                 self.url = IN_PROCESS_URL
                 return self
             # Port 0: the kernel picks a free port as uvicorn binds, so two sessions never race for one.
-            from .serving import http_protocol
+            from mockserver.serving import http_protocol
 
             config = uvicorn.Config(
                 app,
@@ -201,7 +201,7 @@ class BackgroundMock:
         ``status`` (``201`` or ``"4xx"``), ``since`` (an entry id or ISO time), ``verdict``."""
         params = {key: str(value) for key, value in {"api": api, "operation": operation, **filters}.items()}
         params = {key: value for key, value in params.items() if value != "None"}
-        from .journal import RequestEntry
+        from mockserver.layers.journal import RequestEntry
 
         raw = self._control("GET", "requests", params=params).json()["requests"]
         return [RequestEntry.from_json(entry) for entry in raw]
@@ -242,7 +242,7 @@ class BackgroundMock:
 
     def _unknown(self, operation: str) -> str:
         """`` (not an operationId of …; did you mean …?)`` for a name no served spec has."""
-        from .operations import operation_index
+        from mockserver.operations import operation_index
 
         served = [self.api] if self.api else list(APIS)
         known = {op for api in served for op in operation_index(api)}
@@ -267,7 +267,9 @@ class BackgroundMock:
         if not self.url:
             raise RuntimeError("the mock is not started")
         if self._controls is None:
-            from .guard import CONTROL_TOKEN_HEADER  # imported by start() already (Connexion's warnings)
+            from mockserver.layers.guard import (
+                CONTROL_TOKEN_HEADER,  # imported by start() already (Connexion's warnings)
+            )
 
             token = self._settings.get("control_token")
             headers = {CONTROL_TOKEN_HEADER: token} if token else {}

@@ -17,9 +17,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from image_api_contracts import APIS, FIXTURES_DIR
-
-from . import guard, serving
-from .context import DEFAULT_JOURNAL_BYTES, DEFAULT_JOURNAL_SIZE, DEFAULT_REPLY_CACHE_BYTES
+from mockserver import serving
+from mockserver.layers import guard
+from mockserver.state.context import DEFAULT_JOURNAL_BYTES, DEFAULT_JOURNAL_SIZE, DEFAULT_REPLY_CACHE_BYTES
 
 SETTINGS_ENV = "MOCKSERVER_SETTINGS"  # how --workers hands the settings to each worker process
 
@@ -123,8 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings_from_args(args: argparse.Namespace):
-    from .context import Settings
-    from .persistence import signing_key
+    from mockserver.state.context import Settings
+    from mockserver.state.persistence import signing_key
 
     if args.max_store_bytes is not None and args.max_store_bytes < 0:
         raise SystemExit("mockserver: --max-store-bytes must be >= 0")
@@ -173,9 +173,9 @@ def _settings_to_env(settings, access_log: bool) -> str:
 def worker_app():
     """uvicorn's app factory in each ``--workers`` process: the settings come from ``MOCKSERVER_SETTINGS``."""
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-    from .app import create_app
-    from .context import Settings
-    from .logs import AccessLogMiddleware
+    from mockserver.app import create_app
+    from mockserver.logs import AccessLogMiddleware
+    from mockserver.state.context import Settings
 
     values = json.loads(os.environ[SETTINGS_ENV])
     access_log = values.pop("access_log")
@@ -185,7 +185,7 @@ def worker_app():
         values[name] = Path(values[name]) if values[name] else None
     # uvicorn configured its loggers from --log-level in this process before calling the factory.
     _quiet_client_errors(logging.getLogger("uvicorn.error").getEffectiveLevel() <= logging.DEBUG)
-    app = create_app(Settings(**values))  # mockserver.durable reads the signing key from state_dir
+    app = create_app(Settings(**values))  # mockserver.state.durable reads the signing key from state_dir
     return AccessLogMiddleware(app) if access_log else app
 
 
@@ -228,8 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     import uvicorn
 
-    from .app import create_app
-    from .logs import STARTUP_LOGGER, AccessLogMiddleware, announce, log_config
+    from mockserver.app import create_app
+    from mockserver.logs import STARTUP_LOGGER, AccessLogMiddleware, announce, log_config
 
     settings = settings_from_args(args)
     logs = log_config(args.log_level, args.log_format)

@@ -14,13 +14,12 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from image_api_contracts import FIXTURES_DIR
-
-from .errors import ApiError, error_body, logger
-from .fixtures import SeedError, load_seed_data
-from .journal import BadFilter, matcher
-from .operations import operation_index
-from .prefer import MAX_DELAY_MS, Behaviour
-from .request_state import MOCK_CONTEXT
+from mockserver.errors import ApiError, error_body, logger
+from mockserver.layers.journal import BadFilter, matcher
+from mockserver.layers.prefer import MAX_DELAY_MS, Behaviour
+from mockserver.operations import operation_index
+from mockserver.request_state import MOCK_CONTEXT
+from mockserver.state.fixtures import SeedError, load_seed_data
 
 JSON = "application/json"
 

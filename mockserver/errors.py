@@ -11,8 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
 from image_api_contracts import APIS
-
-from .operations import allowed_methods
+from mockserver.operations import allowed_methods
 
 logger = logging.getLogger("mockserver")
 

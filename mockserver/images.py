@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
-from .request_state import DECODED_IMAGE
+from mockserver.request_state import DECODED_IMAGE
 
 # Above this many pixels an image is refused as a decompression bomb (Pillow warns at its own default).
 MAX_PIXELS = 50_000_000

@@ -16,10 +16,9 @@ from datetime import UTC, datetime
 from urllib.parse import unquote_plus
 
 from image_api_contracts import APIS
-
-from .journal import REDACTED, Exchange, is_credential
-from .request_state import EXCHANGE
-from .verdict import contract_verdict, refusal_message
+from mockserver.layers.journal import REDACTED, Exchange, is_credential
+from mockserver.layers.verdict import contract_verdict, refusal_message
+from mockserver.request_state import EXCHANGE
 
 ACCESS_LOGGER = "mockserver.access"
 STARTUP_LOGGER = "mockserver.startup"  # what the mock serves, and from what state: at every --log-level

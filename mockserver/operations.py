@@ -6,14 +6,13 @@ from __future__ import annotations
 import re
 
 from image_api_contracts import APIS, resolve_refs
-
-from .request_state import MOCK_CONTEXT
+from mockserver.request_state import MOCK_CONTEXT
 
 
 def routed_operation(scope) -> tuple[str, dict] | None:
     """After Connexion's routing: the API name and the spec's operation object for this request."""
     routing = scope.get("extensions", {}).get("connexion_routing", {})
-    ctx = scope.get(MOCK_CONTEXT)  # a MockContext (mockserver.context)
+    ctx = scope.get(MOCK_CONTEXT)  # a MockContext (mockserver.state.context)
     operation_id = routing.get("operation_id")
     if ctx is None or operation_id is None:
         return None

@@ -15,7 +15,8 @@ MOCK_CONTEXT = "mockserver"  # the server's MockContext (state.context.ContextMi
 SHARED = "mockserver.shared"  # one dict per request, seen by every layer (some layers copy the scope)
 EXCHANGE = "mockserver.exchange"  # the request's journal Exchange and its checkpoints (JournalMiddleware)
 PARSED_PARAMETERS = "mockserver.parsed_parameters"  # (query, path params) as the validator parsed them
-DECODED_FORM = "mockserver.decoded_form"  # the form body the validator decoded (mockserver.forms)
+# The form body the validator decoded (mockserver.connexion_ext.forms)
+DECODED_FORM = "mockserver.decoded_form"
 ORIGIN = "mockserver.origin"  # scheme://host the request's URLs are built from (mockserver.apis.base)
 
 # -- context variables --------------------------------------------------------------------------------
@@ -29,7 +30,8 @@ DECODED_IMAGE: ContextVar[tuple[bytes, object] | None] = ContextVar("mockserver_
 
 # -- the shared dict's uses ---------------------------------------------------------------------------
 def shared(scope) -> dict | None:
-    """What the request's layers share: the parsed form (``mockserver.forms``), the uploads to close."""
+    """What the request's layers share: the parsed form (``mockserver.connexion_ext.forms``), the uploads to
+    close."""
     return scope.get(SHARED) if scope is not None else None
 
 

@@ -25,19 +25,22 @@ from connexion.middleware.security import SecurityMiddleware
 from connexion.middleware.server_error import ServerErrorMiddleware
 from starlette.middleware.cors import CORSMiddleware
 
-from .atomic import AtomicWriteMiddleware
-from .context import ContextMiddleware
-from .cors import browser_cors
-from .durable import DurableMiddleware
-from .gate import GateMiddleware
-from .guard import GuardMiddleware
-from .journal import JournalMiddleware
-from .lean_validation import SpecOnceRequestValidationMiddleware, SpecOnceResponseValidationMiddleware
-from .limits import BodyLimitMiddleware
-from .prefer import PreferMiddleware
-from .reply_cache import ReplyCacheMiddleware, StateVersionMiddleware
-from .swagger_ui import SwaggerUIOnItsPaths
-from .verdict import Checkpoint, RoutedCheckpoint
+from mockserver.connexion_ext.lean_validation import (
+    SpecOnceRequestValidationMiddleware,
+    SpecOnceResponseValidationMiddleware,
+)
+from mockserver.connexion_ext.swagger_ui import SwaggerUIOnItsPaths
+from mockserver.layers.atomic import AtomicWriteMiddleware
+from mockserver.layers.cors import browser_cors
+from mockserver.layers.gate import GateMiddleware
+from mockserver.layers.guard import GuardMiddleware
+from mockserver.layers.journal import JournalMiddleware
+from mockserver.layers.limits import BodyLimitMiddleware
+from mockserver.layers.prefer import PreferMiddleware
+from mockserver.layers.reply_cache import ReplyCacheMiddleware, StateVersionMiddleware
+from mockserver.layers.verdict import Checkpoint, RoutedCheckpoint
+from mockserver.state.context import ContextMiddleware
+from mockserver.state.durable import DurableMiddleware
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ OUTER_LAYERS: tuple[OuterLayer, ...] = (
     OuterLayer(
         GuardMiddleware,
         lambda app, server: GuardMiddleware(app, server.ctx),
-        "Host and Origin checks first, so a refused request costs nothing (mockserver.guard)",
+        "Host and Origin checks first, so a refused request costs nothing (mockserver.layers.guard)",
     ),
     OuterLayer(
         CORSMiddleware,

@@ -25,7 +25,7 @@ from conftest import LiveServer, image_bytes
 
 from image_api_contracts import APIS, auth_headers
 from image_api_contracts.devtokens import DEV_ALBUM, DEV_SECRET
-from mockserver.signing import UrlSigner
+from mockserver.apis.signing import UrlSigner
 
 SIGNING_KEY = b"bad-input-battery-signing-key"
 MAX_BODY = 1024 * 1024  # --max-body-bytes of the battery's mock: oversized bodies stay cheap to send

@@ -22,9 +22,9 @@ from starlette.testclient import TestClient
 
 from image_api_contracts import auth_headers
 from image_api_contracts.devtokens import DEV_ALBUM
-from mockserver import durable
 from mockserver.app import create_app
-from mockserver.durable import DB_FILE
+from mockserver.state import durable
+from mockserver.state.durable import DB_FILE
 
 EVOTOR = "/evotor/stores/s1/products/{product}/images"
 

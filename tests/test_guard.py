@@ -12,7 +12,7 @@ import pytest
 from conftest import LiveServer, image_bytes
 
 from mockserver.cli import build_parser, settings_from_args
-from mockserver.guard import startup_notes
+from mockserver.layers.guard import startup_notes
 
 EVIL = "https://evil.example"
 PAGE = "http://localhost:5173"

@@ -68,7 +68,7 @@ def test_latency_is_applied(client, monkeypatch):
     async def record(seconds):
         slept.append(seconds)
 
-    monkeypatch.setattr("mockserver.prefer.asyncio.sleep", record)
+    monkeypatch.setattr("mockserver.layers.prefer.asyncio.sleep", record)
     client.post("/__mock__/behaviour", json={"latency_ms": 250, "path_prefix": "/everydaypic/"})
     assert client.get("/everydaypic/v1/image/nope").status_code == 404
     client.get("/tagged-images/v1/images")

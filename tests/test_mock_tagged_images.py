@@ -222,11 +222,11 @@ def test_tim02_url_is_fresh_at_each_read_and_expires(make_client, monkeypatch):
     image_id = upload(client)["id"]
     first = get(client, image_id)["url"]
     start = time.time()
-    monkeypatch.setattr("mockserver.signing.time.time", lambda: start + 600)
+    monkeypatch.setattr("mockserver.apis.signing.time.time", lambda: start + 600)
     second = get(client, image_id)["url"]
     assert second != first
     assert client.get(first).status_code == 200  # 15 minutes not yet over
-    monkeypatch.setattr("mockserver.signing.time.time", lambda: start + 1000)
+    monkeypatch.setattr("mockserver.apis.signing.time.time", lambda: start + 1000)
     assert_error(client.get(first), 403)
     assert client.get(second).status_code == 200
     assert client.get(get(client, image_id)["url"]).content == image_bytes()

@@ -1,4 +1,5 @@
-"""Parameters parsed once (mockserver.parameters): the shortcuts give what Connexion's own path gives."""
+"""Parameters parsed once (mockserver.connexion_ext.parameters): the shortcuts give what Connexion's own path
+gives."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from image_api_contracts import auth_headers
-from mockserver import parameters
-from mockserver.parameters import query_lists
+from mockserver.connexion_ext import parameters
+from mockserver.connexion_ext.parameters import query_lists
 
 
 def _connexion_query_lists(query_string: bytes) -> dict:

@@ -271,7 +271,7 @@ def test_d8_a_20_wildcard_pattern_over_100_000_tags_answers_within_a_second(make
      ("%ß%", "xSSx", False), ("a.c", "abc", False), ("a%", "a\nb", True)],
 )
 def test_wildcard_semantics_are_those_of_the_regex_it_replaces(pattern, name, matches):
-    from mockserver.wildcard import like_pattern
+    from mockserver.apis.wildcard import like_pattern
 
     regex = ".*".join(re.escape(part) for part in pattern.split("%"))
     assert (re.fullmatch(regex, name, re.IGNORECASE | re.DOTALL) is not None) == matches

@@ -1,4 +1,5 @@
-"""Records validated and encoded when written (mockserver.records): a listing joins them, and what breaks
+"""Records validated and encoded when written (mockserver.state.records): a listing joins them, and what
+breaks
 the spec is still refused: at the write that makes it, at the read that finds it changed, and by the
 response validation that still judges every envelope, status and record's place."""
 
@@ -8,8 +9,8 @@ import base64
 from dataclasses import replace
 
 from image_api_contracts import auth_headers
-from mockserver.records import EncodedList
-from mockserver.reply_cache import ReplyCache
+from mockserver.layers.reply_cache import ReplyCache
+from mockserver.state.records import EncodedList
 
 
 def _no_reply_cache(client):

@@ -19,8 +19,8 @@ from test_mock_image_upload import SECRET, token
 from test_mock_image_upload import auth as image_upload_auth
 from test_mock_image_upload import upload as image_upload_upload
 
-from mockserver import reply_cache
 from mockserver.app import create_app
+from mockserver.layers import reply_cache
 
 
 @pytest.fixture(autouse=True)

@@ -6,18 +6,18 @@ import functools
 import re
 import typing as t
 
-from connexion.context import scope as _connexion_scope
 from starlette.datastructures import URL
 from starlette.responses import Response
 
-from ..blobs import StoreFull
-from ..errors import ApiError
-from ..images import ImageFacts, InvalidImage, decode_off_loop, inspect_image
-from ..records import RecordCodec
-from ..request_state import CURRENT_SCOPE, MOCK_CONTEXT, ORIGIN
+from mockserver.connexion_ext.request_scope import connexion_scope
+from mockserver.errors import ApiError
+from mockserver.images import ImageFacts, InvalidImage, decode_off_loop, inspect_image
+from mockserver.request_state import CURRENT_SCOPE, MOCK_CONTEXT, ORIGIN
+from mockserver.state.blobs import StoreFull
+from mockserver.state.records import RecordCodec
 
 if t.TYPE_CHECKING:
-    from ..context import MockContext
+    from mockserver.state.context import MockContext
 
 
 def snake_case(operation_id: str) -> str:
@@ -55,7 +55,7 @@ class BaseApi:
 
     name: str = ""
     record_schema: str | None = None  # the component schema of the records its listings return
-    records: RecordCodec | None = None  # their encoded forms, validated when made (mockserver.records)
+    records: RecordCodec | None = None  # their encoded forms, validated when made (mockserver.state.records)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -86,7 +86,7 @@ class BaseApi:
         raise NotImplementedError
 
     def snapshot(self):
-        """What :meth:`rollback` needs to undo one write (``mockserver.atomic``): by default the whole
+        """What :meth:`rollback` needs to undo one write (``mockserver.layers.atomic``): by default the whole
         ``dump()``, which costs O(records); an API whose records are never changed in place overrides it
         with copies of its indexes."""
         return self.dump()
@@ -136,10 +136,7 @@ def request_origin(request=None) -> str:
 
     Listings build one URL per record, and each ``connexion.request`` access builds a new request object.
     """
-    if request is not None:
-        scope = request.scope
-    else:
-        scope = CURRENT_SCOPE.get(None) or _connexion_scope._get_current_object()
+    scope = request.scope if request is not None else CURRENT_SCOPE.get(None) or connexion_scope()
     origin = scope.get(ORIGIN)
     if origin is None:
         origin = _public_origin(scope) or _own_origin(scope)
@@ -170,7 +167,8 @@ def _public_origin(scope) -> str | None:
         return public
     headers = dict(scope.get("headers", ()))
     host, proto = headers.get(b"x-forwarded-host"), headers.get(b"x-forwarded-proto")
-    if ctx is None or not ctx.settings.trust_proxy:  # anyone can send X-Forwarded-Host (mockserver.guard)
+    # Anyone can send X-Forwarded-Host (mockserver.layers.guard).
+    if ctx is None or not ctx.settings.trust_proxy:
         host = None
     if host is None and proto is None:
         return None

@@ -26,9 +26,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ..errors import ApiError
-from ..fixtures import seed_image
-from .base import BaseApi, json_reply, read_upload, record_fields
+from mockserver.apis.base import BaseApi, json_reply, read_upload, record_fields
+from mockserver.errors import ApiError
+from mockserver.state.fixtures import seed_image
 
 MAX_FILE_BYTES = 5242800  # the seed: "Объём не более 5242800 байт"
 WIDTH = HEIGHT = 300  # the seed: "Разрешение – 300х300 пикселей"

@@ -13,11 +13,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ..errors import ApiError
-from ..fixtures import seed_image
-from ..images import InvalidImage, inspect_image
-from ..records import EncodedList
-from .base import BaseApi, json_reply, read_upload, record_fields, request_origin
+from mockserver.apis.base import BaseApi, json_reply, read_upload, record_fields, request_origin
+from mockserver.errors import ApiError
+from mockserver.images import InvalidImage, inspect_image
+from mockserver.state.fixtures import seed_image
+from mockserver.state.records import EncodedList
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # spec: file maxLength 20971520, x-decision (the seed is silent)
 MAX_NAME_CHARS = 100  # of the sanitised original name inside a cloud file name

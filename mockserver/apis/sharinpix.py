@@ -1,8 +1,9 @@
 """sharinpix: album images made from a Cloudinary direct-upload result; no bytes reach the API (SPX-01..04).
 
-The request is a Rack-style bracket-nested form. ``mockserver.forms.BracketFormValidator`` decodes it,
-validates it against the spec, and leaves the decoding in the request scope (``decoded_form``); the flat
-form Connexion passes as ``body`` would be lossy (it joins repeated keys with commas).
+The request is a Rack-style bracket-nested form. ``mockserver.connexion_ext.forms.BracketFormValidator``
+decodes it, validates it against the spec, and leaves the decoding in the request scope
+(``decoded_form``); the flat form Connexion passes as ``body`` would be lossy (it joins repeated keys with
+commas).
 
 Decisions where the seed is silent (see also the spec's x-decision notes):
 - No rendition is ever processed (``processed`` stays false). Every ``thumbnails`` and ``external_urls`` URL
@@ -30,11 +31,11 @@ from connexion import request as current_request
 from PIL import Image
 from starlette.responses import Response
 
-from ..errors import ApiError
-from ..fixtures import seed_image
-from ..forms import decoded_form
-from ..images import MIME_BY_FORMAT
-from .base import BaseApi, json_reply, request_origin
+from mockserver.apis.base import BaseApi, json_reply, request_origin
+from mockserver.connexion_ext.forms import decoded_form
+from mockserver.errors import ApiError
+from mockserver.images import MIME_BY_FORMAT
+from mockserver.state.fixtures import seed_image
 
 PLACEHOLDER_MAX_SIDE = 2048  # a larger recorded size is scaled down, keeping its aspect ratio
 _PILLOW_FORMATS = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "gif": "GIF", "webp": "WEBP", "bmp": "BMP"}

@@ -31,12 +31,14 @@ from dataclasses import dataclass, field, replace
 
 from starlette.responses import Response
 
-from ..errors import ApiError
-from ..fixtures import seed_image
-from ..images import decode_off_loop
-from ..records import EncodedList
-from ..wildcard import like_pattern  # linear time: no pattern can stall the server (issue 12, D8)
-from .base import BaseApi, json_reply, record_fields, request_origin
+from mockserver.apis.base import BaseApi, json_reply, record_fields, request_origin
+from mockserver.apis.wildcard import (
+    like_pattern,  # linear time: no pattern can stall the server (issue 12, D8)
+)
+from mockserver.errors import ApiError
+from mockserver.images import decode_off_loop
+from mockserver.state.fixtures import seed_image
+from mockserver.state.records import EncodedList
 
 Key = tuple[int, int]  # (created_timestamp, id): ascending = oldest first
 

@@ -49,7 +49,7 @@ def replaying(body: bytes, receive):
 
 def on_arrival(server, method: str, path: str, seen: Callable) -> None:
     """Calls ``seen(body)`` as each matching request arrives, before the mock's write lock
-    (``mockserver.atomic``) orders the writes: what a racy server reads early, a later request changes.
+    (``mockserver.layers.atomic``) orders the writes: what a racy server reads early, a later request changes.
     ``path`` is a regex matched against the request path; the body is passed on unchanged."""
     inner = server.asgi
 

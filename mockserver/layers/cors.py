@@ -1,6 +1,6 @@
 """CORS as browsers need it from a mock on another origin (a dev server's page, Swagger UI elsewhere).
 
-Starlette's CORSMiddleware, for the origins ``mockserver.guard`` allows (loopback, ``--public-url``'s,
+Starlette's CORSMiddleware, for the origins ``mockserver.layers.guard`` allows (loopback, ``--public-url``'s,
 ``--allow-origin``; every other origin is refused before it gets here), configured so that credentialed
 requests (``fetch(…, {credentials: 'include'})``, axios ``withCredentials``) pass: the request's
 ``Origin`` is echoed with ``Access-Control-Allow-Credentials: true`` and ``Vary: Origin`` (a browser
@@ -14,8 +14,7 @@ from __future__ import annotations
 from starlette.middleware.cors import CORSMiddleware
 
 from image_api_contracts import APIS
-
-from .guard import LOOPBACK_ORIGIN_REGEX, origin_of
+from mockserver.layers.guard import LOOPBACK_ORIGIN_REGEX, origin_of
 
 # Headers a page may want to read beyond the CORS-safelisted ones (plus each spec's documented ones).
 EXPOSED = (

@@ -10,7 +10,8 @@ and read back, so no request can leave an API answering 500 on its reads.
   refused by the schemas already (draft 4: ``1.0`` is no integer).
 - Numbers are finite: Python's ``json`` reads ``NaN`` and ``Infinity``, which JSON has not.
 
-The gate is called from the validation layer (``mockserver.forms``, ``mockserver.compiled_schemas``) and
+The gate is called from the validation layer (``mockserver.connexion_ext.forms``,
+``mockserver.connexion_ext.compiled_schemas``) and
 ``GateMiddleware``; errors come back in the API's own format through ``ApiError``.
 """
 
@@ -20,9 +21,9 @@ import math
 import re
 from urllib.parse import unquote_to_bytes
 
-from .asgi import send_response
-from .errors import error_response
-from .operations import routed_operation
+from mockserver.asgi import send_response
+from mockserver.errors import error_response
+from mockserver.operations import routed_operation
 
 INT32 = (-(2**31), 2**31 - 1)
 INT64 = (-(2**63), 2**63 - 1)

@@ -18,13 +18,14 @@ from connexion.lifecycle import ConnexionRequest
 from connexion.utils import is_nullable
 from connexion.validators import JSONResponseBodyValidator, ParameterValidator
 
-from .fastjson import encoded_from
-from .gate import Refused, check_integer, check_text
-from .parameters import keep_parsed, query_lists
-from .records import accepting_stand_ins, with_stand_ins
-from .schema_cache import COMPILED, CompiledSchemas, openapi_to_jsonschema
+from mockserver.connexion_ext.fastjson import encoded_from
+from mockserver.connexion_ext.parameters import keep_parsed, query_lists
+from mockserver.layers.gate import Refused, check_integer, check_text
+from mockserver.schema_cache import COMPILED, CompiledSchemas, openapi_to_jsonschema
+from mockserver.state.records import accepting_stand_ins, with_stand_ins
 
-REPLIES = CompiledSchemas(transform=accepting_stand_ins)  # records already validated (mockserver.records)
+# Records already validated (mockserver.state.records).
+REPLIES = CompiledSchemas(transform=accepting_stand_ins)
 REQUESTS = CompiledSchemas(reply=False)  # request bodies, as Connexion's request validator reads them
 
 
@@ -89,8 +90,8 @@ class CompiledJSONResponseValidator(JSONResponseBodyValidator):
 
 class CompiledParameterValidator(ParameterValidator):
     """Connexion's parameter validator, with the compiled schema as the fast path for present values;
-    integers beyond their range and lone surrogates are refused here too (``mockserver.gate``). What it
-    parsed is kept for the handler's decorator (``mockserver.parameters``)."""
+    integers beyond their range and lone surrogates are refused here too (``mockserver.layers.gate``). What it
+    parsed is kept for the handler's decorator (``mockserver.connexion_ext.parameters``)."""
 
     def __init__(self, parameters, *args, **kwargs):
         super().__init__(parameters, *args, **kwargs)

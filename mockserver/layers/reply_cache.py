@@ -19,8 +19,8 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 
-from .operations import routed_operation
-from .request_state import MOCK_CONTEXT
+from mockserver.operations import routed_operation
+from mockserver.request_state import MOCK_CONTEXT
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 

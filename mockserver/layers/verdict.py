@@ -16,10 +16,9 @@ from connexion.exceptions import ProblemException
 from starlette.exceptions import HTTPException
 
 from image_api_contracts import APIS
-
-from .errors import clipped
-from .operations import allowed_methods
-from .request_state import EXCHANGE
+from mockserver.errors import clipped
+from mockserver.operations import allowed_methods
+from mockserver.request_state import EXCHANGE
 
 REFUSAL_RULE = "ALL-03"
 RESOURCE_LIMITS = frozenset({413, 507})

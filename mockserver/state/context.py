@@ -10,15 +10,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from image_api_contracts import APIS, ApiProfile
-
-from .blobs import BlobStore
-from .journal import open_journal
-from .reply_cache import ReplyCache
-from .request_state import CURRENT_SCOPE, MOCK_CONTEXT
-from .signing import UrlSigner
+from mockserver.apis.signing import UrlSigner
+from mockserver.layers.journal import open_journal
+from mockserver.layers.reply_cache import ReplyCache
+from mockserver.request_state import CURRENT_SCOPE, MOCK_CONTEXT
+from mockserver.state.blobs import BlobStore
 
 if TYPE_CHECKING:
-    from .prefer import Behaviour
+    from mockserver.layers.prefer import Behaviour
 
 DEFAULT_MAX_BODY_BYTES = 25 * 1024 * 1024
 DEFAULT_REPLY_CACHE_BYTES = 32 * 1024 * 1024
@@ -42,7 +41,8 @@ class Settings:
     journal_size: int = DEFAULT_JOURNAL_SIZE  # requests kept for GET /__mock__/requests; 0: no journal
     journal_bytes: int = DEFAULT_JOURNAL_BYTES  # and at most about this much memory of them
     public_url: str | None = None  # origin of every URL the mock hands out (else the request's own)
-    allow_origins: tuple[str, ...] = ()  # beyond loopback and --public-url's ("*": anyone); mockserver.guard
+    # Beyond loopback and --public-url's ("*": anyone); mockserver.layers.guard
+    allow_origins: tuple[str, ...] = ()
     allow_hosts: tuple[str, ...] = ()  # beyond localhost, *.localhost, IP literals, --public-url's host
     trust_proxy: bool = False  # believe X-Forwarded-Host (a proxy in front sets it)
     control_token: str | None = None  # /__mock__/* controls need it in X-Mock-Token
@@ -57,8 +57,9 @@ class MockContext:
     apis: dict = field(init=False)  # name -> handler object (mockserver.apis.*)
     behaviour: Behaviour | None = field(default=None, init=False)  # POST /__mock__/behaviour
     replies: object = field(init=False)  # a ReplyCache, or None when the settings turn it off
-    write_locks: dict = field(default_factory=dict, init=False)  # api -> asyncio.Lock (mockserver.atomic)
-    journal: object = field(init=False)  # a mockserver.journal store, or None with journal_size 0
+    # Api -> asyncio.Lock (mockserver.layers.atomic)
+    write_locks: dict = field(default_factory=dict, init=False)
+    journal: object = field(init=False)  # a mockserver.layers.journal store, or None with journal_size 0
 
     def __post_init__(self):
         self.blobs = BlobStore(self.settings.max_store_bytes)

@@ -13,7 +13,7 @@ Jupyter's ``allow_origin``/``local_hostnames``):
   origin gets 403 whatever the method or content type, preflights included, so a hostile page can
   neither read nor change anything (a no-cors ``<img>`` still loads, and its pixels stay unreadable).
   CORS headers, credentials and Private Network Access are then given only to allowed origins
-  (``mockserver.cors``).
+  (``mockserver.layers.cors``).
 - **Controls.** ``/__mock__/*`` (the file URLs the APIs hand out aside) also needs ``X-Mock-Token`` when a
   control token is set (``--control-token``, or generated at start-up when the mock listens beyond
   loopback).
@@ -28,7 +28,7 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
-from .request_state import EXCHANGE
+from mockserver.request_state import EXCHANGE
 
 CONTROL_TOKEN_HEADER = "X-Mock-Token"
 ANYONE = "*"
@@ -155,7 +155,7 @@ class GuardMiddleware:
         refused = self.policy.refusal(scope)
         if refused is None:
             return await self.app(scope, receive, send)
-        from .errors import ApiError, error_body  # Connexion's import is the command line's to time
+        from mockserver.errors import ApiError, error_body  # Connexion's import is the command line's to time
 
         status, reason = refused
         exchange = scope.get(EXCHANGE)  # the access log's reason (mockserver.logs)

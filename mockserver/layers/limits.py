@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .asgi import send_response
-from .errors import ApiError, error_response
-from .operations import routed_operation
-from .request_state import MOCK_CONTEXT
+from mockserver.asgi import send_response
+from mockserver.errors import ApiError, error_response
+from mockserver.operations import routed_operation
+from mockserver.request_state import MOCK_CONTEXT
 
 
 class BodyLimitMiddleware:

@@ -36,14 +36,20 @@ from pathlib import Path
 
 import orjson
 
-from .asgi import buffered_receive, declared_length, held_status
-from .blobs import Blob, FileBlobStore, StoredBlob
-from .errors import error_body
-from .fixtures import load_seed_data
-from .gate import repaired
-from .images import decode_before_locks
-from .persistence import load_snapshot, log_repairs, restore_or_skip, retire_snapshot, signing_key
-from .prefer import delay_before_locks
+from mockserver.asgi import buffered_receive, declared_length, held_status
+from mockserver.errors import error_body
+from mockserver.images import decode_before_locks
+from mockserver.layers.gate import repaired
+from mockserver.layers.prefer import delay_before_locks
+from mockserver.state.blobs import Blob, FileBlobStore, StoredBlob
+from mockserver.state.fixtures import load_seed_data
+from mockserver.state.persistence import (
+    load_snapshot,
+    log_repairs,
+    restore_or_skip,
+    retire_snapshot,
+    signing_key,
+)
 
 logger = logging.getLogger("mockserver")
 

@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl
 from connexion.decorators.parameter import CONTEXT_NAME, _get_val_from_param
 from connexion.uri_parsing import OpenAPIURIParser
 
-from .request_state import PARSED_PARAMETERS, shared
+from mockserver.request_state import PARSED_PARAMETERS, shared
 
 # id(parameter list) -> (that list, its definitions, their schemas, whether one is a deepObject)
 _TABLES: dict[int, tuple[list, dict, dict, bool]] = {}

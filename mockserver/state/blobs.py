@@ -1,7 +1,8 @@
 """The uploaded bytes of every API, under one storage quota (``--max-store-bytes``).
 
 ``BlobStore`` keeps the bytes in memory (the default). ``FileBlobStore`` (``--state-dir``) keeps them in
-files named by an index that ``mockserver.durable`` loads from SQLite, and holds a request's new bytes as
+files named by an index that ``mockserver.state.durable`` loads from SQLite, and holds a request's new bytes
+as
 pending changes until the request's transaction commits them.
 """
 
@@ -71,7 +72,8 @@ class BlobStore:
         self._blobs.clear()
         self.used_bytes = 0
 
-    # -- undo for in-memory writes (mockserver.atomic) -----------------------------------------------------
+    # -- undo for in-memory writes (mockserver.layers.atomic)
+    # -----------------------------------------------------
     def start_journal(self, apis) -> Journal:
         """From now on, remember the bytes each first change of these APIs' keys replaces."""
         journal = Journal(tuple(f"{api}/" for api in apis))
@@ -170,7 +172,8 @@ class FileBlobStore(BlobStore):
     def items(self):
         return ((key, self.get(key)) for key in sorted(self.keys()))
 
-    # -- used by mockserver.durable ---------------------------------------------------------------------
+    # -- used by mockserver.state.durable
+    # ---------------------------------------------------------------------
     def load_index(self, index: dict[str, StoredBlob]) -> None:
         """The committed index, as read from the database; pending changes are dropped."""
         self.index = index

@@ -9,7 +9,7 @@ import logging
 import os
 from pathlib import Path
 
-from .gate import repaired
+from mockserver.layers.gate import repaired
 
 logger = logging.getLogger("mockserver")
 
@@ -35,7 +35,8 @@ def signing_key(state_dir: Path) -> bytes:
 def load_snapshot(ctx, state_dir: Path) -> bool:
     """Fill ``ctx`` from an old ``state.json`` if there is one; the caller stores it, then retires it.
 
-    Old data never stops the start: what the gate now refuses is repaired (``mockserver.gate.repaired``),
+    Old data never stops the start: what the gate now refuses is repaired
+    (``mockserver.layers.gate.repaired``),
     a missing blob file or an API state that cannot be restored is skipped; each with a log line."""
     path = state_dir / STATE_FILE
     if not path.exists():

@@ -18,13 +18,13 @@ from connexion.decorators import StarletteDecorator
 from connexion.decorators.parameter import AsyncParameterDecorator, prep_kwargs, unwrap_decorators
 from connexion.utils import inspect_function_arguments
 
-from .parameters import BodilessArguments, cached_sanitiser, reuse_parsed
+from mockserver.connexion_ext.parameters import BodilessArguments, cached_sanitiser, reuse_parsed
 
 
 class _BodyOnlyWhereDocumentedParameters(AsyncParameterDecorator):
     """Connexion reads (and parses) the request body for every handler taking ``**kwargs``, a GET
     included; an operation that documents no request body gets none, so its handler never saw one.
-    Argument names are sanitised once per name (``mockserver.parameters``)."""
+    Argument names are sanitised once per name (``mockserver.connexion_ext.parameters``)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

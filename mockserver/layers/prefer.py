@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from .asgi import send_response
-from .errors import error_body
-from .operations import routed_operation
-from .request_state import MOCK_CONTEXT, shared
+from mockserver.asgi import send_response
+from mockserver.errors import error_body
+from mockserver.operations import routed_operation
+from mockserver.request_state import MOCK_CONTEXT, shared
 
 MAX_DELAY_MS = 30_000
 

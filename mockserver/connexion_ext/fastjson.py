@@ -12,15 +12,15 @@ import decimal
 import orjson
 from connexion.jsonifier import Jsonifier
 
-from .records import Encoded
-from .request_state import LAST_ENCODED
+from mockserver.request_state import LAST_ENCODED
+from mockserver.state.records import Encoded
 
 _OPTIONS = orjson.OPT_NON_STR_KEYS
 
 
 def _default(value):
     """What orjson leaves out and Connexion's encoder handles (datetime and UUID orjson does itself), and
-    records already encoded (``mockserver.records``)."""
+    records already encoded (``mockserver.state.records``)."""
     if type(value) is Encoded:
         return value.fragment
     if isinstance(value, decimal.Decimal):

@@ -1,6 +1,6 @@
 """Writes are atomic in memory too: a request that ends in a 5xx (or an exception) leaves no trace.
 
-Under ``--state-dir`` the database transaction gives this (``mockserver.durable``). In memory,
+Under ``--state-dir`` the database transaction gives this (``mockserver.state.durable``). In memory,
 ``AtomicWriteMiddleware`` takes, for each API a write may change, a lock and a snapshot of the records
 (``BaseApi.snapshot``: copies of the indexes, or the whole ``dump()`` where records change in place), and
 journals the bytes the write replaces; it runs the request with its answer held back, and on a 5xx puts
@@ -16,11 +16,11 @@ import contextlib
 
 from starlette.formparsers import MultiPartException
 
-from .asgi import buffered_receive, declared_length, held_status
-from .images import decode_before_locks
-from .prefer import delay_before_locks
-from .reply_cache import apis_written_by
-from .request_state import MOCK_CONTEXT
+from mockserver.asgi import buffered_receive, declared_length, held_status
+from mockserver.images import decode_before_locks
+from mockserver.layers.prefer import delay_before_locks
+from mockserver.layers.reply_cache import apis_written_by
+from mockserver.request_state import MOCK_CONTEXT
 
 
 class AtomicWriteMiddleware:

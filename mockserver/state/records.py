@@ -7,9 +7,10 @@ against the record's component schema (compiled with ``jsonschema-rs``) when the
 changed, and its JSON kept as an ``orjson.Fragment`` that the jsonifier embeds as it is.
 
 A record's shape that breaks its schema is refused where it is made: :class:`RecordShapeError` is a 500
-in the API's own format, and the write that made it is undone (``mockserver.atomic``).
+in the API's own format, and the write that made it is undone (``mockserver.layers.atomic``).
 
-Response validation stays on. The validator (``mockserver.compiled_schemas``) replaces each ``Encoded`` by
+Response validation stays on. The validator (``mockserver.connexion_ext.compiled_schemas``) replaces each
+``Encoded`` by
 a stand-in token naming its schema, and checks the reply against the response schema in which every
 node equal to a registered record schema also accepts that token: the envelope, the status, the
 headers, the page meta and each record's place are still judged on every reply; a record is not judged
@@ -23,9 +24,8 @@ import secrets
 import orjson
 
 from image_api_contracts import resolve_refs
-
-from .errors import ApiError
-from .schema_cache import COMPILED
+from mockserver.errors import ApiError
+from mockserver.schema_cache import COMPILED
 
 # Random per process: no value a client sent (and a handler wrongly put in a record's place) can pass for one
 _TOKEN_PREFIX = f"mockserver-record-{secrets.token_hex(16)}:"

@@ -19,9 +19,9 @@ from connexion.validators.form_data import FormDataValidator, MultiPartFormDataV
 from connexion.validators.json import JSONRequestBodyValidator
 from starlette.formparsers import MultiPartException, MultiPartParser, parse_options_header
 
-from .compiled_schemas import CompiledRequestBody
-from .gate import Refused, check_text, check_value, utf8
-from .request_state import DECODED_FORM, close_at_end, shared
+from mockserver.connexion_ext.compiled_schemas import CompiledRequestBody
+from mockserver.layers.gate import Refused, check_text, check_value, utf8
+from mockserver.request_state import DECODED_FORM, close_at_end, shared
 
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 MAX_DEPTH = 8
@@ -133,7 +133,7 @@ class _ClosingMultiPartParser(MultiPartParser):
         self.scope = scope
 
     def on_part_begin(self) -> None:
-        self._charset = "utf-8"  # whatever the Content-Type names (mockserver.gate)
+        self._charset = "utf-8"  # whatever the Content-Type names (mockserver.layers.gate)
         super().on_part_begin()
 
     def on_part_end(self) -> None:
@@ -177,7 +177,8 @@ class _ClosingMultiPartParser(MultiPartParser):
 class ClosingMultiPartValidator(CompiledRequestBody, MultiPartFormDataValidator):
     """Connexion's multipart validator, with the stricter parser above. Connexion parsed the body again
     for the handler (and the journal a third time); the form parsed here is kept for both (``parsed_form``
-    of ``mockserver.context.shared``, read by ``mockserver.parameters``), and its files are closed when
+    of ``mockserver.request_state.shared``, read by ``mockserver.connexion_ext.parameters``), and its files
+    are closed when
     the request is over, or at once when the body is refused."""
 
     _scope: dict | None = None  # the request's, set as its body is parsed
