@@ -11,12 +11,13 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
 from image_api_contracts import APIS
+from mockserver.exceptions import MockError
 from mockserver.operations import allowed_methods
 
 logger = logging.getLogger("mockserver")
 
 
-class ApiError(Exception):
+class ApiError(MockError):
     """Raised by handlers and helpers; rendered in the format of the API that served the request."""
 
     def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
+from mockserver.exceptions import MockError
 from mockserver.request_state import DECODED_IMAGE
 
 # Above this many pixels an image is refused as a decompression bomb (Pillow warns at its own default).
@@ -32,7 +33,7 @@ MIME_BY_FORMAT = {
 }
 
 
-class InvalidImage(ValueError):
+class InvalidImage(MockError, ValueError):
     """The bytes are not a complete, decodable image of a supported format."""
 
 

@@ -14,6 +14,8 @@ import os
 import warnings
 from importlib.metadata import PackageNotFoundError, version
 
+from mockserver.exceptions import MockError
+
 # distribution -> (lowest tested, first untested), compared as version tuples; pyproject.toml pins the same.
 TESTED: dict[str, tuple[str, str]] = {
     "connexion": ("3.3.0", "3.4"),
@@ -23,7 +25,7 @@ TESTED: dict[str, tuple[str, str]] = {
 OVERRIDE = "MOCKSERVER_UNTESTED_LIBRARIES"
 
 
-class UnsupportedLibraryVersion(ImportError):
+class UnsupportedLibraryVersion(MockError, ImportError):
     """An installed library is outside the versions the door was written and tested against."""
 
 

@@ -135,6 +135,9 @@ class _SpecOnceResponseValidationAPI(ResponseValidationAPI):
 
 
 class SpecOnceResponseValidationMiddleware(ResponseValidationMiddleware):
+    """ALL-02: every answer is checked against the spec (status, content type, body) before it leaves;
+    one the spec does not document is the mock's bug, answered 500 rather than passed on."""
+
     api_cls = _SpecOnceResponseValidationAPI
 
 
@@ -209,4 +212,7 @@ class _SpecOnceRequestValidationAPI(RequestValidationAPI):
 
 
 class SpecOnceRequestValidationMiddleware(RequestValidationMiddleware):
+    """ALL-03: a request that breaks the spec (types, required fields, an unparsable body) gets 4xx here, in
+    the API's own format, before any handler sees it."""
+
     api_cls = _SpecOnceRequestValidationAPI

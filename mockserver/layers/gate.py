@@ -23,6 +23,7 @@ from urllib.parse import unquote_to_bytes
 
 from mockserver.asgi import send_response
 from mockserver.errors import error_response
+from mockserver.exceptions import MockError
 from mockserver.operations import routed_operation
 
 INT32 = (-(2**31), 2**31 - 1)
@@ -32,7 +33,7 @@ _TEXT_TYPES = ("application/json", "multipart/form-data", "application/x-www-for
 _CHARSET = re.compile(rb";\s*charset\s*=\s*(\"[^\"]*\"|[^;]*)", re.IGNORECASE)
 
 
-class Refused(ValueError):
+class Refused(MockError, ValueError):
     """A value the gate does not let in; the message says which and why."""
 
 

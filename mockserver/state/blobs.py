@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mockserver.exceptions import MockError
 
-class StoreFull(Exception):
+
+class StoreFull(MockError):
     """Storing these bytes would exceed the configured quota; the API answers 507."""
 
 

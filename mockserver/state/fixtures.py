@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from mockserver.exceptions import MockError
 
-class SeedError(ValueError):
+
+class SeedError(MockError, ValueError):
     """A seed file that cannot be loaded as it stands; the message says which and why."""
 
 

@@ -52,6 +52,9 @@ class Encoded:
 class RecordCodec:
     """One component schema of one API, and the encoded form of each of its records.
 
+    ALL-06: a record whose shape its schema would refuse is refused where it is made (RecordShapeError),
+    and the write is undone, so every read after an accepted write still answers a valid 2xx.
+
     ``encoded(key, fingerprint, build)`` returns the record's ``Encoded`` kept under ``key`` while its
     ``fingerprint`` is unchanged (the record itself, where records are replaced rather than changed in
     place, and what of the request goes in: the origin of file URLs, the second of a signed URL's

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from mockserver.exceptions import MockError
+
 if TYPE_CHECKING:
     from mockserver.layers.journal.entries import Recording
 
@@ -120,7 +122,7 @@ def open_journal(settings) -> MemoryJournal | SqliteJournal | None:
 FILTERS = ("api", "operation", "method", "path", "status", "since", "verdict")
 
 
-class BadFilter(ValueError):
+class BadFilter(MockError, ValueError):
     pass
 
 
