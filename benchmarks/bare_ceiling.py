@@ -32,7 +32,7 @@ def build_app(records: int) -> ContextMiddleware:
     ctx = MockContext(Settings(apis=("tagged-images",), prefixed=False))
     api = ctx.apis["tagged-images"]
     for i in range(records):
-        api._create(f"f{i}.png", 10, ["a", f"t{i % 5}"])
+        api.create_record(f"f{i}.png", 10, ["a", f"t{i % 5}"])
 
     jsonifier = OrjsonJsonifier()  # the mock's: records already encoded are written as their bytes
 

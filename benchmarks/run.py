@@ -613,7 +613,7 @@ def store_scaling(sizes: tuple[int, ...], requests: int) -> dict:
         app = create_app(apis=("tagged-images",), prefixed=False, reply_cache_bytes=0)
         api = app.ctx.apis["tagged-images"]
         for i in range(size):  # through the handler's own create path: bounded by ``size``
-            api._create(f"f{i}.png", 10, ["a", f"t{i % 5}"])
+            api.create_record(f"f{i}.png", 10, ["a", f"t{i % 5}"])
         with TestClient(app, base_url="http://localhost") as client:
             for name, path in queries.items():
                 path = path or f"/v1/images?limit=20&page={max(0, size // 20 - 1)}"

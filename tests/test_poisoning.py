@@ -255,7 +255,7 @@ def test_d8_a_20_wildcard_pattern_over_100_000_tags_answers_within_a_second(make
     client = make_client()
     api = client.app.ctx.apis["tagged-images"]
     for i in range(100_000):
-        api._new_tag(f"tag-{i:06d}-" + "ab" * 20)
+        api.new_tag(f"tag-{i:06d}-" + "ab" * 20)
     pattern = "%25" + "%25".join("a" * 20) + "%25b"
     started = time.perf_counter()
     response = client.get(f"{TIM}/search/images?match_tags={pattern}")
@@ -309,7 +309,7 @@ def test_a_write_whose_answer_fails_validation_leaves_no_trace_in_memory(make_cl
 
     client = make_client()
     api = client.app.ctx.apis["tagged-images"]
-    api._created = lambda image: json_reply({"id": "not an integer"}, 201)  # the spec wants an integer
+    api.created_reply = lambda image: json_reply({"id": "not an integer"}, 201)  # the spec wants an integer
     before = _full_state(client)
     response = send_json(client, TIM + "/tags", {"name": "kept?"})
     assert response.status_code == 201  # tags answer through another path
@@ -800,7 +800,7 @@ def _line(api: str, mode: str, counts: Counter) -> str:
 def test_d7_the_state_answers_whatever_the_records_hold(make_client):
     """Data from before the gate (or a bug past it) must not take /__mock__/state down with it."""
     client = make_client()
-    client.app.ctx.apis["tagged-images"]._new_tag("\ud800")
+    client.app.ctx.apis["tagged-images"].new_tag("\ud800")
     response = client.get("/__mock__/state")
     assert response.status_code == 200, response.text[:300]
     assert json.loads(response.content)["apis"]["tagged-images"]["tags"][0]["name"] == "\ud800"

@@ -19,12 +19,12 @@ def _no_reply_cache(client):
 
 
 def _sized_as_text(api):
-    original = api._public
+    original = api.public_record
 
     def _public(image):
         return {**original(image), "size": "ten bytes"}  # ImageRecord.size is an integer
 
-    api._public = _public
+    api.public_record = _public
 
 
 def test_a_record_of_the_wrong_shape_is_refused_by_the_write_that_makes_it(make_client):
@@ -36,7 +36,7 @@ def test_a_record_of_the_wrong_shape_is_refused_by_the_write_that_makes_it(make_
     assert r.json()["code"] == 500
     assert "ImageRecord" in r.json()["message"] and "ten bytes" in r.json()["message"]
     assert api.images == {} and api.tags == {}  # the write was undone, its new tag too
-    api._public = type(api)._public.__get__(api)
+    api.public_record = type(api).public_record.__get__(api)
     assert client.get("/v1/images").json()["meta"]["total_results"] == 0
     r = client.post("/v1/images", json={"filename": "b.png", "size": 1})
     assert r.status_code == 201 and r.json()["id"] == 1  # the undone write left no id behind
@@ -82,8 +82,8 @@ def test_each_record_is_built_once_and_a_listing_joins_them(make_client):
     for i in range(30):
         client.post("/v1/images", json={"filename": f"f{i}.png", "size": i, "tags": ["a"]})
     built = []
-    original = api._public
-    api._public = lambda image: built.append(image.id) or original(image)
+    original = api.public_record
+    api.public_record = lambda image: built.append(image.id) or original(image)
     for query in ("limit=20", "limit=20&page=1", "limit=100", "limit=7&start_timestamp=0"):
         assert client.get(f"/v1/images?{query}").status_code == 200
     assert client.get("/v1/search/images?exact_tags=a&limit=100").json()["meta"]["total_results"] == 30
@@ -101,7 +101,7 @@ def test_a_wrong_envelope_around_encoded_records_is_still_a_500(make_client):
     client.post("/v1/images", json={"filename": "a.png", "size": 10})
 
     async def list_images(**_):
-        records = EncodedList(api.records, [api._encoded(api.images[1])])
+        records = EncodedList(api.records, [api.encoded_record(api.images[1])])
         meta = {"current_page": 0, "total_results": "one", "has_more_pages": False}
         return {"results": records, "meta": meta}, 200, {"Content-Type": "application/json"}
 
@@ -119,7 +119,7 @@ def test_a_record_where_another_schema_belongs_is_still_a_500(make_client):
     client.post("/v1/images", json={"filename": "a.png", "size": 10, "tags": ["x"]})
 
     async def list_tags(**_):
-        records = EncodedList(api.records, [api._encoded(api.images[1])])
+        records = EncodedList(api.records, [api.encoded_record(api.images[1])])
         meta = {"current_page": 0, "total_results": 1, "has_more_pages": False}
         return {"results": records, "meta": meta}, 200, {"Content-Type": "application/json"}
 

@@ -49,8 +49,23 @@ def record_fields(record) -> dict:
 
 
 class BaseApi:
-    """Subclasses' ``reset``, ``restore`` and ``seed`` tell the context when they run, wherever called
+    """An API's handler: one method per operation of its spec (``snake_case(operationId)``), and the hooks
+    below, on which the operations are built.
+
+    Subclasses' ``reset``, ``restore`` and ``seed`` tell the context when they run, wherever called
     from (a reset, fixtures, a reload under ``--state-dir``, a test): replies kept from before are dropped.
+
+    **Hooks.** The tests' broken mutants and legal variants (tests/mutants, tests/variants) change a
+    running handler only through these, or through its operation methods, by setting an attribute of that
+    name on the handler object (the operation methods are looked up per call for that reason); or they wrap
+    the app. Renaming or changing the signature of one is a change to that contract.
+
+    - every API: ``create_record`` (make and store one record from an accepted write; image-upload:
+      ``store_upload``), ``public_record`` (a record as the API answers it: evotor, tagged-images);
+    - evotor: ``find_record`` (a product's image, or 404);
+    - tagged-images: ``find_image``, ``find_tag`` (or 404), ``new_tag``, ``tag_ids_for`` (tag names to
+      ids), ``encoded_record``, ``created_reply``, ``signed_url``, ``check_signature`` (a signed upload or
+      download URL), ``page_of_images``, ``filtered_page`` (a listing's page).
     """
 
     name: str = ""

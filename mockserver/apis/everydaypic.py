@@ -58,10 +58,10 @@ class EverydaypicApi(BaseApi):
     def seed(self, entries, images_dir) -> int:
         for entry in entries:
             data = seed_image(images_dir, entry["image"])
-            self._create(data, entry["fileName"], entry["name"])
+            self.create_record(data, entry["fileName"], entry["name"])
         return len(entries)
 
-    def _create(self, data: bytes, file_name: str, name: str) -> ImageRecord:
+    def create_record(self, data: bytes, file_name: str, name: str) -> ImageRecord:
         facts = self.image_facts(data)  # EDP-02: not an image -> 400, nothing stored
         record = ImageRecord(str(uuid.uuid4()), name, file_name, now_rfc3339(), "anonymous", facts.mime)
         self.store_bytes(record.id, data, facts.mime)  # 507 before the record exists
@@ -73,7 +73,7 @@ class EverydaypicApi(BaseApi):
         """EDP-01/03: the 200 body is an array holding the created image."""
         data = await read_upload(file, MAX_FILE_BYTES)
         fields = body or {}
-        record = self._create(data, fields["fileName"], fields["name"])
+        record = self.create_record(data, fields["fileName"], fields["name"])
         return json_reply([record.public()])
 
     async def get_images_info(self, id=None, fileName=None, **_):

@@ -98,11 +98,11 @@ class EvotorApi(BaseApi):
             data = seed_image(images_dir, entry["image"])
             if len(data) > MAX_FILE_BYTES:
                 raise ApiError(413, f"seed image {entry['image']} is larger than {MAX_FILE_BYTES} bytes")
-            self._create(data, entry["store_id"], entry["product_id"], entry["token"])
+            self.create_record(data, entry["store_id"], entry["product_id"], entry["token"])
         return len(entries)
 
     # -- shared paths ----------------------------------------------------------------------------------
-    def _create(self, data: bytes, store_id: str, product_id: str, token: str) -> ImageRecord:
+    def create_record(self, data: bytes, store_id: str, product_id: str, token: str) -> ImageRecord:
         """Synchronous from here on (ALL-04): validate, check the one-image rule, store, record."""
         facts = self.image_facts(data)  # 400: not a decodable image
         if facts.format != "PNG":
@@ -120,13 +120,13 @@ class EvotorApi(BaseApi):
         self.by_product[(store_id, product_id)] = record.id
         return record
 
-    def _find(self, store_id: str, product_id: str, image_id: str) -> ImageRecord:
+    def find_record(self, store_id: str, product_id: str, image_id: str) -> ImageRecord:
         record = self.images.get(image_id)
         if record is None or (record.store_id, record.product_id) != (store_id, product_id):
             raise ApiError(404, "Image not found")
         return record
 
-    def _public(self, record: ImageRecord) -> dict:
+    def public_record(self, record: ImageRecord) -> dict:
         return record.public(self.file_url(record.id))
 
     # -- operations ----------------------------------------------------------------------------------
@@ -134,22 +134,22 @@ class EvotorApi(BaseApi):
         """EVT-02/03/04: 200 with the image object; checks in the order the module docstring gives."""
         data = await read_upload(datafile, MAX_FILE_BYTES)  # every await comes before any state is read
         token = (token_info or {}).get("sub", "")
-        record = self._create(data, store_id, product_id, token)
-        return json_reply(self._public(record))
+        record = self.create_record(data, store_id, product_id, token)
+        return json_reply(self.public_record(record))
 
     async def list_product_images(self, store_id, product_id, **_):
         """EVT-05/08: the product's image (at most one) under this store."""
         image_id = self.by_product.get((store_id, product_id))
-        items = [self._public(self.images[image_id])] if image_id is not None else []
+        items = [self.public_record(self.images[image_id])] if image_id is not None else []
         return json_reply({"items": items, "paging": {}})
 
     async def get_product_image(self, store_id, product_id, image_id, **_):
         """EVT-06/08: the image object; unknown or another product's/store's id is 404."""
-        return json_reply(self._public(self._find(store_id, product_id, image_id)))
+        return json_reply(self.public_record(self.find_record(store_id, product_id, image_id)))
 
     async def delete_product_image(self, store_id, product_id, image_id, **_):
         """EVT-07: 204 without a body; the record, the product slot and the file URL all go."""
-        record = self._find(store_id, product_id, image_id)
+        record = self.find_record(store_id, product_id, image_id)
         del self.images[record.id]
         self.by_product.pop((record.store_id, record.product_id), None)
         self.drop_bytes(record.id)

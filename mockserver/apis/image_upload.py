@@ -81,7 +81,7 @@ class ImageUploadApi(BaseApi):
     def seed(self, entries, images_dir) -> int:
         for entry in entries:
             data = seed_image(images_dir, entry["image"])
-            self._store(data, entry.get("originalFileName", entry["image"]), entry.get("contentType"))
+            self.store_upload(data, entry.get("originalFileName", entry["image"]), entry.get("contentType"))
         return len(entries)
 
     def encoded(self, record: ImageRecord, origin: str):
@@ -101,7 +101,7 @@ class ImageUploadApi(BaseApi):
             "updateTime": record.updateTime,
         }
 
-    def _store(self, data: bytes, original: str, declared_type: str | None) -> ImageRecord:
+    def store_upload(self, data: bytes, original: str, declared_type: str | None) -> ImageRecord:
         """Synchronous: no other request can interleave between the name choice and the insert (ALL-04)."""
         file_name = f"{uuid.uuid4().hex}_{safe_name(original)}"  # IUP-02: unique per upload
         now = now_rfc3339()
@@ -117,7 +117,7 @@ class ImageUploadApi(BaseApi):
         data = await read_upload(file, MAX_FILE_BYTES)  # IUP-05: missing file -> 400; > 20 MiB -> 413
         if not file.filename and not data:  # a browser's "no file chosen": empty filename, no content
             raise ApiError(400, "Missing required field: file")
-        record = self._store(data, file.filename or "", file.content_type)
+        record = self.store_upload(data, file.filename or "", file.content_type)
         return json_reply({"message": "Upload succeeded", "data": self.encoded(record, request_origin())})
 
     async def get_all_images(self, **_):

@@ -161,12 +161,12 @@ class SharinpixApi(BaseApi):
                 cloudinary.setdefault("height", str(facts.height))
                 cloudinary.setdefault("format", facts.extension)
                 cloudinary.setdefault("bytes", str(len(data)))
-            self._create(
+            self.create_record(
                 entry["album_id"], {"cloudinary": cloudinary, "metadatas": entry.get("metadatas", {})}
             )
         return len(entries)
 
-    def _create(self, album_id: str, form: dict, origin: str = "") -> dict:
+    def create_record(self, album_id: str, form: dict, origin: str = "") -> dict:
         """Synchronous (ALL-04): the whole record is built and inserted without an ``await``."""
         info = form.get("cloudinary")
         if not isinstance(info, dict):
@@ -251,7 +251,7 @@ class SharinpixApi(BaseApi):
         form = decoded_form(current_request)
         if form is None:  # only when request validation is switched off
             raise ApiError(400, "the body must be an application/x-www-form-urlencoded form")
-        image = self._create(album_id, form, request_origin())
+        image = self.create_record(album_id, form, request_origin())
         headers = {
             "X-token": (token_info or {}).get("token", ""),
             "X-Request-Id": str(uuid.uuid4()),

@@ -203,7 +203,7 @@ class TaggedImagesApi(BaseApi):
                 data = seed_image(images_dir, entry["image"])
                 self._create_uploaded(entry["filename"], data, tags)
             else:
-                self._create(entry["filename"], entry.get("size") or 0, tags)
+                self.create_record(entry["filename"], entry.get("size") or 0, tags)
         return len(entries)
 
     # -- state changes (synchronous: no await between a check and its mutation, ALL-04) ---------------
@@ -214,7 +214,7 @@ class TaggedImagesApi(BaseApi):
         self.tag_images[tag.id] = NewestFirst()
         return tag
 
-    def _new_tag(self, name: str | None) -> Tag:
+    def new_tag(self, name: str | None) -> Tag:
         if name is None:  # POST /tags {}: the seed makes `name` optional; a free name keeps names unique
             name = base = f"tag-{self.next_tag_id}"
             n = 1
@@ -225,11 +225,11 @@ class TaggedImagesApi(BaseApi):
         self.next_tag_id += 1
         return tag
 
-    def _tag_ids(self, names) -> list[int]:
+    def tag_ids_for(self, names) -> list[int]:
         """TIM-08: tags are reused by (case-sensitive) name, created on first use."""
         ids: list[int] = []
         for name in names or []:
-            tag = self.tag_by_name.get(name) or self._new_tag(name)
+            tag = self.tag_by_name.get(name) or self.new_tag(name)
             if tag.id not in ids:
                 ids.append(tag.id)
         return ids
@@ -242,13 +242,15 @@ class TaggedImagesApi(BaseApi):
         for tag_id in image.tag_ids:
             self.tag_images[tag_id].add(image.key)
 
-    def _create(self, filename: str, size: int, tag_names, blob: tuple[bytes, str] | None = None) -> Image:
+    def create_record(
+        self, filename: str, size: int, tag_names, blob: tuple[bytes, str] | None = None
+    ) -> Image:
         image_id = self.next_image_id
         stamp = now()
         if blob is not None:
             self.store_bytes(str(image_id), *blob)  # 507 before anything else changes
         self.next_image_id += 1
-        image = Image(image_id, filename, size, stamp, tag_ids=self._tag_ids(tag_names))
+        image = Image(image_id, filename, size, stamp, tag_ids=self.tag_ids_for(tag_names))
         if blob is not None:
             image.uploaded_timestamp = stamp
         self._index_image(image)
@@ -256,29 +258,29 @@ class TaggedImagesApi(BaseApi):
 
     def _create_uploaded(self, filename: str, data: bytes, tag_names) -> Image:
         facts = self.image_facts(data)  # 400 on non-images, nothing stored
-        return self._create(filename, len(data), tag_names, (data, facts.mime))
+        return self.create_record(filename, len(data), tag_names, (data, facts.mime))
 
-    def _get(self, image_id: int) -> Image:
+    def find_image(self, image_id: int) -> Image:
         image = self.images.get(image_id)
         if image is None:
             raise ApiError(404, f"Image {image_id} not found")
         return image
 
-    def _get_tag(self, tag_id: int) -> Tag:
+    def find_tag(self, tag_id: int) -> Tag:
         tag = self.tags.get(tag_id)
         if tag is None:
             raise ApiError(404, f"Tag {tag_id} not found")
         return tag
 
     # -- URLs --------------------------------------------------------------------------------------------
-    def _signed_url(self, method: str, image: Image) -> str:
+    def signed_url(self, method: str, image: Image) -> str:
         return f"{self.file_url(image.blob)}?{self.ctx.signer.query(method, self.file_path(image.blob))}"
 
-    def _created(self, image: Image):
-        self._encoded(image)  # the record's shape is checked as it is written (a 500 undoes the write)
-        return json_reply({"id": image.id, "upload_url": self._signed_url("PUT", image)}, 201)
+    def created_reply(self, image: Image):
+        self.encoded_record(image)  # the record's shape is checked as it is written (a 500 undoes the write)
+        return json_reply({"id": image.id, "upload_url": self.signed_url("PUT", image)}, 201)
 
-    def _encoded(self, image: Image, origin: str | None = None, second: int | None = None):
+    def encoded_record(self, image: Image, origin: str | None = None, second: int | None = None):
         """The record's ``ImageRecord``, validated and encoded once per version of the record (records
         are replaced when they change: the object is its version) and, once uploaded, per origin and
         second (its ``url`` is signed with an expiry counted from now)."""
@@ -286,9 +288,9 @@ class TaggedImagesApi(BaseApi):
             fingerprint = image  # no URL: nothing of the request goes in
         else:
             fingerprint = (image, origin or request_origin(), second or int(time.time()))
-        return self.records.encoded(image.id, fingerprint, lambda: self._public(image))
+        return self.records.encoded(image.id, fingerprint, lambda: self.public_record(image))
 
-    def _public(self, image: Image) -> dict:
+    def public_record(self, image: Image) -> dict:
         uploaded = image.uploaded_timestamp is not None
         return {
             "id": image.id,
@@ -298,10 +300,10 @@ class TaggedImagesApi(BaseApi):
             "size": image.size,
             "tags": [self.tags[t].public() for t in image.tag_ids],
             "uploaded_timestamp": image.uploaded_timestamp,
-            "url": self._signed_url("GET", image) if uploaded else None,
+            "url": self.signed_url("GET", image) if uploaded else None,
         }
 
-    def _check_signature(self, method: str, request) -> None:
+    def check_signature(self, method: str, request) -> None:
         expires, signature = request.query_params.get("expires"), request.query_params.get("signature")
         problem = self.ctx.signer.check(method, request.url.path, expires, signature)
         if problem is not None:
@@ -315,13 +317,13 @@ class TaggedImagesApi(BaseApi):
 
     async def serve_file(self, key: str, request) -> Response:
         """TIM-02: ``url`` is a GET URL signed for this path, expiring; it returns exactly the bytes."""
-        self._check_signature("GET", request)
+        self.check_signature("GET", request)
         self._image_for_key(key)
         return await super().serve_file(key, request)
 
     async def receive_file(self, key: str, request) -> Response:
         """TIM-02: a PUT of the raw bytes to ``upload_url`` uploads (or replaces) the record's file."""
-        self._check_signature("PUT", request)
+        self.check_signature("PUT", request)
         data = await self._read_body(request)
         await decode_off_loop(data)
         facts = self.image_facts(data)
@@ -330,7 +332,7 @@ class TaggedImagesApi(BaseApi):
         if image.uploaded_timestamp is None:
             self.uploaded_images.add(image.key)
         image = self.images[image.id] = replace(image, uploaded_timestamp=now(), size=len(data))
-        self._encoded(image)  # checked as written: a 500 undoes the PUT
+        self.encoded_record(image)  # checked as written: a 500 undoes the PUT
         return Response(status_code=200)
 
     async def _read_body(self, request) -> bytes:
@@ -347,10 +349,10 @@ class TaggedImagesApi(BaseApi):
         return b"".join(chunks)
 
     # -- paging ------------------------------------------------------------------------------------------
-    def _browse(self, ids: list[int], total: int, page: int, limit: int):
+    def page_of_images(self, ids: list[int], total: int, page: int, limit: int):
         if not ids:
             return browse_page([], total, page, limit)
-        origin, second, images, encoded = request_origin(), int(time.time()), self.images, self._encoded
+        origin, second, images, encoded = request_origin(), int(time.time()), self.images, self.encoded_record
         kept = self.records.kept
         fragments = [  # a record kept under its own object (no URL to sign) is taken as it is
             hit[1].fragment if (hit := kept.get(i)) is not None and hit[0] is images[i]
@@ -359,7 +361,7 @@ class TaggedImagesApi(BaseApi):
         ]
         return browse_page(EncodedList.of_fragments(self.records, fragments), total, page, limit)
 
-    def _filtered_page(self, index: NewestFirst, start, end, keep, page: int, limit: int):
+    def filtered_page(self, index: NewestFirst, start, end, keep, page: int, limit: int):
         """Pages of the ids in ``index`` (created in [start, end]) for which ``keep(image)`` holds."""
         first, stop = page * limit, (page + 1) * limit
         ids, total = [], 0
@@ -368,42 +370,42 @@ class TaggedImagesApi(BaseApi):
                 if first <= total < stop:
                     ids.append(image_id)
                 total += 1
-        return self._browse(ids, total, page, limit)
+        return self.page_of_images(ids, total, page, limit)
 
     # -- operations: images --------------------------------------------------------------------------------
     async def create_image(self, body=None, **_):
         """TIM-01/08: a record without its file; the file arrives by a PUT to ``upload_url``."""
-        image = self._create(body.get("filename", ""), body.get("size") or 0, body.get("tags"))
-        return self._created(image)
+        image = self.create_record(body.get("filename", ""), body.get("size") or 0, body.get("tags"))
+        return self.created_reply(image)
 
     async def upload_image(self, body=None, **_):
         """TIM-03: base64 image in JSON; the record is uploaded at once, size = decoded length. Without
         ``image_data`` (the seed makes it optional) the record waits for a PUT to its ``upload_url``."""
         filename = body.get("filename", "")
         if "image_data" not in body:
-            return self._created(self._create(filename, 0, body.get("tags")))
+            return self.created_reply(self.create_record(filename, 0, body.get("tags")))
         try:
             data = base64.b64decode(body["image_data"], validate=True)
         except (binascii.Error, ValueError) as exc:
             raise ApiError(400, f"'image_data' is not valid base64: {exc}") from exc
         await decode_off_loop(data)  # off the event loop (issue 12); the check below reuses the verdict
         image = self._create_uploaded(filename, data, body.get("tags"))
-        return self._created(image)
+        return self.created_reply(image)
 
     async def list_images(self, page=0, limit=20, start_timestamp=None, end_timestamp=None,
                           uploaded_only=False, **_):
         """TIM-04/05: newest first, paged; inclusive date range on created_timestamp; uploaded_only."""
         index = self.uploaded_images if uploaded_only else self.all_images
         ids, total = index.page(start_timestamp, end_timestamp, page, limit)
-        return self._browse(ids, total, page, limit)
+        return self.page_of_images(ids, total, page, limit)
 
     async def get_image(self, image_id, **_):
         """TIM-06: the record with its tags as {id, name}; ``url`` freshly signed."""
-        return json_reply(self._encoded(self._get(image_id)))
+        return json_reply(self.encoded_record(self.find_image(image_id)))
 
     async def delete_image(self, image_id, **_):
         """TIM-07: the record and its file go; its tags stay."""
-        image = self._get(image_id)
+        image = self.find_image(image_id)
         del self.images[image.id]
         self.all_images.remove(image.key)
         self.uploaded_images.remove(image.key)
@@ -425,11 +427,11 @@ class TaggedImagesApi(BaseApi):
         name = body.get("name")
         if name in self.tag_by_name:
             raise ApiError(409, f"Tag '{name}' already exists")
-        return json_reply(self._new_tag(name).public(), 201)
+        return json_reply(self.new_tag(name).public(), 201)
 
     async def delete_tag(self, tag_id, **_):
         """TIM-11: the tag goes; its images stay and no longer carry it."""
-        tag = self._get_tag(tag_id)
+        tag = self.find_tag(tag_id)
         for image_id in list(self.tag_images[tag.id].newest_first(None, None)):
             image = self.images[image_id]
             self.images[image_id] = replace(image, tag_ids=[t for t in image.tag_ids if t != tag.id])
@@ -440,11 +442,11 @@ class TaggedImagesApi(BaseApi):
     async def list_tag_images(self, tag_id, page=0, limit=20, start_timestamp=None, end_timestamp=None,
                               uploaded_only=False, **_):
         """TIM-10: the tag's images, newest first, paged and filtered like the listing."""
-        index = self.tag_images[self._get_tag(tag_id).id]
+        index = self.tag_images[self.find_tag(tag_id).id]
         if not uploaded_only:
             ids, total = index.page(start_timestamp, end_timestamp, page, limit)
-            return self._browse(ids, total, page, limit)
-        return self._filtered_page(index, start_timestamp, end_timestamp,
+            return self.page_of_images(ids, total, page, limit)
+        return self.filtered_page(index, start_timestamp, end_timestamp,
                                    lambda image: image.uploaded_timestamp is not None, page, limit)
 
     # -- operations: search ---------------------------------------------------------------------------------
@@ -459,7 +461,7 @@ class TaggedImagesApi(BaseApi):
         if exact_tags is not None:
             wanted = [self.tag_by_name.get(name) for name in exact_tags]
             if None in wanted:  # a tag nobody carries: nothing matches
-                return self._browse([], 0, page, limit)
+                return self.page_of_images([], 0, page, limit)
             carriers = [self.tag_images[tag.id] for tag in wanted]
             index = min(carriers, key=len)  # walk the rarest tag's images
             groups += [[c.ids] for c in carriers]  # every tag present
@@ -472,7 +474,7 @@ class TaggedImagesApi(BaseApi):
             groups.append([self.uploaded_images.ids])
         members = _intersection_of_unions(groups)
         ids, total = index.page_of(members, start_timestamp, end_timestamp, page, limit)
-        return self._browse(ids, total, page, limit)
+        return self.page_of_images(ids, total, page, limit)
 
 
 def _intersection_of_unions(groups: list[list[set[int]]]) -> set[int]:

@@ -102,7 +102,7 @@ def _refuses_small_files(server):
 
 def _ids_collide(server):
     api = server.ctx.apis["everydaypic"]
-    original = api._create
+    original = api.create_record
     counter = iter(range(10**9))
 
     def _create(data, file_name, name):
@@ -115,7 +115,7 @@ def _ids_collide(server):
             api.images[previous] = record
         return record
 
-    api._create = _create
+    api.create_record = _create
 
 
 def _info_dies_on_combining_marks(server):

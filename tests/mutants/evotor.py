@@ -40,14 +40,14 @@ def _delete_skips_auth(server):
 def _file_size_in_kib(server):
     """meta.file_size is reported in KiB (rounded up), not in bytes: a valid integer, the wrong value."""
     api = _api(server)
-    original = api._public
+    original = api.public_record
 
     def _public(record):
         body = original(record)
         body["meta"] = {**body["meta"], "file_size": -(-body["meta"]["file_size"] // 1024)}
         return body
 
-    api._public = _public
+    api.public_record = _public
 
 
 def _limit_in_mebibytes(server):
@@ -56,8 +56,8 @@ def _limit_in_mebibytes(server):
 
     async def upload_product_image(store_id, product_id, datafile=None, token_info=None, **_):
         data = await read_upload(datafile, 5 * 1024 * 1024)
-        record = api._create(data, store_id, product_id, (token_info or {}).get("sub", ""))
-        return json_reply(api._public(record))
+        record = api.create_record(data, store_id, product_id, (token_info or {}).get("sub", ""))
+        return json_reply(api.public_record(record))
 
     api.upload_product_image = upload_product_image
 
@@ -77,7 +77,7 @@ def _second_upload_replaces(server):
     """A second upload silently replaces the product's image instead of being refused (a valid file only:
     a bad one is still refused and leaves the first in place)."""
     api = _api(server)
-    original = api._create
+    original = api.create_record
 
     def _create(data, store_id, product_id, token):
         existing = api.by_product.pop((store_id, product_id), None)
@@ -92,7 +92,7 @@ def _second_upload_replaces(server):
             api.drop_bytes(existing)
         return record
 
-    api._create = _create
+    api.create_record = _create
 
 
 def _get_ignores_the_id(server):
@@ -103,7 +103,7 @@ def _get_ignores_the_id(server):
         held = api.by_product.get((store_id, product_id))
         if held is None:
             raise ApiError(404, "Image not found")
-        return json_reply(api._public(api.images[held]))
+        return json_reply(api.public_record(api.images[held]))
 
     api.get_product_image = get_product_image
 
@@ -114,7 +114,7 @@ def _delete_answers_the_image(server):
     original = api.delete_product_image
 
     async def delete_product_image(store_id, product_id, image_id, **kw):
-        body = api._public(api._find(store_id, product_id, image_id))
+        body = api.public_record(api.find_record(store_id, product_id, image_id))
         await original(store_id, product_id, image_id, **kw)
         return json_reply(body)
 
@@ -136,9 +136,9 @@ def _store_not_scoped(server):
 
     async def list_product_images(store_id, product_id, **_):
         record = by_product(product_id)
-        return json_reply({"items": [api._public(record)] if record else [], "paging": {}})
+        return json_reply({"items": [api.public_record(record)] if record else [], "paging": {}})
 
-    api._find = _find
+    api.find_record = _find
     api.list_product_images = list_product_images
 
 
@@ -158,20 +158,20 @@ def _truncated_url(server):
 def _limit_exclusive(server):
     """The size check is off by one: a file of exactly 5242800 bytes ("не более", at most) gets 413."""
     api = _api(server)
-    original = api._create
+    original = api.create_record
 
     def _create(data, store_id, product_id, token):
         if len(data) >= 5242800:
             raise ApiError(413, "the file must be smaller than 5242800 bytes")
         return original(data, store_id, product_id, token)
 
-    api._create = _create
+    api.create_record = _create
 
 
 def _only_truecolour_pngs(server):
     """Only RGB/RGBA PNGs pass: palette and greyscale PNGs (PNGs of 300x300 all the same) get 400."""
     api = _api(server)
-    original = api._create
+    original = api.create_record
 
     def _create(data, store_id, product_id, token):
         try:
@@ -183,7 +183,7 @@ def _only_truecolour_pngs(server):
             raise ApiError(400, f"unsupported PNG colour mode {mode}")
         return original(data, store_id, product_id, token)
 
-    api._create = _create
+    api.create_record = _create
 
 
 def _part_label_judged(server):
@@ -216,7 +216,7 @@ def _racy_one_image_check(server):
     the last one overwrites the others. One after the other, the pre-check still answers 409."""
     api = _api(server)
     inner = server.asgi
-    original = api._create
+    original = api.create_record
 
     def _create(data, store_id, product_id, token):
         api.by_product.pop((store_id, product_id), None)  # the pre-check has run: no second look
@@ -241,7 +241,7 @@ def _racy_one_image_check(server):
         await asyncio.sleep(0.05)  # e.g. an awaited quota lookup between the check and the write
         await inner(scope, receive, send)
 
-    api._create = _create
+    api.create_record = _create
     server.asgi = asgi
 
 
@@ -353,7 +353,7 @@ def _list_leaks_other_scopes(server):
     api = _api(server)
 
     async def list_product_images(store_id, product_id, **_):
-        items = [api._public(record) for record in api.images.values()]
+        items = [api.public_record(record) for record in api.images.values()]
         return json_reply({"items": items, "paging": {}})
 
     api.list_product_images = list_product_images

@@ -79,7 +79,7 @@ def _replace_store(server, name_of, original_of=lambda name: name, size_of=len):
         api.images[file_name] = record
         return record
 
-    api._store = _store
+    api.store_upload = _store
 
 
 def _cloud_name_is_original(server):
@@ -238,7 +238,7 @@ def _lost_concurrent_upload(server):
     async def upload_image(file=None, **_):
         data = await read_upload(file, MAX_FILE_BYTES)
         await asyncio.sleep(0.02)  # the file goes to the bucket: other uploads arrive meanwhile
-        record = api._store(data, file.filename or "", file.content_type)
+        record = api.store_upload(data, file.filename or "", file.content_type)
         api.images = {**stale.get(api.images), record.fileName: record}  # ... the stale copy goes back
         return json_reply({"message": "Upload succeeded", "data": api.public(record)})
 

@@ -87,12 +87,12 @@ def _anonymous_upload(server):
 def _wrap_create(server, change):
     """``change(form) -> form`` before the record is built (the form as the mock decoded it)."""
     api = server.ctx.apis[API]
-    original = api._create
+    original = api.create_record
 
     def _create(album_id, form, *rest):  # rest: the request's origin, for the file URLs
         return original(album_id, change(form), *rest)
 
-    api._create = _create
+    api.create_record = _create
 
 
 def _last_repeated_value_wins(server):
@@ -111,14 +111,14 @@ def _last_repeated_value_wins(server):
 def _wrap_image(server, change):
     """``change(image, form)`` edits the record the create builds (and so the 200 body)."""
     api = server.ctx.apis[API]
-    original = api._create
+    original = api.create_record
 
     def _create(album_id, form, *rest):  # rest: the request's origin, for the file URLs
         image = original(album_id, form, *rest)
         change(image, form)
         return image
 
-    api._create = _create
+    api.create_record = _create
 
 
 def _width_height_swapped(image, form):
@@ -162,7 +162,7 @@ def _cacheable_answer(server):
 def _refuse_in_create(server, refuse):
     """``refuse(form) -> message or None``: a 400 in the API's format before the record is built."""
     api = server.ctx.apis[API]
-    original = api._create
+    original = api.create_record
 
     def _create(album_id, form, *rest):  # rest: the request's origin, for the file URLs
         message = refuse(form)
@@ -170,7 +170,7 @@ def _refuse_in_create(server, refuse):
             raise ApiError(400, message)
         return original(album_id, form, *rest)
 
-    api._create = _create
+    api.create_record = _create
 
 
 SEED_CLOUDINARY_KEYS = {
@@ -238,7 +238,7 @@ def _shared_request_state(server):
 def _second_resolution_ids(server):
     """Ids derived from the clock to the second: creates within one second share an id."""
     api = server.ctx.apis[API]
-    original = api._create
+    original = api.create_record
 
     def _create(album_id, form, *rest):  # rest: the request's origin, for the file URLs
         image = original(album_id, form, *rest)
@@ -249,7 +249,7 @@ def _second_resolution_ids(server):
         album[image["id"]] = image
         return image
 
-    api._create = _create
+    api.create_record = _create
 
 
 MUTANTS = [

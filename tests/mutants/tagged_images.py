@@ -61,15 +61,15 @@ def _rewrite_json(server, method: str, path: str, statuses, transform, status=No
 def _url_before_upload(server):
     """The record's url is issued at creation, before any file exists."""
     api = _api(server)
-    original = api._public
+    original = api.public_record
 
     def _public(image):
         record = original(image)
         if record["url"] is None:
-            record["url"] = api._signed_url("GET", image)
+            record["url"] = api.signed_url("GET", image)
         return record
 
-    api._public = _public
+    api.public_record = _public
 
 
 def _size_is_base64_length(server):
@@ -95,7 +95,7 @@ def _oldest_first(server):
         index = api.uploaded_images if uploaded_only else api.all_images
         lo, hi = index.bounds(start_timestamp, end_timestamp)
         keys = index.keys[lo:hi][page * limit : (page + 1) * limit]
-        return api._browse([key[1] for key in keys], hi - lo, page, limit)
+        return api.page_of_images([key[1] for key in keys], hi - lo, page, limit)
 
     api.list_images = list_images
 
@@ -141,7 +141,7 @@ def _soft_delete_still_listed(server):
     original_get = api.get_image
 
     async def delete_image(image_id, **_):
-        api._get(image_id)
+        api.find_image(image_id)
         if image_id in deleted:
             raise ApiError(404, f"Image {image_id} not found")
         deleted.add(image_id)
@@ -158,7 +158,7 @@ def _soft_delete_still_listed(server):
 def _tags_never_reused(server):
     """The lookup by name misses, so every image gets fresh tags, duplicates of existing names."""
     api = _api(server)
-    new_tag, delete_tag = api._new_tag, api.delete_tag
+    new_tag, delete_tag = api.new_tag, api.delete_tag
 
     def _tag_ids(names):
         ids = []
@@ -179,7 +179,7 @@ def _tags_never_reused(server):
             api.tag_by_name[survivor.name] = survivor
         return reply
 
-    api._tag_ids, api.delete_tag = _tag_ids, delete
+    api.tag_ids_for, api.delete_tag = _tag_ids, delete
 
 
 def _tags_in_creation_order(server):
@@ -206,13 +206,13 @@ def _tag_images_oldest_first(server):
     ):
         keys = [
             key
-            for key in api.tag_images[api._get_tag(tag_id).id].keys
+            for key in api.tag_images[api.find_tag(tag_id).id].keys
             if (start_timestamp is None or key[0] >= start_timestamp)
             and (end_timestamp is None or key[0] <= end_timestamp)
             and (not uploaded_only or api.images[key[1]].uploaded_timestamp is not None)
         ]
         chunk = keys[page * limit : (page + 1) * limit]
-        return api._browse([key[1] for key in chunk], len(keys), page, limit)
+        return api.page_of_images([key[1] for key in chunk], len(keys), page, limit)
 
     api.list_tag_images = list_tag_images
 
@@ -222,7 +222,7 @@ def _tag_delete_deletes_images(server):
     original = api.delete_tag
 
     async def delete_tag(tag_id, **kw):
-        tag = api._get_tag(tag_id)
+        tag = api.find_tag(tag_id)
         for image_id in list(api.tag_images[tag.id].newest_first(None, None)):
             await api.delete_image(image_id)
         return await original(tag_id, **kw)
@@ -248,7 +248,7 @@ def _search_with(server, exact_ok, match_ok):
             )
 
         index = api.uploaded_images if kw.get("uploaded_only", False) else api.all_images
-        return api._filtered_page(
+        return api.filtered_page(
             index,
             kw.get("start_timestamp"),
             kw.get("end_timestamp"),
@@ -308,7 +308,8 @@ def _truncated_put(server):
 def _upload_answers_the_record(server):
     """POST /upload answers the whole record (201) instead of the seed's {id, upload_url}."""
     api = _api(server)
-    _rewrite_json(server, "POST", r".*/v1/upload", {201}, lambda body: api._public(api.images[body["id"]]))
+    whole = lambda body: api.public_record(api.images[body["id"]])  # noqa: E731
+    _rewrite_json(server, "POST", r".*/v1/upload", {201}, whole)
 
 
 def _delete_keeps_the_record(server):
@@ -317,7 +318,7 @@ def _delete_keeps_the_record(server):
     api = _api(server)
 
     async def delete_image(image_id, **_):
-        api._get(image_id)
+        api.find_image(image_id)
         return Response(status_code=204)
 
     api.delete_image = delete_image

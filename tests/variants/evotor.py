@@ -86,7 +86,7 @@ def _timestamps_in_moscow_time(server):
     """Timestamps in the server's local time (Moscow, +0300) instead of UTC +0000: the same instant, and
     the seed only shows one example offset. (Was the mutant evt-timestamp-local: a legal choice.)"""
     api = server.ctx.apis[API]
-    original = api._create
+    original = api.create_record
 
     def _create(data, store_id, product_id, token):
         record = original(data, store_id, product_id, token)
@@ -97,7 +97,7 @@ def _timestamps_in_moscow_time(server):
         )
         return record
 
-    api._create = _create
+    api.create_record = _create
 
 
 VARIANTS = [

@@ -94,13 +94,13 @@ def _missing_file_is_422(server):
 def _refuses_non_images(server):
     """The summary says "upload an image" (上傳圖片): a server may check that the bytes are one."""
     api = server.ctx.apis[API]
-    original = api._store
+    original = api.store_upload
 
     def _store(data, original_name, declared_type):
         api.image_facts(data)  # 400 unless Pillow decodes the bytes
         return original(data, original_name, declared_type)
 
-    api._store = _store
+    api.store_upload = _store
 
 
 VARIANTS = [

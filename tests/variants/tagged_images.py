@@ -26,7 +26,7 @@ def _api(server):
 def _unknown_image_is_410(server):
     """The seed lists only 200 (GET) and 204 (DELETE): an id no record has (any more) is 410 Gone."""
     api = _api(server)
-    original = api._get
+    original = api.find_image
 
     def _get(image_id):
         try:
@@ -34,7 +34,7 @@ def _unknown_image_is_410(server):
         except ApiError as exc:
             raise ApiError(410, f"image {image_id} is gone") from exc
 
-    api._get = _get
+    api.find_image = _get
 
 
 def _unknown_tag_is_empty(server):
@@ -88,7 +88,7 @@ def _search_without_filters_lists_all(server):
             ids, total = api.all_images.page(
                 kw.get("start_timestamp"), kw.get("end_timestamp"), kw.get("page", 0), kw.get("limit", 20)
             )
-            return api._browse(ids, total, kw.get("page", 0), kw.get("limit", 20))
+            return api.page_of_images(ids, total, kw.get("page", 0), kw.get("limit", 20))
         return await original(**kw)
 
     api.search_images = search_images
@@ -104,8 +104,8 @@ def _read_errors_as_error_key(server):
 def _unsigned_upload_url(server):
     """upload_url is a plain URL: no signature, no expiry (an internal network's upload endpoint)."""
     api = _api(server)
-    api._signed_url = lambda method, image: api.file_url(image.blob)
-    api._check_signature = lambda method, request: None
+    api.signed_url = lambda method, image: api.file_url(image.blob)
+    api.check_signature = lambda method, request: None
 
 
 def _tag_listing_ignores_parameters(server):
