@@ -8,14 +8,17 @@
 - ``conformance.assert_honours_contract(api, response)`` checks one exchange with openapi-core.
 
 pytest imports this module in every session of every project that installed us: it imports only pytest
-here, and the mock, Connexion and Schemathesis when a fixture or an option asks for them.
+and the API profiles (image_api_contracts: the standard library and PyYAML) here, and the mock, Connexion
+and Schemathesis when a fixture or an option asks for them.
 """
 
 from __future__ import annotations
 
 import pytest
 
-API_NAMES = ("everydaypic", "evotor", "image-upload", "sharinpix", "tagged-images")
+from image_api_contracts import APIS
+
+API_NAMES = tuple(APIS)
 MOCK_MARKER_OPTIONS = (
     "api",
     "fixtures",
