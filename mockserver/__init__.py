@@ -13,7 +13,7 @@ __all__ = ["APIS", "FIXTURES_DIR", "SPECS_DIR", "MockServer", "Settings", "creat
 _WHERE = {
     "MockServer": "app",
     "create_app": "app",
-    "Settings": "state.context",
+    "Settings": "state.settings",
 }
 
 

@@ -27,10 +27,7 @@ from mockserver.layers.atomic import AtomicWriteMiddleware
 from mockserver.logs import STARTUP_LOGGER
 from mockserver.request_state import CURRENT_SCOPE, SHARED, close_at_end, close_files
 from mockserver.stack import connexion_middlewares, wrap_outer
-from mockserver.state.context import (
-    MockContext,
-    Settings,
-)
+from mockserver.state.context import MockContext, Settings
 from mockserver.state.durable import DurableState
 from mockserver.state.fixtures import load_seed_data
 
@@ -40,7 +37,8 @@ def _handler_for(api_handler):
 
     Connexion parses multipart parts into temporary files and never closes them; the wrapper has them
     closed when the request is over (the journal reads them as the answer goes out).
-    Looking the method up per call lets tests swap one method on a running server (broken variants).
+    Looking the method up per call lets the tests' mutants and variants set an operation method on a
+    running handler (the contract is on mockserver.apis.base.BaseApi).
     """
 
     def resolve(operation_id: str):

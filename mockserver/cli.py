@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from image_api_contracts import APIS, FIXTURES_DIR
 from mockserver import serving
 from mockserver.layers import guard
-from mockserver.state.context import DEFAULT_JOURNAL_BYTES, DEFAULT_JOURNAL_SIZE, DEFAULT_REPLY_CACHE_BYTES
+from mockserver.state.settings import DEFAULT_JOURNAL_BYTES, DEFAULT_JOURNAL_SIZE, DEFAULT_REPLY_CACHE_BYTES
 
 SETTINGS_ENV = "MOCKSERVER_SETTINGS"  # how --workers hands the settings to each worker process
 
@@ -123,8 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings_from_args(args: argparse.Namespace):
-    from mockserver.state.context import Settings
     from mockserver.state.persistence import signing_key
+    from mockserver.state.settings import Settings
 
     if args.max_store_bytes is not None and args.max_store_bytes < 0:
         raise SystemExit("mockserver: --max-store-bytes must be >= 0")
@@ -175,7 +175,7 @@ def worker_app():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from mockserver.app import create_app
     from mockserver.logs import AccessLogMiddleware
-    from mockserver.state.context import Settings
+    from mockserver.state.settings import Settings
 
     values = json.loads(os.environ[SETTINGS_ENV])
     access_log = values.pop("access_log")

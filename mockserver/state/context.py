@@ -6,7 +6,6 @@ import importlib
 import logging
 import sqlite3
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from image_api_contracts import APIS, ApiProfile
@@ -15,39 +14,10 @@ from mockserver.layers.journal import open_journal
 from mockserver.layers.reply_cache import ReplyCache
 from mockserver.request_state import CURRENT_SCOPE, MOCK_CONTEXT
 from mockserver.state.blobs import BlobStore
+from mockserver.state.settings import Settings
 
 if TYPE_CHECKING:
     from mockserver.layers.prefer import Behaviour
-
-DEFAULT_MAX_BODY_BYTES = 25 * 1024 * 1024
-DEFAULT_REPLY_CACHE_BYTES = 32 * 1024 * 1024
-DEFAULT_JOURNAL_SIZE = 1000
-DEFAULT_JOURNAL_BYTES = 64 * 2**20
-
-
-@dataclass
-class Settings:
-    apis: tuple[str, ...] = tuple(APIS)
-    prefixed: bool = True  # all APIs under /<name>/; False: one API at its real paths
-    jwt_secret: str | None = None
-    max_store_bytes: int | None = None
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    seed_data: Path | None = None
-    state_dir: Path | None = None
-    validate_responses: bool = True
-    signing_key: bytes | None = None
-    url_ttl_seconds: int = 900
-    reply_cache_bytes: int = DEFAULT_REPLY_CACHE_BYTES  # 0: every read runs its handler
-    journal_size: int = DEFAULT_JOURNAL_SIZE  # requests kept for GET /__mock__/requests; 0: no journal
-    journal_bytes: int = DEFAULT_JOURNAL_BYTES  # and at most about this much memory of them
-    public_url: str | None = None  # origin of every URL the mock hands out (else the request's own)
-    # Beyond loopback and --public-url's ("*": anyone); mockserver.layers.guard
-    allow_origins: tuple[str, ...] = ()
-    allow_hosts: tuple[str, ...] = ()  # beyond localhost, *.localhost, IP literals, --public-url's host
-    trust_proxy: bool = False  # believe X-Forwarded-Host (a proxy in front sets it)
-    control_token: str | None = None  # /__mock__/* controls need it in X-Mock-Token
-    freeze_heap: bool = False  # the server process: gc.freeze() once the app is built (mockserver.app)
-
 
 @dataclass
 class MockContext:
