@@ -38,9 +38,9 @@ from mockserver.layers.journal import JournalMiddleware
 from mockserver.layers.limits import BodyLimitMiddleware
 from mockserver.layers.prefer import PreferMiddleware
 from mockserver.layers.reply_cache import ReplyCacheMiddleware, StateVersionMiddleware
+from mockserver.layers.transactions import DurableMiddleware
 from mockserver.layers.verdict import Checkpoint, RoutedCheckpoint
 from mockserver.state.context import ContextMiddleware
-from mockserver.state.durable import DurableMiddleware
 
 
 @dataclass(frozen=True)
