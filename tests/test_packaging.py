@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 import zipfile
 
 from conftest import ROOT
@@ -27,3 +28,15 @@ def test_wheel_ships_specs_fixtures_and_rules(tmp_path):
     (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "[pytest11]\nimage_api_contracts = conformance.pytest_plugin" in text, text
+
+
+def test_every_package_of_the_source_is_listed_for_the_wheel():
+    """pyproject lists the packages one by one (specs and fixtures are mapped into one of them), so a new
+    subpackage left out would be missing from an install while the checkout works."""
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for top in ("image_api_contracts", "mockserver", "conformance")
+        for init in (ROOT / top).rglob("__init__.py")
+    }
+    assert found - listed == set()
