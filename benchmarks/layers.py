@@ -43,10 +43,10 @@ from mockserver.connexion_ext import once_decorated  # noqa: E402
 from mockserver.connexion_ext.compiled_schemas import CompiledJSONResponseValidator  # noqa: E402
 from mockserver.connexion_ext.fastjson import OrjsonJsonifier  # noqa: E402
 from mockserver.connexion_ext.lean_validation import (  # noqa: E402
-    _SpecOnceRequestValidationOperation,
-    _SpecOnceResponseValidationOperation,
+    SpecOnceRequestValidationOperation,
+    SpecOnceResponseValidationOperation,
 )
-from mockserver.connexion_ext.once_decorated import _OnceDecorator  # noqa: E402
+from mockserver.connexion_ext.once_decorated import OnceDecorator  # noqa: E402
 from mockserver.connexion_ext.swagger_ui import SwaggerUIOnItsPaths  # noqa: E402
 from mockserver.layers.atomic import AtomicWriteMiddleware  # noqa: E402
 from mockserver.layers.gate import GateMiddleware  # noqa: E402
@@ -76,13 +76,13 @@ LAYERS = [
     ("body limit", BodyLimitMiddleware, "__call__"),
     ("gate (URL, charset)", GateMiddleware, "__call__"),
     ("atomic writes (a read: nothing to do)", AtomicWriteMiddleware, "__call__"),
-    ("request validation (Connexion, compiled schemas)", _SpecOnceRequestValidationOperation, "__call__"),
+    ("request validation (Connexion, compiled schemas)", SpecOnceRequestValidationOperation, "__call__"),
     ("reply cache (a miss: key, keeping the reply)", ReplyCacheMiddleware, "__call__"),
-    ("response validation (Connexion, compiled schemas)", _SpecOnceResponseValidationOperation, "__call__"),
+    ("response validation (Connexion, compiled schemas)", SpecOnceResponseValidationOperation, "__call__"),
     ("lifespan (Connexion)", LifespanMiddleware, "__call__"),
     ("Connexion's context", ContextOperation, "__call__"),
     ("Connexion's operation: the Starlette response, the send chain out", AsyncOperation, "__call__"),
-    ("Connexion's decorators: request object, arguments, response decorator", _OnceDecorator, "__call__"),
+    ("Connexion's decorators: request object, arguments, response decorator", OnceDecorator, "__call__"),
     ("  inside the above: the handler (page, records, envelope)", TaggedImagesApi, "list_images"),
     ("  inside the above: the handler's arguments (Connexion's prep_kwargs)", once_decorated, "prep_kwargs"),
     ("  inside the above: JSON encoding (orjson)", OrjsonJsonifier, "dumps"),
@@ -127,7 +127,7 @@ def _instrument() -> None:
             original = cls.__dict__.get(attribute) if isinstance(cls, type) else getattr(cls, attribute)
             setattr(cls, attribute, _timed_sync(name, original))
             continue
-        if attribute == "__call__" and cls is _OnceDecorator:
+        if attribute == "__call__" and cls is OnceDecorator:
             original_call = cls.__call__
 
             def decorated(self, function, _name=name, _original=original_call):

@@ -74,7 +74,7 @@ class _Expected:
         self.nullable = utils.is_nullable(definition)
 
 
-class _SpecOnceResponseValidationOperation(ResponseValidationOperation):
+class SpecOnceResponseValidationOperation(ResponseValidationOperation):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._produces = MediaTypeDict([(p.lower(), None) for p in self._operation.produces])
@@ -128,7 +128,7 @@ class _SpecOnceResponseValidationOperation(ResponseValidationOperation):
 class _SpecOnceResponseValidationAPI(ResponseValidationAPI):
     def make_operation(self, operation):
         if self.validate_responses:
-            return _SpecOnceResponseValidationOperation(
+            return SpecOnceResponseValidationOperation(
                 self.next_app, operation=operation, validator_map=self.validator_map
             )
         return self.next_app
@@ -157,7 +157,7 @@ class _Accepted:
         self.nullable = utils.is_nullable(operation.body_definition(mime_type))
 
 
-class _SpecOnceRequestValidationOperation(RequestValidationOperation):
+class SpecOnceRequestValidationOperation(RequestValidationOperation):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._consumes = MediaTypeDict([(c.lower(), None) for c in self._operation.consumes])
@@ -203,7 +203,7 @@ class _SpecOnceRequestValidationOperation(RequestValidationOperation):
 
 class _SpecOnceRequestValidationAPI(RequestValidationAPI):
     def make_operation(self, operation):
-        return _SpecOnceRequestValidationOperation(
+        return SpecOnceRequestValidationOperation(
             self.next_app,
             operation=operation,
             strict_validation=self.strict_validation,

@@ -60,7 +60,7 @@ class _BodyOnlyWhereDocumentedParameters(AsyncParameterDecorator):
         return wrapper
 
 
-class _OnceDecorator(StarletteDecorator):
+class OnceDecorator(StarletteDecorator):
     @property
     def _parameter_decorator_cls(self):
         return _BodyOnlyWhereDocumentedParameters
@@ -84,7 +84,7 @@ class _OnceDecorator(StarletteDecorator):
 class _OnceDecoratedOperation(AsyncOperation):
     @functools.cached_property
     def fn(self):
-        return _OnceDecorator(pythonic_params=self.pythonic_params, jsonifier=self.jsonifier)(self._fn)
+        return OnceDecorator(pythonic_params=self.pythonic_params, jsonifier=self.jsonifier)(self._fn)
 
 
 class _OnceDecoratedApi(AsyncApi):
