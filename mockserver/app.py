@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from image_api_contracts import SPECS_DIR
 from mockserver.apis.base import snake_case
+from mockserver.asgi import Receive, Scope, Send
 from mockserver.connexion_ext.app_options import trusting_bundled_specs, validator_map
 from mockserver.connexion_ext.fastjson import OrjsonJsonifier
 from mockserver.connexion_ext.once_decorated import OnceDecoratedApp
@@ -131,7 +132,7 @@ class MockServer:
             return await self.routes(scope, receive, send)
         await self.connexion(scope, receive, send)
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.asgi(scope, receive, send)
         scope[SHARED] = state = {}

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from urllib.parse import unquote_plus
 
 from image_api_contracts import APIS
+from mockserver.asgi import Receive, Scope, Send
 from mockserver.layers.journal import REDACTED, Exchange, is_credential
 from mockserver.layers.verdict import contract_verdict, refusal_message
 from mockserver.request_state import EXCHANGE
@@ -101,7 +102,7 @@ class AccessLogMiddleware:
         self.ctx = server.ctx
         self.logger = logging.getLogger(ACCESS_LOGGER)
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         started = time.perf_counter()

@@ -33,6 +33,8 @@ from connexion.middleware.response_validation import (
     ResponseValidationOperation,
 )
 
+from mockserver.asgi import Receive, Scope, Send
+
 logger = logging.getLogger("connexion.middleware.validation")
 
 
@@ -89,7 +91,7 @@ class SpecOnceResponseValidationOperation(ResponseValidationOperation):
     def extract_content_type(self, headers) -> tuple[str, str]:
         return _mime_and_encoding(headers, self._operation.produces)
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def wrapped_send(message) -> None:
             nonlocal send
             if message["type"] == "http.response.start":
@@ -164,7 +166,7 @@ class SpecOnceRequestValidationOperation(RequestValidationOperation):
         self._body_definition = self._operation.body_definition()
         self._accepted: dict[str, _Accepted] = {}
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Connexion's checks in Connexion's order: parameters, media type, body."""
         operation = self._operation
         uri_parser = operation._uri_parser_class(operation.parameters, self._body_definition)

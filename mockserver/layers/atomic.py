@@ -16,7 +16,7 @@ import contextlib
 
 from starlette.formparsers import MultiPartException
 
-from mockserver.asgi import buffered_receive, declared_length, held_status
+from mockserver.asgi import Receive, Scope, Send, buffered_receive, declared_length, held_status
 from mockserver.images import decode_before_locks
 from mockserver.layers.prefer import delay_before_locks
 from mockserver.layers.reply_cache import apis_written_by
@@ -31,7 +31,7 @@ class AtomicWriteMiddleware:
         self.app = app
         self.ctx = ctx  # None: the request's own (Connexion builds its middlewares without it)
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         ctx = self.ctx or scope.get(MOCK_CONTEXT)
         apis = apis_written_by(ctx, scope) if scope["type"] == "http" and ctx is not None else ()
         if not apis or ctx.settings.state_dir:  # under --state-dir the transaction does this

@@ -21,7 +21,7 @@ import math
 import re
 from urllib.parse import unquote_to_bytes
 
-from mockserver.asgi import send_response
+from mockserver.asgi import Receive, Scope, Send, send_response
 from mockserver.errors import error_response
 from mockserver.exceptions import MockError
 from mockserver.operations import routed_operation
@@ -130,7 +130,7 @@ class GateMiddleware:
     def __init__(self, app):
         self.app = app
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         routed = routed_operation(scope) if scope["type"] == "http" else None
         if routed is None:
             return await self.app(scope, receive, send)

@@ -28,6 +28,7 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
+from mockserver.asgi import Receive, Scope, Send
 from mockserver.request_state import EXCHANGE
 
 CONTROL_TOKEN_HEADER = "X-Mock-Token"
@@ -149,7 +150,7 @@ class GuardMiddleware:
         self.ctx = ctx
         self.policy = Policy(ctx.settings)
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         refused = self.policy.refusal(scope)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mockserver.asgi import send_response
+from mockserver.asgi import Receive, Scope, Send, send_response
 from mockserver.errors import ApiError, error_response
 from mockserver.operations import routed_operation
 from mockserver.request_state import MOCK_CONTEXT
@@ -14,7 +14,7 @@ class BodyLimitMiddleware:
     def __init__(self, app):
         self.app = app
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         routed = routed_operation(scope) if scope["type"] == "http" else None
         if routed is None:
             return await self.app(scope, receive, send)

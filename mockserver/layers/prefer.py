@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from mockserver.asgi import send_response
+from mockserver.asgi import Receive, Scope, Send, send_response
 from mockserver.errors import error_body
 from mockserver.operations import routed_operation
 from mockserver.request_state import MOCK_CONTEXT, shared
@@ -106,7 +106,7 @@ class PreferMiddleware:
     def __init__(self, app):
         self.app = app
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         raw = dict(scope.get("headers", [])).get(b"prefer")

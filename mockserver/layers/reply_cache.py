@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 
+from mockserver.asgi import Receive, Scope, Send
 from mockserver.operations import routed_operation
 from mockserver.request_state import MOCK_CONTEXT
 
@@ -121,7 +122,7 @@ class ReplyCacheMiddleware:
     def __init__(self, app):
         self.app = app
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         ctx = scope.get(MOCK_CONTEXT)
         cache: ReplyCache | None = getattr(ctx, "replies", None)
         if cache is None or scope["type"] != "http" or scope["method"] != "GET" or _has_prefer(scope):
@@ -162,7 +163,7 @@ class StateVersionMiddleware:
         self.app = app
         self.ctx = ctx
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         apis = apis_written_by(self.ctx, scope) if scope["type"] == "http" else ()
         if not apis:
             return await self.app(scope, receive, send)

@@ -9,7 +9,7 @@ import logging
 import os
 import sqlite3
 
-from mockserver.asgi import buffered_receive, declared_length, held_status
+from mockserver.asgi import Receive, Scope, Send, buffered_receive, declared_length, held_status
 from mockserver.errors import error_body
 from mockserver.images import decode_before_locks
 from mockserver.layers.prefer import delay_before_locks
@@ -29,7 +29,7 @@ class DurableMiddleware:
         self.lock: asyncio.Lock | None = None  # made on the serving loop; orders this process's requests
         self.worker = str(os.getpid()).encode()
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         if self.lock is None:

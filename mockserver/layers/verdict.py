@@ -16,6 +16,7 @@ from connexion.exceptions import ProblemException
 from starlette.exceptions import HTTPException
 
 from image_api_contracts import APIS
+from mockserver.asgi import Receive, Scope, Send
 from mockserver.errors import clipped
 from mockserver.operations import allowed_methods
 from mockserver.request_state import EXCHANGE
@@ -31,7 +32,7 @@ class Checkpoint:
         self.app = app
         self.stage = stage
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         exchange = scope.get(EXCHANGE)
         if exchange is not None:
             setattr(exchange, self.stage, True)
@@ -44,7 +45,7 @@ class RoutedCheckpoint:
     def __init__(self, app):
         self.app = app
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         exchange = scope.get(EXCHANGE)
         if exchange is None:
             return await self.app(scope, receive, send)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from image_api_contracts import APIS, ApiProfile
 from mockserver.apis.signing import UrlSigner
+from mockserver.asgi import Receive, Scope, Send
 from mockserver.layers.journal import open_journal
 from mockserver.layers.reply_cache import ReplyCache
 from mockserver.request_state import CURRENT_SCOPE, MOCK_CONTEXT
@@ -89,7 +90,7 @@ class ContextMiddleware:
         self.app = app
         self.ctx = ctx
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
             scope[MOCK_CONTEXT] = self.ctx
             CURRENT_SCOPE.set(scope)

@@ -7,6 +7,7 @@ import logging
 import sqlite3
 import time
 
+from mockserver.asgi import Receive, Scope, Send
 from mockserver.layers.journal.entries import SPEC_DOCUMENTS, Exchange, Recording, body_summary
 from mockserver.layers.journal.store import CREDENTIAL_HEADERS, PARSE_LIMIT_BYTES, PREVIEW_PARSE_BYTES
 from mockserver.layers.verdict import contract_verdict, refusal_message
@@ -102,7 +103,7 @@ class JournalMiddleware:
             return None
         return api
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         journal = self.ctx.journal
         if journal is None or scope["type"] != "http":
             return await self.app(scope, receive, send)
