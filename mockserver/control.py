@@ -49,7 +49,8 @@ async def index(request: Request) -> Response:
         "<tr><th>API</th><th>title</th><th>base path</th><th colspan='2'>docs</th></tr>"
         + "".join(rows)
         + "</table><p><a href='/__mock__/ui/'>Dashboard</a>: the stored images, the requests received "
-        "and their contract verdicts, live.</p><p>Mock controls: <code>POST /__mock__/reset</code>, <code>GET /__mock__/state</code>, "
+        "and their contract verdicts, live.</p>"
+        "<p>Mock controls: <code>POST /__mock__/reset</code>, <code>GET /__mock__/state</code>, "
         "<code>POST /__mock__/fixtures</code>, <code>POST /__mock__/behaviour</code>, "
         "<code>GET /__mock__/requests</code> (what the mock received, with each request's contract verdict). "
         "Headers: <code>Prefer: code=404</code>, <code>Prefer: delay=250</code>.</p></body></html>"

@@ -68,8 +68,16 @@ def _local_path(url: str | None) -> str | None:
 def gallery_item(ctx, api: str, kind: RecordKind, record: dict) -> dict:
     record_id = str(record[kind.id_field])
     shown = {k: v for k, v in record.items() if k not in INTERNAL_FIELDS}
-    item = {"api": api, "id": record_id, "record": shown, "thumbnail": None, "full": None,
-            "media_type": record.get("content_type"), "size": None, "sha256": None}
+    item = {
+        "api": api,
+        "id": record_id,
+        "record": shown,
+        "thumbnail": None,
+        "full": None,
+        "media_type": record.get("content_type"),
+        "size": None,
+        "sha256": None,
+    }
     if kind.blob_field is not None:
         key = str(record[kind.blob_field])
         blob = ctx.blobs.get(ctx.apis[api].blob_key(key))
