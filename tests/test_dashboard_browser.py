@@ -1,0 +1,180 @@
+"""The dashboard in headless Chromium (Debian's, driven by Playwright), against a live mock: requests to
+each of the five APIs, sent with each API's documented credentials, appear in the gallery and in the
+journal without a reload; the journal filters; a refused request shows its rule and reason; the
+controls force behaviour (with a banner), delete a record and reset. Assertions read the DOM;
+screenshots are kept in tests/artifacts/dashboard/ (gitignored) for a human to look at."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import image_bytes
+from test_browser import CHROMIUM, CHROMIUM_ARGS, _playwright_or_skip
+
+from mockserver.devtokens import DEV_ALBUM, auth_headers
+
+ARTIFACTS = Path(__file__).parent / "artifacts" / "dashboard"
+WAIT_MS = 10_000
+APIS = ("everydaypic", "evotor", "image-upload", "sharinpix", "tagged-images")
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory, live_mock):
+    sync_playwright = _playwright_or_skip()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 800},
+        )
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        yield page
+        context.close()
+        assert not [e for e in errors if "Content Security Policy" in e], errors
+
+
+def upload(base: str, api: str) -> None:
+    """One upload through the API, as its docs show it, with its development credentials."""
+    png = image_bytes(300, 300, color=(58, 123, 213))
+    auth = auth_headers(api)
+    if api == "everydaypic":
+        files, form = {"file": ("shoe.png", png, "image/png")}, {"fileName": "shoe.png", "name": "shoe"}
+        answer = httpx.post(f"{base}/everydaypic/v1/image", files=files, data=form)
+    elif api == "evotor":
+        files = {"datafile": ("shoe.png", png, "image/png")}
+        answer = httpx.post(f"{base}/evotor/stores/s-1/products/p-1/images", files=files, headers=auth)
+    elif api == "image-upload":
+        files = {"file": ("shoe.png", png, "image/png")}
+        answer = httpx.post(f"{base}/image-upload/UploadImage", files=files, headers=auth)
+    elif api == "sharinpix":
+        form = {
+            "cloudinary[public_id]": str(uuid.uuid4()),
+            "cloudinary[version]": "1484586860",
+            "cloudinary[width]": "295",
+            "cloudinary[height]": "171",
+            "cloudinary[format]": "jpg",
+            "cloudinary[bytes]": "10668",
+            "cloudinary[original_filename]": "shoe",
+        }
+        answer = httpx.post(f"{base}/sharinpix/api/v1/albums/{DEV_ALBUM}/images/", data=form, headers=auth)
+    else:
+        created = httpx.post(f"{base}/tagged-images/v1/images", json={"filename": "shoe.png", "size": len(png)})
+        assert created.status_code == 201, created.text
+        answer = httpx.put(created.json()["upload_url"], content=png, headers={"Content-Type": "image/png"})
+    assert answer.status_code < 300, (api, answer.status_code, answer.text)
+
+
+def rows(page, selector: str = "") -> list[dict]:
+    return page.eval_on_selector_all(
+        f"#request-rows tr.request{selector}",
+        "trs => trs.map(tr => ({api: tr.dataset.api, verdict: tr.dataset.verdict, status: tr.dataset.status,"
+        " method: tr.children[2].textContent, path: tr.children[3].textContent,"
+        " reason: (tr.querySelector('.reason') || {}).textContent || ''}))",
+    )
+
+
+def test_the_dashboard_shows_each_apis_uploads_and_verdicts_live_and_its_controls_work(page, live_mock):
+    live_mock.reset()
+    page.goto(f"{live_mock.url}/__mock__/ui/")
+    page.wait_for_selector("body[data-ready='true']")
+    page.wait_for_selector("#live.on")
+    assert page.locator("#gallery .card").count() == 0 and page.locator("#request-rows tr").count() == 0
+
+    for api in APIS:  # each appears without a reload: the gallery card's image loaded, the journal row
+        upload(live_mock.url, api)
+        page.wait_for_selector(f"#request-rows tr.request[data-api='{api}'][data-verdict='honoured']")
+        card = page.wait_for_selector(f"#gallery .card[data-api='{api}'] img")
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=card)
+    sizes = page.eval_on_selector_all(
+        "#gallery .card img", "imgs => imgs.map(i => [i.closest('.card').dataset.api, i.naturalWidth])"
+    )
+    assert sorted(map(tuple, sizes)) == [
+        ("everydaypic", 300),
+        ("evotor", 300),
+        ("image-upload", 300),
+        ("sharinpix", 295),  # sharinpix stores no bytes: its rendition has the recorded width
+        ("tagged-images", 300),
+    ], sizes
+    everydaypic = page.text_content("#gallery .card[data-api='everydaypic']")
+    assert "image/png" in everydaypic and "sha256" in everydaypic
+    page.screenshot(path=str(ARTIFACTS / "uploads-1280x800.png"))
+
+    # A request the spec refuses: its row names the rule and the reason.
+    refused = httpx.get(f"{live_mock.url}/tagged-images/v1/images?page=first")
+    assert refused.status_code == 400
+    broken = page.wait_for_selector("#request-rows tr.request[data-verdict='broken']")
+    assert "ALL-03" in broken.text_content() and "'first' is not of type 'integer'" in broken.text_content()
+    assert page.eval_on_selector(
+        "tr.request[data-verdict='broken'] .verdict", "e => getComputedStyle(e).color"
+    ) != page.eval_on_selector("tr.request[data-verdict='honoured'] .verdict", "e => getComputedStyle(e).color")
+
+    # Filters: by verdict, by API, by status class.
+    page.select_option("#filter-verdict", "broken")
+    page.wait_for_function("() => document.querySelectorAll('#request-rows tr.request').length === 1")
+    assert [r["verdict"] for r in rows(page)] == ["broken"]
+    page.select_option("#filter-verdict", "")
+    page.select_option("#filter-api", "evotor")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#request-rows tr.request')].every(r => r.dataset.api === 'evotor')"
+    )
+    assert [r["method"] for r in rows(page)] == ["POST"]
+    page.select_option("#filter-api", "")
+    page.fill("#filter-status", "4xx")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#request-rows tr.request')].every(r => r.dataset.status[0] === '4')"
+    )
+    assert [r["status"] for r in rows(page)] == ["400"]
+    page.fill("#filter-status", "")
+    page.wait_for_function("() => document.querySelectorAll('#request-rows tr.request').length > 5")
+
+    # Keyboard: a row opens with Enter; its headers are redacted; copy-as-curl shows the command.
+    page.focus("#request-rows tr.request[data-api='evotor']")
+    page.keyboard.press("Enter")
+    details = page.wait_for_selector("#request-rows tr.details")
+    assert "x-authorization: [redacted]" in details.text_content()
+    page.click("#request-rows tr.details .copy-curl")
+    curl = page.text_content("#request-rows tr.details pre.curl")
+    assert curl.startswith("curl -X POST ") and "-F 'datafile=@shoe.png;type=image/png'" in curl
+
+    # The gallery: filter by API, full size on click with the record.
+    page.select_option("#gallery-api", "image-upload")
+    page.wait_for_function("() => document.querySelectorAll('#gallery .card').length === 1")
+    page.click("#gallery .card[data-api='image-upload'] .thumb")
+    page.wait_for_selector("#viewer[open]")
+    assert '"originalFileName": "shoe.png"' in page.text_content("#viewer-record")
+    page.wait_for_function("() => document.getElementById('viewer-image').naturalWidth === 300")
+    page.screenshot(path=str(ARTIFACTS / "viewer.png"))
+    page.keyboard.press("Escape")
+    page.select_option("#gallery-api", "")
+
+    # Forced behaviour shows a banner until it is stopped.
+    page.fill("#force-latency", "1")
+    page.click("#apply-behaviour")
+    page.wait_for_selector("#banner:not([hidden])")
+    assert "waits 1 ms" in page.text_content("#banner")
+    assert live_mock.behaviour()["latency_ms"] == 1
+    page.click("#clear-behaviour")
+    page.wait_for_selector("#banner", state="hidden")
+
+    # Delete one record, then reset everything.
+    page.click("#gallery .card[data-api='everydaypic'] button.danger")
+    page.wait_for_selector("#gallery .card[data-api='everydaypic']", state="detached")
+    assert live_mock.state()["apis"]["everydaypic"]["images"] == []
+    page.set_viewport_size({"width": 420, "height": 800})  # a narrow window: nothing wider than it
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.screenshot(path=str(ARTIFACTS / "narrow-420.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.click("#reset")
+    page.wait_for_function("() => document.querySelectorAll('#gallery .card').length === 0")
+    page.wait_for_function("() => document.querySelectorAll('#request-rows tr').length === 0")
+    assert all(not records.get("images") for records in live_mock.state()["apis"].values() if "images" in records)
