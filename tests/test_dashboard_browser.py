@@ -68,7 +68,8 @@ def upload(base: str, api: str) -> None:
         }
         answer = httpx.post(f"{base}/sharinpix/api/v1/albums/{DEV_ALBUM}/images/", data=form, headers=auth)
     else:
-        created = httpx.post(f"{base}/tagged-images/v1/images", json={"filename": "shoe.png", "size": len(png)})
+        record = {"filename": "shoe.png", "size": len(png)}
+        created = httpx.post(f"{base}/tagged-images/v1/images", json=record)
         assert created.status_code == 201, created.text
         answer = httpx.put(created.json()["upload_url"], content=png, headers={"Content-Type": "image/png"})
     assert answer.status_code < 300, (api, answer.status_code, answer.text)
@@ -81,6 +82,12 @@ def rows(page, selector: str = "") -> list[dict]:
         " method: tr.children[2].textContent, path: tr.children[3].textContent,"
         " reason: (tr.querySelector('.reason') || {}).textContent || ''}))",
     )
+
+
+def every_row(page, condition: str) -> None:
+    """Wait until every journal row shown meets ``condition`` (JavaScript over the row ``r``)."""
+    rows_shown = "[...document.querySelectorAll('#request-rows tr.request')]"
+    page.wait_for_function(f"() => {rows_shown}.every(r => {condition})")
 
 
 def test_the_dashboard_shows_each_apis_uploads_and_verdicts_live_and_its_controls_work(page, live_mock):
@@ -105,6 +112,9 @@ def test_the_dashboard_shows_each_apis_uploads_and_verdicts_live_and_its_control
         ("sharinpix", 295),  # sharinpix stores no bytes: its rendition has the recorded width
         ("tagged-images", 300),
     ], sizes
+    # The page's own image loads are not requests to the APIs: the journal holds only the uploads.
+    shown = sorted((r["api"], r["method"]) for r in rows(page))
+    assert shown == sorted([*((api, "POST") for api in APIS), ("tagged-images", "PUT")]), rows(page)
     everydaypic = page.text_content("#gallery .card[data-api='everydaypic']")
     assert "image/png" in everydaypic and "sha256" in everydaypic
     page.screenshot(path=str(ARTIFACTS / "uploads-1280x800.png"))
@@ -114,9 +124,9 @@ def test_the_dashboard_shows_each_apis_uploads_and_verdicts_live_and_its_control
     assert refused.status_code == 400
     broken = page.wait_for_selector("#request-rows tr.request[data-verdict='broken']")
     assert "ALL-03" in broken.text_content() and "'first' is not of type 'integer'" in broken.text_content()
-    assert page.eval_on_selector(
-        "tr.request[data-verdict='broken'] .verdict", "e => getComputedStyle(e).color"
-    ) != page.eval_on_selector("tr.request[data-verdict='honoured'] .verdict", "e => getComputedStyle(e).color")
+    colour = "e => getComputedStyle(e).color"
+    broken_colour = page.eval_on_selector("tr.request[data-verdict='broken'] .verdict", colour)
+    assert broken_colour != page.eval_on_selector("tr.request[data-verdict='honoured'] .verdict", colour)
 
     # Filters: by verdict, by API, by status class.
     page.select_option("#filter-verdict", "broken")
@@ -124,15 +134,11 @@ def test_the_dashboard_shows_each_apis_uploads_and_verdicts_live_and_its_control
     assert [r["verdict"] for r in rows(page)] == ["broken"]
     page.select_option("#filter-verdict", "")
     page.select_option("#filter-api", "evotor")
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('#request-rows tr.request')].every(r => r.dataset.api === 'evotor')"
-    )
+    every_row(page, "r.dataset.api === 'evotor'")
     assert [r["method"] for r in rows(page)] == ["POST"]
     page.select_option("#filter-api", "")
     page.fill("#filter-status", "4xx")
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('#request-rows tr.request')].every(r => r.dataset.status[0] === '4')"
-    )
+    every_row(page, "r.dataset.status[0] === '4'")
     assert [r["status"] for r in rows(page)] == ["400"]
     page.fill("#filter-status", "")
     page.wait_for_function("() => document.querySelectorAll('#request-rows tr.request').length > 5")
@@ -177,4 +183,4 @@ def test_the_dashboard_shows_each_apis_uploads_and_verdicts_live_and_its_control
     page.click("#reset")
     page.wait_for_function("() => document.querySelectorAll('#gallery .card').length === 0")
     page.wait_for_function("() => document.querySelectorAll('#request-rows tr').length === 0")
-    assert all(not records.get("images") for records in live_mock.state()["apis"].values() if "images" in records)
+    assert not any(records.get("images") for records in live_mock.state()["apis"].values())

@@ -54,15 +54,17 @@ KINDS = {
 
 
 def image_path(api: str, key: str) -> str:
-    return f"/__mock__/ui/api/images/{api}/{quote(key, safe='')}"
+    return f"/__mock__/ui/api/images/{api}/{quote(key, safe='/')}"
 
 
-def _local_path(url: str | None) -> str | None:
-    """A file URL the API handed out, as a path on this mock (the page is same-origin)."""
+def _rendition_path(api: str, url: str | None) -> str | None:
+    """A rendition URL the API handed out (``/__mock__/files/<api>/<key>``), as the dashboard's image
+    path for the same key: the page's own image loads stay out of the request journal."""
     if not isinstance(url, str) or not url:
         return None
-    parts = urlsplit(url)
-    return parts.path + (f"?{parts.query}" if parts.query else "")
+    prefix = f"/__mock__/files/{api}/"
+    path = urlsplit(url).path
+    return image_path(api, path[len(prefix) :]) if path.startswith(prefix) else None
 
 
 def gallery_item(ctx, api: str, kind: RecordKind, record: dict) -> dict:
@@ -88,8 +90,8 @@ def gallery_item(ctx, api: str, kind: RecordKind, record: dict) -> dict:
             item["sha256"] = hashlib.sha256(blob.data).hexdigest()
     else:  # sharinpix: the renditions it serves
         thumbnails = record.get("thumbnails") or {}
-        item["thumbnail"] = _local_path(thumbnails.get("large") or thumbnails.get("mini"))
-        item["full"] = _local_path(thumbnails.get("full") or thumbnails.get("original"))
+        item["thumbnail"] = _rendition_path(api, thumbnails.get("large") or thumbnails.get("mini"))
+        item["full"] = _rendition_path(api, thumbnails.get("full") or thumbnails.get("original"))
         item["media_type"] = f"image/{record.get('format') or 'unknown'}"
         size = record.get("size")
         item["size"] = int(size) if isinstance(size, str | int) and str(size).isdigit() else None

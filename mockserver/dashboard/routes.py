@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from ..errors import ApiError
 from ..guard import origin_of
-from .gallery import delete_record, gallery
+from .gallery import KINDS, delete_record, gallery
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -74,10 +74,19 @@ async def records(request: Request) -> Response:
 
 
 async def image(request: Request) -> Response:
-    """A stored file's bytes, as its API serves them."""
+    """A stored file's bytes, as its API serves them; for an API that stores no bytes (sharinpix), the
+    rendition its file URL serves. Served here rather than at the file URL, so looking is not a request
+    in the journal (nor needs the URL's signature: the page is the mock's own)."""
     ctx = request.scope["mockserver"]
-    api = ctx.apis.get(request.path_params["api"])
-    blob = ctx.blobs.get(api.blob_key(request.path_params["key"])) if api is not None else None
+    name, key = request.path_params["api"], request.path_params["key"]
+    handler, kind = ctx.apis.get(name), KINDS.get(name)
+    if handler is None or kind is None:
+        raise ApiError(404, "no such API")
+    if kind.blob_field is None:
+        served = await handler.serve_file(key, request)
+        served.headers.update(SECURITY_HEADERS)
+        return served
+    blob = ctx.blobs.get(handler.blob_key(key))
     if blob is None:
         raise ApiError(404, "no such stored file")
     return _answer(blob.data, blob.content_type)
