@@ -12,8 +12,9 @@ What it keeps true:
   missed; without either, the feed starts with the next request.
 - **It never holds up the mock's shutdown.** uvicorn's graceful stop waits for open responses, and a feed
   never ends by itself: the first feed chains a handler before uvicorn's own for SIGINT and SIGTERM that
-  ends every feed at once. A feed also ends after ``FEED_SECONDS`` (the client reconnects), so even a
-  server that never signals waits at most that long.
+  ends every feed at once (a server run in a thread, ``mockserver.background``, ends them itself). A feed
+  also ends after ``FEED_SECONDS`` (the client reconnects), so a server that is told neither waits at
+  most that long.
 - Under ``--workers``, other processes' entries reach the feed through the shared store, read every
   ``POLL_SECONDS``.
 """
@@ -46,10 +47,15 @@ class FeedHub:
     def __init__(self, journal):
         self.journal = journal
         self.waiters: set[asyncio.Event] = set()
+        self.closed = False  # the server is stopping: open feeds end, new ones end at once
 
     def wake(self) -> None:
         for waiter in self.waiters:
             waiter.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self.wake()
 
     def subscribe(self) -> asyncio.Event:
         waiter = asyncio.Event()
@@ -65,7 +71,6 @@ class FeedHub:
 
 
 _HUBS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_closing = threading.Event()  # set by SIGINT/SIGTERM: every feed ends
 _chained_signals: set[int] = set()
 
 
@@ -76,11 +81,18 @@ def hub_of(journal) -> FeedHub:
     return hub
 
 
+def close_feeds(journal) -> None:
+    """End the feeds of one journal within ``POLL_SECONDS``: its server is stopping. Called from another
+    thread (``mockserver.background`` stops servers that run in a thread, where no signal tells the
+    feeds), so it only raises the flag each feed reads when its wait times out."""
+    if journal is not None:
+        hub_of(journal).closed = True
+
+
 def close_all_feeds() -> None:
-    """End every open feed (the server is stopping)."""
-    _closing.set()
+    """End every open feed of this process (SIGINT or SIGTERM: the process is stopping)."""
     for hub in list(_HUBS.values()):
-        hub.wake()
+        hub.close()
 
 
 def _end_feeds_on_exit_signals() -> None:
@@ -129,7 +141,7 @@ async def request_events(journal, keep, last_id: int):
     try:
         yield f"retry: {RETRY_MS}\n\n".encode()
         started = quiet_since = time.monotonic()
-        while not _closing.is_set() and time.monotonic() - started < FEED_SECONDS:
+        while not hub.closed and time.monotonic() - started < FEED_SECONDS:
             waiter.clear()
             fresh = _entries_after(journal, last_id)
             if fresh:
