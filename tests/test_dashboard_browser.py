@@ -127,6 +127,7 @@ def test_the_dashboard_shows_each_apis_uploads_and_verdicts_live_and_its_control
     colour = "e => getComputedStyle(e).color"
     broken_colour = page.eval_on_selector("tr.request[data-verdict='broken'] .verdict", colour)
     assert broken_colour != page.eval_on_selector("tr.request[data-verdict='honoured'] .verdict", colour)
+    page.screenshot(path=str(ARTIFACTS / "refusal.png"))
 
     # Filters: by verdict, by API, by status class.
     page.select_option("#filter-verdict", "broken")
@@ -151,6 +152,7 @@ def test_the_dashboard_shows_each_apis_uploads_and_verdicts_live_and_its_control
     page.click("#request-rows tr.details .copy-curl")
     curl = page.text_content("#request-rows tr.details pre.curl")
     assert curl.startswith("curl -X POST ") and "-F 'datafile=@shoe.png;type=image/png'" in curl
+    page.screenshot(path=str(ARTIFACTS / "request-details.png"))
 
     # The gallery: filter by API, full size on click with the record.
     page.select_option("#gallery-api", "image-upload")
