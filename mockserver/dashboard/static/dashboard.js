@@ -110,9 +110,9 @@ async function deleteRecord(item) {
 }
 
 let galleryTimer = null;
-function galleryLater() {  // a burst of writes reloads the gallery once
-  clearTimeout(galleryTimer);
-  galleryTimer = setTimeout(loadGallery, 150);
+function galleryLater() {  // 150 ms after a write; the writes meanwhile ride along
+  if (galleryTimer) return;
+  galleryTimer = setTimeout(() => { galleryTimer = null; loadGallery(); }, 150);
 }
 
 // -- the journal ---------------------------------------------------------------------------------------
