@@ -292,7 +292,10 @@ class DurableState:
             name = path.split("/")[3]
             return (name,) if name in self.ctx.apis else ()
         if path == "/" or path.startswith("/__mock__/"):
-            return ()
+            from .dashboard.routes import api_deleted_from  # the dashboard's delete control
+
+            name = api_deleted_from(path)
+            return (name,) if name in self.ctx.apis else ()
         name = self.ctx.api_for_path(path)
         return (name,) if name else ()
 

@@ -6,6 +6,7 @@ screenshots are kept in tests/artifacts/dashboard/ (gitignored) for a human to l
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
@@ -159,7 +160,8 @@ def test_the_dashboard_shows_each_apis_uploads_and_verdicts_live_and_its_control
     page.wait_for_function("() => document.querySelectorAll('#gallery .card').length === 1")
     page.click("#gallery .card[data-api='image-upload'] .thumb")
     page.wait_for_selector("#viewer[open]")
-    assert '"originalFileName": "shoe.png"' in page.text_content("#viewer-record")
+    record = json.loads(page.text_content("#viewer-record"))  # as the API answers it: with its file URL
+    assert record["originalFileName"] == "shoe.png" and "/__mock__/files/image-upload/" in record["mediaLink"]
     page.wait_for_function("() => document.getElementById('viewer-image').naturalWidth === 300")
     page.screenshot(path=str(ARTIFACTS / "viewer.png"))
     page.keyboard.press("Escape")

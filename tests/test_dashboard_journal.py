@@ -219,3 +219,15 @@ def test_a_mock_served_from_a_thread_stops_promptly_with_a_feed_open():
     started = time.monotonic()
     mock.stop()
     assert time.monotonic() - started < 3
+
+
+def test_a_dashboard_delete_under_a_state_dir_is_committed_for_every_process(make_client, tmp_path):
+    one, two = make_client(state_dir=tmp_path), make_client(state_dir=tmp_path)
+    form, files = {"fileName": "a.png", "name": "a"}, {"file": ("a.png", _png(), "image/png")}
+    ids = [one.post("/everydaypic/v1/image", files=files, data=form).json()[0]["id"] for _ in range(2)]
+    assert two.get("/__mock__/ui/api/records").json()["apis"]["everydaypic"]["count"] == 2
+    assert one.delete(f"/__mock__/ui/api/records/everydaypic/{ids[0]}").status_code == 204
+    for client in (two, make_client(state_dir=tmp_path)):  # another process, and one opened afterwards
+        items = client.get("/__mock__/ui/api/records").json()["apis"]["everydaypic"]["items"]
+        assert [item["id"] for item in items] == [ids[1]]
+        assert client.get(f"/__mock__/ui/api/images/everydaypic/{ids[0]}").status_code == 404

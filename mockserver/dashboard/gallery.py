@@ -10,6 +10,7 @@ take, so every index the API keeps is rebuilt consistently and replies kept from
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
@@ -24,6 +25,7 @@ class RecordKind:
     id_field: str
     blob_field: str | None  # the field naming the record's stored file; None: no bytes are stored
     grouped_by: str | None = None  # sharinpix: {"albums": {album: [records]}}
+    served: Callable | None = None  # (handler, record id) -> the record as the API's answers show it
 
     def records(self, state: dict) -> list[dict]:
         if self.grouped_by:
@@ -44,12 +46,28 @@ class RecordKind:
         return {**state, "images": kept} if len(kept) != len(images) else None
 
 
+def _evotor_served(handler, record_id):
+    record = handler.images.get(record_id)
+    return record.public(handler.file_url(record.id)) if record is not None else None
+
+
+def _image_upload_served(handler, record_id):
+    record = handler.images.get(record_id)
+    return handler.public(record) if record is not None else None
+
+
+def _tagged_images_served(handler, record_id):
+    image = handler.images.get(int(record_id))
+    return handler._public(image) if image is not None else None  # the body of GET /v1/images/{id}
+
+
+# everydaypic's and sharinpix's stored records are their answers already (less INTERNAL_FIELDS).
 KINDS = {
     "everydaypic": RecordKind("id", "id"),
-    "evotor": RecordKind("id", "id"),
-    "image-upload": RecordKind("fileName", "fileName"),
+    "evotor": RecordKind("id", "id", served=_evotor_served),
+    "image-upload": RecordKind("fileName", "fileName", served=_image_upload_served),
     "sharinpix": RecordKind("id", None, grouped_by="albums"),
-    "tagged-images": RecordKind("id", "id"),
+    "tagged-images": RecordKind("id", "id", served=_tagged_images_served),
 }
 
 
@@ -69,7 +87,8 @@ def _rendition_path(api: str, url: str | None) -> str | None:
 
 def gallery_item(ctx, api: str, kind: RecordKind, record: dict) -> dict:
     record_id = str(record[kind.id_field])
-    shown = {k: v for k, v in record.items() if k not in INTERNAL_FIELDS}
+    served = kind.served(ctx.apis[api], record[kind.id_field]) if kind.served is not None else None
+    shown = served or {k: v for k, v in record.items() if k not in INTERNAL_FIELDS}
     item = {
         "api": api,
         "id": record_id,

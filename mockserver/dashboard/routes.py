@@ -111,6 +111,16 @@ def _same_origin_only(request: Request, ctx) -> None:
         raise ApiError(403, f"the dashboard's controls answer only the dashboard's own origin, not {origin}")
 
 
+RECORDS_PATH = "/__mock__/ui/api/records/"
+
+
+def api_deleted_from(path: str) -> str | None:
+    """The API whose records a dashboard DELETE changes (``--state-dir`` commits it like an API's own)."""
+    if not path.startswith(RECORDS_PATH):
+        return None
+    return path[len(RECORDS_PATH) :].split("/", 1)[0] or None
+
+
 def dashboard_routes() -> list[Route]:
     return [
         Route("/__mock__/ui", page, methods=["GET"]),
@@ -118,5 +128,5 @@ def dashboard_routes() -> list[Route]:
         Route("/__mock__/ui/static/{name}", asset, methods=["GET"]),
         Route("/__mock__/ui/api/records", records, methods=["GET"]),
         Route("/__mock__/ui/api/images/{api}/{key:path}", image, methods=["GET"]),
-        Route("/__mock__/ui/api/records/{api}/{record_id:path}", delete, methods=["DELETE"]),
+        Route(RECORDS_PATH + "{api}/{record_id:path}", delete, methods=["DELETE"]),
     ]
