@@ -134,11 +134,19 @@ class SqliteJournal:
         rows = self.db.execute("SELECT id, json FROM journal ORDER BY id DESC LIMIT ?", (self.size,))
         return [{**orjson.loads(raw), "id": row_id} for row_id, raw in reversed(rows.fetchall())]
 
-    def newest_first(self, before: int | None = None):
-        """Entries from the newest back, only those with an id below ``before``."""
+    def newest_first(self, before: int | None = None, chunk: int = 100):
+        """Entries from the newest back, only those with an id below ``before``, read ``chunk`` rows at a
+        time: a reader that stops early (a page, the feed's check for new entries) reads little."""
         query = "SELECT id, json FROM journal WHERE id < ? ORDER BY id DESC LIMIT ?"
-        for row_id, raw in self.db.execute(query, (before or 2**62, self.size)).fetchall():
-            yield {**orjson.loads(raw), "id": row_id}
+        left, before = self.size, before or 2**62
+        while left > 0:
+            rows = self.db.execute(query, (before, min(chunk, left))).fetchall()
+            for row_id, raw in rows:
+                yield {**orjson.loads(raw), "id": row_id}
+            if len(rows) < min(chunk, left):
+                return
+            left -= len(rows)
+            before = rows[-1][0]
 
     def clear(self) -> None:
         self.db.execute("DELETE FROM journal")

@@ -197,6 +197,7 @@ def test_the_mock_stops_promptly_with_a_feed_open(tmp_path, stop):
         server.kill() if server.proc.poll() is None else None
     assert stopped_in < 3, f"the mock took {stopped_in:.1f} s to stop: {server.output()}"
     assert ended.wait(5)
+    assert f"{server.url}/__mock__/ui/" in server.output()  # the dashboard's address, printed at start-up
 
 
 def test_a_mock_served_from_a_thread_stops_promptly_with_a_feed_open():
@@ -231,3 +232,16 @@ def test_a_dashboard_delete_under_a_state_dir_is_committed_for_every_process(mak
         items = client.get("/__mock__/ui/api/records").json()["apis"]["everydaypic"]["items"]
         assert [item["id"] for item in items] == [ids[1]]
         assert client.get(f"/__mock__/ui/api/images/everydaypic/{ids[0]}").status_code == 404
+
+
+def test_the_shared_journal_is_read_newest_first_in_chunks_up_to_its_size(tmp_path):
+    import orjson
+
+    from mockserver.journal import SqliteJournal
+
+    journal = SqliteJournal(8, tmp_path)
+    for n in range(10):  # two more than it keeps: trimming is occasional, reading is bounded
+        journal.db.execute("INSERT INTO journal (json) VALUES (?)", (orjson.dumps({"n": n}),))
+    assert [e["id"] for e in journal.newest_first(chunk=3)] == [10, 9, 8, 7, 6, 5, 4, 3]
+    assert [e["n"] for e in journal.newest_first(before=5, chunk=3)] == [3, 2, 1, 0]
+    assert [e["id"] for e in journal.newest_first(chunk=3)] == [e["id"] for e in reversed(journal.entries())]
