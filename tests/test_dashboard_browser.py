@@ -6,14 +6,17 @@ screenshots are kept in tests/artifacts/dashboard/ (gitignored) for a human to l
 
 from __future__ import annotations
 
+import functools
 import json
+import threading
 import uuid
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 from conftest import image_bytes
-from test_browser import CHROMIUM, CHROMIUM_ARGS, _playwright_or_skip
+from test_browser import CHROMIUM, CHROMIUM_ARGS, _playwright_or_skip, _QuietHandler
 
 from mockserver.devtokens import DEV_ALBUM, auth_headers
 
@@ -42,6 +45,17 @@ def page(tmp_path_factory, live_mock):
         yield page
         context.close()
         assert not [e for e in errors if "Content Security Policy" in e], errors
+
+
+@pytest.fixture(scope="module")
+def other_site(tmp_path_factory):
+    """A static server on another port, named as a dev server is: ``(directory, "http://localhost:N")``."""
+    directory = tmp_path_factory.mktemp("other-site")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(directory)))
+    threading.Thread(target=server.serve_forever, name="other-site", daemon=True).start()
+    yield directory, f"http://localhost:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
 
 
 def upload(base: str, api: str) -> None:
@@ -188,3 +202,51 @@ def test_the_dashboard_shows_each_apis_uploads_and_verdicts_live_and_its_control
     page.wait_for_function("() => document.querySelectorAll('#gallery .card').length === 0")
     page.wait_for_function("() => document.querySelectorAll('#request-rows tr').length === 0")
     assert not any(records.get("images") for records in live_mock.state()["apis"].values())
+    page.click("#fixtures")  # the packaged seed records, with their images
+    page.wait_for_function("() => document.querySelectorAll('#gallery .card img').length >= 5")
+    assert "fixtures loaded" in page.text_content("#message")
+
+
+OTHER_ORIGIN_PAGE = """<!doctype html><meta charset="utf-8"><title>another dev server</title>
+<script type="module">
+try {
+  const response = await fetch(TARGET, {method: "DELETE", credentials: "include"});
+  window.results = {status: response.status, body: await response.text()};
+} catch (error) {
+  window.results = {error: String(error)};
+}
+</script>"""
+
+
+def test_a_page_on_another_allowed_origin_cannot_drive_the_dashboards_delete(page, live_mock, other_site):
+    """A loopback origin (a dev server on another port) may use the APIs and the mock's controls; the
+    dashboard's own control answers only the dashboard."""
+    live_mock.reset()
+    upload(live_mock.url, "everydaypic")
+    [record] = live_mock.state()["apis"]["everydaypic"]["images"]
+    target = f"{live_mock.url}/__mock__/ui/api/records/everydaypic/{record['id']}"
+    directory, site_origin = other_site
+    (directory / "other.html").write_text(OTHER_ORIGIN_PAGE.replace("TARGET", repr(target)), encoding="utf-8")
+    page.goto(f"{site_origin}/other.html")
+    page.wait_for_function("() => window.results !== undefined")
+    results = page.evaluate("window.results")
+    assert results.get("status") == 403 and "dashboard's own origin" in results["body"], results
+    assert len(live_mock.state()["apis"]["everydaypic"]["images"]) == 1
+
+
+def test_with_a_control_token_the_dashboard_works_from_its_url_fragment(page):
+    from conftest import LiveServer
+
+    guarded = LiveServer(control_token="dashboard-token")
+    try:
+        upload(guarded.url, "everydaypic")
+        page.goto(f"{guarded.url}/__mock__/ui/#token=dashboard-token")
+        page.wait_for_selector("body[data-ready='true']")
+        page.wait_for_selector("#live.on")
+        page.wait_for_selector("#gallery .card[data-api='everydaypic'] img")
+        assert "token" not in page.url  # the fragment is taken out of the address bar
+        upload(guarded.url, "everydaypic")
+        page.wait_for_function("() => document.querySelectorAll('#request-rows tr.request').length === 2")
+    finally:
+        page.goto("about:blank")  # the feed closes before the server stops
+        guarded.stop()
