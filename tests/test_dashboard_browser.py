@@ -1,7 +1,9 @@
 """The dashboard in headless Chromium (Debian's, driven by Playwright), against a live mock: requests to
 each of the five APIs, sent with each API's documented credentials, appear in the gallery and in the
 journal without a reload; the journal filters; a refused request shows its rule and reason; the
-controls force behaviour (with a banner), delete a record and reset. Assertions read the DOM;
+controls force behaviour (with a banner), delete a record, reset and load fixtures. A page of another
+(allowed) origin cannot drive the dashboard's delete; with a control token the page works from its
+``#token=`` fragment. No page breaks its Content-Security-Policy. Assertions read the DOM;
 screenshots are kept in tests/artifacts/dashboard/ (gitignored) for a human to look at."""
 
 from __future__ import annotations
