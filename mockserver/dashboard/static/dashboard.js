@@ -96,7 +96,7 @@ function openViewer(item) {
   image.hidden = !item.full;
   if (item.full) { image.src = item.full; image.alt = `${item.api} image ${item.id}, full size`; }
   const facts = [["media type", item.media_type], ["size", item.size == null ? "unknown" : `${item.size} bytes`],
-                 ["SHA-256", item.sha256 || "no stored bytes"], ["served at", item.full || "nothing"]];
+                 ["SHA-256", item.sha256 || "no stored bytes"], ["bytes read from", item.full || "nothing"]];
   $("viewer-facts").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", {text: k}), el("dd", {text: v})]));
   $("viewer-record").textContent = JSON.stringify(item.record, null, 2);
   $("viewer").showModal();
