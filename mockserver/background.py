@@ -115,6 +115,9 @@ class BackgroundMock:
         if self._transport is not None:
             self._transport.shutdown()
         if self._server is not None:
+            from mockserver.dashboard.feed import close_feeds  # an open dashboard would hold up the stop
+
+            close_feeds(getattr(getattr(self.app, "ctx", None), "journal", None))
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)

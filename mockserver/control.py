@@ -14,6 +14,9 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from image_api_contracts import FIXTURES_DIR
+from mockserver.dashboard.feed import feed
+from mockserver.dashboard.paging import BadPage, journal_page, page_request
+from mockserver.dashboard.routes import dashboard_routes
 from mockserver.errors import ApiError, error_body, logger
 from mockserver.layers.journal import BadFilter, matcher
 from mockserver.layers.prefer import MAX_DELAY_MS, Behaviour
@@ -46,7 +49,9 @@ async def index(request: Request) -> Response:
         "<h1>image-api-contracts mock server</h1><table border='1' cellpadding='6'>"
         "<tr><th>API</th><th>title</th><th>base path</th><th colspan='2'>docs</th></tr>"
         + "".join(rows)
-        + "</table><p>Mock controls: <code>POST /__mock__/reset</code>, <code>GET /__mock__/state</code>, "
+        + "</table><p><a href='/__mock__/ui/'>Dashboard</a>: the stored images, the requests received "
+        "and their contract verdicts, live.</p>"
+        "<p>Mock controls: <code>POST /__mock__/reset</code>, <code>GET /__mock__/state</code>, "
         "<code>POST /__mock__/fixtures</code>, <code>POST /__mock__/behaviour</code>, "
         "<code>GET /__mock__/requests</code> (what the mock received, with each request's contract verdict). "
         "Headers: <code>Prefer: code=404</code>, <code>Prefer: delay=250</code>.</p></body></html>"
@@ -69,7 +74,8 @@ async def state(request: Request) -> Response:
 
 async def requests(request: Request) -> Response:
     """The request journal: ``GET`` (filters ``api``, ``operation``, ``method``, ``path`` with ``*``,
-    ``status`` as ``201`` or ``4xx``, ``since`` an entry id or ISO time, ``verdict``), ``DELETE`` clears."""
+    ``status`` as ``201`` or ``4xx``, ``since`` an entry id or ISO time, ``verdict``; pages with
+    ``limit`` and ``cursor``, mockserver.dashboard.paging), ``DELETE`` clears."""
     journal = _ctx(request).journal
     if journal is None:
         raise ApiError(404, "the request journal is off (mockserver --journal-size 0)")
@@ -79,12 +85,18 @@ async def requests(request: Request) -> Response:
         except sqlite3.Error as exc:  # under --state-dir, a full disk: an answer that says so, not a 500
             raise ApiError(503, f"the journal could not be cleared: {exc}") from exc
         return Response(status_code=204)
+    params = dict(request.query_params)
     try:
-        keep = matcher(dict(request.query_params))
-    except BadFilter as exc:
+        limit, cursor = page_request(params)
+        keep = matcher(params)
+    except (BadFilter, BadPage) as exc:
         raise ApiError(400, str(exc)) from exc
-    entries = [entry for entry in journal.entries() if keep(entry)]
-    return Response(orjson.dumps({"journal_size": journal.size, "requests": entries}), media_type=JSON)
+    if limit is None:
+        entries = [entry for entry in journal.entries() if keep(entry)]
+        return Response(orjson.dumps({"journal_size": journal.size, "requests": entries}), media_type=JSON)
+    entries, next_cursor = journal_page(journal, keep, limit, cursor)
+    body = {"journal_size": journal.size, "requests": entries, "next_cursor": next_cursor}
+    return Response(orjson.dumps(body), media_type=JSON)
 
 
 async def fixtures(request: Request) -> Response:
@@ -185,6 +197,8 @@ def mock_routes() -> Starlette:
             Route("/__mock__/state", state, methods=["GET"]),
             Route("/__mock__/fixtures", fixtures, methods=["POST"]),
             Route("/__mock__/requests", requests, methods=["GET", "DELETE"]),
+            Route("/__mock__/requests/feed", feed, methods=["GET"]),
+            *dashboard_routes(),
             Route("/__mock__/behaviour", behaviour, methods=["GET", "POST", "DELETE"]),
             Route("/__mock__/files/{api}/{key:path}", file_route, methods=["GET", "HEAD", "PUT"]),
         ],

@@ -159,3 +159,4 @@ def announce(settings, host: str, port: int, seconds: float) -> None:
     logger.info("mockserver: ready in %.2fs at %s/ (Swagger UI of each API below)", seconds, base)
     for name in settings.apis:
         logger.info("  %-14s %s%s/ui/", name, base, APIS[name].base_path(settings.prefixed))
+    logger.info("  %-14s %s/__mock__/ui/", "dashboard", base)

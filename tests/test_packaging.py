@@ -24,6 +24,8 @@ def test_wheel_ships_specs_fixtures_and_rules(tmp_path):
         assert f"image_api_contracts/_fixtures/seed/{api}.json" in names
     assert "image_api_contracts/_fixtures/images/evotor-product-300.png" in names
     assert "conformance/rules.yaml" in names
+    for asset in ("index.html", "dashboard.css", "dashboard.js", "favicon.svg"):  # the dashboard, offline
+        assert f"mockserver/dashboard/static/{asset}" in names
     assert "conformance/checks/pytest.ini" in names
     (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
     text = zipfile.ZipFile(wheel).read(entry_points).decode()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 import typing as t
+from dataclasses import dataclass
 
 from starlette.datastructures import URL
 from starlette.responses import Response
@@ -48,6 +49,34 @@ def record_fields(record) -> dict:
     return {key: list(value) if isinstance(value, list) else value for key, value in vars(record).items()}
 
 
+@dataclass(frozen=True)
+class StoredRecords:
+    """How an API's ``dump()`` holds its records: what the dashboard's gallery lists and deletes through
+    ``dump``/``restore`` (mockserver.dashboard), so that every index the API keeps is rebuilt consistently."""
+
+    id_field: str
+    blob_field: str | None  # the field naming the record's stored file; None: no bytes are stored
+    grouped_by: str | None = None  # sharinpix: {"albums": {album: [records]}}
+
+    def records(self, state: dict) -> list[dict]:
+        if self.grouped_by:
+            return [r for group in state.get(self.grouped_by, {}).values() for r in group]
+        return list(state.get("images", []))
+
+    def without(self, state: dict, record_id: str) -> dict | None:
+        """The state with that record gone; None when no record has that id."""
+        if self.grouped_by:
+            groups = state.get(self.grouped_by, {})
+            for name, group in groups.items():
+                kept = [r for r in group if str(r[self.id_field]) != record_id]
+                if len(kept) != len(group):
+                    return {**state, self.grouped_by: {**groups, name: kept}}
+            return None
+        images = state.get("images", [])
+        kept = [r for r in images if str(r[self.id_field]) != record_id]
+        return {**state, "images": kept} if len(kept) != len(images) else None
+
+
 class BaseApi:
     """An API's handler: one method per operation of its spec (``snake_case(operationId)``), and the hooks
     below, on which the operations are built.
@@ -71,6 +100,7 @@ class BaseApi:
     name: str = ""
     record_schema: str | None = None  # the component schema of the records its listings return
     records: RecordCodec | None = None  # their encoded forms, validated when made (mockserver.state.records)
+    stored_records: StoredRecords | None = None  # how dump() holds them (the dashboard's gallery)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -108,6 +138,10 @@ class BaseApi:
 
     def rollback(self, snapshot) -> None:
         self.restore(snapshot)
+
+    def served_record(self, record_id) -> dict | None:
+        """A record as the API's answers show it (the dashboard's gallery); None: as ``dump()`` holds it."""
+        return None
 
     # -- blobs -------------------------------------------------------------------------------------
     def blob_key(self, key: str) -> str:

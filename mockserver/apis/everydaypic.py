@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from mockserver.apis.base import BaseApi, json_reply, read_upload, record_fields
+from mockserver.apis.base import BaseApi, StoredRecords, json_reply, read_upload, record_fields
 from mockserver.errors import ApiError
 from mockserver.state.fixtures import seed_image
 
@@ -39,6 +39,7 @@ class ImageRecord:
 
 class EverydaypicApi(BaseApi):
     name = "everydaypic"
+    stored_records = StoredRecords("id", "id")
 
     def reset(self) -> None:
         self.images: dict[str, ImageRecord] = {}

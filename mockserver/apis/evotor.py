@@ -26,7 +26,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from mockserver.apis.base import BaseApi, json_reply, read_upload, record_fields
+from mockserver.apis.base import BaseApi, StoredRecords, json_reply, read_upload, record_fields
 from mockserver.errors import ApiError
 from mockserver.state.fixtures import seed_image
 
@@ -72,6 +72,7 @@ class ImageRecord:
 
 class EvotorApi(BaseApi):
     name = "evotor"
+    stored_records = StoredRecords("id", "id")
 
     def reset(self) -> None:
         self.images: dict[str, ImageRecord] = {}
@@ -128,6 +129,10 @@ class EvotorApi(BaseApi):
 
     def public_record(self, record: ImageRecord) -> dict:
         return record.public(self.file_url(record.id))
+
+    def served_record(self, record_id) -> dict | None:
+        record = self.images.get(record_id)
+        return self.public_record(record) if record is not None else None
 
     # -- operations ----------------------------------------------------------------------------------
     async def upload_product_image(self, store_id, product_id, datafile=None, token_info=None, **_):

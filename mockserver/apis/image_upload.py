@@ -13,7 +13,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from mockserver.apis.base import BaseApi, json_reply, read_upload, record_fields, request_origin
+from mockserver.apis.base import (
+    BaseApi,
+    StoredRecords,
+    json_reply,
+    read_upload,
+    record_fields,
+    request_origin,
+)
 from mockserver.errors import ApiError
 from mockserver.images import InvalidImage, inspect_image
 from mockserver.state.fixtures import seed_image
@@ -60,6 +67,7 @@ class ImageRecord:
 
 class ImageUploadApi(BaseApi):
     name = "image-upload"
+    stored_records = StoredRecords("fileName", "fileName")
     record_schema = "ImageInformationDto"
 
     def reset(self) -> None:
@@ -100,6 +108,10 @@ class ImageUploadApi(BaseApi):
             "createTime": record.createTime,
             "updateTime": record.updateTime,
         }
+
+    def served_record(self, record_id) -> dict | None:
+        record = self.images.get(record_id)
+        return self.public(record) if record is not None else None
 
     def store_upload(self, data: bytes, original: str, declared_type: str | None) -> ImageRecord:
         """Synchronous: no other request can interleave between the name choice and the insert (ALL-04)."""

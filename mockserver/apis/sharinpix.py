@@ -31,7 +31,7 @@ from connexion import request as current_request
 from PIL import Image
 from starlette.responses import Response
 
-from mockserver.apis.base import BaseApi, json_reply, request_origin
+from mockserver.apis.base import BaseApi, StoredRecords, json_reply, request_origin
 from mockserver.connexion_ext.forms import decoded_form
 from mockserver.errors import ApiError
 from mockserver.images import MIME_BY_FORMAT
@@ -126,6 +126,7 @@ def placeholder(width: int, height: int, recorded_format: str, color: str) -> tu
 
 class SharinpixApi(BaseApi):
     name = "sharinpix"
+    stored_records = StoredRecords("id", None, grouped_by="albums")
 
     def reset(self) -> None:
         self.albums: dict[str, dict[str, dict]] = {}  # album_id -> image id -> image (the response body)

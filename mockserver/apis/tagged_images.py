@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 
 from starlette.responses import Response
 
-from mockserver.apis.base import BaseApi, json_reply, record_fields, request_origin
+from mockserver.apis.base import BaseApi, StoredRecords, json_reply, record_fields, request_origin
 from mockserver.apis.newest_first import Key, NewestFirst
 from mockserver.apis.wildcard import (
     like_pattern,  # linear time: no pattern can stall the server (issue 12, D8)
@@ -86,6 +86,7 @@ def browse_page(results: list[dict], total: int, page: int, limit: int):
 
 class TaggedImagesApi(BaseApi):
     name = "tagged-images"
+    stored_records = StoredRecords("id", "id")
     record_schema = "ImageRecord"
 
     def reset(self) -> None:
@@ -238,6 +239,10 @@ class TaggedImagesApi(BaseApi):
             "uploaded_timestamp": image.uploaded_timestamp,
             "url": self.signed_url("GET", image) if uploaded else None,
         }
+
+    def served_record(self, record_id) -> dict | None:
+        image = self.images.get(int(record_id))
+        return self.public_record(image) if image is not None else None  # the body of GET /v1/images/{id}
 
     def check_signature(self, method: str, request) -> None:
         expires, signature = request.query_params.get("expires"), request.query_params.get("signature")

@@ -19,8 +19,8 @@ from starlette.formparsers import MultiPartException
 from mockserver.asgi import Receive, Scope, Send, buffered_receive, declared_length, held_status
 from mockserver.images import decode_before_locks
 from mockserver.layers.prefer import delay_before_locks
-from mockserver.layers.reply_cache import apis_written_by
 from mockserver.request_state import MOCK_CONTEXT
+from mockserver.writes import apis_written_by
 
 
 class AtomicWriteMiddleware:

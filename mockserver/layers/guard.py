@@ -137,7 +137,14 @@ def _same(given: str | None, token: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), token.encode())
 
 
+DASHBOARD_ASSETS = ("/__mock__/ui", "/__mock__/ui/")  # and /__mock__/ui/static/*: no data, no control
+
+
 def _is_control(path: str) -> bool:
+    """The dashboard's page and assets hold no data, so they load without the token (the page takes it
+    from its URL's ``#token=`` and sends it with every call it makes)."""
+    if path in DASHBOARD_ASSETS or path.startswith("/__mock__/ui/static/"):
+        return False
     return path.startswith("/__mock__/") and not path.startswith("/__mock__/files/")
 
 

@@ -22,8 +22,7 @@ from collections import OrderedDict
 from mockserver.asgi import Receive, Scope, Send
 from mockserver.operations import routed_operation
 from mockserver.request_state import MOCK_CONTEXT
-
-UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+from mockserver.writes import apis_written_by
 
 
 def now_second() -> int:
@@ -177,20 +176,6 @@ class StateVersionMiddleware:
             await self.app(scope, receive, bumping_send)
         finally:
             self.ctx.state_changed(*apis)
-
-
-def apis_written_by(ctx, scope) -> tuple[str, ...]:
-    """The APIs whose records a request may change (none for a read)."""
-    if scope["method"] not in UNSAFE_METHODS:
-        return ()
-    path = scope["path"]
-    if path.startswith("/__mock__/files/"):
-        name = path.split("/")[3]
-        return (name,) if name in ctx.apis else ()
-    if path == "/" or path.startswith("/__mock__/"):
-        return tuple(ctx.apis)  # reset, fixtures, and any control route added later
-    name = ctx.api_for_path(path)
-    return (name,) if name else ()
 
 
 def _copy(start: dict) -> dict:

@@ -45,6 +45,7 @@ from mockserver.state.persistence import (
     retire_snapshot,
     signing_key,
 )
+from mockserver.writes import apis_written_by
 
 logger = logging.getLogger("mockserver")
 
@@ -53,7 +54,6 @@ BLOB_DIR = "blobs"
 RESERVE_FILE = "reserve"  # space kept back for the commit of a delete or a reset on a full disk
 RESERVE_BYTES = 1024 * 1024
 BUSY_TIMEOUT_SECONDS = 30  # a writer waits this long for another process's transaction
-UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_state (api TEXT PRIMARY KEY, version INTEGER NOT NULL, json TEXT NOT NULL);
@@ -284,19 +284,8 @@ class DurableState:
 
     # -- which requests write what ------------------------------------------------------------------------
     def apis_written_by(self, scope) -> tuple[str, ...]:
-        """The APIs whose records a request may change (none for a read)."""
-        if scope["method"] not in UNSAFE_METHODS:
-            return ()
-        path = scope["path"]
-        if path in ("/__mock__/reset", "/__mock__/fixtures"):
-            return tuple(self.ctx.apis)
-        if path.startswith("/__mock__/files/"):
-            name = path.split("/")[3]
-            return (name,) if name in self.ctx.apis else ()
-        if path == "/" or path.startswith("/__mock__/"):
-            return ()
-        name = self.ctx.api_for_path(path)
-        return (name,) if name else ()
+        """The APIs whose records a request may change (none for a read): mockserver.writes."""
+        return apis_written_by(self.ctx, scope)
 
 
 def _stored_state(text: str, name: str):

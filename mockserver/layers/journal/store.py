@@ -62,6 +62,7 @@ class MemoryJournal:
         self.held_bytes = 0
         self._entries: deque[Recording] = deque()
         self._next_id = 1
+        self.watchers: list = []  # called with no argument after each append (the dashboard's feed)
 
     def append(self, entry: Recording) -> None:
         entry.fields["id"] = self._next_id
@@ -70,9 +71,18 @@ class MemoryJournal:
         self.held_bytes += entry.cost
         while self._entries and (len(self._entries) > self.size or self.held_bytes > self.max_bytes):
             self.held_bytes -= self._entries.popleft().cost
+        for watch in self.watchers:
+            watch()
 
     def entries(self) -> list[dict]:
         return [entry.render() for entry in self._entries]
+
+    def newest_first(self, before: int | None = None):
+        """Entries from the newest back, only those with an id below ``before``: a page renders only
+        the entries it reads."""
+        for entry in list(reversed(self._entries)):
+            if before is None or entry.fields["id"] < before:
+                yield entry.render()
 
     def clear(self) -> None:
         self._entries.clear()
@@ -93,6 +103,7 @@ class SqliteJournal:
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS journal (id INTEGER PRIMARY KEY AUTOINCREMENT, json BLOB)"
         )
+        self.watchers: list = []  # called after this process's appends (other workers' are polled)
 
     def append(self, entry: Recording) -> None:
         # One statement: the id is assigned inside SQLite's write lock, so workers never share one.
@@ -100,10 +111,26 @@ class SqliteJournal:
         entry.fields["id"] = cursor.lastrowid
         if cursor.lastrowid % 64 == 0 or cursor.lastrowid <= self.size:  # trim now and then
             self.db.execute("DELETE FROM journal WHERE id <= ?", (cursor.lastrowid - self.size,))
+        for watch in self.watchers:
+            watch()
 
     def entries(self) -> list[dict]:
         rows = self.db.execute("SELECT id, json FROM journal ORDER BY id DESC LIMIT ?", (self.size,))
         return [{**orjson.loads(raw), "id": row_id} for row_id, raw in reversed(rows.fetchall())]
+
+    def newest_first(self, before: int | None = None, chunk: int = 100):
+        """Entries from the newest back, only those with an id below ``before``, read ``chunk`` rows at a
+        time: a reader that stops early (a page, the feed's check for new entries) reads little."""
+        query = "SELECT id, json FROM journal WHERE id < ? ORDER BY id DESC LIMIT ?"
+        left, before = self.size, before or 2**62
+        while left > 0:
+            rows = self.db.execute(query, (before, min(chunk, left))).fetchall()
+            for row_id, raw in rows:
+                yield {**orjson.loads(raw), "id": row_id}
+            if len(rows) < min(chunk, left):
+                return
+            left -= len(rows)
+            before = rows[-1][0]
 
     def clear(self) -> None:
         self.db.execute("DELETE FROM journal")
