@@ -6,6 +6,8 @@ from many processes lose nothing; a ``kill -9`` loses nothing acknowledged; the 
 from __future__ import annotations
 
 import base64
+import json
+import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -15,8 +17,9 @@ import pytest
 from conftest import image_bytes
 from mock_process import MockProcess
 from postgres_cluster import pg_cluster, pg_url, wait_until_down  # noqa: F401  (fixtures)
+from round_robin_proxy import round_robin_proxy
 
-from image_api_contracts import auth_headers
+from image_api_contracts import APIS, auth_headers
 from mockserver import stack
 from mockserver.state.postgres import SCHEMA_VERSION, redacted
 from mockserver.state.postgres_layer import PostgresMiddleware
@@ -215,8 +218,6 @@ def test_without_the_driver_the_message_names_the_extra(tmp_path):
         "from mockserver.cli import main\n"
         "main(['--store', 'postgresql://x@127.0.0.1:1/db', '--port', '0'])\n"
     )
-    import subprocess
-
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode != 0
     assert 'pip install "image-api-contracts[postgresql]"' in run.stderr
@@ -226,3 +227,28 @@ def test_the_store_layer_sits_where_the_stack_declares_it():
     with_store = stack.outer_layers(state_dir=False, store=True)
     assert PostgresMiddleware in [layer.kind for layer in with_store]
     assert len(with_store) == len(stack.outer_layers(state_dir=False)) + 1
+
+
+def test_the_conformance_suite_passes_all_five_apis_through_a_round_robin_proxy(mocks, tmp_path):
+    servers = mocks(2)
+    proxy = round_robin_proxy([s.url for s in servers])
+    try:
+        workers = {httpx.get(proxy.url + "/", timeout=10).headers["x-mock-worker"] for _ in range(4)}
+        assert len(workers) == 2  # requests really alternate between the processes
+        for api in APIS:
+            report = tmp_path / f"{api}.json"
+            run = subprocess.run(
+                [
+                    sys.executable, "-m", "conformance", "--api", api,
+                    "--base-url", f"{proxy.url}/{api}{APIS[api].server_path}",
+                    "--seed", "1", "--max-examples", "3", "--report", str(report),
+                ],
+                capture_output=True, text=True, timeout=600,
+            )  # fmt: skip
+            assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+            verdicts = {r["id"]: r["status"] for r in json.loads(report.read_text())["rules"]}
+            assert not [rule for rule, status in verdicts.items() if status in ("fail", "warn")], (
+                api, run.stdout[-3000:]
+            )
+    finally:
+        proxy.stop()
