@@ -150,8 +150,9 @@ class PostgresState:
         self.psycopg = _psycopg()
         ctx.blobs = DatabaseBlobStore(ctx.settings.max_store_bytes)
         self.versions: dict[str, int] = {}  # api (or BEHAVIOUR) -> the version this process has loaded
-        self.reader = None  # autocommit: the per-request version check, reloads, the journal
+        self.reader = None  # autocommit: the per-request version check and the reloads
         self.writer = None  # one write transaction at a time
+        self.journaler = None  # the journal's inserts and reads (mockserver.state.postgres_journal)
         self.stale: set[str] = set()
         started = time.perf_counter()
         self.origin = self._open()
@@ -259,7 +260,7 @@ class PostgresState:
 
     async def drop_connections(self) -> None:
         """After a failure: the next request connects again (and reloads what it may have missed)."""
-        for which in ("reader", "writer"):
+        for which in ("reader", "writer", "journaler"):
             conn = getattr(self, which)
             setattr(self, which, None)
             if conn is not None:

@@ -14,6 +14,8 @@ import logging
 
 import orjson
 
+from mockserver.state.rounds import SharedRounds
+
 logger = logging.getLogger("mockserver")
 
 TRIM_EVERY = 64  # entries between two deletions of the ones beyond the journal's size
@@ -26,21 +28,28 @@ class PostgresJournal:
         self.outbox: list[bytes] = []
         self.loaded: list[dict] = []
         self.clear_requested = False
+        self.inserts = SharedRounds(self._insert_outbox)
 
     def append(self, entry) -> None:
         self.outbox.append(orjson.dumps(entry.render()))
 
     async def flush(self) -> None:
-        if not self.outbox:
-            return
+        """Return once this process's entries appended so far are in the database (or failed to be)."""
+        if self.outbox:
+            await self.inserts.wait()
+
+    async def _insert_outbox(self) -> None:
+        """One insert for every entry waiting (a round of ``inserts``)."""
         rows, self.outbox = [raw.decode() for raw in self.outbox], []
+        if not rows:
+            return
         try:
             await self.state.guarded(lambda: self._insert(rows))
         except Exception as exc:
             logger.warning("mockserver: the request journal could not record %d entries: %s", len(rows), exc)
 
     async def _insert(self, rows) -> None:
-        conn = await self.state.connection("reader")
+        conn = await self.state.connection("journaler")
         cursor = await conn.execute(
             "WITH added AS (INSERT INTO journal (json) SELECT unnest(%s::text[]) RETURNING id) "
             "SELECT max(id) FROM added",
@@ -56,7 +65,7 @@ class PostgresJournal:
         self.loaded = await self.state.guarded(self._select)
 
     async def _select(self) -> list[dict]:
-        conn = await self.state.connection("reader")
+        conn = await self.state.connection("journaler")
         cursor = await conn.execute("SELECT id, json FROM journal ORDER BY id DESC LIMIT %s", (self.size,))
         return [{**orjson.loads(raw), "id": row_id} for row_id, raw in reversed(await cursor.fetchall())]
 

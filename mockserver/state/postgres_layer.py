@@ -19,6 +19,7 @@ from mockserver.errors import error_body
 from mockserver.images import decode_before_locks
 from mockserver.layers.prefer import delay_before_locks
 from mockserver.state.postgres import PostgresState, StoreUnavailable
+from mockserver.state.rounds import SharedRounds
 
 logger = logging.getLogger("mockserver")
 
@@ -30,6 +31,7 @@ class PostgresMiddleware:
         self.app = app
         self.state = state
         self.lock: asyncio.Lock | None = None  # made on the serving loop
+        self.syncs = SharedRounds(self._locked_sync)  # one version check serves every read waiting for it
         self.worker = str(os.getpid()).encode()
 
     async def __call__(self, scope, receive, send):
@@ -41,10 +43,9 @@ class PostgresMiddleware:
         apis = self.state.apis_written_by(scope)
         if not apis:
             try:
-                async with self.lock:
-                    await self.state.sync()
-                    if scope["method"] == "GET" and scope["path"] == "/__mock__/requests":
-                        await self._refresh_journal()
+                await self.syncs.wait()
+                if scope["method"] == "GET" and scope["path"] == "/__mock__/requests":
+                    await self._refresh_journal()
             except StoreUnavailable as exc:
                 return await _send_all(send, self._unavailable(scope, exc))
             return await self.app(scope, receive, send)
@@ -60,6 +61,10 @@ class PostgresMiddleware:
         await _send_all(send, held)
         if error is not None:
             raise error
+
+    async def _locked_sync(self) -> None:
+        async with self.lock:
+            await self.state.sync()
 
     async def _refresh_journal(self) -> None:
         journal = self.state.ctx.journal

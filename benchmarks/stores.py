@@ -1,0 +1,173 @@
+"""The state stores side by side: memory, ``--state-dir``, and ``--store postgresql://`` with one and with two
+mock processes on one database (issue 23's figures; docs/team.md quotes them).
+
+    python benchmarks/stores.py                  # about 4 minutes; writes benchmarks/stores.md
+    python benchmarks/stores.py --duration 2     # shorter rounds
+
+Each configuration gets fresh processes and a fresh state (a new database on a throwaway PostgreSQL
+cluster started by this script, as the tests start one: ``tests/postgres_cluster.py``), seeded through the
+API as ``benchmarks/run.py`` seeds, then driven by wrk (or the Python load generator) with: cache-miss reads
+(each request a distinct ignored query parameter, so the handler runs: the first read after a write), an
+upload (evotor multipart, a new product each), and ``run.py``'s mixed workload (4 reads to a write). With
+two processes the connections are split between them, one load generator each, at the same time: the
+requests/s are summed, the percentiles are the worse of the two. ``write cost`` is one client's sequential
+``POST /tagged-images/v1/images`` (a small JSON record): the time a write takes when nothing competes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from loadgen import LoadResult, Request, run_load, wrk_path
+from postgres_cluster import Cluster, postgres_bin
+from run import HOST, IMAGE_UPLOAD_RECORDS, endpoints, machine, mixed_requests, seed_mock, start_mock
+
+OUT = Path(__file__).resolve().parent / "stores.md"
+WRITE_SAMPLES = 200
+
+
+def miss(request: Request) -> Request:
+    joiner = "&" if "?" in request.path else "?"
+    return Request("GET", f"{request.path}{joiner}uncached={{n}}", request.headers, request.body)
+
+
+def drive(loadgen: str, ports: list[int], requests: list[Request], duration: float, connections: int) -> dict:
+    """The connections split over the processes, one generator each, at once."""
+    share = max(1, connections // len(ports))
+    with ThreadPoolExecutor(len(ports)) as pool:
+        runs: list[LoadResult] = list(
+            pool.map(lambda port: run_load(loadgen, HOST, port, requests, duration, share), ports)
+        )
+    return {
+        "rps": sum(r.rps for r in runs),
+        "p50_ms": max(r.p50_ms for r in runs),
+        "p95_ms": max(r.p95_ms for r in runs),
+        "p99_ms": max(r.p99_ms for r in runs),
+        "bad": sum(r.bad_status for r in runs),
+    }
+
+
+def write_cost(port: int) -> dict:
+    times = []
+    with httpx.Client(base_url=f"http://{HOST}:{port}", timeout=30) as client:
+        for i in range(WRITE_SAMPLES):
+            started = time.perf_counter()
+            r = client.post("/tagged-images/v1/images", json={"filename": f"w{i}.png", "size": 1, "tags": ["w"]})
+            times.append((time.perf_counter() - started) * 1000)
+            r.raise_for_status()
+    times.sort()
+    return {"p50_ms": statistics.median(times), "p95_ms": times[int(len(times) * 0.95)]}
+
+
+def measure(name: str, options_for, processes: int, loadgen: str, duration: float, connections: int) -> dict:
+    options = options_for()  # with two processes, both get the same store
+    servers = [start_mock(None, *options) for _ in range(processes)]
+    try:
+        seeded = seed_mock(servers[0], IMAGE_UPLOAD_RECORDS // 5)
+        eps = {e.name: e for e in endpoints(seeded)}
+        ports = [s.port for s in servers]
+        row = {"store": name, "processes": processes}
+        row["read: list (limit 20), miss"] = drive(
+            loadgen, ports, [miss(eps["tagged-images list (limit 20)"].ours)], duration, connections
+        )
+        row["read: get one, miss"] = drive(
+            loadgen, ports, [miss(eps["tagged-images get one"].ours)], duration, connections
+        )
+        row["upload: evotor 300x300"] = drive(
+            loadgen, ports, [eps["evotor upload (300x300 PNG, multipart)"].ours], duration, connections
+        )
+        row["mixed (4 reads : 1 write)"] = drive(loadgen, ports, mixed_requests(seeded), duration, connections)
+        row["write cost"] = write_cost(ports[0])
+    finally:
+        for server in servers:
+            server.stop()
+    print(f"  {name} x{processes}: done", file=sys.stderr)
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--duration", type=float, default=5, help="seconds per measurement (default 5)")
+    p.add_argument("--connections", type=int, default=16)
+    p.add_argument("--output", type=Path, default=OUT)
+    args = p.parse_args(argv)
+    loadgen = "wrk" if wrk_path() else "python"
+    bindir = postgres_bin()
+    if bindir is None:
+        raise SystemExit("benchmarks/stores.py needs Debian's postgresql (its server binaries)")
+    cluster = Cluster(bindir)
+    scratch = Path(tempfile.mkdtemp(prefix="bench-stores-"))
+    rows = []
+    try:
+        counter = iter(range(1000))
+        configs = [
+            ("memory", list, 1),
+            ("--state-dir", lambda: ["--state-dir", str(scratch / f"s{next(counter)}")], 1),
+            ("postgresql", lambda: ["--store", cluster.new_database()], 1),
+            ("postgresql", lambda: ["--store", cluster.new_database()], 2),
+        ]
+        for name, options, processes in configs:
+            rows.append(measure(name, options, processes, loadgen, args.duration, args.connections))
+    finally:
+        cluster.destroy()
+    text = report(rows, machine(), loadgen, args)
+    args.output.write_text(text)
+    print(text)
+    return 0
+
+
+COLUMNS = ("read: list (limit 20), miss", "read: get one, miss", "upload: evotor 300x300", "mixed (4 reads : 1 write)")
+
+
+def report(rows: list[dict], meta: dict, loadgen: str, args) -> str:
+    lines = [
+        "# The state stores side by side",
+        "",
+        "Made by `python benchmarks/stores.py"
+        + (f" --duration {args.duration:g}" if args.duration != 5 else "")
+        + f"` ({loadgen}, {args.connections} connections, {args.duration:g} s a measurement; "
+        f"machine: {meta.get('cores')} cores, {meta.get('cpu', '?')}, load average {meta.get('load_average', '?')}; "
+        "PostgreSQL on the same machine, started by the script with fsync off). Each configuration starts "
+        "fresh and is seeded alike; with two processes the load is split between them (requests/s summed, "
+        "the worse process's percentiles).",
+        "",
+        "| store | processes | measurement | requests/s | p50 ms | p95 ms | p99 ms | not 2xx |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        for column in COLUMNS:
+            m = row[column]
+            lines.append(
+                f"| {row['store']} | {row['processes']} | {column} | {m['rps']:.0f} | {m['p50_ms']:.1f} "
+                f"| {m['p95_ms']:.1f} | {m['p99_ms']:.1f} | {m['bad']} |"
+            )
+    lines += ["", "What a write costs (one client, sequential small JSON records, nothing competing):", ""]
+    lines += ["| store | processes | p50 ms | p95 ms |", "|---|---|---|---|"]
+    for row in rows:
+        w = row["write cost"]
+        lines.append(f"| {row['store']} | {row['processes']} | {w['p50_ms']:.2f} | {w['p95_ms']:.2f} |")
+    by = {(r["store"], r["processes"]): r for r in rows}
+    if ("--state-dir", 1) in by and ("postgresql", 1) in by and ("postgresql", 2) in by:
+        lines += ["", "Ratios (requests/s):", ""]
+        for column in COLUMNS:
+            one, two, sd = (by[k][column]["rps"] for k in (("postgresql", 1), ("postgresql", 2), ("--state-dir", 1)))
+            lines.append(
+                f"- {column}: PostgreSQL one process / --state-dir = {one / sd:.2f}x; "
+                f"two processes / one = {two / one:.2f}x"
+            )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
