@@ -79,7 +79,8 @@ end
 function done(summary, latency, requests)
   local bad = summary.errors.status + summary.errors.connect + summary.errors.read
       + summary.errors.write + summary.errors.timeout
-  io.write(string.format('WRKJSON {"requests": %%d, "micros": %%d, "p50": %%d, "p99": %%d, "bad": %%d, "p95": %%d}\\n',
+  io.write(string.format(
+    'WRKJSON {"requests": %%d, "micros": %%d, "p50": %%d, "p99": %%d, "bad": %%d, "p95": %%d}\\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), bad,
     latency:percentile(95)))
 end
@@ -196,7 +197,8 @@ async def _run_python(host, port, requests: list[Request], duration: float, conn
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     p95 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))]
-    return LoadResult(len(latencies), seconds, statistics.median(latencies) * 1000, p99 * 1000, bad, p95 * 1000)
+    p50 = statistics.median(latencies)
+    return LoadResult(len(latencies), seconds, p50 * 1000, p99 * 1000, bad, p95 * 1000)
 
 
 def run_python(

@@ -63,7 +63,8 @@ def write_cost(port: int) -> dict:
     with httpx.Client(base_url=f"http://{HOST}:{port}", timeout=30) as client:
         for i in range(WRITE_SAMPLES):
             started = time.perf_counter()
-            r = client.post("/tagged-images/v1/images", json={"filename": f"w{i}.png", "size": 1, "tags": ["w"]})
+            record = {"filename": f"w{i}.png", "size": 1, "tags": ["w"]}
+            r = client.post("/tagged-images/v1/images", json=record)
             times.append((time.perf_counter() - started) * 1000)
             r.raise_for_status()
     times.sort()
@@ -87,7 +88,8 @@ def measure(name: str, options_for, processes: int, loadgen: str, duration: floa
         row["upload: evotor 300x300"] = drive(
             loadgen, ports, [eps["evotor upload (300x300 PNG, multipart)"].ours], duration, connections
         )
-        row["mixed (4 reads : 1 write)"] = drive(loadgen, ports, mixed_requests(seeded), duration, connections)
+        mix = mixed_requests(seeded)
+        row["mixed (4 reads : 1 write)"] = drive(loadgen, ports, mix, duration, connections)
         row["write cost"] = write_cost(ports[0])
     finally:
         for server in servers:
@@ -127,7 +129,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-COLUMNS = ("read: list (limit 20), miss", "read: get one, miss", "upload: evotor 300x300", "mixed (4 reads : 1 write)")
+COLUMNS = (
+    "read: list (limit 20), miss",
+    "read: get one, miss",
+    "upload: evotor 300x300",
+    "mixed (4 reads : 1 write)",
+)
 
 
 def report(rows: list[dict], meta: dict, loadgen: str, args) -> str:
@@ -137,7 +144,8 @@ def report(rows: list[dict], meta: dict, loadgen: str, args) -> str:
         "Made by `python benchmarks/stores.py"
         + (f" --duration {args.duration:g}" if args.duration != 5 else "")
         + f"` ({loadgen}, {args.connections} connections, {args.duration:g} s a measurement; "
-        f"machine: {meta.get('cores')} cores, {meta.get('cpu', '?')}, load average {meta.get('load_average', '?')}; "
+        f"machine: {meta.get('cores')} cores, {meta.get('cpu', '?')}, "
+        f"load average at the start {meta.get('load_avg_at_start', '?')}; "
         "PostgreSQL on the same machine, started by the script with fsync off). Each configuration starts "
         "fresh and is seeded alike; with two processes the load is split between them (requests/s summed, "
         "the worse process's percentiles).",
@@ -161,7 +169,8 @@ def report(rows: list[dict], meta: dict, loadgen: str, args) -> str:
     if ("--state-dir", 1) in by and ("postgresql", 1) in by and ("postgresql", 2) in by:
         lines += ["", "Ratios (requests/s):", ""]
         for column in COLUMNS:
-            one, two, sd = (by[k][column]["rps"] for k in (("postgresql", 1), ("postgresql", 2), ("--state-dir", 1)))
+            keys = (("postgresql", 1), ("postgresql", 2), ("--state-dir", 1))
+            one, two, sd = (by[key][column]["rps"] for key in keys)
             lines.append(
                 f"- {column}: PostgreSQL one process / --state-dir = {one / sd:.2f}x; "
                 f"two processes / one = {two / one:.2f}x"
