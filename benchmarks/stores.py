@@ -1,10 +1,10 @@
 """The state stores side by side: memory, ``--state-dir``, and ``--store postgresql://`` with one and with two
 mock processes on one database (issue 23's figures; docs/team.md quotes them).
 
-    python benchmarks/stores.py                  # about 4 minutes; writes benchmarks/stores.md
-    python benchmarks/stores.py --duration 2     # shorter rounds
+    python benchmarks/stores.py                  # about 3 minutes; writes benchmarks/stores.md
+    python benchmarks/stores.py --duration 1 --rounds 1   # a smoke run
 
-Each configuration gets fresh processes and a fresh state (a new database on a throwaway PostgreSQL
+Each configuration gets its own processes and a fresh state (a new database on a throwaway PostgreSQL
 cluster started by this script, as the tests start one: ``tests/postgres_cluster.py``), seeded through the
 API as ``benchmarks/run.py`` seeds, then driven by wrk (or the Python load generator) with: cache-miss reads
 (each request a distinct ignored query parameter, so the handler runs: the first read after a write), an
@@ -17,6 +17,7 @@ requests/s are summed, the percentiles are the worse of the two. ``write cost`` 
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
 import tempfile
@@ -71,36 +72,54 @@ def write_cost(port: int) -> dict:
     return {"p50_ms": statistics.median(times), "p95_ms": times[int(len(times) * 0.95)]}
 
 
-def measure(name: str, options_for, processes: int, loadgen: str, duration: float, connections: int) -> dict:
-    options = options_for()  # with two processes, both get the same store
-    servers = [start_mock(None, *options) for _ in range(processes)]
-    try:
-        seeded = seed_mock(servers[0], IMAGE_UPLOAD_RECORDS // 5)
-        eps = {e.name: e for e in endpoints(seeded)}
-        ports = [s.port for s in servers]
-        row = {"store": name, "processes": processes}
-        row["read: list (limit 20), miss"] = drive(
-            loadgen, ports, [miss(eps["tagged-images list (limit 20)"].ours)], duration, connections
-        )
-        row["read: get one, miss"] = drive(
-            loadgen, ports, [miss(eps["tagged-images get one"].ours)], duration, connections
-        )
-        row["upload: evotor 300x300"] = drive(
-            loadgen, ports, [eps["evotor upload (300x300 PNG, multipart)"].ours], duration, connections
-        )
-        mix = mixed_requests(seeded)
-        row["mixed (4 reads : 1 write)"] = drive(loadgen, ports, mix, duration, connections)
-        row["write cost"] = write_cost(ports[0])
-    finally:
-        for server in servers:
+MEASUREMENTS = (
+    ("read: list (limit 20), miss", lambda eps, seeded: [miss(eps["tagged-images list (limit 20)"].ours)]),
+    ("read: get one, miss", lambda eps, seeded: [miss(eps["tagged-images get one"].ours)]),
+    ("upload: evotor 300x300", lambda eps, seeded: [eps["evotor upload (300x300 PNG, multipart)"].ours]),
+    ("mixed (4 reads : 1 write)", lambda eps, seeded: mixed_requests(seeded)),
+)
+
+
+class Configuration:
+    """One store with its processes, started fresh and seeded through the API."""
+
+    def __init__(self, name: str, options: list[str], processes: int):
+        self.name, self.processes = name, processes
+        self.servers = [start_mock(None, *options) for _ in range(processes)]
+        self.seeded = seed_mock(self.servers[0], IMAGE_UPLOAD_RECORDS // 5)
+        self.endpoints = {e.name: e for e in endpoints(self.seeded)}
+        self.ports = [s.port for s in self.servers]
+        self.runs: dict[str, list[dict]] = {}
+
+    def stop(self) -> None:
+        for server in self.servers:
             server.stop()
-    print(f"  {name} x{processes}: done", file=sys.stderr)
-    return row
+
+
+def measure(configs: list[Configuration], loadgen: str, rounds: int, duration: float, connections: int):
+    """Every measurement in rounds, the configurations taking turns (each goes first in its own round),
+    so a machine that gets busier slows them alike; the median round of each is reported."""
+    for column, requests_of in MEASUREMENTS:
+        for r in range(rounds):
+            for config in configs[r % len(configs) :] + configs[: r % len(configs)]:
+                requests = requests_of(config.endpoints, config.seeded)
+                result = drive(loadgen, config.ports, requests, duration, connections)
+                config.runs.setdefault(column, []).append(result)
+        print(f"  {column}: done", file=sys.stderr)
+    rows = []
+    for config in configs:
+        row = {"store": config.name, "processes": config.processes}
+        for column, runs in config.runs.items():
+            row[column] = sorted(runs, key=lambda m: m["rps"])[len(runs) // 2]
+        row["write cost"] = write_cost(config.ports[0])
+        rows.append(row)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--duration", type=float, default=5, help="seconds per measurement (default 5)")
+    p.add_argument("--duration", type=float, default=3, help="seconds per measurement (default 3)")
+    p.add_argument("--rounds", type=int, default=3, help="rounds (default 3)")
     p.add_argument("--connections", type=int, default=16)
     p.add_argument("--output", type=Path, default=OUT)
     args = p.parse_args(argv)
@@ -110,19 +129,18 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("benchmarks/stores.py needs Debian's postgresql (its server binaries)")
     cluster = Cluster(bindir)
     scratch = Path(tempfile.mkdtemp(prefix="bench-stores-"))
-    rows = []
+    configs: list[Configuration] = []
     try:
-        counter = iter(range(1000))
-        configs = [
-            ("memory", list, 1),
-            ("--state-dir", lambda: ["--state-dir", str(scratch / f"s{next(counter)}")], 1),
-            ("postgresql", lambda: ["--store", cluster.new_database()], 1),
-            ("postgresql", lambda: ["--store", cluster.new_database()], 2),
-        ]
-        for name, options, processes in configs:
-            rows.append(measure(name, options, processes, loadgen, args.duration, args.connections))
+        configs.append(Configuration("memory", [], 1))
+        configs.append(Configuration("--state-dir", ["--state-dir", str(scratch / "state")], 1))
+        configs.append(Configuration("postgresql", ["--store", cluster.new_database()], 1))
+        configs.append(Configuration("postgresql", ["--store", cluster.new_database()], 2))
+        rows = measure(configs, loadgen, args.rounds, args.duration, args.connections)
     finally:
+        for config in configs:
+            config.stop()
         cluster.destroy()
+        shutil.rmtree(scratch, ignore_errors=True)
     text = report(rows, machine(), loadgen, args)
     args.output.write_text(text)
     print(text)
@@ -142,13 +160,15 @@ def report(rows: list[dict], meta: dict, loadgen: str, args) -> str:
         "# The state stores side by side",
         "",
         "Made by `python benchmarks/stores.py"
-        + (f" --duration {args.duration:g}" if args.duration != 5 else "")
-        + f"` ({loadgen}, {args.connections} connections, {args.duration:g} s a measurement; "
+        + (f" --duration {args.duration:g}" if args.duration != 3 else "")
+        + (f" --rounds {args.rounds}" if args.rounds != 3 else "")
+        + f"` ({loadgen}, {args.connections} connections, the median of {args.rounds} rounds of "
+        f"{args.duration:g} s, the configurations taking turns; "
         f"machine: {meta.get('cores')} cores, {meta.get('cpu', '?')}, "
         f"load average at the start {meta.get('load_avg_at_start', '?')}; "
-        "PostgreSQL on the same machine, started by the script with fsync off). Each configuration starts "
-        "fresh and is seeded alike; with two processes the load is split between them (requests/s summed, "
-        "the worse process's percentiles).",
+        "PostgreSQL on the same machine, started by the script with fsync off). Every configuration is "
+        "started fresh and seeded alike; with two processes the load is split between them "
+        "(requests/s summed, the worse process's percentiles).",
         "",
         "| store | processes | measurement | requests/s | p50 ms | p95 ms | p99 ms | not 2xx |",
         "|---|---|---|---|---|---|---|---|",
