@@ -79,10 +79,6 @@ def redacted(url: str) -> str:
     return re.sub(r"(password=)[^&\s]*", r"\1***", url)
 
 
-def is_store_url(url: str) -> bool:
-    return url.startswith(("postgresql://", "postgres://"))
-
-
 def _psycopg():
     try:
         import psycopg

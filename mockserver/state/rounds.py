@@ -6,6 +6,12 @@ Doing one round trip per request made the round trips the bottleneck (they queue
 ``SharedRounds`` runs at most one round at a time: callers that arrive while one runs all wait for the
 next, which starts when the running one ends and serves them all. A caller never joins a round that started
 before it arrived, so the guarantee holds, and under load one round trip serves many requests.
+
+LISTEN/NOTIFY could skip the version check when nothing changed, but a notification reaches the other
+processes some time after the commit, and a client told "201" by one replica may ask another sooner: the
+check would be skipped exactly when it matters. Sharing the check keeps it exact, and it about doubled
+the cache-miss reads a process answers per second under load (from about 1,000 to 2,100 in one
+measurement on two cores); a notification could only save the last round trip.
 """
 
 from __future__ import annotations
