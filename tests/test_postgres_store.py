@@ -20,9 +20,7 @@ from postgres_cluster import pg_cluster, pg_url, wait_until_down  # noqa: F401  
 from round_robin_proxy import round_robin_proxy
 
 from image_api_contracts import APIS, auth_headers
-from mockserver import stack
 from mockserver.state.postgres import SCHEMA_VERSION, redacted
-from mockserver.state.postgres_layer import PostgresMiddleware
 
 TAGGED = "/tagged-images/v1"
 EVOTOR = "/evotor/stores/s1/products/{product}/images"
@@ -221,12 +219,6 @@ def test_without_the_driver_the_message_names_the_extra(tmp_path):
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode != 0
     assert 'pip install "image-api-contracts[postgresql]"' in run.stderr
-
-
-def test_the_store_layer_sits_where_the_stack_declares_it():
-    with_store = stack.outer_layers(state_dir=False, store=True)
-    assert PostgresMiddleware in [layer.kind for layer in with_store]
-    assert len(with_store) == len(stack.outer_layers(state_dir=False)) + 1
 
 
 def test_the_conformance_suite_passes_all_five_apis_through_a_round_robin_proxy(mocks, tmp_path):

@@ -38,6 +38,7 @@ from mockserver.exceptions import MockError
 from mockserver.layers.prefer import Behaviour
 from mockserver.state.blobs import Blob, FileBlobStore, StoredBlob
 from mockserver.state.fixtures import load_seed_data
+from mockserver.state.rounds import SharedRounds
 
 logger = logging.getLogger("mockserver")
 
@@ -61,6 +62,12 @@ MIGRATIONS = (
     CREATE INDEX blobs_api_version ON blobs (api, version);
     CREATE TABLE journal (id BIGSERIAL PRIMARY KEY, json TEXT NOT NULL);
     """,
+)
+JOURNAL_TRIM_EVERY = 64  # entries between two deletions of those beyond --journal-size
+# A round (mockserver.state.rounds): the journal entries waiting, inserted, and the versions, read.
+ROUND_SQL = (
+    "WITH added AS (INSERT INTO journal (json) SELECT unnest(%s::text[]) RETURNING id) "
+    "SELECT api, version, (SELECT max(id) FROM added) FROM api_state"
 )
 MIGRATION_LOCK = 0x6D6F636B  # the advisory lock under which one process creates or migrates the schema
 
@@ -146,10 +153,14 @@ class PostgresState:
         self.psycopg = _psycopg()
         ctx.blobs = DatabaseBlobStore(ctx.settings.max_store_bytes)
         self.versions: dict[str, int] = {}  # api (or BEHAVIOUR) -> the version this process has loaded
-        self.reader = None  # autocommit: the per-request version check and the reloads
+        self.reader = None  # autocommit: the rounds (journal inserts, version checks) and the reloads
         self.writer = None  # one write transaction at a time
-        self.journaler = None  # the journal's inserts and reads (mockserver.state.postgres_journal)
+        self.journal_reader = None  # GET /__mock__/requests (mockserver.state.postgres_journal)
         self.stale: set[str] = set()
+        self.lock: asyncio.Lock | None = None
+        self.rounds = SharedRounds(self._round)
+        self.journal_outbox: list[str] = []  # entries for the next round (mockserver.state.postgres_journal)
+        self.journal_size = ctx.settings.journal_size
         started = time.perf_counter()
         self.origin = self._open()
         self.open_seconds = time.perf_counter() - started
@@ -256,7 +267,7 @@ class PostgresState:
 
     async def drop_connections(self) -> None:
         """After a failure: the next request connects again (and reloads what it may have missed)."""
-        for which in ("reader", "writer", "journaler"):
+        for which in ("reader", "writer", "journal_reader"):
             conn = getattr(self, which)
             setattr(self, which, None)
             if conn is not None:
@@ -278,18 +289,46 @@ class PostgresState:
         await self.drop_connections()
 
     # -- loading what others committed -------------------------------------------------------------------
-    async def sync(self) -> None:
-        """Reload what any process committed since this one last looked (one short query when nothing)."""
-        await self.guarded(self._sync_on_reader)
+    def write_lock(self) -> asyncio.Lock:
+        """Orders this process's database work: one write at a time, and no reload while one runs."""
+        if self.lock is None:
+            self.lock = asyncio.Lock()  # made on the serving loop
+        return self.lock
 
-    async def _sync_on_reader(self) -> None:
-        await self._load(await self.connection("reader"))
+    async def fresh(self) -> None:
+        """Return once a round that started after this call has stored the journal entries waiting and
+        reloaded what any process committed (``SharedRounds``: one round serves every caller waiting)."""
+        await self.rounds.wait()
+
+    async def _round(self) -> None:
+        async with self.write_lock():
+            await self.guarded(self._journal_and_versions)
+
+    async def _journal_and_versions(self) -> None:
+        """One statement: the journal entries waiting are inserted, and the versions read."""
+        entries, self.journal_outbox = self.journal_outbox, []
+        conn = await self.connection("reader")
+        try:
+            cursor = await conn.execute(ROUND_SQL, (entries,))
+            rows = await cursor.fetchall()
+        except BaseException:
+            if entries:
+                logger.warning("mockserver: %d request journal entries were not recorded", len(entries))
+            raise
+        last = rows[0][2] if rows else None
+        trim = last is not None and (last % JOURNAL_TRIM_EVERY < len(entries) or last <= self.journal_size)
+        if entries and trim:  # now and then, the entries beyond --journal-size go
+            await conn.execute("DELETE FROM journal WHERE id <= %s", (last - self.journal_size,))
+        await self._reload_moved(conn, [(name, version) for name, version, _ in rows])
 
     async def _load(self, conn) -> None:
         cursor = await conn.execute("SELECT api, version FROM api_state")
+        await self._reload_moved(conn, await cursor.fetchall())
+
+    async def _reload_moved(self, conn, versions) -> None:
         moved = [
             name
-            for name, version in await cursor.fetchall()
+            for name, version in versions
             if name in self.names and (self.versions.get(name) != version or name in self.stale)
         ]
         for name in moved:

@@ -2,15 +2,15 @@
 
 Every request first brings this process up to date with what any process committed; a write then runs
 inside one database transaction holding its APIs' advisory locks, with its answer held back until the
-commit (``mockserver.state.postgres``). In this process one request at a time talks to the database
-(an ``asyncio.Lock``: the loop never blocks on the network, and a write's memory is never reloaded under
-it). The database unreachable or too slow: a 503 in the API's own error format, and the next request tries
-again, so the mock recovers by itself when the database returns.
+commit (``mockserver.state.postgres``). In this process one write runs at a time
+(``PostgresState.write_lock``: the loop never blocks on the network, and a write's memory is never reloaded
+under it), and one version check serves every read waiting for it (``PostgresState.fresh``). The
+database unreachable or too slow: a 503 in the API's own error format, and the next request tries again,
+so the mock recovers by itself when the database returns.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 
@@ -19,7 +19,6 @@ from mockserver.errors import error_body
 from mockserver.images import decode_before_locks
 from mockserver.layers.prefer import delay_before_locks
 from mockserver.state.postgres import PostgresState, StoreUnavailable
-from mockserver.state.rounds import SharedRounds
 
 logger = logging.getLogger("mockserver")
 
@@ -30,20 +29,16 @@ class PostgresMiddleware:
     def __init__(self, app, state: PostgresState):
         self.app = app
         self.state = state
-        self.lock: asyncio.Lock | None = None  # made on the serving loop
-        self.syncs = SharedRounds(self._locked_sync)  # one version check serves every read waiting for it
         self.worker = str(os.getpid()).encode()
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        if self.lock is None:
-            self.lock = asyncio.Lock()
         send = self._tagged(send)
         apis = self.state.apis_written_by(scope)
         if not apis:
             try:
-                await self.syncs.wait()
+                await self.state.fresh()  # one round serves every read waiting for it
                 if scope["method"] == "GET" and scope["path"] == "/__mock__/requests":
                     await self._refresh_journal()
             except StoreUnavailable as exc:
@@ -56,15 +51,11 @@ class PostgresMiddleware:
             if receive is None:
                 return  # the client went away before sending its request
             await decode_before_locks(scope["headers"], receive.body)
-        async with self.lock:
+        async with self.state.write_lock():
             held, error = await self._attempt(scope, receive, apis)
         await _send_all(send, held)
         if error is not None:
             raise error
-
-    async def _locked_sync(self) -> None:
-        async with self.lock:
-            await self.state.sync()
 
     async def _refresh_journal(self) -> None:
         journal = self.state.ctx.journal

@@ -2,7 +2,8 @@
 
 Under ``--store`` every request must see every write acknowledged before it arrived, so it needs a version
 check that *started* after it arrived; and every journal entry must be written before its answer leaves.
-Doing one round trip per request made the round trips the bottleneck (they queue on one connection).
+Doing one round trip per request made the round trips the bottleneck (they queue on one connection);
+under ``--store`` a round is one statement that inserts the journal entries waiting and reads the versions.
 ``SharedRounds`` runs at most one round at a time: callers that arrive while one runs all wait for the
 next, which starts when the running one ends and serves them all. A caller never joins a round that started
 before it arrived, so the guarantee holds, and under load one round trip serves many requests.
