@@ -12,6 +12,7 @@ upload (evotor multipart, a new product each), and ``run.py``'s mixed workload (
 two processes the connections are split between them, one load generator each, at the same time: the
 requests/s are summed, the percentiles are the worse of the two. ``write cost`` is one client's sequential
 ``POST /tagged-images/v1/images`` (a small JSON record): the time a write takes when nothing competes.
+Two more configurations, ``--journal-size 0``, show what the request journal costs each store.
 """
 
 from __future__ import annotations
@@ -135,6 +136,11 @@ def main(argv: list[str] | None = None) -> int:
         configs.append(Configuration("--state-dir", ["--state-dir", str(scratch / "state")], 1))
         configs.append(Configuration("postgresql", ["--store", cluster.new_database()], 1))
         configs.append(Configuration("postgresql", ["--store", cluster.new_database()], 2))
+        # what the request journal costs each (a read's journal entry is stored before its answer leaves)
+        off = ["--journal-size", "0"]
+        no_journal_dir = ["--state-dir", str(scratch / "s2"), *off]
+        configs.append(Configuration("--state-dir, no journal", no_journal_dir, 1))
+        configs.append(Configuration("postgresql, no journal", ["--store", cluster.new_database(), *off], 1))
         rows = measure(configs, loadgen, args.rounds, args.duration, args.connections)
     finally:
         for config in configs:
