@@ -92,6 +92,9 @@ def test_a_write_on_one_process_is_read_at_once_on_the_other(mocks):
     assert httpx.get(one.url + "/__mock__/behaviour").json()["status"] is None
     assert httpx.get(one.url + "/__mock__/requests").json()["requests"] == []
     assert upload(one.url, 99).json()["id"] == 1  # a reset starts the ids again, everywhere
+    assert httpx.post(other.url + "/__mock__/fixtures", timeout=30).status_code == 201
+    seeded = httpx.get(one.url + "/__mock__/state", timeout=30).json()["apis"]
+    assert len(seeded["image-upload"]["images"]) > 0  # the packaged fixtures, loaded through the other
 
 
 def test_parallel_uploads_over_two_processes_lose_nothing_and_get_distinct_ids(mocks):
