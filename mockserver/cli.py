@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         metavar="N",
-        help="serve with N worker processes sharing one state (requires --state-dir)",
+        help="serve with N worker processes sharing one state (requires --state-dir or --store)",
     )
     p.add_argument(
         "--max-store-bytes",
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers < 1:
         parser.error("--workers must be at least 1")
     if args.workers > 1 and not (args.state_dir or args.store):
-        parser.error("--workers N needs --state-dir DIR: the workers share their state through DIR")
+        parser.error("--workers N needs --state-dir DIR or --store URL: the workers share their state there")
     started = time.perf_counter()
     # Connexion imports starlette.testclient, which warns about its own httpx use: noise for users.
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")

@@ -247,3 +247,19 @@ def test_the_conformance_suite_passes_all_five_apis_through_a_round_robin_proxy(
             )
     finally:
         proxy.stop()
+
+
+def test_workers_on_one_host_share_the_database_too(mocks):
+    (server,) = mocks(1, "--workers", "2")
+    workers, names = set(), []
+    for n in range(40):
+        if len(workers) == 2 and n >= 10:
+            break
+        with httpx.Client(timeout=30) as c:  # a connection each: successive requests reach either worker
+            created = c.post(server.url + TAGGED + "/tags", json={"name": f"w{n}"})
+        assert created.status_code == 201, created.text
+        workers.add(created.headers["x-mock-worker"])
+        names.append(f"w{n}")
+    assert len(workers) == 2
+    listed = httpx.get(server.url + TAGGED + "/tags", params={"limit": 100}, timeout=30).json()["results"]
+    assert sorted(t["name"] for t in listed) == sorted(names)
