@@ -39,6 +39,7 @@ class LoadResult:
     p50_ms: float
     p99_ms: float
     bad_status: int  # answers outside 2xx, or broken connections
+    p95_ms: float = float("nan")
 
     @property
     def rps(self) -> float:
@@ -78,8 +79,10 @@ end
 function done(summary, latency, requests)
   local bad = summary.errors.status + summary.errors.connect + summary.errors.read
       + summary.errors.write + summary.errors.timeout
-  io.write(string.format('WRKJSON {"requests": %%d, "micros": %%d, "p50": %%d, "p99": %%d, "bad": %%d}\\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), bad))
+  io.write(string.format(
+    'WRKJSON {"requests": %%d, "micros": %%d, "p50": %%d, "p99": %%d, "bad": %%d, "p95": %%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), bad,
+    latency:percentile(95)))
 end
 """
 
@@ -125,7 +128,8 @@ def run_wrk(
         if line.startswith("WRKJSON "):
             data = json.loads(line[len("WRKJSON ") :])
             return LoadResult(
-                data["requests"], data["micros"] / 1e6, data["p50"] / 1000, data["p99"] / 1000, data["bad"]
+                data["requests"], data["micros"] / 1e6, data["p50"] / 1000, data["p99"] / 1000, data["bad"],
+                data["p95"] / 1000,
             )
     raise RuntimeError(f"wrk gave no result: {out.stdout[-500:]} {out.stderr[-500:]}")
 
@@ -192,7 +196,9 @@ async def _run_python(host, port, requests: list[Request], duration: float, conn
         return LoadResult(0, seconds, 0.0, 0.0, bad)
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    return LoadResult(len(latencies), seconds, statistics.median(latencies) * 1000, p99 * 1000, bad)
+    p95 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))]
+    p50 = statistics.median(latencies)
+    return LoadResult(len(latencies), seconds, p50 * 1000, p99 * 1000, bad, p95 * 1000)
 
 
 def run_python(

@@ -33,6 +33,17 @@ from mockserver.state.durable import DurableState
 from mockserver.state.fixtures import load_seed_data
 
 
+def open_store(ctx, url: str):
+    """The PostgreSQL store, imported only when asked for (its driver is the ``postgresql`` extra)."""
+    from mockserver.state.postgres import PostgresState
+    from mockserver.state.postgres_journal import PostgresJournal
+
+    state = PostgresState(ctx, url)
+    if ctx.settings.journal_size > 0:
+        ctx.journal = PostgresJournal(ctx.settings.journal_size, state)
+    return state
+
+
 def _handler_for(api_handler):
     """operationId -> a handler that closes its uploads and finds its method at call time.
 
@@ -74,12 +85,17 @@ class MockServer:
         self.connexion = self._build_connexion()
         self.routes = AtomicWriteMiddleware(mock_routes(), self.ctx)
         self.durable = None
-        if self.settings.state_dir:
+        if self.settings.store:
+            self.durable = open_store(self.ctx, self.settings.store)
+            logging.getLogger(STARTUP_LOGGER).info("mockserver: %s", self.durable.summary())
+        elif self.settings.state_dir:
             self.durable = DurableState(self.ctx, self.settings.state_dir)
             logging.getLogger(STARTUP_LOGGER).info("mockserver: %s", self.durable.summary())
         elif self.settings.seed_data:
             load_seed_data(self.ctx, self.settings.seed_data)
-        self.asgi = wrap_outer(self._dispatch, self, state_dir=self.durable is not None)  # mockserver.stack
+        self.asgi = wrap_outer(  # mockserver.stack
+            self._dispatch, self, state_dir=bool(self.settings.state_dir), store=bool(self.settings.store)
+        )
 
     def _build_connexion(self) -> OnceDecoratedApp:
         app = OnceDecoratedApp(
@@ -124,7 +140,9 @@ class MockServer:
             gc.freeze()
         yield
         if self.durable is not None:
-            self.durable.close()
+            closed = self.durable.close()
+            if closed is not None:  # the PostgreSQL store closes its connections on the loop
+                await closed
 
     async def _dispatch(self, scope, receive, send):
         path = scope.get("path", "")

@@ -22,6 +22,7 @@ from mockserver.layers import guard
 from mockserver.state.settings import DEFAULT_JOURNAL_BYTES, DEFAULT_JOURNAL_SIZE, DEFAULT_REPLY_CACHE_BYTES
 
 SETTINGS_ENV = "MOCKSERVER_SETTINGS"  # how --workers hands the settings to each worker process
+STORE_ENV = "MOCKSERVER_STORE"  # --store's default: keeps the database password off the command line
 
 
 def _version() -> str:
@@ -55,11 +56,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep records (SQLite) and files in DIR: each write is on disk before it is answered",
     )
     p.add_argument(
+        "--store",
+        metavar="URL",
+        default=os.environ.get(STORE_ENV) or None,
+        help="keep the whole state in PostgreSQL (postgresql://user:password@host/db), shared by every "
+        f"mockserver pointed at it (default: ${STORE_ENV}; needs the postgresql extra)",
+    )
+    p.add_argument(
         "--workers",
         type=int,
         default=1,
         metavar="N",
-        help="serve with N worker processes sharing one state (requires --state-dir)",
+        help="serve with N worker processes sharing one state (requires --state-dir or --store)",
     )
     p.add_argument(
         "--max-store-bytes",
@@ -133,6 +141,10 @@ def settings_from_args(args: argparse.Namespace):
     if args.journal_size < 0:
         raise SystemExit("mockserver: --journal-size must be >= 0")
     state_dir = Path(args.state_dir) if args.state_dir else None
+    if args.store and not args.store.startswith(("postgresql://", "postgres://")):
+        raise SystemExit("mockserver: --store must be a postgresql://user:password@host:port/database URL")
+    if args.store and state_dir:
+        raise SystemExit("mockserver: choose --store or --state-dir, not both")
     return Settings(
         apis=(args.api,) if args.api else tuple(APIS),
         prefixed=args.api is None,
@@ -140,6 +152,7 @@ def settings_from_args(args: argparse.Namespace):
         max_store_bytes=serving.default_store_cap(args),
         seed_data=Path(args.seed_data) if args.seed_data else None,
         state_dir=state_dir,
+        store=args.store,
         validate_responses=not args.no_response_validation,
         reply_cache_bytes=args.reply_cache_mb * 2**20,
         signing_key=signing_key(state_dir) if state_dir else None,
@@ -221,8 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
-    if args.workers > 1 and not args.state_dir:
-        parser.error("--workers N needs --state-dir DIR: the workers share their state through DIR")
+    if args.workers > 1 and not (args.state_dir or args.store):
+        parser.error("--workers N needs --state-dir DIR or --store URL: the workers share their state there")
     started = time.perf_counter()
     # Connexion imports starlette.testclient, which warns about its own httpx use: noise for users.
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -244,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         sock.close()
         os.environ[SETTINGS_ENV] = _settings_to_env(settings, args.access_log)
         announce(settings, args.host, port, time.perf_counter() - started)
-        workers = f"{args.workers} workers share {settings.state_dir}"
+        workers = f"{args.workers} workers share {settings.state_dir or 'one database'}"
         logging.getLogger(STARTUP_LOGGER).info("mockserver: %s", workers)
         uvicorn.run(
             "mockserver.cli:worker_app",

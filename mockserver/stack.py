@@ -36,6 +36,7 @@ from mockserver.layers.gate import GateMiddleware
 from mockserver.layers.guard import GuardMiddleware
 from mockserver.layers.journal import JournalMiddleware
 from mockserver.layers.limits import BodyLimitMiddleware
+from mockserver.layers.postgres_transactions import PostgresMiddleware
 from mockserver.layers.prefer import PreferMiddleware
 from mockserver.layers.reply_cache import ReplyCacheMiddleware, StateVersionMiddleware
 from mockserver.layers.transactions import DurableMiddleware
@@ -52,6 +53,7 @@ class OuterLayer:
     wrap: Callable[[Any, Any], Any]
     why: str
     only_with_state_dir: bool = False
+    only_with_store: bool = False  # --store postgresql://...
 
 
 OUTER_LAYERS: tuple[OuterLayer, ...] = (
@@ -75,6 +77,13 @@ OUTER_LAYERS: tuple[OuterLayer, ...] = (
         lambda app, server: DurableMiddleware(app, server.durable),
         "--state-dir: one transaction per request around everything that reads or writes records",
         only_with_state_dir=True,
+    ),
+    OuterLayer(
+        PostgresMiddleware,
+        lambda app, server: PostgresMiddleware(app, server.durable),
+        "--store: brings the process up to date, and runs a write in one database transaction under its "
+        "APIs' advisory locks, around everything that reads or writes records (mockserver.state.postgres)",
+        only_with_store=True,
     ),
     OuterLayer(
         ContextMiddleware,
@@ -128,14 +137,18 @@ CONNEXION_LAYERS: tuple[ConnexionLayer, ...] = (
 )
 
 
-def outer_layers(state_dir: bool) -> tuple[OuterLayer, ...]:
-    """The outer layers a server with (or without) ``--state-dir`` has, outermost first."""
-    return tuple(layer for layer in OUTER_LAYERS if state_dir or not layer.only_with_state_dir)
+def outer_layers(state_dir: bool, store: bool = False) -> tuple[OuterLayer, ...]:
+    """The outer layers a server with (or without) ``--state-dir`` or ``--store`` has, outermost first."""
+    return tuple(
+        layer
+        for layer in OUTER_LAYERS
+        if (state_dir or not layer.only_with_state_dir) and (store or not layer.only_with_store)
+    )
 
 
-def wrap_outer(app, server, state_dir: bool):
+def wrap_outer(app, server, state_dir: bool, store: bool = False):
     """``app`` inside every outer layer, the first of ``OUTER_LAYERS`` outermost."""
-    for layer in reversed(outer_layers(state_dir)):
+    for layer in reversed(outer_layers(state_dir, store)):
         app = layer.wrap(app, server)
     return app
 

@@ -67,11 +67,12 @@ def _readme_test_command(repo: Path) -> str:
 
 
 def test_a_light_install_serves_the_mock_and_runs_conformance_without_the_dev_tools(clone):
-    """``pip install .``: no browser driver, no linter, no tox; the mock and the conformance command work."""
+    """``pip install .``: no browser driver, no linter, no tox, no PostgreSQL driver (the ``postgresql``
+    extra); the mock and the conformance command work."""
     repo, env = clone, _venv(clone, "light-venv")
     installed = _run("pip install -q .", repo, env, 600)
     assert installed.returncode == 0, installed.stdout[-3000:] + installed.stderr[-3000:]
-    dev_tools = ("playwright", "ruff", "tox")
+    dev_tools = ("playwright", "ruff", "tox", "psycopg")
     dev_only = f"import importlib.util as u; print([m for m in {dev_tools!r} if u.find_spec(m)])"
     present = _run(["python", "-c", dev_only], repo, env, 60)
     assert present.stdout.strip() == "[]", present.stdout + present.stderr

@@ -1,14 +1,22 @@
-"""``POST /__mock__/behaviour``: server-wide latency and forced errors, as a default ``Prefer``."""
+"""``POST /__mock__/behaviour``: server-wide latency and forced errors, as a default ``Prefer``; the same,
+in memory, under ``--state-dir`` and with ``--store postgresql://``."""
 
 from __future__ import annotations
 
 import pytest
 from conftest import json_of
+from postgres_cluster import pg_cluster, pg_url  # noqa: F401  (fixtures)
 
 
-@pytest.fixture
-def client(make_client):
-    return make_client()
+@pytest.fixture(params=["memory", "state-dir", "postgresql"])
+def client(request, make_client, tmp_path):
+    if request.param == "memory":
+        yield make_client()
+    elif request.param == "state-dir":
+        yield make_client(state_dir=tmp_path / "state")
+    else:  # one event loop for the client's life: the store's connections belong to it
+        with make_client(store=request.getfixturevalue("pg_url")) as client:
+            yield client
 
 
 def test_forced_status_answers_in_the_apis_error_format_where_documented(client):

@@ -39,6 +39,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 from PIL import Image
+from postgres_cluster import pg_cluster, pg_url  # noqa: F401  (fixtures)
 
 from conformance.openapi_check import assert_honours_contract
 from conformance.runner import run
@@ -539,12 +540,21 @@ class InProcessClient:
         self.loop.close()
 
 
+def _close_app(app, client: InProcessClient) -> None:
+    """The store's connections belong to the client's loop: closed on it, before it is."""
+    closed = app.durable.close() if app.durable is not None else None
+    if closed is not None:
+        client.loop.run_until_complete(closed)
+    client.close()
+
+
 class Poisoning(RuleBasedStateMachine):
     """One API's writes, odd in every way; after each, every read must still answer a valid 2xx (or,
     when refused, the state must be as it was). Subclasses name the API and its writes and reads."""
 
     api = ""
     durable = False
+    store: str | None = None  # postgresql://...: durable in that database instead of a state directory
     counts: ClassVar[dict] = {}  # (api, durable) -> Counter, over every run of the test
     servers: ClassVar[dict] = {}  # (api, durable) -> (state dir, app, client), for every run of the test
 
@@ -554,31 +564,28 @@ class Poisoning(RuleBasedStateMachine):
         self.writes_since_restart = 0
         shared = Poisoning.servers.get((self.api, self.durable))
         if shared is None:
-            self.dir = tempfile.mkdtemp(prefix="poisoning-") if self.durable else None
+            self.dir = tempfile.mkdtemp(prefix="poisoning-") if self.durable and not self.store else None
             self._open()
         else:  # a server per test, not per run (building one costs 0.1 s); each run starts from a reset
             self.dir, self.app, self.client = shared
             assert self.client.post("/__mock__/reset").status_code == 204
 
     def _open(self):
-        settings_ = {"apis": (self.api,), "state_dir": Path(self.dir) if self.durable else None}
+        state_dir = Path(self.dir) if self.dir else None
+        settings_ = {"apis": (self.api,), "state_dir": state_dir, "store": self.store}
         self.app = create_app(**settings_)
         self.client = InProcessClient(self.app, auth_headers(self.api))
         Poisoning.servers[(self.api, self.durable)] = (self.dir, self.app, self.client)
 
     def _close(self):
-        self.client.close()
-        if self.app.durable is not None:
-            self.app.durable.close()
+        _close_app(self.app, self.client)
 
     @classmethod
     def close_all(cls, key) -> None:
         shared = Poisoning.servers.pop(key, None)
         if shared is not None:
             directory, app, client = shared
-            client.close()
-            if app.durable is not None:
-                app.durable.close()
+            _close_app(app, client)
             if directory:
                 shutil.rmtree(directory, ignore_errors=True)
 
@@ -785,6 +792,16 @@ def test_no_write_poisons_the_state_under_state_dir_across_restarts(machine, rec
     counts = _run(durable, max(3 * STEPS_PER_RUN, STEPS // 5))
     record_property("poisoning", _line(machine.api, "--state-dir", counts))
     print(_line(machine.api, "--state-dir", counts))
+    assert counts["restarts"] and counts["accepted"], counts
+
+
+@pytest.mark.parametrize("machine", MACHINES, ids=lambda m: m.api)
+def test_no_write_poisons_the_state_in_postgresql_across_restarts(machine, pg_url, record_property):  # noqa: F811
+    """A bounded run in CI (60 steps an API, restarts among them): the store's own transaction and reload."""
+    durable = type(f"Postgres{machine.__name__}", (machine,), {"durable": True, "store": pg_url})
+    counts = _run(durable, 3 * STEPS_PER_RUN)
+    record_property("poisoning", _line(machine.api, "--store postgresql", counts))
+    print(_line(machine.api, "--store postgresql", counts))
     assert counts["restarts"] and counts["accepted"], counts
 
 

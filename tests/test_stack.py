@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from postgres_cluster import pg_cluster, pg_url  # noqa: F401  (fixtures)
 from starlette.testclient import TestClient
 
 from mockserver import stack
@@ -38,6 +39,13 @@ def test_state_dir_adds_the_durable_layer_where_declared(tmp_path):
     finally:
         server.durable.close()
     assert len(stack.outer_layers(state_dir=True)) == len(stack.outer_layers(state_dir=False)) + 1
+
+
+def test_store_adds_its_transaction_layer_where_declared(pg_url):  # noqa: F811
+    server = create_app(store=pg_url)  # opens no connection until the first request
+    with_store = stack.outer_layers(state_dir=False, store=True)
+    assert _outer_chain(server) == [layer.kind for layer in with_store]
+    assert len(with_store) == len(stack.outer_layers(state_dir=False)) + 1
 
 
 def test_connexion_layers_are_the_declared_ones_in_order():

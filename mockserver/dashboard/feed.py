@@ -16,7 +16,8 @@ What it keeps true:
   also ends after ``FEED_SECONDS`` (the client reconnects), so a server that is told neither waits at
   most that long.
 - Under ``--workers``, other processes' entries reach the feed through the shared store, read every
-  ``POLL_SECONDS``.
+  ``POLL_SECONDS``; under ``--store``, the journal's table is read again before each look, so every
+  replica's entries reach it.
 """
 
 from __future__ import annotations
@@ -116,6 +117,13 @@ def _end_feeds_on_exit_signals() -> None:
         _chained_signals.add(signum)
 
 
+async def _reread(journal) -> None:
+    """A journal kept in a database every replica writes (``--store``) is read again before each look."""
+    refresh = getattr(journal, "refresh", None)
+    if refresh is not None:
+        await refresh()
+
+
 def _newest_id(journal) -> int:
     return next((entry["id"] for entry in journal.newest_first()), 0)
 
@@ -143,6 +151,7 @@ async def request_events(journal, keep, last_id: int):
         started = quiet_since = time.monotonic()
         while not hub.closed and time.monotonic() - started < FEED_SECONDS:
             waiter.clear()
+            await _reread(journal)
             fresh = _entries_after(journal, last_id)
             if fresh:
                 last_id = fresh[-1]["id"]
@@ -176,6 +185,7 @@ async def feed(request: Request) -> Response:
     except BadFilter as exc:
         raise ApiError(400, str(exc)) from exc
     _end_feeds_on_exit_signals()
+    await _reread(journal)
     last_id = int(since) if since is not None else _newest_id(journal)
     return StreamingResponse(
         request_events(journal, keep, last_id),

@@ -34,7 +34,7 @@ class AtomicWriteMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         ctx = self.ctx or scope.get(MOCK_CONTEXT)
         apis = apis_written_by(ctx, scope) if scope["type"] == "http" and ctx is not None else ()
-        if not apis or ctx.settings.state_dir:  # under --state-dir the transaction does this
+        if not apis or ctx.settings.state_dir or ctx.settings.store:  # there the transaction does this
             return await self.app(scope, receive, send)
         await delay_before_locks(scope, ctx)  # a forced delay, too, is waited out before the lock
         limit = ctx.settings.max_body_bytes

@@ -26,6 +26,7 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     seed_data: Path | None = None
     state_dir: Path | None = None
+    store: str | None = None  # postgresql://...: the state of every process pointed at it (state.postgres)
     validate_responses: bool = True
     signing_key: bytes | None = None
     url_ttl_seconds: int = 900

@@ -123,6 +123,8 @@ class JournalMiddleware:
                 body = await tap.summary(scope) if tap is not None else None
                 self._record(journal, scope, exchange, body, response_headers)
                 exchange.status = 0  # recorded
+                if hasattr(journal, "flush"):  # a shared store: written before the client can ask for it
+                    await journal.flush()
             await send(message)
 
         await self.app(scope, tap.receive if tap is not None else receive, journal_send)
