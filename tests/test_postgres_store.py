@@ -263,3 +263,27 @@ def test_workers_on_one_host_share_the_database_too(mocks):
     assert len(workers) == 2
     listed = httpx.get(server.url + TAGGED + "/tags", params={"limit": 100}, timeout=30).json()["results"]
     assert sorted(t["name"] for t in listed) == sorted(names)
+
+
+def test_the_dashboard_of_any_replica_shows_and_deletes_every_replicas_records(mocks):
+    """The gallery, its delete, the journal's pages and its feed read the database, not one process."""
+    one, other = mocks(2)
+    up = upload(one.url, 1, tag="dash")
+    assert up.status_code == 201, up.text
+    image_id = up.json()["id"]
+    items = httpx.get(other.url + "/__mock__/ui/api/records", timeout=30).json()["apis"]["tagged-images"]
+    assert [item["id"] for item in items["items"]] == [str(image_id)]
+    page = httpx.get(other.url + "/__mock__/requests", params={"limit": 1}, timeout=30).json()
+    newest = [(e["method"], e["path"], e["headers"]["host"]) for e in page["requests"]]
+    assert newest == [("POST", f"{TAGGED}/upload", f"127.0.0.1:{one.port}")]  # the other replica's
+    deleted = httpx.delete(f"{other.url}/__mock__/ui/api/records/tagged-images/{image_id}", timeout=30)
+    assert deleted.status_code == 204, deleted.text
+    assert httpx.get(f"{one.url}{TAGGED}/images/{image_id}", timeout=30).status_code == 404
+    feed_url = other.url + "/__mock__/requests/feed"
+    with httpx.stream("GET", feed_url, params={"method": "PUT"}, timeout=30) as feed:
+        lines = feed.iter_lines()
+        assert next(lines).startswith("retry:")
+        refused = httpx.put(f"{one.url}/__mock__/files/tagged-images/nowhere")
+        assert refused.status_code in (400, 401, 403, 404)
+        event = next(line for line in lines if line.startswith("data:"))
+    assert json.loads(event[len("data:") :])["path"] == "/__mock__/files/tagged-images/nowhere"
