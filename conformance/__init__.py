@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["Rule", "SpecViolation", "assert_honours_contract", "load_rules"]
+__all__ = ["ConformanceError", "Rule", "SpecViolation", "UsageError", "assert_honours_contract", "load_rules"]
 
 _WHERE = {
     "Rule": "rules",
     "load_rules": "rules",
-    "SpecViolation": "openapi_check",
+    "ConformanceError": "errors",
+    "SpecViolation": "errors",
+    "UsageError": "errors",
     "assert_honours_contract": "openapi_check",
 }
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
 from . import verdicts
 from .images import image_pair
+from .library_internals.pytest_parts import rename_item
 from .readonly import safe_methods_only
 from .recording import as_curl
 from .rules import load_rules
@@ -24,16 +26,23 @@ from .verdicts import MUST, NotExercised, should  # noqa: F401  (``should`` is r
 
 TARGET = pytest.StashKey[Target]()
 FINDINGS = pytest.StashKey[verdicts.Findings]()
-_CURRENT: list[Target] = []
+CHECKS_DIR = Path(__file__).resolve().parent / "checks"
 _RULE_ID = re.compile(r"[\[(]([A-Z]{3}-\d\d)[\])]")
 MAX_BREAKS_PER_CHECK = 8  # distinct breaks one check reports for one rule; the rest are counted
 
 
-def current_target() -> Target:
-    """The target of the run in progress, for check modules that build their cases at import time."""
-    if not _CURRENT:
-        raise RuntimeError("the conformance checks run through conformance.runner.run (or the CLI)")
-    return _CURRENT[-1]
+class CheckModule(pytest.Module):
+    """A module of ``conformance/checks``. One whose checks depend on the run's target (the schema layer
+    generates one item per operation of the target's API) defines ``checks_for(target)``, returning them
+    by name; they join the module when it is collected, so no check module reads the target at import,
+    and one process can run the checks against one target after another."""
+
+    def collect(self):
+        build = getattr(self.obj, "checks_for", None)
+        if build is not None:
+            for name, check in build(self.config.stash[TARGET]).items():
+                setattr(self.obj, name, check)
+        return super().collect()
 
 
 @dataclass
@@ -60,10 +69,10 @@ def rule_ids_of(item) -> list[str]:
 
 
 def _name_by_operation(item) -> None:
-    """Schemathesis names each case ``test_schema_layer[GET /images]`` but, on pytest 9, leaves the
+    """Schemathesis names each case ``check_schema_layer[GET /images]`` but, on pytest 9, leaves the
     operation out of its node id; JUnit and the JSON report name cases by node id, so put it back."""
     if item.parent is not None and not item.nodeid.endswith("::" + item.name) and "[" in item.name:
-        item._id = item.parent.id.child(item.name)
+        rename_item(item, item.name)
 
 
 def _leaves(exc: BaseException):
@@ -156,14 +165,21 @@ class ConformancePlugin:
     # -- configuration -----------------------------------------------------------------------------
     def pytest_configure(self, config):
         config.stash[TARGET] = self._target
-        _CURRENT.append(self._target)
         config.addinivalue_line("markers", "rule(*ids): the catalogue rules this check verifies")
         config.addinivalue_line("markers", "api(name): the API a check module belongs to")
         config.addinivalue_line("markers", "writes: the check changes server state (skipped by --read-only)")
+        config.addinivalue_line(
+            "markers",
+            "alone: the check cannot share the server with others (it judges a whole listing, or deletes by "
+            "generated ids): a parallel run runs it alone, at the end",
+        )
 
-    def pytest_unconfigure(self, config):
-        if _CURRENT and _CURRENT[-1] is self._target:
-            _CURRENT.pop()
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_pycollect_makemodule(self, module_path, parent):
+        """The checks' modules (not a host's own) collect as ``CheckModule``."""
+        if module_path.name != "__init__.py" and CHECKS_DIR in module_path.resolve().parents:
+            return CheckModule.from_parent(parent, path=module_path)
+        return None
 
     def pytest_collection_modifyitems(self, config, items):
         for item in items:

@@ -7,15 +7,13 @@ from dataclasses import dataclass, field
 
 from mockserver import devtokens
 
+from .errors import UsageError
+
 API_NAMES = ("everydaypic", "evotor", "image-upload", "sharinpix", "tagged-images")
 SETTABLE = {
     "evotor": ("store_id", "product_id"),
     "sharinpix": ("album_id",),
 }
-
-
-class UsageError(ValueError):
-    """Bad options: the CLI exits 2."""
 
 
 def _check_token(token: str) -> None:
