@@ -13,6 +13,7 @@ from datetime import datetime
 
 import pytest
 
+from conformance.checks.kit import in_parallel
 from conformance.media import not_an_image, realistic_image, tiny_png
 from conformance.recording import RecordingClient
 from conformance.verdicts import NotExercised, accepted, check, needs, should
@@ -20,7 +21,6 @@ from conformance.verdicts import NotExercised, accepted, check, needs, should
 pytestmark = pytest.mark.api("everydaypic")
 
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
-WORKERS = 6  # independent requests go out together: latency, not the request count, sets the run time
 
 
 def upload(
@@ -42,11 +42,6 @@ def upload(
 def multipart_without_file(http, fields: dict):
     """A multipart/form-data body of text parts only (httpx sends a body without files urlencoded)."""
     return http.post("/v1/image", files={k: (None, v) for k, v in fields.items()})
-
-
-def in_parallel(calls):
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        return list(pool.map(lambda call: call(), calls))
 
 
 def images_in(response) -> list | None:

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from conformance.checks.kit import body_of, in_parallel
 from conformance.media import not_an_image, realistic_image, tiny_png
 from conformance.recording import RecordingClient
 from conformance.verdicts import NotExercised, accepted, check, needs, refused, should
@@ -23,7 +24,6 @@ pytestmark = pytest.mark.api("image-upload")
 
 # RFC 3339 date-time (OpenAPI format date-time): a time zone is required, fractions of any length.
 DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
-WORKERS = 6
 ENVELOPE = "x-decision: errors are {message, data: null}"
 
 
@@ -34,18 +34,6 @@ def upload(http, data: bytes, mime: str, name: str, headers=None):
 
 def delete(http, file_name: str):
     return http.delete("/DeleteImage", params={"FileName": file_name})
-
-
-def in_parallel(calls):
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        return list(pool.map(lambda call: call(), calls))
-
-
-def body_of(response):
-    try:
-        return response.json()
-    except ValueError:
-        return None
 
 
 def dto_of(response) -> dict:

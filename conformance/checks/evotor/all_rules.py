@@ -7,12 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from conformance.checks.kit import concurrently
 from conformance.verdicts import check, needs
 
 from .common import (
     LIMIT,
     body_of,
-    concurrently,
     download,
     fresh_product,
     ids_of,

@@ -7,42 +7,25 @@ import io
 import random
 import re
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import lru_cache
 from urllib.parse import quote, urljoin, urlsplit
 
 from PIL import Image, ImageDraw, PngImagePlugin
 
+from conformance.checks.kit import body_of
 from conformance.media import image_bytes, not_an_image
 from conformance.verdicts import NotExercised, needs
 
 LIMIT = 5242800  # the seed: "Объём не более 5242800 байт"
-
-
 SIDE = 300  # the seed: "Разрешение – 300х300 пикселей"
-
-
 # the seed's shape: 2018-09-04T13:31:01.104+0000 (UTC, milliseconds, offset without a colon)
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+0000$")
-
-
-POOL = 6  # concurrent requests where their order does not matter
-
-
 # Our decisions where the seed names no status (specs/evotor.yaml): SHOULD parts of the rules.
 NO_TOKEN_401 = "x-decision: a missing X-Authorization gets 401"
-
-
 BAD_FILE_400 = "x-decision: a file that is not a 300x300 PNG gets 400"
-
-
 TOO_LARGE_413 = "x-decision: a file over 5242800 bytes gets 413"
-
-
 OCCUPIED_409 = "x-decision: a second upload to a product with an image gets 409"
-
-
 UNKNOWN_404 = "x-decision: an unknown image id (or one of another product or store) gets 404"
 
 
@@ -130,13 +113,6 @@ def image_problems(image, store: str, product: str, size: int) -> list[str]:
     return problems
 
 
-def body_of(response):
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
 def image_of(response, what: str = "upload of a valid 300x300 PNG") -> dict:
     """The image a setup upload created: any 2xx with an id, else the check is not exercised (EVT-02)."""
     needs(response, what, "EVT-02")
@@ -200,11 +176,6 @@ def is_4xx(response) -> bool:
 
 def without_url(image: dict) -> dict:
     return {k: v for k, v in image.items() if k != "url"} if isinstance(image, dict) else image
-
-
-def concurrently(function, items) -> list:
-    with ThreadPoolExecutor(max_workers=POOL) as pool:
-        return list(pool.map(function, items))
 
 
 def fresh_product() -> str:

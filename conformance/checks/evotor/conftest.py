@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 import pytest
 
+from conformance.checks.kit import concurrently
 from conformance.recording import RecordingClient
 
-from .common import body_of, concurrently, fresh_product, image_of, images_path, photo_png, upload
+from .common import body_of, fresh_product, image_of, images_path, photo_png, upload
 
 
 class Made:

@@ -15,13 +15,13 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from conformance.checks.kit import concurrently
 from conformance.verdicts import judged
 
 from .common import (
     BAD_FILES,
     SIDE,
     body_of,
-    concurrently,
     fresh_product,
     ids_of,
     images_path,

@@ -8,6 +8,7 @@ from datetime import datetime
 
 import pytest
 
+from conformance.checks.kit import concurrently
 from conformance.verdicts import check, judged, needs, refused
 
 from .common import (
@@ -20,7 +21,6 @@ from .common import (
     TOO_LARGE_413,
     UNKNOWN_404,
     body_of,
-    concurrently,
     download,
     fresh_product,
     ids_of,

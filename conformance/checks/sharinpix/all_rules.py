@@ -7,9 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from conformance.checks.kit import concurrently
 from conformance.verdicts import check, needs
 
-from .common import body_of, concurrently, encode, post_form, seed_example
+from .common import body_of, encode, post_form, seed_example
 
 pytestmark = pytest.mark.api("sharinpix")
 

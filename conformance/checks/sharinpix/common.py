@@ -4,37 +4,22 @@ the decisions their SHOULD parts name, the breaks an image answer can have, and 
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import cache
 from urllib.parse import parse_qsl, urlencode
 
 from hypothesis import strategies as st
 
+from conformance.checks.kit import body_of
 from conformance.verdicts import needs
 from mockserver.registry import APIS
 
 FORM = "application/x-www-form-urlencoded"
-
-
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-
-
 INT32_MAX = 2**31 - 1  # the seed's numbers all fit; a server storing them in int32 columns honours it
-
-
-POOL = 6
-
-
 NO_TOKEN_401 = "x-decision: a missing or malformed token gets 401"
-
-
 NOT_GRANTED_403 = "x-decision: a token whose abilities do not grant the album gets 403"
-
-
 NUMBERED_LISTS = "x-decision: numbered list keys (k[0]=v&k[1]=w, qs/OpenAPI-generator style) read as k[]=v"
-
-
 WIDE_NUMBERS = "x-decision: cloudinary[width], [height] and [bytes] take up to 18 digits (64-bit)"
 
 
@@ -116,22 +101,10 @@ def post_form(http, body: str, album_id: str, headers: dict | None = None, drop_
     return http.send(request)
 
 
-def body_of(response):
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
 def created(response, what: str = "create of the seed's example image") -> dict:
     """A setup create: any 2xx with a JSON object, else the check is not exercised (see SPX-03)."""
     needs(response, what, "SPX-03", ok=lambda r: r.is_success and isinstance(body_of(r), dict))
     return body_of(response)
-
-
-def concurrently(function, items) -> list:
-    with ThreadPoolExecutor(max_workers=POOL) as pool:
-        return list(pool.map(function, items))
 
 
 # -- what comes back --------------------------------------------------------------------------------------
@@ -247,11 +220,7 @@ def image_breaks(image, cloudinary: dict, metadatas: dict, album_id: str) -> lis
 
 # -- Hypothesis strategies: the cloudinary hash of a direct upload, within the seed's example ranges -------
 KEYS = st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,14}", fullmatch=True)
-
-
 TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=24)
-
-
 COUNT = st.integers(0, INT32_MAX).map(str)
 
 

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from conformance.checks.kit import concurrently
 from conformance.recording import RecordingClient
 from conformance.verdicts import check, refused, should
 
@@ -19,7 +20,6 @@ from .common import (
     NUMBERED_LISTS,
     WIDE_NUMBERS,
     body_of,
-    concurrently,
     created,
     image_breaks,
     post_form,

@@ -8,7 +8,7 @@ from urllib.parse import urljoin
 
 import pytest
 
-from conformance.media import MIME
+from conformance.media import MIME, photo
 from conformance.verdicts import NotExercised, accepted, check, needs, should
 
 from .common import (
@@ -20,7 +20,6 @@ from .common import (
     is_int,
     made_for_put,
     parallel,
-    photo,
     put_file,
     sent,
     upload_body,

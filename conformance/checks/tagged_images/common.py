@@ -4,14 +4,10 @@ shapes, the requests that set a check up, and the walk over a paged listing."""
 from __future__ import annotations
 
 import base64
-import io
-import random
 import re
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-from PIL import Image
-
+from conformance.checks.kit import body_of, in_parallel
 from conformance.verdicts import NotExercised, check, gist, needs, should
 
 MISSING_ID = 2147483647  # an integer id no check creates (the seed's ids are integers)
@@ -20,48 +16,20 @@ MISSING_ID = 2147483647  # an integer id no check creates (the seed's ids are in
 # "Entire payload must not exceed 3.96 MB": the unit has two readings, 3.96 * 10^6 bytes (ours) and
 # 3.96 MiB. Beyond both, a server must refuse (MUST); between them, only our reading refuses (SHOULD).
 PAYLOAD_LIMIT = 3_960_000
-
-
 PAYLOAD_LIMIT_MIB = int(3.96 * 2**20)  # 4,152,360 bytes
-
-
 WORDS = ("Red", "red", "RED", "Blue", "blue", "sky", "Sky-Blue", "SEA-red")  # tag suffixes, mixed case
-
-
 WORKERS = 4  # independent requests of one check are sent this many at a time
-
-
 # -- decisions the SHOULD parts read (the specs' x-decision notes) -------------------------------------------
 UNKNOWN_ID_404 = "x-decision: an unknown image or tag id gets 404 (the seed lists only 200/204)"
-
-
 ERROR_BODY = "x-decision: every error of the API is {code, message} (the seed shows it only as POST default)"
-
-
 DUPLICATE_TAG_409 = "x-decision: creating a tag whose name exists gets 409"
-
-
 ONE_FILTER = "x-decision: exact_tags or match_tags alone is accepted (the seed requires both)"
-
-
 NEITHER_400 = "x-decision: a search with neither exact_tags nor match_tags gets 400"
-
-
 OVERSIZE_413 = "x-decision: a body over 3.96 MB gets 413"
-
-
 MB_AS_SI = "x-decision: 3.96 MB is 3,960,000 bytes (SI); the seed's other reading is 3.96 MiB (4,152,360 B)"
-
-
 BAD_BASE64_400 = "x-decision: image_data that is not base64 gets 400"
-
-
 SIGNED_URL = "x-decision: upload_url is signed (HMAC) and expires"
-
-
 TAG_PAGING = "x-decision: GET /tags/{id}/images takes page, limit and the listing's filters (the seed: none)"
-
-
 PAST_END_200 = "x-decision: a page past the last one gets 200 with empty results"
 
 
@@ -81,13 +49,6 @@ def got(response) -> str:
     return f"{response.status_code}: {gist(response, 200)}"
 
 
-def body_of(response):
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
 def error_body_problem(response) -> str | None:
     """TIM-13: an error body is a JSON object {code: integer, message: string}; None when it is."""
     body = body_of(response)
@@ -101,28 +62,9 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def photo(n: int, fmt: str = "PNG", side: int = 40) -> bytes:
-    """A decodable image of a few KB, as real clients send (noise compresses badly): distinct per ``n``."""
-    rng = random.Random(n * 7919 + len(fmt))
-    pixels = bytes(rng.getrandbits(8) for _ in range(side * side * 3))
-    buf = io.BytesIO()
-    Image.frombytes("RGB", (side, side), pixels).save(buf, fmt, **({"quality": 90} if fmt == "JPEG" else {}))
-    return buf.getvalue()
-
-
-def noise_png(payload_bytes: int) -> bytes:
-    """A decodable PNG of at least ``payload_bytes`` bytes (random pixels, stored uncompressed)."""
-    side = int((payload_bytes / 3) ** 0.5) + 8
-    rng = random.Random(payload_bytes)
-    buf = io.BytesIO()
-    Image.frombytes("RGB", (side, side), rng.randbytes(side * side * 3)).save(buf, "PNG", compress_level=0)
-    return buf.getvalue()
-
-
 def parallel(calls):
-    """Independent requests at once (the order of the answers is the order of ``calls``)."""
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        return list(pool.map(lambda call: call(), calls))
+    """Independent requests at once, ``WORKERS`` at a time (the answers in the order of ``calls``)."""
+    return in_parallel(calls, workers=WORKERS)
 
 
 # -- the record, as the seed types it ---------------------------------------------------------------------

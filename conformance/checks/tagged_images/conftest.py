@@ -9,9 +9,10 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from conformance.media import photo
 from conformance.verdicts import NotExercised
 
-from .common import body_of, fetched, is_int, made, parallel, photo, uploaded
+from .common import body_of, fetched, is_int, made, parallel, uploaded
 
 
 @pytest.fixture(scope="package")

@@ -17,7 +17,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from conformance.media import MIME, images
+from conformance.media import MIME, images, photo
 from conformance.verdicts import NotExercised, check, judged, refused, should
 
 from .common import (
@@ -37,7 +37,6 @@ from .common import (
     owner_of,
     pages,
     parallel,
-    photo,
     put_file,
     record_of,
     record_problems,

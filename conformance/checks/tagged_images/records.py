@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import pytest
 
-from conformance.media import MIME
+from conformance.media import MIME, noise_png, photo
 from conformance.verdicts import NotExercised, check, refused, should
 
 from .common import (
@@ -31,11 +31,9 @@ from .common import (
     judge_pages,
     judge_uploaded_file,
     made_for_put,
-    noise_png,
     owner_of,
     pages,
     parallel,
-    photo,
     put_file,
     record_problems,
     sent,
