@@ -11,7 +11,7 @@
 
 Each also derives from the built-in it always was, so ``except ValueError`` and the like keep working.
 
-Outside the tree on purpose: ``conformance.verdicts.NotExercised`` (and ``conformance.readonly``'s
+Outside the tree on purpose: ``conformance.findings.NotExercised`` (and ``conformance.readonly``'s
 ``UnsafeRequestRefused`` under it) is a pytest skip outcome, not an error: a check that could not reach its
 rule. Deriving it from ``Exception`` would let code that catches ``Exception`` swallow it.
 """

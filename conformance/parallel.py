@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from .errors import SuiteCouldNotRun
-from .plugin import ConformancePlugin, Outcome, Progress, Results, RuleTracker, rule_ids_of
+from .rule_plugin import ConformancePlugin, Outcome, Progress, Results, RuleTracker, rule_ids_of
 from .target import Target
 
 EVENT = "@@conformance "

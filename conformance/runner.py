@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from .errors import SuiteCouldNotRun
-from .plugin import ConformancePlugin, Progress
 from .readonly import safe_methods_only
 from .report import Report, build_report
+from .rule_plugin import ConformancePlugin, Progress
 from .target import Target
 
 

@@ -29,4 +29,4 @@ def test_wheel_ships_specs_fixtures_and_rules(tmp_path):
     assert "conformance/library_internals/__init__.py" in names
     (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
-    assert "[pytest11]\nimage_api_contracts = conformance.pytest_plugin" in text, text
+    assert "[pytest11]\nimage_api_contracts = conformance.installed_plugin" in text, text

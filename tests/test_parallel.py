@@ -16,7 +16,7 @@ from mutants import all_mutants
 
 from conformance.cli import default_workers
 from conformance.parallel import deal, exclusive
-from conformance.plugin import CHECKS_DIR, ConformancePlugin
+from conformance.rule_plugin import CHECKS_DIR, ConformancePlugin
 from conformance.target import Target
 
 

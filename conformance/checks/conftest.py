@@ -1,4 +1,4 @@
-"""Fixtures every check uses; the target comes from the plugin (``conformance.plugin``)."""
+"""Fixtures every check uses; the target comes from the plugin (``conformance.rule_plugin``)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from urllib.parse import urlsplit
 import pytest
 from hypothesis import HealthCheck, settings
 
+from conformance.findings import check
 from conformance.library_internals.hypothesis_parts import bound_shrinking
-from conformance.plugin import TARGET
 from conformance.recording import RecordingClient
+from conformance.rule_plugin import TARGET
 from conformance.seed_view import seed_view
-from conformance.verdicts import check
 
 
 def pytest_collection_modifyitems(items) -> None:

@@ -14,9 +14,9 @@ from datetime import datetime
 import pytest
 
 from conformance.checks.kit import in_parallel
+from conformance.findings import NotExercised, accepted, check, needs, should
 from conformance.media import not_an_image, realistic_image, tiny_png
 from conformance.recording import RecordingClient
-from conformance.verdicts import NotExercised, accepted, check, needs, should
 
 pytestmark = pytest.mark.api("everydaypic")
 

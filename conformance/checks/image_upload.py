@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from conformance.checks.kit import body_of, in_parallel
+from conformance.findings import NotExercised, accepted, check, needs, refused, should
 from conformance.media import not_an_image, realistic_image, tiny_png
 from conformance.recording import RecordingClient
-from conformance.verdicts import NotExercised, accepted, check, needs, refused, should
 
 pytestmark = pytest.mark.api("image-upload")
 

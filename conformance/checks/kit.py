@@ -1,6 +1,6 @@
 """Helpers every check module needs alike, written once: the JSON body of an answer, and independent
 requests sent at once. (Images come from ``conformance.media``; verdict helpers such as ``accepted`` and
-``refused`` from ``conformance.verdicts``.) No name here starts with ``check_``: pytest collects those."""
+``refused`` from ``conformance.findings``.) No name here starts with ``check_``: pytest collects those."""
 
 from __future__ import annotations
 

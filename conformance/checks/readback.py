@@ -27,10 +27,10 @@ import pytest
 from openapi_core import OpenAPI
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
+from conformance.findings import NotExercised, check, needs
 from conformance.media import image_bytes
 from conformance.openapi_check import HttpxOpenAPIRequest, HttpxOpenAPIResponse, violation_text
 from conformance.seed_view import seed_view
-from conformance.verdicts import NotExercised, check, needs
 from mockserver.registry import resolve_refs
 
 RULE = "ALL-06"
@@ -403,7 +403,7 @@ def check_all06_everydaypic_reads_back_what_it_accepted(target, http):
 
 
 # -- sharinpix ------------------------------------------------------------------------------------------
-SPX_FIELDS = {  # the seed example's fields that matter here (the whole example: test_sharinpix.py)
+SPX_FIELDS = {  # the seed example's fields that matter here (the whole example: sharinpix/rules.py)
     "cloudinary[version]": "1484586860",
     "cloudinary[width]": "295",
     "cloudinary[height]": "171",

@@ -40,6 +40,8 @@ from openapi_core.contrib.requests import RequestsOpenAPIRequest
 from schemathesis import GenerationMode
 from werkzeug.datastructures import Headers
 
+from conformance.degenerate_values import degenerate_values
+from conformance.findings import batch, check, should
 from conformance.library_internals.schemathesis_parts import (
     CoveragePhaseData,
     CoverageScenario,
@@ -58,7 +60,6 @@ from conformance.library_internals.schemathesis_parts import (
 from conformance.openapi_check import violation_text
 from conformance.seed_view import HTTP_METHODS, seed_view
 from conformance.target import Target
-from conformance.verdicts import batch, check, should
 from mockserver.registry import APIS, resolve_refs
 
 # A seed-valid request may still meet these: the resource is unknown or taken (404, 409, 410), the caller
@@ -352,66 +353,6 @@ def _decisions_of(spec: dict, method: str, path: str, status: int, violation: st
     return "; ".join(ordered)[:300] or None
 
 
-INT32_EXTREME = 2**31 - 1
-
-
-def _degenerate(value, where: str):
-    """Values the seed's type admits but its meaning does not address, as (where, value, why)."""
-    if isinstance(value, bool):
-        return
-    if isinstance(value, int):
-        if value < 0:
-            yield where, value, "a negative number"
-        elif value == 0 and "limit" in where.lower():
-            yield where, value, "a zero limit"
-        if abs(value) >= INT32_EXTREME:
-            yield where, value, "an integer type's extreme"
-    elif isinstance(value, float):
-        if value < 0:
-            yield where, value, "a negative number"
-    elif isinstance(value, str):
-        if value == "":
-            yield where, value, "an empty string"
-        elif any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or 0xD800 <= ord(c) < 0xE000 for c in value):
-            yield where, value, "control characters"
-    elif isinstance(value, dict):
-        if not value:
-            yield where, value, "an object with none of its fields"
-        for key, item in value.items():
-            yield from _degenerate(item, f"{where}.{key}")
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            yield from _degenerate(item, f"{where}[{i}]")
-
-
-def degenerate_values(case, seed: dict) -> list[tuple[str, object, str]]:
-    """Every degenerate value a generated case sends, where it sends it."""
-    found = []
-    for location in ("path_parameters", "query", "headers", "cookies"):
-        for name, value in (getattr(case, location, None) or {}).items():
-            if location == "headers" and name.lower() in ("authorization", "x-authorization"):
-                continue
-            if isinstance(value, str) and re.fullmatch(r"-?\d+", value):
-                value = int(value)  # a parameter goes on the wire as text: "-1" is the number
-            found += _degenerate(value, f"{location.removesuffix('_parameters').rstrip('s')} {name}")
-    body = getattr(case, "body", None)
-    if isinstance(body, dict | list | str | int | float):
-        found += _degenerate(body, "body")
-    documented = _body_properties(case, seed)
-    if isinstance(body, dict) and body and documented and not documented & set(body):
-        found.append(("body", body, "an object with none of its documented fields"))
-    return found
-
-
-def _body_properties(case, seed: dict) -> set[str]:
-    operation = seed["paths"].get(case.path, {}).get(case.method.lower(), {})
-    content = resolve_refs(operation.get("requestBody", {}), seed).get("content", {})
-    names: set[str] = set()
-    for body in content.values():
-        names |= set(resolve_refs(body.get("schema", {}), seed).get("properties", {}))
-    return names
-
-
 def _clean_up(run: RunContract, case, response) -> None:
     """Follow the spec's links from a create to its delete, so generated records do not stay behind."""
     if not 200 <= response.status_code < 300:
@@ -509,7 +450,7 @@ def _judge_against_full_spec(run: RunContract, case, response) -> None:
 
 def checks_for(target: Target) -> dict:
     """The schema layer's check for this run's target: one item per operation of the seed view, tagged
-    with the rules it judges. Called when the module is collected (``conformance.plugin.CheckModule``),
+    with the rules it judges. Called when the module is collected (``conformance.rule_plugin.CheckModule``),
     so nothing here reads the target at import."""
     run = RunContract.for_target(target)
     rules = ["ALL-01", "ALL-02", "ALL-03", "ALL-05"]

@@ -14,8 +14,8 @@ from urllib.parse import quote, urljoin, urlsplit
 from PIL import Image, ImageDraw, PngImagePlugin
 
 from conformance.checks.kit import body_of
+from conformance.findings import NotExercised, needs
 from conformance.media import image_bytes, not_an_image
-from conformance.verdicts import NotExercised, needs
 
 LIMIT = 5242800  # the seed: "Объём не более 5242800 байт"
 SIDE = 300  # the seed: "Разрешение – 300х300 пикселей"

@@ -16,7 +16,7 @@ from hypothesis.stateful import (
 )
 
 from conformance.checks.kit import concurrently
-from conformance.verdicts import judged
+from conformance.findings import judged
 
 from .common import (
     BAD_FILES,

@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 
 from conformance.checks.kit import concurrently
-from conformance.verdicts import check, judged, needs, refused
+from conformance.findings import check, judged, needs, refused
 
 from .common import (
     BAD_FILE_400,

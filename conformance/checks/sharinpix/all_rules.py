@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conformance.checks.kit import concurrently
-from conformance.verdicts import check, needs
+from conformance.findings import check, needs
 
 from .common import body_of, encode, post_form, seed_example
 

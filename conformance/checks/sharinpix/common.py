@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlencode
 from hypothesis import strategies as st
 
 from conformance.checks.kit import body_of
-from conformance.verdicts import needs
+from conformance.findings import needs
 from mockserver.registry import APIS
 
 FORM = "application/x-www-form-urlencoded"

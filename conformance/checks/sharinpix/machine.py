@@ -6,7 +6,7 @@ import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
 
-from conformance.verdicts import judged
+from conformance.findings import judged
 
 from .common import body_of, cloudinary_hashes, encode, image_breaks, metadatas_maps, post_form, seed_example
 

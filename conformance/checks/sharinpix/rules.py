@@ -11,8 +11,8 @@ from urllib.parse import urlencode
 import pytest
 
 from conformance.checks.kit import concurrently
+from conformance.findings import check, refused, should
 from conformance.recording import RecordingClient
-from conformance.verdicts import check, refused, should
 
 from .common import (
     NO_TOKEN_401,

@@ -8,8 +8,8 @@ from urllib.parse import urljoin
 
 import pytest
 
+from conformance.findings import NotExercised, accepted, check, needs, should
 from conformance.media import MIME, photo
-from conformance.verdicts import NotExercised, accepted, check, needs, should
 
 from .common import (
     b64,

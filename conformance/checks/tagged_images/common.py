@@ -8,7 +8,7 @@ import re
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from conformance.checks.kit import body_of, in_parallel
-from conformance.verdicts import NotExercised, check, gist, needs, should
+from conformance.findings import NotExercised, check, gist, needs, should
 
 MISSING_ID = 2147483647  # an integer id no check creates (the seed's ids are integers)
 

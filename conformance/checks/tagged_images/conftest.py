@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from conformance.findings import NotExercised
 from conformance.media import photo
-from conformance.verdicts import NotExercised
 
 from .common import body_of, fetched, is_int, made, parallel, uploaded
 

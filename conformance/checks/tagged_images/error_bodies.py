@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.verdicts import check, should
+from conformance.findings import check, should
 
 from .common import ERROR_BODY, MISSING_ID, body_of, error_body_problem, parallel
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conformance.verdicts import check, refused, should
+from conformance.findings import check, refused, should
 
 from .common import (
     PAST_END_200,

@@ -17,8 +17,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from conformance.findings import NotExercised, check, judged, refused, should
 from conformance.media import MIME, images, photo
-from conformance.verdicts import NotExercised, check, judged, refused, should
 
 from .common import (
     MISSING_ID,
@@ -324,7 +324,7 @@ class RecordsMachine(TaggedMachine):
     @precondition(lambda self: self.images)
     @rule(n=st.integers(0, 100))
     def delete(self, n):
-        """TIM-07: 204, then gone from get (a 4xx; SHOULD 404). The listings: test_tim07_deleted_record_..."""
+        """TIM-07: 204, then gone from get (a 4xx; SHOULD 404). Listings: check_tim07_deleted_record_…"""
         mine = self.pick(n)
         r = self.http.delete(f"/images/{mine.id}")
         check(r.status_code == 204, f"{sent(r)}: expected 204, got {got(r)}", rule="TIM-07", response=r)
@@ -356,7 +356,7 @@ class TagsMachine(QueryMachine):
 
     @rule(word=st.sampled_from(WORDS))
     def create_tag(self, word):
-        """TIM-09: 201 with the tag's id (a name that exists is test_tim09's: the seed is silent on it)."""
+        """TIM-09: 201 with the tag's id (a name that exists is check_tim09's: the seed is silent on it)."""
         name = self.name_of(word)
         if name in self.tags:
             return

@@ -7,8 +7,8 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import pytest
 
+from conformance.findings import NotExercised, check, refused, should
 from conformance.media import MIME, noise_png, photo
-from conformance.verdicts import NotExercised, check, refused, should
 
 from .common import (
     BAD_BASE64_400,

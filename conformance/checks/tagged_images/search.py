@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.verdicts import check, should
+from conformance.findings import check, should
 
 from .common import NEITHER_400, ONE_FILTER, got, like, newest_first_problem, pages, parallel, sent, tag_names
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.verdicts import NotExercised, check, needs, should
+from conformance.findings import NotExercised, check, needs, should
 
 from .common import (
     DUPLICATE_TAG_409,

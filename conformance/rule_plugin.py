@@ -3,7 +3,7 @@
 Checks are ordinary pytest tests in ``conformance.checks``; each names its rules with
 ``@pytest.mark.rule("EVT-04")`` (the first is the one a bare ``assert`` blames), its API with a
 module-level ``pytestmark = pytest.mark.api("evotor")``, and ``@pytest.mark.writes`` when it changes
-server state (skipped under ``--read-only``). What a check finds (``conformance.verdicts``) is turned into
+server state (skipped under ``--read-only``). What a check finds (``conformance.findings``) is turned into
 one outcome per break, each on its own rule with the exact request that showed it.
 """
 
@@ -15,17 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from . import verdicts
+from .findings import MUST, Findings, NotExercised, begin
 from .images import image_pair
 from .library_internals.pytest_parts import rename_item
 from .readonly import safe_methods_only
 from .recording import as_curl
 from .rules import load_rules
 from .target import Target
-from .verdicts import MUST, NotExercised, should  # noqa: F401  (``should`` is re-exported for the checks)
 
 TARGET = pytest.StashKey[Target]()
-FINDINGS = pytest.StashKey[verdicts.Findings]()
+FINDINGS = pytest.StashKey[Findings]()
 CHECKS_DIR = Path(__file__).resolve().parent / "checks"
 _RULE_ID = re.compile(r"[\[(]([A-Z]{3}-\d\d)[\])]")
 MAX_BREAKS_PER_CHECK = 8  # distinct breaks one check reports for one rule; the rest are counted
@@ -222,16 +221,16 @@ class ConformancePlugin:
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(self, item):
-        findings = verdicts.Findings()
+        findings = Findings()
         item.stash[FINDINGS] = findings
-        verdicts.begin(findings)
+        begin(findings)
         try:
             outcome = yield
             if outcome.excinfo is None:
                 for cases, send in findings.batches.values():
                     send(cases)
         finally:
-            verdicts.begin(None)
+            begin(None)
 
     # -- outcomes ----------------------------------------------------------------------------------
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)  # outermost: other plugins see pytest's own report
@@ -259,7 +258,7 @@ class ConformancePlugin:
         removed = _removed_later(item, request) if item is not None else None
         return f"{curl}  # the suite itself later removed this data ({removed})" if removed else curl
 
-    def _fallback_request(self, item, findings: verdicts.Findings | None, message: str = ""):
+    def _fallback_request(self, item, findings: Findings | None, message: str = ""):
         """The request a plain ``assert`` is about: the one ``judged`` named; else the latest one whose
         method and path the message names (a state machine's clean-up sends more after the failing step);
         else the last one sent."""

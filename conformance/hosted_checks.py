@@ -1,6 +1,6 @@
 """The conformance checks as ordinary test items of another project's pytest session.
 
-``pytest --contract-api evotor --contract-base-url URL`` (see ``conformance.pytest_plugin``) registers
+``pytest --contract-api evotor --contract-base-url URL`` (see ``conformance.installed_plugin``) registers
 :class:`HostedConformance`: it adds the checks of ``conformance/checks/`` for that API to the session's
 items, names each item after its rules (``check_evt04_…[EVT-04]``), keeps the rule bookkeeping in the
 same ``ConformancePlugin`` the ``conformance`` CLI uses, and prints the verdict per rule at the end.
@@ -22,8 +22,8 @@ import pytest
 
 from .cli import parse_values
 from .library_internals.pytest_parts import register_fixtures
-from .plugin import CHECKS_DIR, CheckModule, ConformancePlugin, rule_ids_of
 from .report import build_report
+from .rule_plugin import CHECKS_DIR, CheckModule, ConformancePlugin, rule_ids_of
 from .target import API_NAMES, Target, UsageError
 
 
