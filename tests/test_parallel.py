@@ -28,20 +28,20 @@ def conformance(*args: str) -> subprocess.CompletedProcess:
 
 def test_shares_are_dealt_heaviest_first_keeping_a_functions_cases_together():
     items = [
-        "m.py::test_a[1]",
-        "m.py::test_a[2]",
-        "m.py::test_x_state_machine",
-        "m.py::test_y_state_machine",
+        "m.py::check_a[1]",
+        "m.py::check_a[2]",
+        "m.py::check_x_state_machine",
+        "m.py::check_y_state_machine",
         "s.py::check_schema_layer[GET /a]",
         "s.py::check_schema_layer[GET /b]",
-        "m.py::test_b",
+        "m.py::check_b",
     ]
     shares = deal(items, 3)
     assert len(shares) == 3 and sorted(n for share in shares for n in share) == sorted(items)
     machines = [i for i, share in enumerate(shares) if any("state_machine" in n for n in share)]
     assert len(machines) == 2  # the two heaviest in different processes
-    (together,) = [share for share in shares if "m.py::test_a[1]" in share]
-    assert "m.py::test_a[2]" in together
+    (together,) = [share for share in shares if "m.py::check_a[1]" in share]
+    assert "m.py::check_a[2]" in together
     assert deal(items[:1], 4)[1:] == [[], [], []]  # one share per worker, empty ones included
 
 
