@@ -453,10 +453,9 @@ def checks_for(target: Target) -> dict:
     with the rules it judges. Called when the module is collected (``conformance.rule_plugin.CheckModule``),
     so nothing here reads the target at import."""
     run = RunContract.for_target(target)
-    rules = ["ALL-01", "ALL-02", "ALL-03", "ALL-05"]
-    rules += [AUTH_RULE[target.api]] if target.api in AUTH_RULE else []
+    auth_rules = [AUTH_RULE[target.api]] if target.api in AUTH_RULE else []
 
-    @pytest.mark.rule(*rules)
+    @pytest.mark.rule("ALL-01", "ALL-02", "ALL-03", "ALL-05", *auth_rules)
     @run.schema().parametrize()
     @settings(
         max_examples=target.max_examples,
