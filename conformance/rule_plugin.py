@@ -1,10 +1,12 @@
-"""The pytest plugin the runner loads: fixtures for the checks, rule bookkeeping, SHOULD-as-warning.
+"""The pytest plugin that turns the checks' outcomes into rule verdicts: the ``conformance`` runner loads it,
+and so does a host's session (``conformance.hosted_checks``). Rule bookkeeping, SHOULD-as-warning.
 
-Checks are ordinary pytest tests in ``conformance.checks``; each names its rules with
-``@pytest.mark.rule("EVT-04")`` (the first is the one a bare ``assert`` blames), its API with a
-module-level ``pytestmark = pytest.mark.api("evotor")``, and ``@pytest.mark.writes`` when it changes
-server state (skipped under ``--read-only``). What a check finds (``conformance.findings``) is turned into
-one outcome per break, each on its own rule with the exact request that showed it.
+Checks are the functions named ``check_*`` in ``conformance.checks``, collected by pytest; each names its
+rules with ``@pytest.mark.rule("EVT-04")`` (the first is the one a bare ``assert`` blames), its API with a
+module-level ``pytestmark = pytest.mark.api("evotor")``, ``@pytest.mark.writes`` when it changes server
+state (skipped under ``--read-only``) and ``@pytest.mark.alone`` when it cannot share the server (a
+parallel run runs it last, alone). What a check finds (``conformance.findings``) is turned into one
+outcome per break, each on its own rule with the exact request that showed it.
 """
 
 from __future__ import annotations
