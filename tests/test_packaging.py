@@ -25,7 +25,7 @@ def test_wheel_ships_specs_fixtures_and_rules(tmp_path):
     assert "conformance/rules.yaml" in names
     assert "conformance/checks/pytest.ini" in names
     for package in ("evotor", "sharinpix", "tagged_images"):  # the checks of each large API, a package
-        assert f"conformance/checks/{package}/conftest.py" in names
+        assert f"conformance/checks/{package}/common.py" in names
     assert "conformance/library_internals/__init__.py" in names
     (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
