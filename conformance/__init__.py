@@ -1,6 +1,6 @@
 """Conformance suite for the five image APIs: schema checks plus behaviour rules, by rule ID.
 
-Imports are lazy: pytest imports ``conformance.pytest_plugin`` (and so this package) in every session of
+Imports are lazy: pytest imports ``conformance.installed_plugin`` (and so this package) in every session of
 every project that installed us, which must stay cheap.
 """
 
@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["Rule", "SpecViolation", "assert_honours_contract", "load_rules"]
+__all__ = ["ConformanceError", "Rule", "SpecViolation", "UsageError", "assert_honours_contract", "load_rules"]
 
 _WHERE = {
     "Rule": "rules",
     "load_rules": "rules",
-    "SpecViolation": "openapi_check",
+    "ConformanceError": "errors",
+    "SpecViolation": "errors",
+    "UsageError": "errors",
     "assert_honours_contract": "openapi_check",
 }
 

@@ -124,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _values(pairs: list[str]) -> dict[str, str]:
+def parse_values(pairs: list[str]) -> dict[str, str]:
+    """``--set KEY=VALUE`` pairs as a dict (the CLI's and the pytest plugin's options)."""
     values = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -198,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             api=args.api,
             base_url=args.base_url,
             token=_token(args),
-            values=_values(args.values),
+            values=parse_values(args.values),
             seed=seed,
             max_examples=args.max_examples,
             only_rules=tuple(_rules(args.rules)),

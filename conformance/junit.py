@@ -1,5 +1,5 @@
 """The JUnit file pytest writes, made readable in a CI checks UI: every testcase is named by its rules
-and their levels (``EDP-05 MUST: test_edp05_…``) and carries them as properties (with the verdict each
+and their levels (``EDP-05 MUST: check_edp05_…``) and carries them as properties (with the verdict each
 rule got from it), and the suite's properties hold the seed and the replay command instead of
 Hypothesis' base64 statistics."""
 

@@ -43,3 +43,21 @@ def realistic_image(fmt: str = "PNG", seed: int = 0, size: tuple[int, int] = (64
 def tiny_png() -> bytes:
     """A 1x1 pixel PNG (under 100 bytes): edge data, for the checks that are about it."""
     return image_bytes(1, 1, "PNG", (200, 30, 30))
+
+
+def photo(n: int, fmt: str = "PNG", side: int = 40) -> bytes:
+    """A decodable image of a few KB, as real clients send (noise compresses badly): distinct per ``n``."""
+    rng = random.Random(n * 7919 + len(fmt))
+    pixels = bytes(rng.getrandbits(8) for _ in range(side * side * 3))
+    buf = io.BytesIO()
+    Image.frombytes("RGB", (side, side), pixels).save(buf, fmt, **({"quality": 90} if fmt == "JPEG" else {}))
+    return buf.getvalue()
+
+
+def noise_png(payload_bytes: int) -> bytes:
+    """A decodable PNG of at least ``payload_bytes`` bytes (random pixels, stored uncompressed)."""
+    side = int((payload_bytes / 3) ** 0.5) + 8
+    rng = random.Random(payload_bytes)
+    buf = io.BytesIO()
+    Image.frombytes("RGB", (side, side), rng.randbytes(side * side * 3)).save(buf, "PNG", compress_level=0)
+    return buf.getvalue()

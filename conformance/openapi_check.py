@@ -18,12 +18,12 @@ from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from image_api_contracts import APIS, load_spec
 
-
-class SpecViolation(AssertionError):
-    """A request or response that its API's spec does not allow."""
+from .errors import SpecViolation
 
 
-class _Request:
+class HttpxOpenAPIRequest:
+    """openapi-core's view of an httpx request (openapi-core ships adapters for requests only)."""
+
     def __init__(self, request: httpx.Request):
         self._url = urlsplit(str(request.url))
         self._request = request
@@ -40,7 +40,9 @@ class _Request:
     content_type = property(lambda self: self._request.headers.get("content-type", ""))
 
 
-class _Response:
+class HttpxOpenAPIResponse:
+    """openapi-core's view of an httpx response."""
+
     def __init__(self, response: httpx.Response):
         self._response = response
 
@@ -99,7 +101,7 @@ def _adapters(response) -> tuple[object, object, str, str]:
             request = response.request
         except RuntimeError as exc:
             raise ValueError("the httpx.Response carries no request: pass one a client received") from exc
-        return _Request(request), _Response(response), request.method, str(request.url)
+        return HttpxOpenAPIRequest(request), HttpxOpenAPIResponse(response), request.method, str(request.url)
     if type(response).__module__.startswith("requests.") and hasattr(response, "request"):
         from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 

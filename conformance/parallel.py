@@ -27,23 +27,20 @@ from pathlib import Path
 
 import pytest
 
-from .plugin import ConformancePlugin, Outcome, Progress, Results, RuleTracker, rule_ids_of
+from .errors import SuiteCouldNotRun
+from .rule_plugin import ConformancePlugin, Outcome, Progress, Results, RuleTracker, rule_ids_of
 from .target import Target
 
 EVENT = "@@conformance "
-# Checks that cannot share the server: those that read a listing of the whole API (not of records of
-# their own) and judge its order, pages or completeness, which records created meanwhile would move; and
-# the schema layer's DELETE operations, whose generated ids name other checks' records. They run at the
-# end, one after the other, in the first worker, once the other workers have finished.
-EXCLUSIVE_FIXTURES = {"timeline"}
-EXCLUSIVE_NAMES = ("listing", "lists_every", "list_holds_every", "alphabetically", "without_filters")
 
 
-def exclusive(nodeid: str, fixtures) -> bool:
-    name = nodeid.split("::")[-1]
-    if name.startswith("test_schema_layer[DELETE "):
-        return True
-    return bool(EXCLUSIVE_FIXTURES & set(fixtures)) or any(word in name for word in EXCLUSIVE_NAMES)
+def exclusive(item) -> bool:
+    """A check that cannot share the server: it carries ``@pytest.mark.alone`` (see the checks' conftest:
+    it reads a listing of the whole API and judges its order, pages or completeness, which records
+    created meanwhile would move, or it is a schema-layer DELETE whose generated ids name other checks'
+    records). Such checks run at the end, one after the other, in the first worker, once the other
+    workers have finished."""
+    return item.get_closest_marker("alone") is not None
 
 
 def weight(nodeid: str) -> float:
@@ -52,7 +49,7 @@ def weight(nodeid: str) -> float:
         return 40
     if "reads_back" in nodeid or "readback" in nodeid:
         return 20
-    if "test_schema_layer" in nodeid:
+    if "check_schema_layer" in nodeid:
         return 5
     return 1
 
@@ -61,7 +58,7 @@ def deal(items: list[str], workers: int) -> list[list[str]]:
     """Groups (a check function's parametrized cases stay together) dealt heaviest first."""
     groups: dict[str, list[str]] = {}
     for nodeid in items:
-        key = nodeid.split("[")[0] if "test_schema_layer" not in nodeid else nodeid
+        key = nodeid.split("[")[0] if "check_schema_layer" not in nodeid else nodeid
         groups.setdefault(key, []).append(nodeid)
     loads = [0.0] * workers
     shares: list[list[str]] = [[] for _ in range(workers)]
@@ -164,7 +161,7 @@ def run_parallel(
             t.join()
         for i, code in enumerate(codes):
             if not Path(tmp, f"details-{i}.txt.code").exists():
-                raise RuntimeError(f"conformance worker {i} of {workers} stopped (exit code {code})")
+                raise SuiteCouldNotRun(f"conformance worker {i} of {workers} stopped (exit code {code})")
         if not planned.is_set():  # the first worker failed before its plan: keep what the others found
             for event in early:
                 for rule_id, outcome in event["outcomes"]:
@@ -190,7 +187,7 @@ class _Selection:
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, config, items):
-        self._alone = {i.nodeid for i in items if exclusive(i.nodeid, getattr(i, "fixturenames", ()))}
+        self._alone = {i.nodeid for i in items if exclusive(i)}
         shares = deal([i.nodeid for i in items if i.nodeid not in self._alone], self._workers)
         wanted = set(shares[self._worker]) | (self._alone if self._worker == 0 else set())
         if self._worker == 0:

@@ -17,16 +17,11 @@ import httpx
 
 from image_api_contracts import APIS
 
+from .errors import TargetUnreachable
 from .target import Target
 
 TIMEOUT_SECONDS = 10.0
 MAX_PROBES = 8
-
-
-class TargetUnreachable(RuntimeError):
-    """The target did not answer the preflight as an API would: the CLI exits 3 with this one line."""
-
-    refused = False  # the connection was refused (worth waiting for: a server still starting)
 
 
 def probe_paths(target: Target) -> list[str]:

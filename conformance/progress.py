@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 
-from .plugin import Progress
+from .rule_plugin import Progress
 from .rules import load_rules
 
 HEARTBEAT_SECONDS = 15.0

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import threading
 
-from .verdicts import NotExercised
+from .findings import NotExercised
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _lock = threading.Lock()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-from .plugin import Outcome, Results
+from .rule_plugin import Outcome, Results
 from .rules import Rule, load_rules
 from .target import Target
 

@@ -8,15 +8,15 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from .plugin import ConformancePlugin, Progress
+from .errors import SuiteCouldNotRun
 from .readonly import safe_methods_only
 from .report import Report, build_report
+from .rule_plugin import ConformancePlugin, Progress
 from .target import Target
 
 
@@ -40,12 +40,6 @@ def run(
         "HYPOTHESIS_STORAGE_DIRECTORY",
         os.path.join(os.path.expanduser("~"), ".cache", "conformance-hypothesis"),
     )
-    # Check modules may build cases for the target at import time: import them afresh for each run.
-    for name in [m for m in sys.modules if m.startswith("conformance.checks.") or m.startswith("test_")]:
-        if name.startswith("conformance.checks.") or getattr(sys.modules[name], "__file__", "").startswith(
-            str(checks)
-        ):
-            del sys.modules[name]
     started = time.perf_counter()
     if workers > 1:
         from .parallel import run_parallel
@@ -83,5 +77,5 @@ def _finish(report: Report, replay: str, junit_xml: str | None, exit_code) -> Re
 
         rewrite(junit_xml, report)
     if exit_code in _BROKEN:
-        raise RuntimeError(f"the conformance checks could not run (pytest exit code {exit_code})")
+        raise SuiteCouldNotRun(f"the conformance checks could not run (pytest exit code {exit_code})")
     return report

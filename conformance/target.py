@@ -7,12 +7,10 @@ from dataclasses import dataclass, field
 
 from image_api_contracts import APIS, devtokens
 
+from .errors import UsageError
+
 API_NAMES = tuple(APIS)
 SETTABLE = {name: profile.settable for name, profile in APIS.items() if profile.settable}
-
-
-class UsageError(ValueError):
-    """Bad options: the CLI exits 2."""
 
 
 def _check_token(token: str) -> None:

@@ -179,7 +179,7 @@ def test_the_summary_comes_first_one_line_per_break_with_the_curl_of_that_reques
         assert status == "200" and int(size) > 0, replay  # the very download that came back short
         names = {case.get("name") for case in ET.parse(junit).getroot().iter("testcase")}
         rules = "ALL-01 MUST, ALL-02 MUST, ALL-03 MUST, ALL-05 MUST"
-        assert f"{rules}: test_schema_layer[GET /v1/image/{{id}}]" in names, names
+        assert f"{rules}: check_schema_layer[GET /v1/image/{{id}}]" in names, names
     finally:
         server.stop()
     summary_end = verbose.stdout.index("---- details (-v) ----")

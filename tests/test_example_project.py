@@ -44,7 +44,7 @@ def test_the_example_project_passes_with_the_installed_wheel(tmp_path):
         "test_every_exchange_honours_the_contract",
     ):
         assert f"tests/test_gallery.py::{name} PASSED" in out, out[-3000:]
-    assert "test_tagged_images.py::test_tim06_" in out and "[TIM-06" in out, out[-3000:]  # checks by rule
+    assert "tagged_images/records.py::check_tim06_" in out and "[TIM-06" in out, out[-3000:]  # checks by rule
     assert "PASSED: 19 passed, 0 failed" in out, out[-3000:]  # the verdict per rule (TIM-01..13, ALL-01..06)
     # The plugin and the library came from the wheel, not from this checkout.
     where = _run([python, "-c", "import conformance; print(conformance.__file__)"], 60, cwd=project, env=env)

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import httpx
 
-from conformance.plugin import _removed_later
+from conformance.rule_plugin import _removed_later
 
 
 def _exchange(method: str, url: str, status: int):

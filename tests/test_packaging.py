@@ -27,9 +27,12 @@ def test_wheel_ships_specs_fixtures_and_rules(tmp_path):
     for asset in ("index.html", "dashboard.css", "dashboard.js", "favicon.svg"):  # the dashboard, offline
         assert f"mockserver/dashboard/static/{asset}" in names
     assert "conformance/checks/pytest.ini" in names
+    for package in ("evotor", "sharinpix", "tagged_images"):  # the checks of each large API, a package
+        assert f"conformance/checks/{package}/common.py" in names
+    assert "conformance/library_internals/__init__.py" in names
     (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
-    assert "[pytest11]\nimage_api_contracts = conformance.pytest_plugin" in text, text
+    assert "[pytest11]\nimage_api_contracts = conformance.installed_plugin" in text, text
 
 
 def test_every_package_of_the_source_is_listed_for_the_wheel():

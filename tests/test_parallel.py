@@ -3,6 +3,8 @@ run; the checks that cannot share a server run alone."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
@@ -14,6 +16,8 @@ from mutants import all_mutants
 
 from conformance.cli import default_workers
 from conformance.parallel import deal, exclusive
+from conformance.rule_plugin import CHECKS_DIR, ConformancePlugin
+from conformance.target import Target
 
 
 def conformance(*args: str) -> subprocess.CompletedProcess:
@@ -24,29 +28,51 @@ def conformance(*args: str) -> subprocess.CompletedProcess:
 
 def test_shares_are_dealt_heaviest_first_keeping_a_functions_cases_together():
     items = [
-        "m.py::test_a[1]",
-        "m.py::test_a[2]",
-        "m.py::test_x_state_machine",
-        "m.py::test_y_state_machine",
-        "s.py::test_schema_layer[GET /a]",
-        "s.py::test_schema_layer[GET /b]",
-        "m.py::test_b",
+        "m.py::check_a[1]",
+        "m.py::check_a[2]",
+        "m.py::check_x_state_machine",
+        "m.py::check_y_state_machine",
+        "s.py::check_schema_layer[GET /a]",
+        "s.py::check_schema_layer[GET /b]",
+        "m.py::check_b",
     ]
     shares = deal(items, 3)
     assert len(shares) == 3 and sorted(n for share in shares for n in share) == sorted(items)
     machines = [i for i, share in enumerate(shares) if any("state_machine" in n for n in share)]
     assert len(machines) == 2  # the two heaviest in different processes
-    (together,) = [share for share in shares if "m.py::test_a[1]" in share]
-    assert "m.py::test_a[2]" in together
+    (together,) = [share for share in shares if "m.py::check_a[1]" in share]
+    assert "m.py::check_a[2]" in together
     assert deal(items[:1], 4)[1:] == [[], [], []]  # one share per worker, empty ones included
 
 
-def test_checks_that_cannot_share_the_server_are_named():
-    assert exclusive("test_schema.py::test_schema_layer[DELETE /tags/{tag_id}]", ())
-    assert not exclusive("test_schema.py::test_schema_layer[GET /tags/{tag_id}]", ())
-    assert exclusive("test_tagged_images.py::test_tim05_date_range_and_uploaded_only", ("http", "timeline"))
-    assert exclusive("test_everydaypic.py::test_edp04_info_without_filters_lists_every_image", ())
-    assert not exclusive("test_everydaypic.py::test_edp05_download_returns_the_uploaded_bytes", ("shared",))
+def _exclusive_checks(api: str) -> set[str]:
+    """The checks of ``api`` a parallel run runs alone, as the checks are collected for a run (no request
+    is sent: collecting builds the schema layer's items from the seed view)."""
+    found: set[str] = set()
+
+    class Recorder:
+        @pytest.hookimpl(trylast=True)
+        def pytest_collection_modifyitems(self, items):
+            found.update(item.nodeid for item in items if exclusive(item))
+
+    target = Target(api=api, base_url="http://127.0.0.1:9/base")
+    args = [str(CHECKS_DIR), "-c", str(CHECKS_DIR / "pytest.ini"), "--rootdir", str(CHECKS_DIR)]
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = pytest.main([*args, "--collect-only", "-q"], plugins=[ConformancePlugin(target), Recorder()])
+    assert code == pytest.ExitCode.OK, code
+    return found
+
+
+def test_checks_that_cannot_share_the_server_are_marked():
+    # Two APIs collected one after the other in one process: each collection reads its own target.
+    tagged = _exclusive_checks("tagged-images")
+    assert "schema_layer.py::check_schema_layer[DELETE /tags/{tag_id}]" in tagged
+    assert "schema_layer.py::check_schema_layer[GET /tags/{tag_id}]" not in tagged
+    assert "tagged_images/listing.py::check_tim05_date_range_and_uploaded_only" in tagged
+    everydaypic = _exclusive_checks("everydaypic")
+    assert "everydaypic.py::check_edp04_info_without_filters_lists_every_image" in everydaypic
+    assert "everydaypic.py::check_edp05_download_returns_the_uploaded_bytes" not in everydaypic
+    assert not any("tagged_images" in nodeid for nodeid in everydaypic)
 
 
 @pytest.mark.parametrize(

@@ -236,7 +236,7 @@ def test_every_option_the_readme_names_exists():
 
     parsers = (mockserver_parser(), conformance_parser())
     known = {option for p in parsers for action in p._actions for option in action.option_strings}
-    plugin = ROOT / "conformance" / "pytest_plugin.py"  # the --contract-* options, declared as literals
+    plugin = ROOT / "conformance" / "installed_plugin.py"  # the --contract-* options, declared as literals
     if plugin.exists():
         known |= set(re.findall(r'"(--contract-[a-z-]+)"', plugin.read_text(encoding="utf-8")))
     named = {o for text in PAGES.values() for o in re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", _prose(text))}

@@ -68,7 +68,7 @@ def test_every_rule_has_a_test_named_after_it(rule_id):
 def _conformance_checks_by_rule() -> dict[str, set[str]]:
     """rule id -> names of the conformance checks marked with it (``@pytest.mark.rule("ID", ...)``)."""
     found: dict[str, set[str]] = {}
-    for path in Path(ROOT, "conformance", "checks").glob("test_*.py"):
+    for path in Path(ROOT, "conformance", "checks").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from conformance.verdicts import NotExercised, needs
+from conformance.findings import NotExercised, needs
 
 
 def _answer(status: int, content: bytes, media: str | None) -> httpx.Response:

@@ -1,4 +1,4 @@
-"""Fixtures every check uses; the target comes from the plugin (``conformance.plugin``)."""
+"""Fixtures every check uses; the target comes from the plugin (``conformance.rule_plugin``)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,18 @@ from urllib.parse import urlsplit
 import pytest
 from hypothesis import HealthCheck, settings
 
-from conformance.plugin import TARGET
+from conformance.findings import check
+from conformance.library_internals.hypothesis_parts import bound_shrinking
 from conformance.recording import RecordingClient
+from conformance.rule_plugin import TARGET
 from conformance.seed_view import seed_view
-from conformance.verdicts import check
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """A schema-layer DELETE cannot share the server: its generated ids name other checks' records."""
+    for item in items:
+        if (getattr(item, "operation_label", "") or "").startswith("DELETE "):
+            item.add_marker(pytest.mark.alone)
 
 
 @pytest.fixture(scope="session")
@@ -21,19 +29,10 @@ def target(pytestconfig):
     return pytestconfig.stash[TARGET]
 
 
-def _bound_shrinking(seconds: float) -> None:
-    """Hypothesis shrinks a failure for up to 300 s, replaying HTTP requests each time; a CI run wants
-    the minimal failing request soon, so the suite caps it (a module constant in Hypothesis 6)."""
-    from hypothesis.internal.conjecture import engine
-
-    if hasattr(engine, "MAX_SHRINKING_SECONDS"):
-        engine.MAX_SHRINKING_SECONDS = seconds
-
-
 @pytest.fixture(scope="session")
 def hypothesis_settings(target):
     """Budget for property-based and stateful checks: --max-examples, no deadline (real networks)."""
-    _bound_shrinking(target.shrink_seconds)
+    bound_shrinking(target.shrink_seconds)
     return settings(
         max_examples=target.max_examples,
         stateful_step_count=12,

@@ -1,4 +1,4 @@
-"""Broken evotor variants: one realistic defect each, caught by conformance/checks/test_evotor.py."""
+"""Broken evotor variants: one realistic defect each, caught by the checks of conformance/checks/evotor/."""
 
 from __future__ import annotations
 

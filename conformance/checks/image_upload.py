@@ -15,15 +15,15 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from conformance.checks.kit import body_of, in_parallel
+from conformance.findings import NotExercised, accepted, check, needs, refused, should
 from conformance.media import not_an_image, realistic_image, tiny_png
 from conformance.recording import RecordingClient
-from conformance.verdicts import NotExercised, accepted, check, needs, refused, should
 
 pytestmark = pytest.mark.api("image-upload")
 
 # RFC 3339 date-time (OpenAPI format date-time): a time zone is required, fractions of any length.
 DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
-WORKERS = 6
 ENVELOPE = "x-decision: errors are {message, data: null}"
 
 
@@ -34,18 +34,6 @@ def upload(http, data: bytes, mime: str, name: str, headers=None):
 
 def delete(http, file_name: str):
     return http.delete("/DeleteImage", params={"FileName": file_name})
-
-
-def in_parallel(calls):
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        return list(pool.map(lambda call: call(), calls))
-
-
-def body_of(response):
-    try:
-        return response.json()
-    except ValueError:
-        return None
 
 
 def dto_of(response) -> dict:
@@ -144,7 +132,7 @@ WITHOUT_JWT = {"no Authorization header": "none", "a Bearer value that is not a 
 @pytest.mark.writes
 @pytest.mark.rule("IUP-01")
 @pytest.mark.parametrize("how", list(WITHOUT_JWT))
-def test_iup01_every_operation_needs_a_jwt_and_changes_nothing(target, http, how):
+def check_iup01_every_operation_needs_a_jwt_and_changes_nothing(target, http, how):
     """The image a refused delete must leave alone is the check's own, so a server that deletes it
     anyway spoils no other check."""
     keep_name = f"{target.unique('keep')}.png"
@@ -178,7 +166,7 @@ def test_iup01_every_operation_needs_a_jwt_and_changes_nothing(target, http, how
 # -- IUP-02: the upload's answer -----------------------------------------------------------------------------
 @pytest.mark.writes
 @pytest.mark.rule("IUP-02")
-def test_iup02_upload_answers_the_image_dto(shared):
+def check_iup02_upload_answers_the_image_dto(shared):
     names = []
     for item in shared:
         r, what = item.response, f"upload of {item.name!r}"
@@ -234,7 +222,8 @@ def test_iup02_upload_answers_the_image_dto(shared):
 # -- IUP-03: the listing -------------------------------------------------------------------------------------
 @pytest.mark.writes
 @pytest.mark.rule("IUP-03")
-def test_iup03_list_holds_every_image_as_uploaded(target, http, shared):
+@pytest.mark.alone
+def check_iup03_list_holds_every_image_as_uploaded(target, http, shared):
     items = needs_all(shared)
     _before, _ = listing(http)  # a listing before the next upload: a cached answer must not hide it
     name = f"{target.unique('listed')}.gif"
@@ -273,7 +262,7 @@ def test_iup03_list_holds_every_image_as_uploaded(target, http, shared):
 # -- IUP-04 and IUP-05: a delete, and what follows it --------------------------------------------------------
 @pytest.mark.writes
 @pytest.mark.rule("IUP-04", "IUP-05")
-def test_iup04_05_delete_removes_the_image(target, http):
+def check_iup04_05_delete_removes_the_image(target, http):
     name = f"{target.unique('gone')}.jpg"
     data = realistic_image("JPEG", seed=17)
     fresh = needs(upload(http, data, "image/jpeg", name), f"the upload of {name!r}", "IUP-02", ok=created_ok)
@@ -334,7 +323,7 @@ def test_iup04_05_delete_removes_the_image(target, http):
 # -- IUP-05 (SHOULD): bytes, unknown names, missing files, the error envelope --------------------------------
 @pytest.mark.writes
 @pytest.mark.rule("IUP-05")
-def test_iup05_media_links_unknown_names_and_missing_files(target, http, shared):
+def check_iup05_media_links_unknown_names_and_missing_files(target, http, shared):
     items = needs_all(shared)
     calls = [lambda i=i: fetch_media(http, i.dto["mediaLink"]) for i in items]
     calls += [
@@ -385,7 +374,7 @@ def test_iup05_media_links_unknown_names_and_missing_files(target, http, shared)
 # -- ALL-04: parallel uploads --------------------------------------------------------------------------------
 @pytest.mark.writes
 @pytest.mark.rule("ALL-04")
-def test_all04_parallel_uploads_lose_nothing(target, http, shared):
+def check_all04_parallel_uploads_lose_nothing(target, http, shared):
     """Sequential uploads that read back intact, and a listing that shows a new upload, are the baseline
     (IUP-02, IUP-05, IUP-03): only what breaks beyond them is a concurrency defect."""
     baseline = needs_all(shared)
@@ -447,7 +436,7 @@ def test_all04_parallel_uploads_lose_nothing(target, http, shared):
 # -- ALL-05: what the seed allows is accepted ----------------------------------------------------------------
 @pytest.mark.writes
 @pytest.mark.rule("ALL-05")
-def test_all05_uploads_the_seed_allows_are_accepted(target, http):
+def check_all05_uploads_the_seed_allows_are_accepted(target, http):
     """The seed names no filename, no part type and no size: one or two characters, no extension,
     non-Latin names, application/octet-stream and a 1x1 pixel image are all seed-valid uploads."""
     photo = realistic_image("PNG", seed=19)
@@ -467,7 +456,7 @@ def test_all05_uploads_the_seed_allows_are_accepted(target, http):
 
 @pytest.mark.writes
 @pytest.mark.rule("ALL-05")
-def test_all05_any_bytes_and_an_optional_file_name(target, http):
+def check_all05_any_bytes_and_an_optional_file_name(target, http):
     """The seed types the file only as binary and makes FileName optional; what the mock does with
     them (store any bytes, answer a missing FileName like an unknown one) is the SHOULD."""
     text, empty, no_name = in_parallel(

@@ -94,7 +94,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     if api is None or base_url is None:
         raise pytest.UsageError("--contract-api and --contract-base-url go together")
-    from .hosted import HostedConformance
+    from .hosted_checks import HostedConformance
 
     config.pluginmanager.register(HostedConformance.from_options(config), HostedConformance.NAME)
 

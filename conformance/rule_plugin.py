@@ -1,39 +1,49 @@
-"""The pytest plugin the runner loads: fixtures for the checks, rule bookkeeping, SHOULD-as-warning.
+"""The pytest plugin that turns the checks' outcomes into rule verdicts: the ``conformance`` runner loads it,
+and so does a host's session (``conformance.hosted_checks``). Rule bookkeeping, SHOULD-as-warning.
 
-Checks are ordinary pytest tests in ``conformance.checks``; each names its rules with
-``@pytest.mark.rule("EVT-04")`` (the first is the one a bare ``assert`` blames), its API with a
-module-level ``pytestmark = pytest.mark.api("evotor")``, and ``@pytest.mark.writes`` when it changes
-server state (skipped under ``--read-only``). What a check finds (``conformance.verdicts``) is turned into
-one outcome per break, each on its own rule with the exact request that showed it.
+Checks are the functions named ``check_*`` in ``conformance.checks``, collected by pytest; each names its
+rules with ``@pytest.mark.rule("EVT-04")`` (the first is the one a bare ``assert`` blames), its API with a
+module-level ``pytestmark = pytest.mark.api("evotor")``, ``@pytest.mark.writes`` when it changes server
+state (skipped under ``--read-only``) and ``@pytest.mark.alone`` when it cannot share the server (a
+parallel run runs it last, alone). What a check finds (``conformance.findings``) is turned into one
+outcome per break, each on its own rule with the exact request that showed it.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
-from . import verdicts
+from .findings import MUST, Findings, NotExercised, begin
 from .images import image_pair
+from .library_internals.pytest_parts import rename_item
 from .readonly import safe_methods_only
 from .recording import as_curl
 from .rules import load_rules
 from .target import Target
-from .verdicts import MUST, NotExercised, should  # noqa: F401  (``should`` is re-exported for the checks)
 
 TARGET = pytest.StashKey[Target]()
-FINDINGS = pytest.StashKey[verdicts.Findings]()
-_CURRENT: list[Target] = []
+FINDINGS = pytest.StashKey[Findings]()
+CHECKS_DIR = Path(__file__).resolve().parent / "checks"
 _RULE_ID = re.compile(r"[\[(]([A-Z]{3}-\d\d)[\])]")
 MAX_BREAKS_PER_CHECK = 8  # distinct breaks one check reports for one rule; the rest are counted
 
 
-def current_target() -> Target:
-    """The target of the run in progress, for check modules that build their cases at import time."""
-    if not _CURRENT:
-        raise RuntimeError("the conformance checks run through conformance.runner.run (or the CLI)")
-    return _CURRENT[-1]
+class CheckModule(pytest.Module):
+    """A module of ``conformance/checks``. One whose checks depend on the run's target (the schema layer
+    generates one item per operation of the target's API) defines ``checks_for(target)``, returning them
+    by name; they join the module when it is collected, so no check module reads the target at import,
+    and one process can run the checks against one target after another."""
+
+    def collect(self):
+        build = getattr(self.obj, "checks_for", None)
+        if build is not None:
+            for name, check in build(self.config.stash[TARGET]).items():
+                setattr(self.obj, name, check)
+        return super().collect()
 
 
 @dataclass
@@ -60,10 +70,10 @@ def rule_ids_of(item) -> list[str]:
 
 
 def _name_by_operation(item) -> None:
-    """Schemathesis names each case ``test_schema_layer[GET /images]`` but, on pytest 9, leaves the
+    """Schemathesis names each case ``check_schema_layer[GET /images]`` but, on pytest 9, leaves the
     operation out of its node id; JUnit and the JSON report name cases by node id, so put it back."""
     if item.parent is not None and not item.nodeid.endswith("::" + item.name) and "[" in item.name:
-        item._id = item.parent.id.child(item.name)
+        rename_item(item, item.name)
 
 
 def _leaves(exc: BaseException):
@@ -156,14 +166,21 @@ class ConformancePlugin:
     # -- configuration -----------------------------------------------------------------------------
     def pytest_configure(self, config):
         config.stash[TARGET] = self._target
-        _CURRENT.append(self._target)
         config.addinivalue_line("markers", "rule(*ids): the catalogue rules this check verifies")
         config.addinivalue_line("markers", "api(name): the API a check module belongs to")
         config.addinivalue_line("markers", "writes: the check changes server state (skipped by --read-only)")
+        config.addinivalue_line(
+            "markers",
+            "alone: the check cannot share the server with others (it judges a whole listing, or deletes by "
+            "generated ids): a parallel run runs it alone, at the end",
+        )
 
-    def pytest_unconfigure(self, config):
-        if _CURRENT and _CURRENT[-1] is self._target:
-            _CURRENT.pop()
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_pycollect_makemodule(self, module_path, parent):
+        """The checks' modules (not a host's own) collect as ``CheckModule``."""
+        if module_path.name != "__init__.py" and CHECKS_DIR in module_path.resolve().parents:
+            return CheckModule.from_parent(parent, path=module_path)
+        return None
 
     def pytest_collection_modifyitems(self, config, items):
         for item in items:
@@ -206,16 +223,16 @@ class ConformancePlugin:
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(self, item):
-        findings = verdicts.Findings()
+        findings = Findings()
         item.stash[FINDINGS] = findings
-        verdicts.begin(findings)
+        begin(findings)
         try:
             outcome = yield
             if outcome.excinfo is None:
                 for cases, send in findings.batches.values():
                     send(cases)
         finally:
-            verdicts.begin(None)
+            begin(None)
 
     # -- outcomes ----------------------------------------------------------------------------------
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)  # outermost: other plugins see pytest's own report
@@ -243,7 +260,7 @@ class ConformancePlugin:
         removed = _removed_later(item, request) if item is not None else None
         return f"{curl}  # the suite itself later removed this data ({removed})" if removed else curl
 
-    def _fallback_request(self, item, findings: verdicts.Findings | None, message: str = ""):
+    def _fallback_request(self, item, findings: Findings | None, message: str = ""):
         """The request a plain ``assert`` is about: the one ``judged`` named; else the latest one whose
         method and path the message names (a state machine's clean-up sends more after the failing step);
         else the last one sent."""

@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import re
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import httpx
@@ -35,37 +37,34 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from openapi_core import OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest
-from schemathesis.checks import not_a_server_error
-from schemathesis.core.failures import FailureGroup
-from schemathesis.core.mutations import OperatorKind
-from schemathesis.generation import GenerationMode
-from schemathesis.generation.meta import CoveragePhaseData, CoverageScenario
-from schemathesis.generation.stateful.state_machine import StepOutput
-from schemathesis.specs.openapi.checks import (
+from schemathesis import GenerationMode
+from werkzeug.datastructures import Headers
+
+from conformance.degenerate_values import degenerate_values
+from conformance.findings import batch, check, should
+from conformance.library_internals.schemathesis_parts import (
+    CoveragePhaseData,
+    CoverageScenario,
+    FailureGroup,
+    OperatorKind,
     content_type_conformance,
+    follow_link,
     ignored_auth,
     negative_data_rejection,
+    not_a_server_error,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
     unsupported_method,
 )
-from schemathesis.specs.openapi.expressions import evaluate
-from werkzeug.datastructures import Headers
-
 from conformance.openapi_check import violation_text
-from conformance.plugin import current_target
 from conformance.seed_view import HTTP_METHODS, seed_view
-from conformance.verdicts import batch, check, should
+from conformance.target import Target
 from image_api_contracts import APIS, resolve_refs
 
-TARGET = current_target()
 # A seed-valid request may still meet these: the resource is unknown or taken (404, 409, 410), the caller
 # lacks a grant (401, 403), or a resource limit (413, 429). Any other 4xx refuses what the seed allows.
 STATE_STATUSES = {401, 403, 404, 409, 410, 413, 429}
-
-SPEC = APIS[TARGET.api].spec
-
 
 def _unnamed_media_types_admit_anything(view: dict) -> dict:
     """Where a seed types a body ``string`` and names no media type (the view's ``*/*``), any media type,
@@ -84,24 +83,21 @@ def _unnamed_media_types_admit_anything(view: dict) -> dict:
     return view
 
 
-SEED = _unnamed_media_types_admit_anything(seed_view(TARGET.api))
-
-
-def _served(document: dict) -> dict:
-    return {**copy.deepcopy(document), "servers": [{"url": TARGET.base_url}]}
+def _served(document: dict, base_url: str) -> dict:
+    return {**copy.deepcopy(document), "servers": [{"url": base_url}]}
 
 
 FORM = "application/x-www-form-urlencoded"
 
 
-def _schema_node(node) -> dict:
+def _schema_node(node, document: dict) -> dict:
     """A schema with its ``$ref`` resolved and its ``allOf`` parts merged (enough to walk properties)."""
-    node = resolve_refs(node or {}, SEED)
+    node = resolve_refs(node or {}, document)
     if not isinstance(node, dict):
         return {}
     merged = {k: v for k, v in node.items() if k != "allOf"}
     for part in node.get("allOf", []):
-        part = _schema_node(part)
+        part = _schema_node(part, document)
         merged.setdefault("properties", {}).update(part.get("properties", {}))
         for key in ("items", "additionalProperties", "type"):
             if key in part:
@@ -109,23 +105,23 @@ def _schema_node(node) -> dict:
     return merged
 
 
-def _rack_key(key: str, schema: dict) -> str:
+def _rack_key(key: str, schema: dict, document: dict) -> str:
     """``a[b][0]`` as the seed writes it, ``a[b][]``, where the schema says the indexed node is an array
     (a map key that happens to be a number stays as it is)."""
     if not re.fullmatch(r"[^\[\]]+(\[[^\[\]]*\])+", key):
         return key  # not a well-formed bracket key: sent as generated
     head, *parts = re.findall(r"^[^\[]+|(?<=\[)[^\]]*(?=\])", key)
-    node = _schema_node(_schema_node(schema).get("properties", {}).get(head))
+    node = _schema_node(_schema_node(schema, document).get("properties", {}).get(head), document)
     out = head
     for part in parts:
         if (node.get("type") == "array" or "items" in node) and part.isdigit():
             out += "[]"
-            node = _schema_node(node.get("items"))
+            node = _schema_node(node.get("items"), document)
             continue
         out += f"[{part}]"
         extra = node.get("additionalProperties")
         child = node.get("properties", {}).get(part) or (extra if isinstance(extra, dict) else {})
-        node = _schema_node(child)
+        node = _schema_node(child, document)
     return out
 
 
@@ -135,18 +131,13 @@ def _rack_form(ctx, value):
     sharinpix seed's example request), where Schemathesis would number them ``key[0]=v``."""
     if not isinstance(value, dict):
         return value if isinstance(value, bytes | None) else str(value).encode()
-    operation = SEED["paths"].get(ctx.case.path, {}).get(ctx.case.method.lower(), {})
-    body = resolve_refs(operation.get("requestBody", {}), SEED).get("content", {}).get(FORM, {})
+    document = ctx.case.operation.schema.raw_schema  # the run's seed view, served at the target
+    operation = document["paths"].get(ctx.case.path, {}).get(ctx.case.method.lower(), {})
+    body = resolve_refs(operation.get("requestBody", {}), document).get("content", {}).get(FORM, {})
     schema = body.get("schema", {})
-    pairs = [(_rack_key(str(k), schema) if "[" in str(k) else k, v) for k, v in value.items()]
+    pairs = [(_rack_key(str(k), schema, document) if "[" in str(k) else k, v) for k, v in value.items()]
     return urlencode(pairs).encode()
 
-
-schema = schemathesis.openapi.from_dict(_served(SEED))
-schema.config.update(base_url=TARGET.base_url, headers=TARGET.auth_headers())
-if TARGET.read_only:  # the coverage phase probes every path with the methods it lacks: keep the safe ones
-    coverage = schema.config.phases.coverage
-    coverage.unexpected_methods = {m for m in coverage.unexpected_methods if m.upper() in ("GET", "OPTIONS")}
 
 # ignored_auth probes each secured operation without credentials and with invalid ones. Not for evotor:
 # there any non-empty token is valid by the spec's decision (EVT-01), so an "invalid" probe proves nothing.
@@ -191,7 +182,7 @@ BOUND_SCENARIOS = {  # Schemathesis' coverage cases that break a bound, an enum 
 }
 
 
-def _breaks_only_bounds(case, response) -> bool:
+def _breaks_only_bounds(run: RunContract, case, response) -> bool:
     """Whether a negative case breaks only bounds, enums or formats (SHOULD), by what Schemathesis says it
     mutated; for a case without that record, by whether the request is valid against the types alone."""
     data = case.meta.phase.data if case.meta is not None else None
@@ -205,7 +196,7 @@ def _breaks_only_bounds(case, response) -> bool:
             and set(m.keywords) <= BOUND_KEYWORDS | {"format"}
             for m in mutations
         )
-    return not _violates(TYPES_WIRE, response)
+    return not _violates(run.types_wire, response)
 
 
 def _types_only(node):
@@ -221,11 +212,6 @@ def _types_only(node):
             continue
         out[key] = _types_only(value)
     return out
-
-
-SEED_WIRE = OpenAPI.from_dict(_served(SEED))
-TYPES_WIRE = OpenAPI.from_dict(_served(_types_only(SEED)))
-FULL_WIRE = OpenAPI.from_dict(_served(SPEC))
 
 
 def _violation(wire: OpenAPI, response) -> str | None:
@@ -250,31 +236,33 @@ def _violates(wire: OpenAPI, response) -> bool:
     return False
 
 
-OPERATIONS = {  # operationId -> (method, path template, {parameter name: location}, responses)
-    op["operationId"]: (
-        method,
-        path,
-        {
-            p["name"]: p["in"]
-            for p in resolve_refs(item.get("parameters", []) + op.get("parameters", []), SPEC)
-        },
-        resolve_refs(op.get("responses", {}), SPEC),
-    )
-    for path, item in SPEC["paths"].items()
-    for method, op in item.items()
-    if method in HTTP_METHODS and isinstance(op, dict) and "operationId" in op
-}
+def _operations(spec: dict) -> dict:
+    """operationId -> (method, path template, {parameter name: location}, responses)."""
+    return {
+        op["operationId"]: (
+            method,
+            path,
+            {
+                p["name"]: p["in"]
+                for p in resolve_refs(item.get("parameters", []) + op.get("parameters", []), spec)
+            },
+            resolve_refs(op.get("responses", {}), spec),
+        )
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+        if method in HTTP_METHODS and isinstance(op, dict) and "operationId" in op
+    }
 
 
-def _left_to_own_checks(method: str, operation: dict, path_item: dict) -> bool:
+def _left_to_own_checks(method: str, operation: dict, path_item: dict, seed: dict) -> bool:
     """Requests whose acceptance no schema can judge. An operation on a named resource (a path parameter,
     or a DELETE): a generated id names nothing, and how a server refuses an unknown one (400, 404, 410)
     is not in the seeds. Bodies with file content (a binary part, base64 data: whether a file is
     acceptable is prose) and bracket-nested forms (``a[b][]=``, which openapi-core reads flat)."""
-    parameters = resolve_refs(path_item.get("parameters", []) + operation.get("parameters", []), SEED)
+    parameters = resolve_refs(path_item.get("parameters", []) + operation.get("parameters", []), seed)
     if method == "delete" or any(p.get("in") == "path" for p in parameters):
         return True
-    content = resolve_refs(operation.get("requestBody", {}), SEED).get("content", {})
+    content = resolve_refs(operation.get("requestBody", {}), seed).get("content", {})
     for media, body in content.items():
         text = str(body.get("schema", {}))
         if "'binary'" in text or "'byte'" in text:
@@ -290,18 +278,62 @@ def _left_to_own_checks(method: str, operation: dict, path_item: dict) -> bool:
     return False
 
 
-OWN_CHECKS = {
-    (method.upper(), path)
-    for path, item in SEED["paths"].items()
-    for method, op in item.items()
-    if method in HTTP_METHODS and isinstance(op, dict) and _left_to_own_checks(method, op, item)
-}
+def _own_checks(seed: dict) -> set[tuple[str, str]]:
+    """(METHOD, path) of the operations whose acceptance the APIs' own checks judge."""
+    return {
+        (method.upper(), path)
+        for path, item in seed["paths"].items()
+        for method, op in item.items()
+        if method in HTTP_METHODS and isinstance(op, dict) and _left_to_own_checks(method, op, item, seed)
+    }
 
 
-def _decisions_of(method: str, path: str, status: int, violation: str = "") -> str | None:
+@dataclass(frozen=True)
+class RunContract:
+    """What one run's schema layer judges against, built from the run's target at collection (never at
+    import: a process may run the checks against several targets, one after the other)."""
+
+    target: Target
+    spec: dict  # the full spec, our decisions included
+    seed: dict  # the seed view, with media types it leaves unnamed admitting anything
+    seed_wire: OpenAPI
+    types_wire: OpenAPI  # the seed view's types and required fields only (ALL-03's MUST)
+    full_wire: OpenAPI
+    operations: dict
+    own_checks: set
+
+    @classmethod
+    def for_target(cls, target: Target) -> RunContract:
+        spec = APIS[target.api].spec
+        seed = _unnamed_media_types_admit_anything(seed_view(target.api))
+        return cls(
+            target=target,
+            spec=spec,
+            seed=seed,
+            seed_wire=OpenAPI.from_dict(_served(seed, target.base_url)),
+            types_wire=OpenAPI.from_dict(_served(_types_only(seed), target.base_url)),
+            full_wire=OpenAPI.from_dict(_served(spec, target.base_url)),
+            operations=_operations(spec),
+            own_checks=_own_checks(seed),
+        )
+
+    def schema(self):
+        """The Schemathesis schema of the seed view, served at the target with its credential."""
+        target = self.target
+        schema = schemathesis.openapi.from_dict(_served(self.seed, target.base_url))
+        schema.config.update(base_url=target.base_url, headers=target.auth_headers())
+        if target.read_only:  # the coverage phase probes every path with the methods it lacks: keep the safe
+            coverage = schema.config.phases.coverage
+            coverage.unexpected_methods = {
+                m for m in coverage.unexpected_methods if m.upper() in ("GET", "OPTIONS")
+            }
+        return schema
+
+
+def _decisions_of(spec: dict, method: str, path: str, status: int, violation: str = "") -> str | None:
     """The x-decision texts of the response the full spec documents for this status (for a WARN); those
     on the fields the violation names (``at /width``) first."""
-    responses = resolve_refs(SPEC["paths"][path][method.lower()].get("responses", {}), SPEC)
+    responses = resolve_refs(spec["paths"][path][method.lower()].get("responses", {}), spec)
     found = responses.get(str(status)) or responses.get(f"{status // 100}XX") or responses.get("default")
     named = set(re.findall(r"at /(?:[^/\s:;]+/)*([^/\s:;]+)", violation))
     texts: list[tuple[bool, str]] = []
@@ -321,79 +353,20 @@ def _decisions_of(method: str, path: str, status: int, violation: str = "") -> s
     return "; ".join(ordered)[:300] or None
 
 
-INT32_EXTREME = 2**31 - 1
-
-
-def _degenerate(value, where: str):
-    """Values the seed's type admits but its meaning does not address, as (where, value, why)."""
-    if isinstance(value, bool):
-        return
-    if isinstance(value, int):
-        if value < 0:
-            yield where, value, "a negative number"
-        elif value == 0 and "limit" in where.lower():
-            yield where, value, "a zero limit"
-        if abs(value) >= INT32_EXTREME:
-            yield where, value, "an integer type's extreme"
-    elif isinstance(value, float):
-        if value < 0:
-            yield where, value, "a negative number"
-    elif isinstance(value, str):
-        if value == "":
-            yield where, value, "an empty string"
-        elif any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or 0xD800 <= ord(c) < 0xE000 for c in value):
-            yield where, value, "control characters"
-    elif isinstance(value, dict):
-        if not value:
-            yield where, value, "an object with none of its fields"
-        for key, item in value.items():
-            yield from _degenerate(item, f"{where}.{key}")
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            yield from _degenerate(item, f"{where}[{i}]")
-
-
-def degenerate_values(case) -> list[tuple[str, object, str]]:
-    """Every degenerate value a generated case sends, where it sends it."""
-    found = []
-    for location in ("path_parameters", "query", "headers", "cookies"):
-        for name, value in (getattr(case, location, None) or {}).items():
-            if location == "headers" and name.lower() in ("authorization", "x-authorization"):
-                continue
-            if isinstance(value, str) and re.fullmatch(r"-?\d+", value):
-                value = int(value)  # a parameter goes on the wire as text: "-1" is the number
-            found += _degenerate(value, f"{location.removesuffix('_parameters').rstrip('s')} {name}")
-    body = getattr(case, "body", None)
-    if isinstance(body, dict | list | str | int | float):
-        found += _degenerate(body, "body")
-    documented = _body_properties(case)
-    if isinstance(body, dict) and body and documented and not documented & set(body):
-        found.append(("body", body, "an object with none of its documented fields"))
-    return found
-
-
-def _body_properties(case) -> set[str]:
-    operation = SEED["paths"].get(case.path, {}).get(case.method.lower(), {})
-    content = resolve_refs(operation.get("requestBody", {}), SEED).get("content", {})
-    names: set[str] = set()
-    for body in content.values():
-        names |= set(resolve_refs(body.get("schema", {}), SEED).get("properties", {}))
-    return names
-
-
-def _clean_up(case, response) -> None:
+def _clean_up(run: RunContract, case, response) -> None:
     """Follow the spec's links from a create to its delete, so generated records do not stay behind."""
     if not 200 <= response.status_code < 300:
         return
-    responses = OPERATIONS.get(case.operation.definition.raw.get("operationId"), (None, None, {}, {}))[3]
+    operations = run.operations
+    responses = operations.get(case.operation.definition.raw.get("operationId"), (None, None, {}, {}))[3]
     links = (responses.get(str(response.status_code)) or {}).get("links", {})
     for link in links.values():
-        if link.get("operationId") not in OPERATIONS or not link["operationId"].lower().startswith("delete"):
+        if link.get("operationId") not in operations or not link["operationId"].lower().startswith("delete"):
             continue
-        method, path, where, _ = OPERATIONS[link["operationId"]]
+        method, path, where, _ = operations[link["operationId"]]
         try:
             values = {
-                name: evaluate(expr, StepOutput(response, case))
+                name: follow_link(expr, case, response)
                 for name, expr in link.get("parameters", {}).items()
             }
         except Exception:  # a body without the linked field: nothing to delete by it
@@ -404,9 +377,9 @@ def _clean_up(case, response) -> None:
                 path = path.replace("{" + name + "}", str(value))
         httpx.request(
             method.upper(),
-            TARGET.base_url + path,
+            run.target.base_url + path,
             params=query,
-            headers=TARGET.auth_headers(),
+            headers=run.target.auth_headers(),
             timeout=30,
             verify=TLS,
         )
@@ -431,7 +404,7 @@ def _record_must(message, *, rule, response):
 
 
 def _record_should(message, *, rule, response):
-    should(TARGET, False, message, rule=rule, response=response)
+    should(None, False, message, rule=rule, response=response)
 
 
 def _judge(case, response, rule: str, checks, record=_record_must) -> None:
@@ -454,49 +427,60 @@ def _judge(case, response, rule: str, checks, record=_record_must) -> None:
         )
 
 
-def _judge_against_full_spec(case, response) -> None:
+def _judge_against_full_spec(run: RunContract, case, response) -> None:
     """ALL-02 at SHOULD: our decisions (error formats, fields always sent, statuses the seed never
     names) are checked too, and a difference is a warning that names the decision."""
     media = (response.headers.get("content-type") or [""])[0]
     if not (media.startswith(("application/json", "text/")) or not response.content):
         return  # openapi-core validates JSON and text bodies only
     try:
-        FULL_WIRE.validate_response(RequestsOpenAPIRequest(response.request), _WireResponse(response))
+        run.full_wire.validate_response(RequestsOpenAPIRequest(response.request), _WireResponse(response))
     except Exception as exc:  # openapi-core raises a family of validation errors
         violation = _one_line(violation_text(exc), 240)
         should(
-            TARGET,
+            None,
             False,
             f"{case.operation.label}: got {response.status_code}, which our spec describes otherwise: "
             f"{violation}",
             rule="ALL-02",
             response=response,
-            decision=_decisions_of(case.method, case.path, response.status_code, violation),
+            decision=_decisions_of(run.spec, case.method, case.path, response.status_code, violation),
         )
 
 
-@pytest.mark.rule(
-    "ALL-01", "ALL-02", "ALL-03", "ALL-05", *([AUTH_RULE[TARGET.api]] if TARGET.api in AUTH_RULE else [])
-)
-@schema.parametrize()
-@settings(
-    max_examples=TARGET.max_examples, deadline=None, database=None, suppress_health_check=list(HealthCheck)
-)
-def test_schema_layer(case, target):  # target: unused here, but named so a host session can tag the id
-    batch("schema-layer", _send_and_judge).append(case)
+def checks_for(target: Target) -> dict:
+    """The schema layer's check for this run's target: one item per operation of the seed view, tagged
+    with the rules it judges. Called when the module is collected (``conformance.rule_plugin.CheckModule``),
+    so nothing here reads the target at import."""
+    run = RunContract.for_target(target)
+    auth_rules = [AUTH_RULE[target.api]] if target.api in AUTH_RULE else []
+
+    @pytest.mark.rule("ALL-01", "ALL-02", "ALL-03", "ALL-05", *auth_rules)
+    @run.schema().parametrize()
+    @settings(
+        max_examples=target.max_examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def check_schema_layer(case, target):  # target: unused, but named so a host session can tag the id
+        batch("schema-layer", functools.partial(_send_and_judge, run)).append(case)
+
+    return {"check_schema_layer": check_schema_layer}
 
 
-def _send_and_judge(cases) -> None:
-    """Every generated case of one operation, sent ``TARGET.concurrency`` at a time, then judged in
+def _send_and_judge(run: RunContract, cases) -> None:
+    """Every generated case of one operation, sent ``target.concurrency`` at a time, then judged in
     generation order (the findings keep the first request that showed each break)."""
-    with ThreadPoolExecutor(max_workers=max(1, min(TARGET.concurrency, len(cases)))) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(run.target.concurrency, len(cases)))) as pool:
         outcomes = list(pool.map(_call, cases))
         for case, (response, error) in zip(cases, outcomes, strict=True):
             if error is not None:
                 check(False, f"{case.operation.label}: the request failed: {error}", rule="ALL-01")
             else:
-                _judge_case(case, response)
-        pool.map(_clean_up_quietly, [(c, r) for c, (r, e) in zip(cases, outcomes, strict=True) if e is None])
+                _judge_case(run, case, response)
+        done = [(run, c, r) for c, (r, e) in zip(cases, outcomes, strict=True) if e is None]
+        pool.map(_clean_up_quietly, done)
 
 
 def _call(case):
@@ -506,9 +490,9 @@ def _call(case):
         return None, f"{type(exc).__name__}: {exc}"
 
 
-def _clean_up_quietly(pair) -> None:
+def _clean_up_quietly(run_case_response) -> None:
     with contextlib.suppress(Exception):  # best effort: a failed clean-up leaves a record, not a verdict
-        _clean_up(*pair)
+        _clean_up(*run_case_response)
 
 
 def _unspecified_method(case) -> bool:
@@ -526,7 +510,7 @@ def _judge_unspecified_method(case, response) -> None:
     decision = "x-decision: a method the spec does not define gets 405 with Allow (501 is HTTP's own answer)"
     if response.status_code == 501:
         should(
-            TARGET,
+            None,
             False,
             f"{case.operation.label}: {method}, a method the spec does not define, got 501 (not a crash; "
             "405 with Allow is the recommended answer)",
@@ -539,7 +523,7 @@ def _judge_unspecified_method(case, response) -> None:
         _judge(case, response, "ALL-01", [unsupported_method], record=_record_should)
 
 
-def _judge_case(case, response) -> None:
+def _judge_case(run: RunContract, case, response) -> None:
     if _unspecified_method(case):
         _judge_unspecified_method(case, response)
         return
@@ -548,13 +532,13 @@ def _judge_case(case, response) -> None:
         return
     negative = case.meta is not None and case.meta.generation.mode == GenerationMode.NEGATIVE
     if negative:
-        if _violates(SEED_WIRE, response) and _violates(FULL_WIRE, response):
-            broken = _violation(SEED_WIRE, response)
-            if not _breaks_only_bounds(case, response):
+        if _violates(run.seed_wire, response) and _violates(run.full_wire, response):
+            broken = _violation(run.seed_wire, response)
+            if not _breaks_only_bounds(run, case, response):
                 _judge(case, response, "ALL-03", [negative_data_rejection])
             elif not 400 <= response.status_code < 500:
                 should(
-                    TARGET,
+                    None,
                     False,
                     f"{case.operation.label}: accepted with {response.status_code} a request that breaks "
                     f"only a bound or format: {broken}",
@@ -564,13 +548,13 @@ def _judge_case(case, response) -> None:
                 )
         return
     _judge(case, response, "ALL-02", SEED_CHECKS)
-    _judge_against_full_spec(case, response)
-    if TARGET.api in AUTH_RULE:
-        _judge(case, response, AUTH_RULE[TARGET.api], [ignored_auth], record=_record_should)
+    _judge_against_full_spec(run, case, response)
+    if run.target.api in AUTH_RULE:
+        _judge(case, response, AUTH_RULE[run.target.api], [ignored_auth], record=_record_should)
     refused = 400 <= response.status_code < 500 and response.status_code not in STATE_STATUSES
-    if refused and (case.method, case.path) not in OWN_CHECKS and not _violates(SEED_WIRE, response):
+    if refused and (case.method, case.path) not in run.own_checks and not _violates(run.seed_wire, response):
         odd: dict[str, list] = {}
-        for where, value, why in degenerate_values(case):
+        for where, value, why in degenerate_values(case, run.seed):
             odd.setdefault(where, [value]).append(why)
         text = f"refused with {response.status_code}: {_one_line(response.text, 160)}"
         if odd:
@@ -579,7 +563,7 @@ def _judge_case(case, response) -> None:
                 for where, (value, *why) in list(odd.items())[:3]
             )
             should(
-                TARGET,
+                None,
                 False,
                 f"{case.operation.label}: a request with a degenerate value was {text} [{named}]",
                 rule="ALL-05",

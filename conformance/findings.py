@@ -5,7 +5,7 @@ exact request it is about, and go on: a CI user sees every distinct break of a r
 A setup step that belongs to another rule (``needs``) stops the check as *not exercised*, which is
 neither a pass nor a failure: a server that refuses the setup is reported on the setup's own rule.
 
-The plugin (``conformance.plugin``) calls ``begin`` with the running check's findings.
+The plugin (``conformance.rule_plugin``) calls ``begin`` with the running check's findings.
 """
 
 from __future__ import annotations

@@ -13,14 +13,14 @@ from datetime import datetime
 
 import pytest
 
+from conformance.checks.kit import in_parallel
+from conformance.findings import NotExercised, accepted, check, needs, should
 from conformance.media import not_an_image, realistic_image, tiny_png
 from conformance.recording import RecordingClient
-from conformance.verdicts import NotExercised, accepted, check, needs, should
 
 pytestmark = pytest.mark.api("everydaypic")
 
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
-WORKERS = 6  # independent requests go out together: latency, not the request count, sets the run time
 
 
 def upload(
@@ -42,11 +42,6 @@ def upload(
 def multipart_without_file(http, fields: dict):
     """A multipart/form-data body of text parts only (httpx sends a body without files urlencoded)."""
     return http.post("/v1/image", files={k: (None, v) for k, v in fields.items()})
-
-
-def in_parallel(calls):
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        return list(pool.map(lambda call: call(), calls))
 
 
 def images_in(response) -> list | None:
@@ -140,7 +135,7 @@ def needs_all(shared) -> list[Uploaded]:
 @pytest.mark.writes
 @pytest.mark.rule("EDP-01")
 @pytest.mark.parametrize("missing", ["file", "fileName", "name"])
-def test_edp01_each_field_is_required(target, http, missing):
+def check_edp01_each_field_is_required(target, http, missing):
     file_name = target.unique("missing") + ".png"
     data = {k: v for k, v in {"fileName": file_name, "name": target.unique("n")}.items() if k != missing}
     if missing == "file":
@@ -164,7 +159,7 @@ def test_edp01_each_field_is_required(target, http, missing):
 # -- EDP-02 (SHOULD): a non-image gets 400 and is not stored -----------------------------------------------
 @pytest.mark.writes
 @pytest.mark.rule("EDP-02")
-def test_edp02_non_image_is_refused_and_not_stored(target, http):
+def check_edp02_non_image_is_refused_and_not_stored(target, http):
     file_name = target.unique("text") + ".png"
     r = upload(http, not_an_image(), "image/png", file_name, "n")
     should(
@@ -187,7 +182,7 @@ def test_edp02_non_image_is_refused_and_not_stored(target, http):
 # -- EDP-03: the 200 body -----------------------------------------------------------------------------------
 @pytest.mark.writes
 @pytest.mark.rule("EDP-03")
-def test_edp03_upload_answers_an_array_holding_the_created_image(target, shared):
+def check_edp03_upload_answers_an_array_holding_the_created_image(target, shared):
     ids = []
     for item in shared:
         r = item.response
@@ -266,7 +261,7 @@ def is_a_date_time(value: str) -> bool:
 # -- EDP-04: info by id and/or fileName ----------------------------------------------------------------------
 @pytest.mark.writes
 @pytest.mark.rule("EDP-04")
-def test_edp04_info_returns_the_matching_images(target, http, shared):
+def check_edp04_info_returns_the_matching_images(target, http, shared):
     a, b, c, d, e = needs_all(shared)
     queries = {
         "id of one": ({"id": [a.id]}, {a.id}),
@@ -294,7 +289,7 @@ def test_edp04_info_returns_the_matching_images(target, http, shared):
 
 @pytest.mark.writes
 @pytest.mark.rule("EDP-04")
-def test_edp04_id_and_file_name_of_different_images(target, http, shared):
+def check_edp04_id_and_file_name_of_different_images(target, http, shared):
     """The seed does not say how the two combine: any answer holding only matching images passes; the
     union (OR) is the SHOULD."""
     a, b, *_ = needs_all(shared)
@@ -321,7 +316,7 @@ def test_edp04_id_and_file_name_of_different_images(target, http, shared):
 
 @pytest.mark.writes
 @pytest.mark.rule("EDP-04")
-def test_edp04_file_names_that_share_a_prefix_match_exactly(target, http):
+def check_edp04_file_names_that_share_a_prefix_match_exactly(target, http):
     """fileName matches a stored name, not a prefix of one: names that share a prefix (X, X.png,
     X.png.png) are three different filters. (Whether case matters the seed does not say.)"""
     stem = target.unique("Prefix")
@@ -350,7 +345,8 @@ def test_edp04_file_names_that_share_a_prefix_match_exactly(target, http):
 
 @pytest.mark.writes
 @pytest.mark.rule("EDP-04")
-def test_edp04_info_without_filters_lists_every_image(target, http, shared):
+@pytest.mark.alone
+def check_edp04_info_without_filters_lists_every_image(target, http, shared):
     mine = {item.id for item in needs_all(shared)}
     r = http.get("/v1/image/info")
     got = set(ids_of(r) or []) if r.status_code == 200 else set()
@@ -364,7 +360,7 @@ def test_edp04_info_without_filters_lists_every_image(target, http, shared):
 
 
 @pytest.mark.rule("EDP-04", "EDP-05")
-def test_edp04_05_unknown_ids_are_404(target, http):
+def check_edp04_05_unknown_ids_are_404(target, http):
     """Ids the seed allows (any string): one shaped like a UUID, one like a word, one like a number."""
     unknown = [
         "3f2b8c1e-4d5a-4e6f-9a7b-" + target.run_id.ljust(12, "0")[:12],
@@ -393,7 +389,7 @@ def test_edp04_05_unknown_ids_are_404(target, http):
 # -- EDP-05: download ---------------------------------------------------------------------------------------
 @pytest.mark.writes
 @pytest.mark.rule("EDP-05")
-def test_edp05_download_returns_the_uploaded_bytes(target, http, shared):
+def check_edp05_download_returns_the_uploaded_bytes(target, http, shared):
     items = needs_all(shared)
     responses = in_parallel(lambda i=i: http.get(f"/v1/image/{i.id}") for i in items)
     for item, r in zip(items, responses, strict=True):
@@ -413,7 +409,7 @@ def test_edp05_download_returns_the_uploaded_bytes(target, http, shared):
 
 # -- EDP-06 (SHOULD): errors in plain text ------------------------------------------------------------------
 @pytest.mark.rule("EDP-06")
-def test_edp06_errors_are_plain_text(target, http):
+def check_edp06_errors_are_plain_text(target, http):
     requests = [
         lambda: http.get(f"/v1/image/{target.unique('nope')}"),
         lambda: http.get("/v1/image/info", params={"id": target.unique("nope")}),
@@ -435,7 +431,7 @@ def test_edp06_errors_are_plain_text(target, http):
 # -- ALL-04: parallel uploads --------------------------------------------------------------------------------
 @pytest.mark.writes
 @pytest.mark.rule("ALL-04")
-def test_all04_parallel_uploads_lose_nothing(target, http, shared):
+def check_all04_parallel_uploads_lose_nothing(target, http, shared):
     """Sequential uploads that read back intact are the baseline (EDP-03, EDP-05): only what breaks
     beyond them is a concurrency defect."""
     baseline = needs_all(shared)
@@ -486,7 +482,7 @@ def test_all04_parallel_uploads_lose_nothing(target, http, shared):
 # -- ALL-05: what the seed allows is accepted ----------------------------------------------------------------
 @pytest.mark.writes
 @pytest.mark.rule("ALL-05")
-def test_all05_uploads_the_seed_allows_are_accepted(target, http):
+def check_all05_uploads_the_seed_allows_are_accepted(target, http):
     """Any string for fileName and name (one or two characters, non-Latin, unlike the part's own
     filename), any declared part type, and images from a 1x1 pixel up to a few hundred KB."""
     photo = realistic_image("PNG", seed=7)
@@ -526,7 +522,7 @@ def test_all05_uploads_the_seed_allows_are_accepted(target, http):
 
 @pytest.mark.writes
 @pytest.mark.rule("ALL-05")
-def test_all05_empty_names_and_unlisted_parts(target, http):
+def check_all05_empty_names_and_unlisted_parts(target, http):
     """The seed is silent on empty strings and on parts it does not list: accepting them is the SHOULD."""
     photo = realistic_image("JPEG", seed=9)
     empty, extra = in_parallel(

@@ -27,10 +27,10 @@ import pytest
 from openapi_core import OpenAPI
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
+from conformance.findings import NotExercised, check, needs
 from conformance.media import image_bytes
-from conformance.openapi_check import _Request, _Response, violation_text
+from conformance.openapi_check import HttpxOpenAPIRequest, HttpxOpenAPIResponse, violation_text
 from conformance.seed_view import seed_view
-from conformance.verdicts import NotExercised, check, needs
 from image_api_contracts import resolve_refs
 
 RULE = "ALL-06"
@@ -120,7 +120,9 @@ def seed_violation(api: str, base_url: str, response) -> str | None:
     if schema is not None and schema.get("type", "string") != "string":
         return _json_text_violation(schema, response, media)
     try:
-        _seed_openapi(api, base_url).validate_response(_Request(response.request), _Response(response))
+        _seed_openapi(api, base_url).validate_response(
+            HttpxOpenAPIRequest(response.request), HttpxOpenAPIResponse(response)
+        )
     except Exception as exc:  # openapi-core raises a family of errors; all mean "not as the seed says"
         return violation_text(exc)
     return None
@@ -231,7 +233,7 @@ def _tim_walk_tags(readback: Readback, http, after: str, wanted: set[int], max_p
 @pytest.mark.api("tagged-images")
 @pytest.mark.rule("ALL-06")
 @pytest.mark.writes
-def test_all06_tagged_images_reads_back_what_it_accepted(target, http):
+def check_all06_tagged_images_reads_back_what_it_accepted(target, http):
     readback = Readback(target, http)
     images, tags = [], []
     schema = request_schema("tagged-images", "/images", "post", "application/json")
@@ -295,7 +297,7 @@ def test_all06_tagged_images_reads_back_what_it_accepted(target, http):
 @pytest.mark.api("evotor")
 @pytest.mark.rule("ALL-06")
 @pytest.mark.writes
-def test_all06_evotor_reads_back_what_it_accepted(target, http):
+def check_all06_evotor_reads_back_what_it_accepted(target, http):
     readback = Readback(target, http)
     png = image_bytes(300, 300)
     created = []  # (store path segment, product path segment, image id)
@@ -328,7 +330,7 @@ def test_all06_evotor_reads_back_what_it_accepted(target, http):
 @pytest.mark.api("image-upload")
 @pytest.mark.rule("ALL-06")
 @pytest.mark.writes
-def test_all06_image_upload_reads_back_what_it_accepted(target, http):
+def check_all06_image_upload_reads_back_what_it_accepted(target, http):
     readback = Readback(target, http)
     png = image_bytes(16, 16)
     names = [(target.unique(label) + header_safe(text), label, None) for label, text in ODD_TEXTS]
@@ -359,7 +361,7 @@ def test_all06_image_upload_reads_back_what_it_accepted(target, http):
 @pytest.mark.api("everydaypic")
 @pytest.mark.rule("ALL-06")
 @pytest.mark.writes
-def test_all06_everydaypic_reads_back_what_it_accepted(target, http):
+def check_all06_everydaypic_reads_back_what_it_accepted(target, http):
     """No delete exists: the images keep unique names and stay."""
     readback = Readback(target, http)
     png = image_bytes(16, 16)
@@ -401,7 +403,7 @@ def test_all06_everydaypic_reads_back_what_it_accepted(target, http):
 
 
 # -- sharinpix ------------------------------------------------------------------------------------------
-SPX_FIELDS = {  # the seed example's fields that matter here (the whole example: test_sharinpix.py)
+SPX_FIELDS = {  # the seed example's fields that matter here (the whole example: sharinpix/rules.py)
     "cloudinary[version]": "1484586860",
     "cloudinary[width]": "295",
     "cloudinary[height]": "171",
@@ -426,7 +428,7 @@ def _spx_form(fields: dict[str, str]) -> bytes:
 @pytest.mark.api("sharinpix")
 @pytest.mark.rule("ALL-06")
 @pytest.mark.writes
-def test_all06_sharinpix_reads_back_what_it_accepted(target, http):
+def check_all06_sharinpix_reads_back_what_it_accepted(target, http):
     """No read exists: the write's own answer is the read-back, and the next seed-example write must work."""
     readback = Readback(target, http)
     path = f"/api/v1/albums/{pct(target.album_id)}/images/"

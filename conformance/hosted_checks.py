@@ -1,8 +1,8 @@
 """The conformance checks as ordinary test items of another project's pytest session.
 
-``pytest --contract-api evotor --contract-base-url URL`` (see ``conformance.pytest_plugin``) registers
+``pytest --contract-api evotor --contract-base-url URL`` (see ``conformance.installed_plugin``) registers
 :class:`HostedConformance`: it adds the checks of ``conformance/checks/`` for that API to the session's
-items, names each item after its rules (``test_evt04_…[EVT-04]``), keeps the rule bookkeeping in the
+items, names each item after its rules (``check_evt04_…[EVT-04]``), keeps the rule bookkeeping in the
 same ``ConformancePlugin`` the ``conformance`` CLI uses, and prints the verdict per rule at the end.
 
 The checks are collected under their own rules, whatever the host's ini says: their files and functions
@@ -15,18 +15,16 @@ from __future__ import annotations
 
 import configparser
 import importlib
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from .cli import _values as parse_values
-from .plugin import ConformancePlugin, rule_ids_of
+from .cli import parse_values
+from .library_internals.pytest_parts import register_fixtures
 from .report import build_report
+from .rule_plugin import CHECKS_DIR, CheckModule, ConformancePlugin, rule_ids_of
 from .target import API_NAMES, Target, UsageError
-
-CHECKS_DIR = Path(__file__).resolve().parent / "checks"
 
 
 def _check_warning_filters() -> list[str]:
@@ -45,28 +43,52 @@ class ConformanceChecks(pytest.Directory):
         self.api = api
 
     def collect(self):
-        # The checks' conftest is outside the host's confcutdir, so pytest would not load it: its
+        # The checks' conftests are outside the host's confcutdir, so pytest would not load them: their
         # fixtures (target, http, ...) are registered here, visible to the checks alone.
-        # The check modules read the target at import time: import them afresh (as conformance.runner does).
-        for name in [m for m in sys.modules if m.startswith("conformance.checks.test_")]:
-            del sys.modules[name]
-        conftest = importlib.import_module("conformance.checks.conftest")
-        self.session._fixturemanager.parsefactories(holder=conftest, node=self)
-        module_name = "test_" + self.api.replace("-", "_") + ".py"
-        others = {"test_" + api.replace("-", "_") + ".py" for api in API_NAMES} - {module_name}
-        shared = sorted(p.name for p in self.path.glob("test_*.py") if p.name not in others)  # e.g. read-back
-        for name in dict.fromkeys(["test_schema.py", module_name, *shared]):
-            yield CheckModule.from_parent(self, path=self.path / name, nodeid=f"{self.nodeid}/{name}")
+        register_fixtures(self, importlib.import_module("conformance.checks.conftest"))
+        files = check_files(self.path, self.api)
+        for package in dict.fromkeys(f.parent for f in files if f.parent.name):
+            if (self.path / package / "conftest.py").exists():
+                conftest = importlib.import_module(f"conformance.checks.{'.'.join(package.parts)}.conftest")
+                register_fixtures(self, conftest)
+        for relative in files:
+            yield HostedCheckModule.from_parent(
+                self, path=self.path / relative, nodeid=f"{self.nodeid}/{relative.as_posix()}"
+            )
 
 
-class CheckModule(pytest.Module):
+HELPER_MODULES = {"__init__.py", "conftest.py", "kit.py", "common.py"}
+
+
+def check_files(checks_dir: Path, api: str) -> list[Path]:
+    """The check modules an API's run collects, relative to ``checks_dir``, in the order they run: the
+    schema layer, then the API's own (a module, or a package of modules), then the checks every API shares
+    (e.g. read-back); never another API's."""
+    own_name = api.replace("-", "_")
+    others = {name.replace("-", "_") for name in API_NAMES} - {own_name}
+    own = checks_dir / own_name
+    if own.is_dir():
+        own_files = sorted(
+            p.relative_to(checks_dir) for p in own.glob("*.py") if p.name not in HELPER_MODULES
+        )
+    else:
+        own_files = [Path(own_name + ".py")]
+    shared = sorted(
+        Path(p.name)
+        for p in checks_dir.glob("*.py")
+        if p.name not in HELPER_MODULES and p.stem not in others | {own_name}
+    )
+    return list(dict.fromkeys([Path("schema_layer.py"), *own_files, *shared]))
+
+
+class HostedCheckModule(CheckModule):
     """A check module, collected by the checks' naming whatever the host's python_functions says."""
 
     def funcnamefilter(self, name: str) -> bool:
-        return name.startswith("test")
+        return name.startswith("check_")
 
     def classnamefilter(self, name: str) -> bool:
-        return name.startswith("Test")
+        return False  # no class is a check: the state machines run through check functions
 
 
 class HostedConformance:
