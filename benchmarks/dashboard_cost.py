@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from mock_process import free_port  # noqa: E402
+from support.mock_process import free_port  # noqa: E402
 
 from image_api_contracts.profiles import auth_headers  # noqa: E402
 

@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import LiveServer  # noqa: E402
+from support.live_server import LiveServer  # noqa: E402
 
 from conformance.runner import run  # noqa: E402
 from conformance.target import API_NAMES, Target  # noqa: E402

@@ -5,8 +5,9 @@ mock processes on one database (issue 23's figures; docs/team.md quotes them).
     python benchmarks/stores.py --duration 1 --rounds 1   # a smoke run
 
 Each configuration gets its own processes and a fresh state (a new database on a throwaway PostgreSQL
-cluster started by this script, as the tests start one: ``tests/postgres_cluster.py``), seeded through the
-API as ``benchmarks/run.py`` seeds, then driven by wrk (or the Python load generator) with: cache-miss reads
+cluster started by this script, as the tests start one: ``tests/support/postgres_cluster.py``), seeded
+through the API as ``benchmarks/run.py`` seeds, then driven by wrk (or the Python load generator) with:
+cache-miss reads
 (each request a distinct ignored query parameter, so the handler runs: the first read after a write), an
 upload (evotor multipart, a new product each), and ``run.py``'s mixed workload (4 reads to a write). With
 two processes the connections are split between them, one load generator each, at the same time: the
@@ -32,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from loadgen import LoadResult, Request, run_load, wrk_path
-from postgres_cluster import Cluster, postgres_bin
 from run import HOST, IMAGE_UPLOAD_RECORDS, endpoints, machine, mixed_requests, seed_mock, start_mock
+from support.postgres_cluster import Cluster, postgres_bin
 
 OUT = Path(__file__).resolve().parent / "stores.md"
 WRITE_SAMPLES = 200

@@ -101,7 +101,8 @@ def _drop_dangling_refs(node, view: dict):
 
 
 def build_seed_view(spec: dict, problems: list[str] | None = None) -> dict:
-    """``problems`` collects tags that are missing or name nothing (tests/test_seed_view.py wants none);
+    """``problems`` collects tags that are missing or name nothing
+    (tests/unit/conformance/test_seed_view.py wants none);
     an untagged decision narrows nothing here, so that test is what keeps decisions out of MUST."""
     view = _undo(spec, "#", [] if problems is None else problems)
     view = _drop_dangling_refs(view, view)

@@ -5,7 +5,7 @@ closes the uploads' files when the answer is out); then ``OUTER_LAYERS``; then `
 which sends ``/`` and ``/__mock__/...`` to the mock's own routes (``AtomicWriteMiddleware`` around
 ``control.mock_routes``) and everything else into Connexion, whose middleware list is ``CONNEXION_LAYERS``
 verbatim, ending in the API handler. The composition root (``mockserver.app``) builds the app from these
-two lists and nothing else; ``tests/test_stack.py`` walks the app as built and compares.
+two lists and nothing else; ``tests/unit/mockserver/test_stack.py`` walks the app as built and compares.
 
 What the layers hand each other is declared in ``mockserver.request_state``.
 """

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import io
-import json
-
 import pytest
-from PIL import Image
-from source_documents import ROOT as ROOT  # re-exported: the tests import it from here
-from source_documents import report_line
 from starlette.testclient import TestClient
+from support.images import image_bytes
+from support.live_server import LiveServer
+from support.source_documents import report_line
 
 from image_api_contracts import FIXTURES_DIR
 from mockserver.app import create_app
-from mockserver.background import BackgroundMock
-
-
-def image_bytes(width: int = 32, height: int = 32, fmt: str = "PNG", color=(10, 120, 200), **save) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (width, height), color).save(buf, fmt, **save)
-    return buf.getvalue()
 
 
 @pytest.fixture
@@ -56,27 +46,6 @@ def fixture_image():
     return read
 
 
-def json_of(response) -> object:
-    assert response.headers["content-type"].startswith("application/json"), response.headers
-    return json.loads(response.content)
-
-
-class LiveServer(BackgroundMock):
-    """The mock on a real socket, started at once, for tests that need true concurrency and URLs;
-    ``mutate(app)`` may alter the app before it serves (the broken variants in tests/mutants/)."""
-
-    def __init__(self, mutate=None, **settings):
-        super().__init__(**settings)
-        self._mutate = mutate
-        self.start()
-
-    def _build_app(self, create_app):
-        app = super()._build_app(create_app)
-        if self._mutate is not None:
-            self._mutate(app)
-        return app
-
-
 @pytest.fixture(scope="module")
 def live_mock():
     """All five APIs, prefixed, on a free port; reset before each use by the test that takes it."""
@@ -92,7 +61,7 @@ def pytest_report_header(config):
 def pytest_terminal_summary(terminalreporter):
     """What the robustness tests tried (issue 7), from what they recorded with ``record_property``:
     ``bad_input`` (the API of one bad-input case), ``fuzz``, ``load``, ``latency``, and ``poisoning`` and
-    ``stall`` (tests/test_poisoning.py, issue 12): a line of counts each."""
+    ``stall`` (tests/e2e/test_poisoning.py, issue 12): a line of counts each."""
     reports = [
         (outcome, report)
         for outcome in ("passed", "failed")

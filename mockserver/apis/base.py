@@ -84,7 +84,8 @@ class BaseApi:
     Subclasses' ``reset``, ``restore`` and ``seed`` tell the context when they run, wherever called
     from (a reset, fixtures, a reload under ``--state-dir``, a test): replies kept from before are dropped.
 
-    **Hooks.** The tests' broken mutants and legal variants (tests/mutants, tests/variants) change a
+    **Hooks.** The tests' broken mutants and legal variants (tests/power/mutants, tests/power/variants)
+    change a
     running handler only through these, or through its operation methods, by setting an attribute of that
     name on the handler object (the operation methods are looked up per call for that reason); or they wrap
     the app. Renaming or changing the signature of one is a change to that contract.

@@ -1,5 +1,6 @@
 """The one door to library internals: everything that subclasses Connexion, Starlette or python-multipart
-classes, or reads their private attributes, lives in this package (tests/test_architecture.py keeps it so).
+classes, or reads their private attributes, lives in this package
+(tests/unit/contracts/test_architecture.py keeps it so).
 
 These modules were written against the versions in ``TESTED``; a release outside them may rename what they
 rely on, and fail in ways that look like contract breaks. So importing the door checks the installed

@@ -32,7 +32,8 @@ def trusting_bundled_specs():
     """Skip Connexion's re-validation of the specs against the OpenAPI meta-schema while adding them.
 
     It is 85% of start-up (0.4 s for five specs) and repeats what CI does on every run
-    (tests/test_specs.py validates each spec with openapi-spec-validator), for files shipped with us.
+    (tests/unit/contracts/test_specs.py validates each spec with openapi-spec-validator), for files shipped
+    with us.
     Connexion 3.3 offers no public way to skip it (``add_api`` always loads the spec through
     ``Specification.load``, which validates), so the class hook is replaced for the duration of the
     ``add_api`` calls only: another app built in this process at that very moment would skip it too.
