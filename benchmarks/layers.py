@@ -1,4 +1,4 @@
-"""What each layer of the mock's ASGI stack costs an uncached read, measured in process (issue 14).
+"""What each layer of the mock's ASGI stack costs an uncached read, measured in process.
 
 ``python benchmarks/layers.py [--requests 3000] [--path "/tagged-images/v1/images?limit=20"]``
 

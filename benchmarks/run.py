@@ -808,7 +808,7 @@ def targets(
     def line(ok: bool, text: str):
         out.append(f"- {'MET' if ok else 'MISSED'}: {text}")
 
-    for r in rows:  # issue 14: what a user meets
+    for r in rows:  # cache misses: what a user meets
         if r.headline_vs_prism is None:
             continue
         if r.ours_miss is not None:
@@ -829,16 +829,16 @@ def targets(
                 f"{r.endpoint}, every read a reply-cache miss: {r.miss_vs_ceiling:.2f}x the bare-Starlette "
                 "ceiling (target >= 0.5x)",
             )
-    for r in rows:  # issue 6, kept: repeated reads (the reply cache) and tail latency
+    for r in rows:  # kept: repeated reads (the reply cache) and tail latency
         if r.prism is None:
             continue
         if r.ours_miss is not None:
             line(r.vs_prism >= 1.5, f"{r.endpoint}, cache hit: throughput {r.vs_prism:.2f}x Prism's "
-                 "(issue 6 target >= 1.5x)")
+                 "(target >= 1.5x)")
         line(
             r.headline["p99_ms"] < r.prism["p99_ms"],
             f"{r.endpoint}: p99 {r.headline['p99_ms']:.1f} ms vs Prism's {r.prism['p99_ms']:.1f} ms "
-            "(issue 6 target: under)",
+            "(target: under)",
         )
     for name, data in (scaling or {}).items():
         sizes = sorted(data["ms"])

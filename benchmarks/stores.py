@@ -1,5 +1,5 @@
 """The state stores side by side: memory, ``--state-dir``, and ``--store postgresql://`` with one and with two
-mock processes on one database (issue 23's figures; docs/team.md quotes them).
+mock processes on one database (docs/team.md quotes its figures).
 
     python benchmarks/stores.py                  # about 3 minutes; writes benchmarks/stores.md
     python benchmarks/stores.py --duration 1 --rounds 1   # a smoke run

@@ -65,7 +65,7 @@ async def reset(request: Request) -> Response:
 
 
 async def state(request: Request) -> Response:
-    """Whatever the records hold, this answers (issue 12, D7): non-ASCII is escaped, so even a lone
+    """Whatever the records hold, this answers: non-ASCII is escaped, so even a lone
     surrogate kept from before the gate existed is written as ``\\ud800`` instead of failing to encode."""
     ctx = _ctx(request)
     body = {"apis": ctx.dump(), "stored_bytes": ctx.blobs.used_bytes, "stored_files": len(ctx.blobs)}

@@ -59,9 +59,9 @@ def pytest_report_header(config):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """What the robustness tests tried (issue 7), from what they recorded with ``record_property``:
+    """What the robustness tests tried, from what they recorded with ``record_property``:
     ``bad_input`` (the API of one bad-input case), ``fuzz``, ``load``, ``latency``, and ``poisoning`` and
-    ``stall`` (tests/e2e/test_poisoning.py, issue 12): a line of counts each."""
+    ``stall`` (tests/e2e/test_poisoning.py): a line of counts each."""
     reports = [
         (outcome, report)
         for outcome in ("passed", "failed")

@@ -13,7 +13,7 @@ Decisions where the spec is silent (it binds everything else):
   ``url`` is a GET URL signed the same way, fresh at each read (403 when forged or expired);
 - tags are listed by name in code-point order (then id); a record shows its tags in the order first
   given at creation (duplicates in the request are attached once);
-- nothing the seed allows is refused (issue 11): every body field is optional (an absent filename is
+- nothing the seed allows is refused: every body field is optional (an absent filename is
   the empty string, an absent tag name "tag-<id>", an absent ``image_data`` a record still to be PUT),
   strings have no length limit, a negative page or a limit below 1 gives an empty page;
 - a search given both ``exact_tags`` and ``match_tags`` (the seed requires both) applies both (AND);
@@ -33,7 +33,7 @@ from starlette.responses import Response
 from mockserver.apis.base import BaseApi, StoredRecords, json_reply, record_fields, request_origin
 from mockserver.apis.newest_first import Key, NewestFirst
 from mockserver.apis.wildcard import (
-    like_pattern,  # linear time: no pattern can stall the server (issue 12, D8)
+    like_pattern,  # linear time: no pattern can stall the server
 )
 from mockserver.errors import ApiError
 from mockserver.images import decode_off_loop
@@ -329,7 +329,7 @@ class TaggedImagesApi(BaseApi):
             data = base64.b64decode(body["image_data"], validate=True)
         except (binascii.Error, ValueError) as exc:
             raise ApiError(400, f"'image_data' is not valid base64: {exc}") from exc
-        await decode_off_loop(data)  # off the event loop (issue 12); the check below reuses the verdict
+        await decode_off_loop(data)  # off the event loop, stalling no one; the check below reuses the verdict
         image = self._create_uploaded(filename, data, body.get("tags"))
         return self.created_reply(image)
 

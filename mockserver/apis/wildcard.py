@@ -1,7 +1,7 @@
 """``%`` wildcards (tagged-images' ``match_tags``) matched in linear time, so no pattern can stall the server.
 
 The obvious regex, ``.*`` for each ``%``, backtracks: ``%a%a%a%a%a%b`` over a tag of 100 ``a`` took 25 s
-(issue 12, D8), each further ``%a`` costing x13. Matching a ``%``-only pattern needs no backtracking: each
+each further ``%a`` costing x13. Matching a ``%``-only pattern needs no backtracking: each
 middle literal may be taken at its leftmost occurrence after the previous one (a later one never leaves
 more room for what follows), so each is an atomic group ``(?>.*?literal)`` that, once matched, is never
 retried. Only the last literal is placed at the end of the name. The cost is O(len(name) x len(pattern)).

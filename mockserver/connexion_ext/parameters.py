@@ -1,4 +1,4 @@
-"""A request's parameters parsed once, for Connexion's validator and its handler decorator alike (issue 14).
+"""A request's parameters parsed once, for Connexion's validator and its handler decorator alike.
 
 Connexion parses the query string and the path parameters twice per request (a ``ConnexionRequest`` in
 its parameter validator, another in the handler's parameter decorator), and its URI parser rebuilds its

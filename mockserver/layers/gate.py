@@ -1,4 +1,4 @@
-"""One gate for the text and numbers every API reads (issue 12): what passes it can be stored, encoded
+"""One gate for the text and numbers every API reads: what passes it can be stored, encoded
 and read back, so no request can leave an API answering 500 on its reads.
 
 - Text is UTF-8, whatever a request's ``charset`` names (JSON, forms and multipart alike): the parameter is

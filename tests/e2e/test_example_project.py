@@ -1,4 +1,4 @@
-"""What CI proves for issue 5: the built wheel, installed in a fresh venv, gives another project the
+"""What CI proves of the packaging: the built wheel, installed in a fresh venv, gives another project the
 pytest plugin, and examples/client-project's own ``pytest`` passes with it (from a copy of the example,
 so nothing of this checkout is importable)."""
 

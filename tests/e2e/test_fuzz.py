@@ -1,4 +1,4 @@
-"""Fuzzing the mock with Schemathesis' negative data, every check, for the five APIs (issue 7, part 2).
+"""Fuzzing the mock with Schemathesis' negative data, every check, for the five APIs.
 
 tests/unit/conformance/test_schemathesis_run.py runs the default generation mode (positive and negative)
 and checks the exit status. This runs negative data only, with another seed, and reads every exchange back

@@ -1,4 +1,4 @@
-"""Load and concurrency against a mockserver subprocess on 127.0.0.1 (issue 7, part 3).
+"""Load and concurrency against a mockserver subprocess on 127.0.0.1.
 
 Sixteen clients, each on its own thread and connection, mix uploads (distinct random images, so
 incompressible and never equal), lists, searches, downloads and deletes on everydaypic, evotor and

@@ -1,6 +1,8 @@
-"""No request can poison the mock's state or stall it (issue 12).
+"""No request can poison the mock's state or stall it.
 
-The reproducers D1-D8 of the issue, each as it was found; the in-memory atomicity of writes; the smaller
+Eight reproducers, each as it was found (D1-D8: tagged-images storing text it could not read back, D1-D3;
+multipart text in another charset, D4-D5; five-digit years, D6; a state no answer could encode, D7; a
+backtracking tag pattern, D8); the in-memory atomicity of writes; the smaller
 items; the conformance suite's ALL-06 check (what a server accepted, it can read back) passing against
 the mock; and the poisoning machine, a Hypothesis state machine per API whose writes are odd in every way
 (full Unicode with surrogates and controls, huge and negative numbers and floats, odd charsets, duplicate
@@ -414,7 +416,7 @@ def test_an_unknown_path_in_all_five_mode_names_the_mounted_apis(make_client):
         assert base in body["error"], body
 
 
-# -- the poisoning machine (issue 12, item 4) --------------------------------------------------------------
+# -- the poisoning machine --------------------------------------------------------------------------------
 # Steps per API in memory (the CI default: 200); the long run sets POISONING_STEPS=5000. Under --state-dir
 # a fifth of them (at least 60), with restarts among the steps.
 STEPS = int(os.environ.get("POISONING_STEPS", "200"))

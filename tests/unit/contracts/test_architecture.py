@@ -7,6 +7,8 @@ Each clause is parametrised over the packages it covers; a package joins a claus
 from __future__ import annotations
 
 import ast
+import re
+import subprocess
 import sys
 import tomllib
 from dataclasses import dataclass
@@ -274,3 +276,26 @@ def test_no_module_is_over_the_size_limit(package):
     sizes = {m: len(p.read_text(encoding="utf-8").splitlines()) for m, p in _modules(package).items()}
     over = {m: n for m, n in sizes.items() if n > MAX_MODULE_LINES}
     assert not over, f"over {MAX_MODULE_LINES} lines: {over}"
+
+
+# -- words ----------------------------------------------------------------------------------------------
+
+TRACKER_REFERENCE = re.compile(r"\b[Ii]ssue \d+\b")
+# Records of past runs keep the words they were written with.
+RECORDS = ("benchmarks/results/",)
+
+
+def test_code_specs_tests_and_docs_speak_of_the_project_not_of_the_tracker():
+    """A reader of the repository cannot open a tracker's item: say what the code keeps true instead."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True)
+    found = []
+    for name in tracked.stdout.split():
+        if not name.endswith((".py", ".md", ".yaml", ".toml", ".ini")) or name.startswith(RECORDS):
+            continue
+        path = ROOT / name
+        if not path.is_file():
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if TRACKER_REFERENCE.search(line):
+                found.append(f"{name}:{number}: {line.strip()[:90]}")
+    assert not found, "\n".join(found)

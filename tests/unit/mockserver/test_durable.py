@@ -440,7 +440,7 @@ def test_workers_share_one_state(mock):
     assert statuses == [200, 409, 409, 409, 409, 409]
 
 
-# -- old data never stops the start (issue 12) ---------------------------------------------------------------
+# -- old data never stops the start ------------------------------------------------------------------------
 def _old_snapshot(state_dir, apis: dict, blobs: dict | None = None) -> None:
     (state_dir / "blobs").mkdir(parents=True, exist_ok=True)
     snapshot = {"version": 1, "apis": apis, "blobs": blobs or {}}

@@ -353,7 +353,7 @@ def test_spx02_malformed_forms_are_400(make_client):
 
 
 def test_all05_nested_values_the_seed_does_not_forbid_are_accepted(make_client):
-    """Rack's nesting in extra cloudinary keys and in metadatas: the seed limits neither (issue 11)."""
+    """Rack's nesting in extra cloudinary keys and in metadatas: the seed limits neither."""
     client = make_client("sharinpix")
     form = (
         "cloudinary[public_id]=deep&cloudinary[info][detection][captioning][status]=complete"

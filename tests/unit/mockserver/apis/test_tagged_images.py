@@ -142,7 +142,7 @@ def test_tim01_ids_are_unique_and_never_reused(make_client):
     ({"filename": "x" * 300, "tags": ["t" * 101]}, "x" * 300, 0, ["t" * 101]),
 ])
 def test_all05_create_accepts_every_body_the_seed_allows(make_client, body, filename, size, tags):
-    """The seed marks no field required and sets no length: each of these is a valid request (issue 11)."""
+    """The seed marks no field required and sets no length: each of these is a valid request."""
     client = make_client(API)
     r = client.post("/v1/images", json=body)
     assert r.status_code == 201, r.text
@@ -717,7 +717,7 @@ def test_prefer_code_forces_a_documented_status(make_client):
     r = client.post("/v1/tags", json={"name": "real"}, headers={"Prefer": "code=201"})
     assert r.status_code == 201 and json_of(r) == {"id": 0, "name": "string"}  # the spec's example
     assert page_of(client, "/v1/tags")["meta"]["total_results"] == 0  # the handler did not run
-    # GET /v1/tags documents 200 and 400 only (POST /v1/tags documents ``default``: any code, issue 12)
+    # GET /v1/tags documents 200 and 400 only (POST /v1/tags documents ``default``: any code)
     assert_error(client.get("/v1/tags", headers={"Prefer": "code=418"}), 400)
 
 
