@@ -1,4 +1,5 @@
-"""The rule catalogue (``rules.yaml``): what each API must do, with the seed line that says so."""
+"""The rule catalogue (``rules/``: one file per API, ``all.yaml`` for every API): what each API must do,
+with the seed line that says so. A new API adds its own file; nothing lists the files."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from pathlib import Path
 
 import yaml
 
-CATALOGUE = Path(__file__).resolve().parent / "rules.yaml"
+CATALOGUE = Path(__file__).resolve().parent / "rules"
+EVERY_API = "all.yaml"  # loaded last: the cross-API rules follow the APIs' own
 
 
 @dataclass(frozen=True)
@@ -24,9 +26,15 @@ class Rule:
 
 @functools.cache
 def load_rules() -> dict[str, Rule]:
-    data = yaml.safe_load(CATALOGUE.read_text(encoding="utf-8"))
+    files = sorted(CATALOGUE.glob("*.yaml"), key=lambda path: (path.name == EVERY_API, path.name))
     rules = {}
-    for entry in data["rules"]:
+    for path in files:
+        _load_file(path, rules)
+    return rules
+
+
+def _load_file(path: Path, rules: dict[str, Rule]) -> None:
+    for entry in yaml.safe_load(path.read_text(encoding="utf-8"))["rules"]:
         rule = Rule(
             id=entry["id"],
             api=entry["api"],
@@ -37,6 +45,5 @@ def load_rules() -> dict[str, Rule]:
             mock=entry["mock"],
         )
         if rule.id in rules:
-            raise ValueError(f"duplicate rule id {rule.id} in {CATALOGUE}")
+            raise ValueError(f"duplicate rule id {rule.id} in {path} (another file of {CATALOGUE} has it)")
         rules[rule.id] = rule
-    return rules

@@ -23,7 +23,7 @@ class ApiProfile:
     """An API as both sides know it. ``error_body`` None: errors are ``text/plain`` messages."""
 
     name: str
-    seed_file: str  # the seed document the API's rules quote (rules.yaml)
+    seed_file: str  # the seed document the API's rules quote (conformance/rules/<name>.yaml)
     handler: str  # "module:Class" under mockserver.apis
     error_body: ErrorBody | None
     auth_rule: str | None = None  # the rule a refused credential breaks (None: the API has no auth)

@@ -23,7 +23,8 @@ def test_wheel_ships_specs_fixtures_and_rules(tmp_path):
         assert f"image_api_contracts/_specs/{api}.yaml" in names
         assert f"image_api_contracts/_fixtures/seed/{api}.json" in names
     assert "image_api_contracts/_fixtures/images/evotor-product-300.png" in names
-    assert "conformance/rules.yaml" in names
+    for catalogue in ("all", "everydaypic", "evotor", "image-upload", "sharinpix", "tagged-images"):
+        assert f"conformance/rules/{catalogue}.yaml" in names
     for asset in ("index.html", "dashboard.css", "dashboard.js", "favicon.svg"):  # the dashboard, offline
         assert f"mockserver/dashboard/static/{asset}" in names
     assert "conformance/checks/pytest.ini" in names
