@@ -117,7 +117,7 @@ class HostedConformance:
             values = parse_values(config.getoption("contract_set"))
             if base_url != "mock":
                 return cls(Target(api=api, base_url=base_url, values=values, **options))
-            from mockserver.background import BackgroundMock
+            from mockserver.testing import BackgroundMock
 
             mock = BackgroundMock(api=api).start()
             try:

@@ -106,7 +106,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def contract_mock_servers():
     """Background mocks for the session, one per served configuration (all APIs, or one at its real
     paths), started on first use and stopped at the end. Tests use ``contract_mock``."""
-    from mockserver.background import BackgroundMock
+    from mockserver.testing import BackgroundMock
 
     servers: dict[tuple[str | None, bool], BackgroundMock] = {}
 
@@ -126,7 +126,7 @@ def contract_mock(request: pytest.FixtureRequest, contract_mock_servers):
     ``@pytest.mark.contract_mock(api="evotor")``), empty at the start of the test. Marker options on a
     module or class combine with the test's own (``pytestmark`` names the API, a test forces an error).
 
-    Yields a ``mockserver.background.BackgroundMock``: ``.url``, ``.base_url(api)``, ``.client(api)``
+    Yields a ``mockserver.testing.BackgroundMock``: ``.url``, ``.base_url(api)``, ``.client(api)``
     (closed after the test), ``.reset()``, ``.load_fixtures()``, ``.state()``, ``.set_latency(ms)``,
     ``.force_status(status, path=None)``, and the journal of what it received: ``.requests(api=…,
     operation=…, **filters)``, ``.assert_received(operation, count=…, where=…)``,

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["APIS", "FIXTURES_DIR", "SPECS_DIR", "MockServer", "Settings", "create_app"]
+__all__ = ["APIS", "FIXTURES_DIR", "SPECS_DIR", "BackgroundMock", "MockServer", "Settings", "create_app"]
 
 _WHERE = {
     "MockServer": "app",
     "create_app": "app",
     "Settings": "state.settings",
+    "BackgroundMock": "testing",  # the harness the contract_mock fixture yields
 }
 
 

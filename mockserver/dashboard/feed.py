@@ -12,7 +12,7 @@ What it keeps true:
   missed; without either, the feed starts with the next request.
 - **It never holds up the mock's shutdown.** uvicorn's graceful stop waits for open responses, and a feed
   never ends by itself: the first feed chains a handler before uvicorn's own for SIGINT and SIGTERM that
-  ends every feed at once (a server run in a thread, ``mockserver.background``, ends them itself). A feed
+  ends every feed at once (a server run in a thread, ``mockserver.testing``, ends them itself). A feed
   also ends after ``FEED_SECONDS`` (the client reconnects), so a server that is told neither waits at
   most that long.
 - Under ``--workers``, other processes' entries reach the feed through the shared store, read every
@@ -84,7 +84,7 @@ def hub_of(journal) -> FeedHub:
 
 def close_feeds(journal) -> None:
     """End the feeds of one journal within ``POLL_SECONDS``: its server is stopping. Called from another
-    thread (``mockserver.background`` stops servers that run in a thread, where no signal tells the
+    thread (``mockserver.testing`` stops servers that run in a thread, where no signal tells the
     feeds), so it only raises the flag each feed reads when its wait times out."""
     if journal is not None:
         hub_of(journal).closed = True

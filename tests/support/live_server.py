@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mockserver.background import BackgroundMock
+from mockserver.testing import BackgroundMock
 
 
 class LiveServer(BackgroundMock):

@@ -16,7 +16,7 @@ CONFORMANCE = ROOT / "conformance"
 DOOR = CONFORMANCE / "library_internals"
 MAX_LINES = 600
 # The mock's test harness (``--contract-base-url mock`` and the contract_mock fixture start it).
-HARNESS = {"mockserver.background"}
+HARNESS = {"mockserver.testing"}
 NAMEDTUPLE_API = {"_replace", "_asdict", "_fields", "_make"}
 
 

@@ -23,7 +23,7 @@ MAX_MODULE_LINES = 600
 LIBRARIES_BEHIND_THE_DOOR = ("connexion", "starlette", "python_multipart", "multipart")
 DOOR = "mockserver.connexion_ext"
 # conformance may start the mock for its pytest plugin, and nothing else of it.
-CONFORMANCE_MAY_IMPORT = frozenset({"mockserver.background"})
+CONFORMANCE_MAY_IMPORT = frozenset({"mockserver.testing"})
 
 
 @dataclass(frozen=True)

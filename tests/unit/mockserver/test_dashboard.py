@@ -201,7 +201,7 @@ def test_the_mock_stops_promptly_with_a_feed_open(tmp_path, stop):
 
 
 def test_a_mock_served_from_a_thread_stops_promptly_with_a_feed_open():
-    from mockserver.background import BackgroundMock
+    from mockserver.testing import BackgroundMock
 
     mock = BackgroundMock().start()
     opened = threading.Event()
