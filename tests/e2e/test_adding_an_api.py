@@ -102,9 +102,10 @@ def tree_env(toy_tree, tmp_path_factory):
     return env
 
 
-def run_in(tree: Path, env: dict, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+def run_in(directory: Path, env: dict, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """``python ARGS`` run from ``directory``."""
     return subprocess.run(
-        [sys.executable, *args], cwd=tree, env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, *args], cwd=directory, env=env, capture_output=True, text=True, timeout=timeout
     )
 
 
@@ -157,6 +158,7 @@ def test_the_catalogue_the_specs_the_boundaries_and_the_toys_mock_tests_pass(toy
         "test_spec_loads_in_connexion[toy]",
         "test_toy01_a_thing_is_stored_with_its_name_and_size",
         "test_toy02_the_seed_data_is_listed",
+        "test_toy01_served_beside_every_other_api_and_shown_in_the_dashboard",
     }
     assert toys <= passed, sorted(toys - passed)
     summary = run.stdout.strip().splitlines()[-1]
@@ -217,3 +219,25 @@ def test_the_toys_broken_variant_fails_its_own_rule_alone_and_its_legal_one_only
         "test_each_broken_variant_fails_its_own_rule_and_no_other[toy-size-of-the-base64-text]",
         "test_each_legal_variant_passes_and_warns_on_its_rule[toy-trace-501]",
     }, run.stdout[-3000:]
+
+
+def test_a_project_that_installed_us_checks_the_toy_with_the_pytest_plugin(toy_tree, tree_env, tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")  # its own root, not the tree's
+    run = run_in(
+        project,
+        tree_env,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "--contract-api",
+        "toy",
+        "--contract-base-url",
+        "mock",
+        "--contract-max-examples",
+        "3",
+    )
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
+    assert "conformance verdicts: toy" in run.stdout and "  PASS TOY-01 " in run.stdout, run.stdout[-3000:]

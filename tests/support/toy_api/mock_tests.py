@@ -7,8 +7,9 @@ from support.json_bodies import json_of
 from image_api_contracts import FIXTURES_DIR
 
 
-def create(client, data: bytes, name="Cat"):
-    return client.post("/v1/things", json={"name": name, "image_base64": base64.b64encode(data).decode()})
+def create(client, data: bytes, name="Cat", mounted_at=""):
+    body = {"name": name, "image_base64": base64.b64encode(data).decode()}
+    return client.post(f"{mounted_at}/v1/things", json=body)
 
 
 def test_toy01_a_thing_is_stored_with_its_name_and_size(make_client, png):
@@ -46,3 +47,16 @@ def test_toy02_the_seed_data_is_listed(make_client, fixture_image):
         ("App icon", len(fixture_image("icon-64.png"))),
         ("Sticker", len(fixture_image("sticker.webp"))),
     ]
+
+
+def test_toy01_served_beside_every_other_api_and_shown_in_the_dashboard(make_client, png):
+    client = make_client()  # every API, each under /<name>/
+    data = png()
+    thing = json_of(create(client, data, mounted_at="/toy"))
+    gallery = client.get("/__mock__/ui/api/records").json()["apis"]["toy"]
+    assert gallery["count"] == 1
+    [item] = gallery["items"]
+    assert (item["id"], item["record"]["name"], item["size"]) == (thing["id"], "Cat", len(data))
+    assert client.get(item["full"]).content == data
+    assert client.delete(f"/__mock__/ui/api/records/toy/{thing['id']}").status_code == 204
+    assert client.get(f"/toy/v1/things/{thing['id']}").status_code == 404
