@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,8 @@ def copy_tracked_files(tree: Path) -> None:
             shutil.copy2(source, tree / name, follow_symlinks=False)
     git(tree, "init", "-q")
     git(tree, "add", "-A")
-    git(tree, "-c", "user.name=toy", "-c", "user.email=toy@example.invalid", "commit", "-qm", "the checkout")
+    identity = ["-c", "user.name=toy", "-c", "user.email=toy@example.invalid", "-c", "commit.gpgsign=false"]
+    git(tree, *identity, "commit", "-qm", "the checkout")
 
 
 def add_the_toy(tree: Path) -> None:
@@ -79,22 +81,32 @@ def sources_with_the_toy(directory: Path) -> Path | None:
     return directory
 
 
+@dataclass(frozen=True)
+class ToyTree:
+    root: Path
+    status: list[str]  # ``git status --porcelain`` just after the toy was added, before anything ran there
+    profiles_diff: list[str]  # the lines ``git diff`` of profiles.py adds or removes
+
+
 @pytest.fixture(scope="module")
-def toy_tree(tmp_path_factory):
+def toy_tree(tmp_path_factory) -> ToyTree:
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         pytest.skip("needs git and a git checkout to copy")
     tree = tmp_path_factory.mktemp("with-toy") / "repo"
     tree.mkdir()
     copy_tracked_files(tree)
     add_the_toy(tree)
-    return tree
+    status = git(tree, "status", "--porcelain", "--untracked-files=all").splitlines()
+    diff = git(tree, "diff", "--unified=0", PROFILES).splitlines()
+    changed = [line for line in diff if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    return ToyTree(tree, status, changed)
 
 
 @pytest.fixture(scope="module")
 def tree_env(toy_tree, tmp_path_factory):
     """The environment every process in the tree runs with: the tree's packages first on the path."""
     env = {k: v for k, v in os.environ.items() if k not in (SOURCES_ENV, "PYTHONPATH")}
-    env["PYTHONPATH"] = str(toy_tree)
+    env["PYTHONPATH"] = str(toy_tree.root)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     sources = sources_with_the_toy(tmp_path_factory.mktemp("sources"))
     if sources is not None:
@@ -110,16 +122,14 @@ def run_in(directory: Path, env: dict, *args: str, timeout: int = 300) -> subpro
 
 
 def test_the_toy_adds_only_its_own_files_and_one_registration_line(toy_tree):
-    status = git(toy_tree, "status", "--porcelain", "--untracked-files=all").splitlines()
-    assert sorted(status) == sorted([f"?? {path}" for path in TOY_FILES.values()] + [f" M {PROFILES}"])
-    diff = git(toy_tree, "diff", "--unified=0", PROFILES).splitlines()
-    changed = [line for line in diff if line[:1] in "+-" and not line.startswith(("+++", "---"))]
-    assert changed == ["+" + REGISTRATION.rstrip("\n")]
+    added = [f"?? {path}" for path in TOY_FILES.values()]
+    assert sorted(toy_tree.status) == sorted([*added, f" M {PROFILES}"])
+    assert toy_tree.profiles_diff == ["+" + REGISTRATION.rstrip("\n")]
 
 
 def test_the_tree_imports_its_own_packages(toy_tree, tree_env):
     shown = run_in(
-        toy_tree,
+        toy_tree.root,
         tree_env,
         "-c",
         "import conformance, image_api_contracts, mockserver;"
@@ -129,13 +139,13 @@ def test_the_tree_imports_its_own_packages(toy_tree, tree_env):
     assert shown.returncode == 0, shown.stderr
     *files, apis = shown.stdout.splitlines()
     for file in files:
-        assert Path(file).resolve().is_relative_to(toy_tree.resolve()), file
+        assert Path(file).resolve().is_relative_to(toy_tree.root.resolve()), file
     assert "'toy'" in apis
 
 
 def test_the_catalogue_the_specs_the_boundaries_and_the_toys_mock_tests_pass(toy_tree, tree_env):
     run = run_in(
-        toy_tree,
+        toy_tree.root,
         tree_env,
         "-m",
         "pytest",
@@ -173,11 +183,11 @@ def test_the_catalogue_the_specs_the_boundaries_and_the_toys_mock_tests_pass(toy
 def test_the_conformance_command_passes_the_toy_served_by_the_mock(toy_tree, tree_env, tmp_path, monkeypatch):
     for name, value in tree_env.items():
         monkeypatch.setenv(name, value)  # MockProcess starts its process with this process' environment
-    mock = MockProcess("--api", "toy", log_dir=tmp_path, cwd=toy_tree)
+    mock = MockProcess("--api", "toy", log_dir=tmp_path, cwd=toy_tree.root)
     try:
         report_path = tmp_path / "report.json"
         run = run_in(
-            toy_tree,
+            toy_tree.root,
             tree_env,
             "-m",
             "conformance",
@@ -187,6 +197,8 @@ def test_the_conformance_command_passes_the_toy_served_by_the_mock(toy_tree, tre
             mock.url,
             "--report",
             str(report_path),
+            "--bodies-dir",
+            str(tmp_path / "bodies"),
         )
     finally:
         mock.stop()
@@ -199,7 +211,7 @@ def test_the_conformance_command_passes_the_toy_served_by_the_mock(toy_tree, tre
 
 def test_the_toys_broken_variant_fails_its_own_rule_alone_and_its_legal_one_only_warns(toy_tree, tree_env):
     run = run_in(
-        toy_tree,
+        toy_tree.root,
         tree_env,
         "-m",
         "pytest",
@@ -221,7 +233,7 @@ def test_the_toys_broken_variant_fails_its_own_rule_alone_and_its_legal_one_only
     }, run.stdout[-3000:]
 
 
-def test_a_project_that_installed_us_checks_the_toy_with_the_pytest_plugin(toy_tree, tree_env, tmp_path):
+def test_a_project_that_installed_us_checks_the_toy_with_the_pytest_plugin(tree_env, tmp_path):
     project = tmp_path / "project"
     project.mkdir()
     (project / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")  # its own root, not the tree's
