@@ -1,4 +1,4 @@
-"""Conformance suite for the five image APIs: schema checks plus behaviour rules, by rule ID.
+"""Conformance suite for the image APIs: schema checks plus behaviour rules, by rule ID.
 
 Imports are lazy: pytest imports ``conformance.installed_plugin`` (and so this package) in every session of
 every project that installed us, which must stay cheap.

@@ -13,7 +13,7 @@ import secrets
 import shlex
 import sys
 
-from .target import API_NAMES, Target, UsageError
+from .target import API_NAMES, SETTABLE_HELP, Target, UsageError
 
 TOKEN_ENV = "CONFORMANCE_TOKEN"
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERNAL = 0, 1, 2, 3, 4
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="API-specific values: store_id, product_id (evotor), album_id (sharinpix)",
+        help=SETTABLE_HELP,
     )
     p.add_argument(
         "--seed",

@@ -7,9 +7,9 @@
   named after their rules, with a verdict per rule at the end (``mock`` as URL checks our own mock);
 - ``conformance.assert_honours_contract(api, response)`` checks one exchange with openapi-core.
 
-pytest imports this module in every session of every project that installed us: it imports only pytest
-and the API profiles (image_api_contracts: the standard library and PyYAML) here, and the mock, Connexion
-and Schemathesis when a fixture or an option asks for them.
+pytest imports this module in every session of every project that installed us: it imports only pytest,
+the API profiles (image_api_contracts: the standard library and PyYAML) and ``conformance.target`` (those and
+the suite's errors) here, and the mock, Connexion and Schemathesis when a fixture or an option asks for them.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from __future__ import annotations
 import pytest
 
 from image_api_contracts import APIS
+
+from .target import SETTABLE_HELP
 
 API_NAMES = tuple(APIS)
 MOCK_MARKER_OPTIONS = (
@@ -31,7 +33,7 @@ MOCK_MARKER_OPTIONS = (
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("image-api-contracts", "contract tests of the five image-upload APIs")
+    group = parser.getgroup("image-api-contracts", "contract tests of the image-upload APIs")
     group.addoption(
         "--contract-mock-fixtures",
         action="store_true",
@@ -66,7 +68,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="API-specific values: store_id, product_id (evotor), album_id (sharinpix)",
+        help=SETTABLE_HELP,
     )
     group.addoption(
         "--contract-max-examples", type=int, default=10, metavar="N", help="examples per generated check (10)"
@@ -122,7 +124,7 @@ def contract_mock_servers():
 
 @pytest.fixture
 def contract_mock(request: pytest.FixtureRequest, contract_mock_servers):
-    """The mock (all five APIs under ``/<name>/``, or one API at its real paths with
+    """The mock (every API under ``/<name>/``, or one API at its real paths with
     ``@pytest.mark.contract_mock(api="evotor")``), empty at the start of the test. Marker options on a
     module or class combine with the test's own (``pytestmark`` names the API, a test forces an error).
 

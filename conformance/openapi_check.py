@@ -64,8 +64,8 @@ def assert_honours_contract(api: str, response, base_url: str | None = None) -> 
 
     ``response`` is an ``httpx.Response`` or a ``requests.Response``, with its request. ``base_url`` is
     where the API is mounted (e.g. ``http://host/tagged-images/v1``); by default the request's scheme and
-    host plus the API's base path: under ``/<api>`` when the request went there (the all-five mock), else
-    the real one.
+    host plus the API's base path: under ``/<api>`` when the request went there (the mock serving every
+    API), else the real one.
     """
     if api not in APIS:
         raise ValueError(f"unknown API {api!r}; choose one of {', '.join(APIS)}")

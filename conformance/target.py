@@ -11,6 +11,10 @@ from .errors import UsageError
 
 API_NAMES = tuple(APIS)
 SETTABLE = {name: profile.settable for name, profile in APIS.items() if profile.settable}
+# The ``--set`` keys as the options' help names them: "store_id, product_id (evotor), album_id (sharinpix)".
+SETTABLE_HELP = "API-specific values: " + "; ".join(
+    f"{', '.join(keys)} ({name})" for name, keys in SETTABLE.items()
+)
 
 
 def _check_token(token: str) -> None:

@@ -1,4 +1,4 @@
-"""What the mock and the conformance suite both know about the five APIs, and nothing of either.
+"""What the mock and the conformance suite both know about the APIs, and nothing of either.
 
 Each API is one ``ApiProfile`` in ``image_api_contracts.profiles``; its spec and seed data ship beside
 it. This package imports only the standard library and PyYAML, so both sides (and a user's own tests)

@@ -1,4 +1,4 @@
-"""Stateful, spec-driven mock of five image-upload APIs (Connexion 3).
+"""Stateful, spec-driven mock of the image-upload APIs (Connexion 3).
 
 Imports are lazy so that the CLI's ``--help`` stays cheap. What the mock knows of each API (its profile,
 spec and seed data) is in ``image_api_contracts``; the names below are re-exported for convenience.

@@ -1,4 +1,4 @@
-"""``mockserver``: serve all five APIs (each under /<name>/) or one at its real paths."""
+"""``mockserver``: serve every API (each under /<name>/) or one at its real paths."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def _version() -> str:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="mockserver",
-        description="Stateful mock of the five image APIs, driven by their OpenAPI specs.",
+        description="Stateful mock of the image APIs, driven by their OpenAPI specs.",
     )
     p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     p.add_argument("--api", choices=sorted(APIS), help="serve only this API, at its real paths")

@@ -80,7 +80,7 @@ def make_error_handler(ctx):
         status, message, headers = _message(exc)
         path = request.url.path
         api = ctx.api_for_path(path) or "__mock__"
-        if api == "__mock__" and status == 404:  # all-five mode: a path under no API's mount point
+        if api == "__mock__" and status == 404:  # every API served at once: a path under no API's mount point
             bases = {name: ctx.info(name).base_path(ctx.settings.prefixed) for name in ctx.apis}
             mounted = ", ".join(f"{name} at {base}/" for name, base in bases.items())
             message = f"No API is mounted at {path}. The mounted APIs: {mounted}; the mock's index is at /"

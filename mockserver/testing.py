@@ -37,7 +37,7 @@ CONTROL_TIMEOUT_SECONDS = 30
 
 
 class BackgroundMock:
-    """All five APIs under ``/<name>/`` (``api=None``), or one API at its real paths."""
+    """Every API under ``/<name>/`` (``api=None``), or one API at its real paths."""
 
     def __init__(self, api: str | None = None, *, in_process: bool = False, **settings):
         if api is not None and api not in APIS:
@@ -157,7 +157,7 @@ class BackgroundMock:
     def _served(self, api: str | None) -> str:
         if api is None:
             if self.api is None:
-                raise ValueError(f"this mock serves all five APIs: name one ({', '.join(APIS)})")
+                raise ValueError(f"this mock serves every API: name one ({', '.join(APIS)})")
             return self.api
         if api not in APIS or self.api not in (None, api):
             raise ValueError(f"this mock does not serve {api!r} (it serves {self.api or ', '.join(APIS)})")
