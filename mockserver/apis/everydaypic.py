@@ -42,19 +42,14 @@ class EverydaypicApi(BaseApi):
     stored_records = StoredRecords("id", "id")
 
     def reset(self) -> None:
-        self.images: dict[str, ImageRecord] = {}
+        self.images: dict[str, ImageRecord] = self.undo.journaled_dict(ordered=True)
 
     def dump(self) -> dict:
         return {"images": [record_fields(r) for r in self.images.values()]}
 
     def restore(self, state: dict) -> None:
-        self.images = {r["id"]: ImageRecord(**r) for r in state.get("images", [])}
-
-    def snapshot(self):  # records are never changed in place: a copy of the index undoes a write
-        return dict(self.images)
-
-    def rollback(self, snapshot) -> None:
-        self.images = snapshot
+        images = ((r["id"], ImageRecord(**r)) for r in state.get("images", []))
+        self.images = self.undo.journaled_dict(images, ordered=True)
 
     def seed(self, entries, images_dir) -> int:
         for entry in entries:

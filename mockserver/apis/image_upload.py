@@ -71,20 +71,14 @@ class ImageUploadApi(BaseApi):
     record_schema = "ImageInformationDto"
 
     def reset(self) -> None:
-        self.images: dict[str, ImageRecord] = {}  # fileName -> record, in upload order
+        self.images: dict[str, ImageRecord] = self.undo.journaled_dict(ordered=True)  # in upload order
 
     def dump(self) -> dict:
         return {"images": [record_fields(r) for r in self.images.values()]}
 
     def restore(self, state: dict) -> None:
-        self.images = {r["fileName"]: ImageRecord(**r) for r in state.get("images", [])}
-
-    def snapshot(self):  # records are never changed in place: a copy of the index undoes a write
-        return dict(self.images)
-
-    def rollback(self, snapshot) -> None:
-        self.images = snapshot
-        self.records.forget()
+        images = ((r["fileName"], ImageRecord(**r)) for r in state.get("images", []))
+        self.images = self.undo.journaled_dict(images, ordered=True)
 
     def seed(self, entries, images_dir) -> int:
         for entry in entries:
