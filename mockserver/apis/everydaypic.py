@@ -43,13 +43,16 @@ class EverydaypicApi(BaseApi):
 
     def reset(self) -> None:
         self.images: dict[str, ImageRecord] = self.undo.journaled_dict(ordered=True)
+        self.by_file_name: dict[str, dict[str, None]] = self.undo.journaled_dict()  # fileName -> ids
+        self.indexed = 0  # records put in by _index: another count means the index may be stale
 
     def dump(self) -> dict:
         return {"images": [record_fields(r) for r in self.images.values()]}
 
     def restore(self, state: dict) -> None:
-        images = ((r["id"], ImageRecord(**r)) for r in state.get("images", []))
-        self.images = self.undo.journaled_dict(images, ordered=True)
+        self.reset()
+        for raw in state.get("images", []):
+            self._index(ImageRecord(**raw))
 
     def seed(self, entries, images_dir) -> int:
         for entry in entries:
@@ -61,8 +64,16 @@ class EverydaypicApi(BaseApi):
         facts = self.image_facts(data)  # EDP-02: not an image -> 400, nothing stored
         record = ImageRecord(str(uuid.uuid4()), name, file_name, now_rfc3339(), "anonymous", facts.mime)
         self.store_bytes(record.id, data, facts.mime)  # 507 before the record exists
-        self.images[record.id] = record
+        self._index(record)
         return record
+
+    def _index(self, record: ImageRecord) -> None:
+        self.images[record.id] = record
+        named = self.by_file_name.get(record.fileName)
+        if named is None:
+            named = self.by_file_name[record.fileName] = self.undo.journaled_dict()
+        named[record.id] = None
+        self.indexed += 1
 
     # -- operations ----------------------------------------------------------------------------------
     async def create_image(self, body=None, file=None, **_):
@@ -73,10 +84,20 @@ class EverydaypicApi(BaseApi):
         return json_reply([record.public()])
 
     async def get_images_info(self, id=None, fileName=None, **_):
-        """EDP-04: union of id and fileName matches (no filter: all), in creation order; 404 when none."""
+        """EDP-04: union of id and fileName matches (no filter: all), in creation order; 404 when none.
+        A filtered read looks its ids and names up (no walk of the store) and orders what it found by
+        creation rank."""
         ids, names = set(id or []), set(fileName or [])
-        records = self.images.values()
-        if ids or names:
+        records, images = self.images.values(), self.images
+        if (ids or names) and len(images) == self.indexed:
+            found_ids = {i for i in ids if i in images}
+            for name in names:
+                found_ids.update(
+                    i for i in self.by_file_name.get(name, ())
+                    if (record := images.get(i)) is not None and record.fileName == name
+                )
+            records = [images[i] for i in sorted(found_ids, key=images.ranks.__getitem__)]
+        elif ids or names:  # records were put in some other way (a test's): walk them
             records = [r for r in records if r.id in ids or r.fileName in names]
         found = [r.public() for r in records]
         if not found:

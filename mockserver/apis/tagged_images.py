@@ -407,8 +407,22 @@ class TaggedImagesApi(BaseApi):
 
 
 def _intersection_of_unions(groups: list[list[set[int]]]) -> set[int]:
-    """Set algebra in C instead of a Python test per image: the search cost follows the matches."""
-    unions = sorted((g[0] if len(g) == 1 else set().union(*g) for g in groups), key=len)
-    if not unions or not unions[0]:
+    """Set algebra in C instead of a Python test per image, starting from the rarest group: the search
+    cost follows the matches. A group whose union would be larger than looking each candidate up in its
+    sets (a pattern matching every tag) is not built: the cost then follows the rarest group."""
+    if not groups:
         return set()
-    return unions[0].intersection(*unions[1:]) if len(unions) > 1 else unions[0]
+    ordered = sorted(groups, key=lambda group: sum(map(len, group)))
+    first = ordered[0]
+    members = first[0] if len(first) == 1 else set().union(*first)
+    for group in ordered[1:]:
+        if not members:
+            return set()
+        if len(group) == 1:
+            members = members & group[0]
+        elif len(members) * len(group) < sum(map(len, group)):
+            largest_first = sorted(group, key=len, reverse=True)
+            members = {i for i in members if any(i in s for s in largest_first)}
+        else:
+            members = members.intersection(set().union(*group))
+    return members
