@@ -27,6 +27,7 @@ import binascii
 import time
 from bisect import insort
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from starlette.responses import Response
 
@@ -386,43 +387,55 @@ class TaggedImagesApi(BaseApi):
         if exact_tags is None and match_tags is None:
             raise ApiError(400, "give 'exact_tags', 'match_tags' or both")
         index = self.uploaded_images if uploaded_only else self.all_images
-        groups = []  # each group a union of id sets; the result is their intersection
+        groups: list[Group] = []  # each group a union of id sets; the result is their intersection
         if exact_tags is not None:
             wanted = [self.tag_by_name.get(name) for name in exact_tags]
             if None in wanted:  # a tag nobody carries: nothing matches
                 return self.page_of_images([], 0, page, limit)
             carriers = [self.tag_images[tag.id] for tag in wanted]
             index = min(carriers, key=len)  # walk the rarest tag's images
-            groups += [[c.ids] for c in carriers]  # every tag present
+            groups += [Group([c.ids]) for c in carriers]  # every tag present
         if match_tags is not None:
             # every pattern matching some tag: the union of the matching tags' images
             for pattern in map(like_pattern, match_tags):
                 tags = [t for t in self.tags.values() if pattern.fullmatch(t.name)]
-                groups.append([self.tag_images[t.id].ids for t in tags])
+                groups.append(Group([self.tag_images[t.id].ids for t in tags], {t.id for t in tags}))
         if uploaded_only:
-            groups.append([self.uploaded_images.ids])
-        members = _intersection_of_unions(groups)
+            groups.append(Group([self.uploaded_images.ids]))
+        members = _intersection_of_unions(groups, self.images)
         ids, total = index.page_of(members, start_timestamp, end_timestamp, page, limit)
         return self.page_of_images(ids, total, page, limit)
 
 
-def _intersection_of_unions(groups: list[list[set[int]]]) -> set[int]:
+class Group(NamedTuple):
+    """Images carrying any of some tags: their id sets, and (for a pattern) the tags' ids."""
+
+    sets: list[set[int]]
+    tag_ids: set[int] | None = None
+
+    @property
+    def size(self) -> int:
+        return sum(map(len, self.sets))
+
+
+def _intersection_of_unions(groups: list[Group], images: dict[int, Image]) -> set[int]:
     """Set algebra in C instead of a Python test per image, starting from the rarest group: the search
-    cost follows the matches. A group whose union would be larger than looking each candidate up in its
-    sets (a pattern matching every tag) is not built: the cost then follows the rarest group."""
+    cost follows the matches. A pattern's group whose union would be larger than the candidates found so
+    far (a pattern matching every tag) is not built: each candidate's own tags are checked instead, so the
+    cost follows the rarest group."""
     if not groups:
         return set()
-    ordered = sorted(groups, key=lambda group: sum(map(len, group)))
-    first = ordered[0]
+    ordered = sorted(groups, key=lambda group: group.size)
+    first = ordered[0].sets
     members = first[0] if len(first) == 1 else set().union(*first)
     for group in ordered[1:]:
         if not members:
             return set()
-        if len(group) == 1:
-            members = members & group[0]
-        elif len(members) * len(group) < sum(map(len, group)):
-            largest_first = sorted(group, key=len, reverse=True)
-            members = {i for i in members if any(i in s for s in largest_first)}
+        if len(group.sets) == 1:
+            members = members & group.sets[0]
+        elif group.tag_ids is not None and len(members) * 4 < group.size:
+            tag_ids = group.tag_ids
+            members = {i for i in members if not tag_ids.isdisjoint(images[i].tag_ids)}
         else:
-            members = members.intersection(set().union(*group))
+            members = members.intersection(set().union(*group.sets))
     return members
