@@ -43,7 +43,8 @@ class EverydaypicApi(BaseApi):
 
     def reset(self) -> None:
         self.images: dict[str, ImageRecord] = self.undo.journaled_dict(ordered=True)
-        self.by_file_name: dict[str, dict[str, None]] = self.undo.journaled_dict()  # fileName -> ids
+        # fileName -> its record's id, or the ids of the records sharing it
+        self.by_file_name: dict[str, str | dict[str, None]] = self.undo.journaled_dict()
         self.indexed = 0  # records put in by _index: another count means the index may be stale
 
     def dump(self) -> dict:
@@ -70,9 +71,12 @@ class EverydaypicApi(BaseApi):
     def _index(self, record: ImageRecord) -> None:
         self.images[record.id] = record
         named = self.by_file_name.get(record.fileName)
-        if named is None:
-            named = self.by_file_name[record.fileName] = self.undo.journaled_dict()
-        named[record.id] = None
+        if named is None:  # most names are one record's: its id alone
+            self.by_file_name[record.fileName] = record.id
+        else:
+            if isinstance(named, str):
+                named = self.by_file_name[record.fileName] = self.undo.journaled_dict({named: None})
+            named[record.id] = None
         self.indexed += 1
 
     # -- operations ----------------------------------------------------------------------------------
@@ -92,8 +96,9 @@ class EverydaypicApi(BaseApi):
         if (ids or names) and len(images) == self.indexed:
             found_ids = {i for i in ids if i in images}
             for name in names:
+                named = self.by_file_name.get(name, ())
                 found_ids.update(
-                    i for i in self.by_file_name.get(name, ())
+                    i for i in ((named,) if isinstance(named, str) else named)
                     if (record := images.get(i)) is not None and record.fileName == name
                 )
             records = [images[i] for i in sorted(found_ids, key=images.ranks.__getitem__)]
