@@ -146,10 +146,11 @@ async def decode_before_locks(headers, body: bytes | None) -> None:
     (``decode_off_loop``), so no upload waits for another's pixels while holding its API's lock."""
     if not body:
         return
-    content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"").lower()
+    declared = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+    content_type = declared.lower()
     data = body if content_type.startswith(b"image/") else None
     if content_type.startswith(b"multipart/form-data"):
-        data = _first_file_part(content_type, body)
+        data = _first_file_part(declared, body)  # a boundary is case-sensitive (a browser's is mixed-case)
     if data:
         await decode_off_loop(data)
 

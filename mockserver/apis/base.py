@@ -16,6 +16,7 @@ from mockserver.images import ImageFacts, InvalidImage, decode_off_loop, inspect
 from mockserver.request_state import CURRENT_SCOPE, MOCK_CONTEXT, ORIGIN
 from mockserver.state.blobs import StoreFull
 from mockserver.state.records import RecordCodec
+from mockserver.state.undo import UndoLog, note_rebinding, touched_keys
 
 if t.TYPE_CHECKING:
     from mockserver.state.context import MockContext
@@ -90,8 +91,10 @@ class BaseApi:
     name on the handler object (the operation methods are looked up per call for that reason); or they wrap
     the app. Renaming or changing the signature of one is a change to that contract.
 
-    - every API: ``create_record`` (make and store one record from an accepted write; image-upload:
-      ``store_upload``), ``public_record`` (a record as the API answers it: evotor, tagged-images);
+    - every API: ``snapshot``, ``rollback``, ``settle`` (record one write, undo it or let it stand:
+      ``mockserver.layers.atomic``); ``create_record`` (make and store one record from an accepted
+      write; image-upload: ``store_upload``), ``public_record`` (a record as the API answers it:
+      evotor, tagged-images);
     - evotor: ``find_record`` (a product's image, or 404);
     - tagged-images: ``find_image``, ``find_tag`` (or 404), ``new_tag``, ``tag_ids_for`` (tag names to
       ids), ``encoded_record``, ``created_reply``, ``signed_url``, ``check_signature`` (a signed upload or
@@ -110,6 +113,7 @@ class BaseApi:
                 setattr(cls, name, _announcing(cls.__dict__[name]))
 
     def __init__(self, ctx: MockContext):
+        object.__setattr__(self, "undo", UndoLog())
         self.ctx = ctx
         if self.record_schema:
             self.records = RecordCodec(self.name, ctx.info(self.name).spec, self.record_schema)
@@ -131,14 +135,34 @@ class BaseApi:
         """Preload records from fixture entries through the same code paths as real requests."""
         raise NotImplementedError
 
+    def __setattr__(self, name, value) -> None:
+        """While a write is recorded, an attribute it assigns (a counter, a container a reset replaces) is
+        noted with its old value, so that :meth:`rollback` puts it back."""
+        note_rebinding(self.__dict__.get("undo"), self, name)
+        object.__setattr__(self, name, value)
+
     def snapshot(self):
-        """What :meth:`rollback` needs to undo one write (``mockserver.layers.atomic``): by default the whole
-        ``dump()``, which costs O(records); an API whose records are never changed in place overrides it
-        with copies of its indexes."""
-        return self.dump()
+        """Start recording one write so that :meth:`rollback` can undo it (``mockserver.layers.atomic``):
+        the write's cost stays independent of the store's size, because only what it changes is noted
+        (``mockserver.state.undo``: the records' containers are ``JournaledDict`` s made by
+        ``self.undo.journaled_dict``, and any other in-place change is noted with ``self.undo.note``).
+        Returns what :meth:`rollback` and :meth:`settle` are given."""
+        self.undo.start()
+        return self.undo
 
     def rollback(self, snapshot) -> None:
-        self.restore(snapshot)
+        """Undo the write recorded since :meth:`snapshot`; encoded forms of the records it touched go."""
+        touched = snapshot.rollback()
+        if self.records is not None:
+            keys = touched_keys(touched)
+            if keys is None:
+                self.records.forget()
+            for key in keys or ():
+                self.records.forget(key)
+
+    def settle(self, snapshot) -> None:
+        """The write recorded since :meth:`snapshot` stands: stop recording."""
+        snapshot.settle()
 
     def served_record(self, record_id) -> dict | None:
         """A record as the API's answers show it (the dashboard's gallery); None: as ``dump()`` holds it."""

@@ -75,8 +75,8 @@ class EvotorApi(BaseApi):
     stored_records = StoredRecords("id", "id")
 
     def reset(self) -> None:
-        self.images: dict[str, ImageRecord] = {}
-        self.by_product: dict[tuple[str, str], str] = {}  # (store_id, product_id) -> image id
+        self.images: dict[str, ImageRecord] = self.undo.journaled_dict(ordered=True)
+        self.by_product: dict[tuple[str, str], str] = self.undo.journaled_dict()  # (store, product) -> id
 
     def dump(self) -> dict:
         return {"images": [record_fields(r) for r in self.images.values()]}
@@ -87,12 +87,6 @@ class EvotorApi(BaseApi):
             record = ImageRecord(**raw)
             self.images[record.id] = record
             self.by_product[(record.store_id, record.product_id)] = record.id
-
-    def snapshot(self):  # records are never changed in place: copies of the indexes undo a write
-        return dict(self.images), dict(self.by_product)
-
-    def rollback(self, snapshot) -> None:
-        self.images, self.by_product = snapshot
 
     def seed(self, entries, images_dir) -> int:
         for entry in entries:

@@ -71,20 +71,14 @@ class ImageUploadApi(BaseApi):
     record_schema = "ImageInformationDto"
 
     def reset(self) -> None:
-        self.images: dict[str, ImageRecord] = {}  # fileName -> record, in upload order
+        self.images: dict[str, ImageRecord] = self.undo.journaled_dict(ordered=True)  # in upload order
 
     def dump(self) -> dict:
         return {"images": [record_fields(r) for r in self.images.values()]}
 
     def restore(self, state: dict) -> None:
-        self.images = {r["fileName"]: ImageRecord(**r) for r in state.get("images", [])}
-
-    def snapshot(self):  # records are never changed in place: a copy of the index undoes a write
-        return dict(self.images)
-
-    def rollback(self, snapshot) -> None:
-        self.images = snapshot
-        self.records.forget()
+        images = ((r["fileName"], ImageRecord(**r)) for r in state.get("images", []))
+        self.images = self.undo.journaled_dict(images, ordered=True)
 
     def seed(self, entries, images_dir) -> int:
         for entry in entries:
@@ -130,16 +124,25 @@ class ImageUploadApi(BaseApi):
         if not file.filename and not data:  # a browser's "no file chosen": empty filename, no content
             raise ApiError(400, "Missing required field: file")
         record = self.store_upload(data, file.filename or "", file.content_type)
-        return json_reply({"message": "Upload succeeded", "data": self.encoded(record, request_origin())})
+        origin = request_origin()
+        encoded = self.encoded(record, origin)
+        self.records.extend_view(origin, self.images, record.fileName, encoded)
+        return json_reply({"message": "Upload succeeded", "data": encoded})
 
     async def get_all_images(self, **_):
-        """IUP-03: every stored image, in upload order."""
-        origin, kept, encoded = request_origin(), self.records.kept, self.encoded
-        images = EncodedList.of_fragments(self.records, [  # one pass, no call per record kept
-            hit[1].fragment if (hit := kept.get(name)) is not None and hit[0] == origin
-            else encoded(record, origin).fragment
-            for name, record in self.images.items()
-        ])
+        """IUP-03: every stored image, in upload order: the fragments of the origin's listing view (no
+        Python work per record), rebuilt in one pass when records were deleted or undone out of order."""
+        origin = request_origin()
+        view = self.records.view(origin, self.images)
+        if view is None:
+            kept, encoded = self.records.kept, self.encoded
+            view = {  # one pass, no call per record kept
+                name: hit[1].fragment if (hit := kept.get(name)) is not None and hit[0] == origin
+                else encoded(record, origin).fragment
+                for name, record in self.images.items()
+            }
+            self.records.keep_view(origin, self.images, view)
+        images = EncodedList.of_fragments(self.records, view.values())
         return json_reply({"message": f"Found {len(images)} image(s)", "data": images})
 
     async def delete_image(self, FileName=None, **_):  # the spec's parameter name

@@ -3,37 +3,40 @@
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right, insort
+from bisect import bisect_left, bisect_right
+
+from mockserver.state.undo import UndoLog
 
 Key = tuple[int, int]  # (created_timestamp, id): ascending = oldest first
 
 
-
-
 class NewestFirst:
-    """Image keys sorted by (created_timestamp, id); pages are read from the end."""
+    """Image keys sorted by (created_timestamp, id); pages are read from the end.
 
-    def __init__(self):
+    Each change notes its inverse in the API's undo log (a failed write is undone key by key)."""
+
+    def __init__(self, undo: UndoLog | None = None):
         self.keys: list[Key] = []
         self.ids: set[int] = set()  # the same images, for set algebra in searches
+        self.undo = undo or UndoLog()
 
     def add(self, key: Key) -> None:
-        insort(self.keys, key)
+        i = bisect_left(self.keys, key)
+        if i < len(self.keys) and self.keys[i] == key:
+            return
+        self.keys.insert(i, key)
         self.ids.add(key[1])
+        self.undo.note(self.remove, key)
 
     def remove(self, key: Key) -> None:
         i = bisect_left(self.keys, key)
         if i < len(self.keys) and self.keys[i] == key:
             del self.keys[i]
             self.ids.discard(key[1])
+            self.undo.note(self.add, key)
 
     def __len__(self) -> int:
         return len(self.keys)
-
-    def copy(self) -> NewestFirst:
-        other = NewestFirst()
-        other.keys, other.ids = list(self.keys), set(self.ids)
-        return other
 
     def bounds(self, start: int | None, end: int | None) -> tuple[int, int]:
         """Index range of the keys created in [start, end], both inclusive."""

@@ -129,7 +129,8 @@ class SharinpixApi(BaseApi):
     stored_records = StoredRecords("id", None, grouped_by="albums")
 
     def reset(self) -> None:
-        self.albums: dict[str, dict[str, dict]] = {}  # album_id -> image id -> image (the response body)
+        # album_id -> image id -> image (the response body)
+        self.albums: dict[str, dict[str, dict]] = self.undo.journaled_dict(ordered=True)
 
     def dump(self) -> dict:
         return {
@@ -139,16 +140,12 @@ class SharinpixApi(BaseApi):
         }
 
     def restore(self, state: dict) -> None:
-        self.albums = {
-            album: {image["id"]: copy.deepcopy(image) for image in images}
-            for album, images in state.get("albums", {}).items()
-        }
-
-    def snapshot(self):  # images are never changed once stored: copies of the albums undo a write
-        return {album: dict(images) for album, images in self.albums.items()}
-
-    def rollback(self, snapshot) -> None:
-        self.albums = snapshot
+        self.albums = self.undo.journaled_dict(
+            ((album, self.undo.journaled_dict(((image["id"], copy.deepcopy(image)) for image in images),
+                                              ordered=True))
+             for album, images in state.get("albums", {}).items()),
+            ordered=True,
+        )
 
     def seed(self, entries, images_dir) -> int:
         """Entries: ``{"album_id", "image", "cloudinary", "metadatas"}``; width/height/format/bytes are read
@@ -217,7 +214,10 @@ class SharinpixApi(BaseApi):
             "album_id": album_id,
             "thumbnails": self._renditions(origin, image_id, "thumbnails", info, THUMBNAILS),
         }
-        self.albums.setdefault(album_id, {})[image_id] = image
+        album = self.albums.get(album_id)
+        if album is None:
+            album = self.albums[album_id] = self.undo.journaled_dict(ordered=True)
+        album[image_id] = image
         return image
 
     def _renditions(self, origin: str, image_id: str, group: str, info: dict, transformations: dict) -> dict:

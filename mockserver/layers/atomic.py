@@ -1,12 +1,13 @@
 """Writes are atomic in memory too: a request that ends in a 5xx (or an exception) leaves no trace.
 
 Under ``--state-dir`` the database transaction gives this (``mockserver.state.durable``). In memory,
-``AtomicWriteMiddleware`` takes, for each API a write may change, a lock and a snapshot of the records
-(``BaseApi.snapshot``: copies of the indexes, or the whole ``dump()`` where records change in place), and
-journals the bytes the write replaces; it runs the request with its answer held back, and on a 5xx puts
-both back before the answer goes out, so no other request ever sees the trace either. The lock orders the
-writes of one API (a snapshot restored after another write had landed would lose that one); the body is
-read before it is taken, so a slow client holds up no one. Reads take no lock.
+``AtomicWriteMiddleware`` takes, for each API a write may change, a lock, starts recording what the write
+changes in the records (``BaseApi.snapshot``: an undo log of the keys touched and their old values, so a
+write costs the same at 100 records as at 100,000) and journals the bytes the write replaces; it runs the
+request with its answer held back, and on a 5xx puts both back before the answer goes out, so no other
+request ever sees the trace either. The lock orders the writes of one API (an undo replayed after another
+write had landed would lose that one); the body is read before it is taken, so a slow client holds up no
+one. Reads take no lock.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class AtomicWriteMiddleware:
                 await self.app(scope, receive, hold)
             except BaseException as exc:
                 if _refusal(exc):  # a 4xx on its way out: the handlers check before they change
-                    ctx.blobs.end_journal(journal)
+                    _settle(ctx, snapshots, journal)
                     raise
                 _undo(ctx, snapshots, journal)
                 if _complete(held):  # Starlette writes its 500, then raises: the answer goes out
@@ -67,7 +68,7 @@ class AtomicWriteMiddleware:
             if held_status(held) >= 500:
                 _undo(ctx, snapshots, journal)
             else:
-                ctx.blobs.end_journal(journal)
+                _settle(ctx, snapshots, journal)
         for message in held:
             await send(message)
 
@@ -77,6 +78,12 @@ def _undo(ctx, snapshots: dict, journal) -> None:
     for name, snapshot in snapshots.items():
         ctx.apis[name].rollback(snapshot)
     ctx.state_changed(*snapshots)
+
+
+def _settle(ctx, snapshots: dict, journal) -> None:
+    ctx.blobs.end_journal(journal)
+    for name, snapshot in snapshots.items():
+        ctx.apis[name].settle(snapshot)
 
 
 def _refusal(exc: BaseException) -> bool:

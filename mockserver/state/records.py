@@ -11,10 +11,12 @@ in the API's own format, and the write that made it is undone (``mockserver.laye
 
 Response validation stays on. The validator (``mockserver.connexion_ext.compiled_schemas``) replaces each
 ``Encoded`` by
-a stand-in token naming its schema, and checks the reply against the response schema in which every
-node equal to a registered record schema also accepts that token: the envelope, the status, the
-headers, the page meta and each record's place are still judged on every reply; a record is not judged
-twice. Anything the fast path rejects is judged again from the bytes on the wire, by Connexion.
+a stand-in token naming its schema, and a non-empty listing of them (``EncodedList``) by one list token,
+and checks the reply against the response schema in which every node equal to a registered record schema
+also accepts that token, and every array of such records without length or uniqueness constraints the
+list token: the envelope, the status, the headers, the page meta and each listing's place are still
+judged on every reply, at a cost independent of the listing's length; a record is not judged twice.
+Anything the fast path rejects is judged again from the bytes on the wire, by Connexion.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from mockserver.schema_cache import COMPILED
 # Random per process: no value a client sent (and a handler wrongly put in a record's place) can pass for one
 _TOKEN_PREFIX = f"mockserver-record-{secrets.token_hex(16)}:"
 _SCHEMAS: dict[str, dict] = {}  # stand-in token -> the record schema (OpenAPI 3.0, $refs resolved)
+_LIST = "[]"  # a record token with this suffix stands for a non-empty list of such records
+_COUNTED = ("minItems", "maxItems", "uniqueItems", "contains")  # arrays whose items must be seen one by one
 
 
 class RecordShapeError(ApiError):
@@ -62,7 +66,17 @@ class RecordCodec:
     which is validated and encoded (``kept`` maps each key to its ``(fingerprint, Encoded)``, for a
     listing's loop to look up without a call per record). ``forget`` drops what a deleted record or a
     reset leaves behind.
+
+    A listing of every record (image-upload's ``GetAllImages``) also keeps, per origin, a *view*: the
+    records' fragments by key, in the listing's order, sharing the ``Encoded`` objects (no bytes are
+    copied, no whole listing is kept). The handler owns its order: it appends a new record's fragment
+    only to a view that held every other record (:meth:`extend_view`) and rebuilds a view whose length
+    differs from its records'; ``forget`` removes a key from every view, so a view is always its records'
+    listing with some keys missing, and one as long as the records is exactly their listing. Views belong
+    to one records container: another one (a reset, a restore) drops them.
     """
+
+    MAX_VIEWS = 4  # origins whose listing view is kept (most often one: the host a frontend uses)
 
     def __init__(self, api_name: str, spec: dict, schema_name: str):
         self.schema_name = schema_name
@@ -71,6 +85,8 @@ class RecordCodec:
         _SCHEMAS[self.token] = schema
         self._validator = COMPILED.get(schema)
         self.kept: dict = {}
+        self.views: dict[str, dict] = {}  # origin -> key -> orjson.Fragment, in the listing's order
+        self._views_of: object = None  # the records container the views list
 
     def encoded(self, key, fingerprint, build) -> Encoded:
         kept = self.kept.get(key)
@@ -88,8 +104,34 @@ class RecordCodec:
     def forget(self, key=None) -> None:
         if key is None:
             self.kept.clear()
+            self.views.clear()
         else:
             self.kept.pop(key, None)
+            for view in self.views.values():
+                view.pop(key, None)
+
+    def view(self, origin: str, records) -> dict | None:
+        """The listing view of ``records`` for ``origin`` when it holds every record, else None."""
+        view = self.views.get(origin) if self._views_of is records else None
+        return view if view is not None and len(view) == len(records) else None
+
+    def keep_view(self, origin: str, records, view: dict) -> None:
+        """Keep a listing view of ``records`` just built in their order (the oldest origin's goes beyond
+        :attr:`MAX_VIEWS`)."""
+        if self._views_of is not records:
+            self.views.clear()
+            self._views_of = records
+        self.views.pop(origin, None)
+        if len(self.views) >= self.MAX_VIEWS:
+            del self.views[next(iter(self.views))]
+        self.views[origin] = view
+
+    def extend_view(self, origin: str, records, key, encoded: Encoded) -> None:
+        """A record just added at the end of ``records``: into the view that held every other one; a
+        view missing some records stays as it is (and is rebuilt at the next listing)."""
+        view = self.views.get(origin) if self._views_of is records else None
+        if view is not None and len(view) == len(records) - 1 and key not in view:
+            view[key] = encoded.fragment
 
     def __len__(self) -> int:
         return len(self.kept)
@@ -117,7 +159,7 @@ def with_stand_ins(value):
     """A copy of the reply value with each encoded record replaced by its stand-in token."""
     kind = type(value)
     if kind is EncodedList:
-        return [value.token] * len(value)
+        return value.token + _LIST if value else []
     if kind is Encoded:
         return value.token
     if kind is dict:
@@ -133,6 +175,9 @@ def accepting_stand_ins(schema):
         for token, record_schema in _SCHEMAS.items():
             if schema == record_schema:
                 return {"anyOf": [schema, {"type": "string", "enum": [token]}]}
+            if schema.get("items") == record_schema and not any(key in schema for key in _COUNTED):
+                copied = {k: accepting_stand_ins(v) for k, v in schema.items()}
+                return {"anyOf": [copied, {"type": "string", "enum": [token + _LIST]}]}
         return {k: accepting_stand_ins(v) for k, v in schema.items()}
     if isinstance(schema, list):
         return [accepting_stand_ins(v) for v in schema]
