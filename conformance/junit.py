@@ -1,13 +1,22 @@
 """The JUnit file pytest writes, made readable in a CI checks UI: every testcase is named by its rules
 and their levels (``EDP-05 MUST: check_edp05_…``) and carries them as properties (with the verdict each
 rule got from it), and the suite's properties hold the seed and the replay command instead of
-Hypothesis' base64 statistics."""
+Hypothesis' base64 statistics.
+
+A rule's own verdict is not any one testcase's: a rule that ran 2 of its 3 checks passes each testcase
+that ran and is still only partly proven. So the file also carries the verdict of every rule, where
+checks UIs (dorny/test-reporter, mikepenz/action-junit-report) show it: a property ``rule <ID>`` on the
+pytest suite, and a second suite ``<suite>-rules`` with one testcase per rule, named by its ID, level and
+status (``TIM-04 MUST: PART 2/3 · …``). A FAIL is a ``<failure>`` listing the breaks with their curls;
+PART and "not exercised" are ``<skipped>`` with the reason, so no UI counts them as passed; a WARN is
+``<skipped>`` too, its message starting ``WARN (SHOULD)`` as the per-check testcases' do (it does not fail
+a run, and is not a plain pass either)."""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from .report import Report
+from .report import Report, RuleVerdict
 from .rules import load_rules
 
 
@@ -61,4 +70,64 @@ def rewrite(path, report: Report) -> None:
                     value=rules[rule_id].level if rule_id in rules else "",
                 )
                 ET.SubElement(case_props, "property", name=f"verdict {rule_id}", value=status)
+        for v in report.verdicts:
+            ET.SubElement(props, "property", name=f"rule {v.id}", value=v.label)
+    if root.tag != "testsuites":
+        wrapper = ET.Element("testsuites")
+        wrapper.append(root)
+        root = wrapper
+        tree = ET.ElementTree(root)
+    first = root.find("testsuite")
+    name = first.get("name", "conformance") if first is not None else "conformance"
+    root.append(rules_suite(f"{name}-rules", report))
     tree.write(path, encoding="utf-8", xml_declaration=True)
+
+
+def _findings(v: RuleVerdict, statuses: tuple[str, ...]) -> str:
+    lines = []
+    for o in v.checks:
+        if o.status in statuses:
+            lines.append(f"{o.status.upper()} {o.message}")
+            if o.curl:
+                lines.append(f"  {o.curl}")
+    return "\n".join(lines)
+
+
+def rules_suite(name: str, report: Report) -> ET.Element:
+    """One testcase per rule of the report, whose name and outcome are the rule's verdict."""
+    counts = report.counts
+    suite = ET.Element(
+        "testsuite",
+        name=name,
+        tests=str(len(report.verdicts)),
+        failures=str(counts["fail"]),
+        errors="0",
+        skipped=str(counts["warn"] + counts["partial"] + counts["skip"]),
+        time=f"{report.duration_seconds:.3f}",
+    )
+    for v in report.verdicts:
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=f"{name}.{v.id}",
+            name=f"{v.id} {v.level}: {v.label} · {v.rule[:100]}",
+            time="0",
+        )
+        props = ET.SubElement(case, "properties")
+        for key, value in (("rule", v.id), ("level", v.level), ("status", v.label)):
+            ET.SubElement(props, "property", name=key, value=value)
+        if v.status == "fail":
+            breaks = v.failures
+            failure = ET.SubElement(case, "failure", message=f"{v.id} {v.level}: {breaks[0].message[:300]}")
+            failure.text = _findings(v, ("fail", "warn"))
+        elif v.status in ("partial", "skip"):
+            reasons = list(dict.fromkeys(o.message for o in v.checks if o.status == "skip")) or [
+                "no check ran"
+            ]
+            ET.SubElement(case, "skipped", message=f"{v.label}: {reasons[0][:300]}").text = "\n".join(reasons)
+        elif v.status == "warn":
+            first = v.failures[0].message[:300]
+            ET.SubElement(case, "skipped", message=f"WARN (SHOULD) {v.id}: {first}").text = _findings(
+                v, ("warn",)
+            )
+    return suite

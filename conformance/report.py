@@ -36,6 +36,16 @@ class RuleVerdict:
             tests[o.test] = tests.get(o.test, False) or ran
         return sum(tests.values()), len(tests)
 
+    @property
+    def label(self) -> str:
+        """The status as a person reads it: PASS, FAIL, WARN, "PART ran/of" (some checks were stopped by
+        another rule's break, so the PASS is only partly earned) or "not exercised" (nothing ran)."""
+        if self.status == "partial":
+            return "PART {}/{}".format(*self.exercised)
+        if self.status == "skip":
+            return NOT_EXERCISED
+        return self.status.upper()
+
 
 @dataclass
 class Report:

@@ -160,7 +160,12 @@ def uploaded(http, data: bytes, filename: str, tags: list[str]) -> dict:
 
 def fetched(http, image_id: int) -> dict:
     """GET /images/{id} for another rule's check (TIM-06 owns it): the record, typed as the seed types it."""
-    r = needs(http.get(f"/images/{image_id}"), f"GET /images/{image_id}", "TIM-06")
+    return fetched_from(http.get(f"/images/{image_id}"), image_id)
+
+
+def fetched_from(response, image_id: int) -> dict:
+    """``fetched``, of a GET /images/{id} already answered (read-backs sent together)."""
+    r = needs(response, f"GET /images/{image_id}", "TIM-06")
     record = body_of(r)
     problems = record_problems(record)
     if problems or "created_timestamp" not in record:

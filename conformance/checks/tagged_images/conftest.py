@@ -27,9 +27,11 @@ class Cleanup:
         self.http, self.images, self.tags = http, [], []
 
     def run(self) -> None:
-        calls = [lambda i=i: self.http.delete(f"/images/{i}") for i in self.images if is_int(i)]
-        parallel(calls)
-        parallel([lambda t=t: self.http.delete(f"/tags/{t}") for t in set(self.tags) if is_int(t)])
+        """Records and tags go at once: no delete depends on another."""
+        parallel(
+            [lambda i=i: self.http.delete(f"/images/{i}") for i in self.images if is_int(i)]
+            + [lambda t=t: self.http.delete(f"/tags/{t}") for t in set(self.tags) if is_int(t)]
+        )
 
     def tags_of(self, record: dict) -> None:
         self.tags += [t["id"] for t in record.get("tags", []) if isinstance(t, dict)]
@@ -105,10 +107,10 @@ def timeline(target):
             yield Timeline(home, min(homes, default=0), records, data, shared)
         finally:
             tag_ids = set()
-            for image_id in ids:
-                r = client.get(f"/images/{image_id}")
+            for r in parallel([lambda i=i: client.get(f"/images/{i}") for i in ids]):
                 if r.status_code == 200 and isinstance(body_of(r), dict):  # cleanup only: whatever its shape
                     tag_ids |= {t.get("id") for t in r.json().get("tags", []) if isinstance(t, dict)}
-                client.delete(f"/images/{image_id}")
-            for tag_id in tag_ids:
-                client.delete(f"/tags/{tag_id}")
+            parallel(
+                [lambda i=i: client.delete(f"/images/{i}") for i in ids]
+                + [lambda t=t: client.delete(f"/tags/{t}") for t in tag_ids]
+            )

@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from starlette.responses import Response
 
+from mockserver.apis import tagged_images
 from mockserver.apis.base import json_reply
 from mockserver.errors import ApiError
 
@@ -438,6 +439,27 @@ def _tags_die_on_bidi_overrides(server):
     api.list_tags = list_tags
 
 
+def _timestamps_since_2001(server):
+    """Records are stamped in seconds since 2001-01-01 (the reference date of Apple's Foundation), not the
+    Unix Epoch, consistently: the date filters take the same clock, so listings and searches stay right;
+    only the seed's "seconds since Unix Epoch" breaks."""
+    api = _api(server)
+
+    def create_record(filename, size, tag_names, blob=None):
+        image_id = api.next_image_id
+        stamp = tagged_images.now() - 978_307_200
+        if blob is not None:
+            api.store_bytes(str(image_id), *blob)
+        api.next_image_id += 1
+        image = tagged_images.Image(image_id, filename, size, stamp, tag_ids=api.tag_ids_for(tag_names))
+        if blob is not None:
+            image.uploaded_timestamp = stamp
+        api._index_image(image)
+        return image
+
+    api.create_record = create_record
+
+
 MUTANTS = [
     Mutant("tim-url-before-upload", API, "TIM-01", "url is set before the file arrives", _url_before_upload),
     Mutant(
@@ -453,6 +475,13 @@ MUTANTS = [
         _has_more_off_by_one,
     ),
     Mutant("tim-exclusive-dates", API, "TIM-05", "the date range excludes its bounds", _exclusive_dates),
+    Mutant(
+        "tim-timestamps-since-2001",
+        API,
+        "TIM-05",
+        "records are stamped in seconds since 2001, not since the Unix Epoch",
+        _timestamps_since_2001,
+    ),
     Mutant("tim-tags-as-names", API, "TIM-06", "GET /images/{id} gives tags as plain names", _tags_as_names),
     Mutant(
         "tim-soft-delete-listed",
