@@ -48,19 +48,16 @@ class ToyApi(BaseApi):
     stored_records = StoredRecords("id", "id")
 
     def reset(self) -> None:
-        self.things: dict[str, ThingRecord] = {}
+        # A journaled dict: a failed write is undone at the cost of what it touched (BaseApi.snapshot).
+        self.things: dict[str, ThingRecord] = self.undo.journaled_dict(ordered=True)
 
     def dump(self) -> dict:
         return {"images": [record_fields(r) for r in self.things.values()]}
 
     def restore(self, state: dict) -> None:
-        self.things = {r["id"]: ThingRecord(**r) for r in state.get("images", [])}
-
-    def snapshot(self):  # records are never changed in place: a copy of the index undoes a write
-        return dict(self.things)
-
-    def rollback(self, snapshot) -> None:
-        self.things = snapshot
+        self.reset()
+        for raw in state.get("images", []):
+            self.things[raw["id"]] = ThingRecord(**raw)
 
     def seed(self, entries, images_dir) -> int:
         for entry in entries:
