@@ -14,10 +14,30 @@ a run, and is not a plain pass either)."""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 from .report import Report, RuleVerdict
 from .rules import load_rules
+
+# What XML 1.0 cannot carry, even escaped: control characters, lone surrogates, U+FFFE and U+FFFF. A finding
+# may quote such a value (a degenerate value the server refused or echoed), and ElementTree writes it as is.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str | None) -> str | None:
+    """``text`` with each character XML cannot carry written as its Python escape (``\\x1b``), so the
+    file stays well-formed and the value stays readable."""
+    if text is None:
+        return None
+    return NOT_XML.sub(lambda m: m.group().encode("unicode_escape", "backslashreplace").decode("ascii"), text)
+
+
+def _made_safe(root: ET.Element) -> None:
+    for element in root.iter():
+        element.text, element.tail = xml_safe(element.text), xml_safe(element.tail)
+        for key, value in element.attrib.items():
+            element.set(key, xml_safe(value))
 
 
 def _address(nodeid: str) -> tuple[str, str]:
@@ -80,6 +100,7 @@ def rewrite(path, report: Report) -> None:
     first = root.find("testsuite")
     name = first.get("name", "conformance") if first is not None else "conformance"
     root.append(rules_suite(f"{name}-rules", report))
+    _made_safe(tree.getroot())
     tree.write(path, encoding="utf-8", xml_declaration=True)
 
 

@@ -126,3 +126,18 @@ def test_a_single_suite_file_gains_the_rules_suite_beside_it(tmp_path):
         "conformance-tagged-images",
         "conformance-tagged-images-rules",
     ]
+
+
+def test_a_finding_that_quotes_control_characters_leaves_the_file_well_formed(tmp_path):
+    """A degenerate value a check names (a NUL, an escape, a lone surrogate) is written as its escape: the
+    file still parses, and the reader still sees which value it was."""
+    path = tmp_path / "junit.xml"
+    path.write_text(PYTEST_JUNIT, encoding="utf-8")
+    quoted = "GET /v1/images?name=a\x00b\x1b[31m\ud800: refused with 400"
+    report = _report()
+    report.verdicts[2].checks[0].message = quoted
+    rewrite(path, report)
+    root = ET.parse(path).getroot()  # ParseError before: not well-formed (invalid token)
+    skipped = list(root.iter("skipped"))
+    texts = [e.get("message") or "" for e in skipped] + [e.text or "" for e in skipped]
+    assert any("a\\x00b\\x1b[31m\\ud800: refused with 400" in text for text in texts), texts
