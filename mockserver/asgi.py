@@ -1,7 +1,8 @@
 """The ASGI vocabulary the mock's layers share: typed Scope/Receive/Send, and the helpers two layers need.
 
 A layer here is ``async def __call__(self, scope: Scope, receive: Receive, send: Send)``; the helpers
-answer a response, read a request's body up front, and read the status of messages held back.
+answer a response, add a header to one, read a request's body up front, and read the status of
+messages held back.
 """
 
 from __future__ import annotations
@@ -24,6 +25,17 @@ async def send_response(response, send: Send) -> None:
     ]
     await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
     await send({"type": "http.response.body", "body": response.body})
+
+
+def adding_header(send: Send, name: bytes, value: bytes) -> Send:
+    """``send``, with one more header on the response's start."""
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), (name, value)]}
+        await send(message)
+
+    return sending
 
 
 async def buffered_receive(receive: Receive, limit: int):

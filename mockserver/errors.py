@@ -50,6 +50,17 @@ def error_body(api: str, status: int, message: str) -> tuple[bytes, str]:
     return json.dumps(body).encode(), "application/json"
 
 
+def error_messages(api: str, status: int, message: str, headers: tuple = ()) -> list[dict]:
+    """An error in the API's format as the two ASGI messages of a whole response, for a layer that answers
+    outside Connexion or holds its answer back; ``headers`` are further ``(name, value)`` byte pairs."""
+    body, content_type = error_body(api, status, message)
+    head = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode()), *headers]
+    return [
+        {"type": "http.response.start", "status": status, "headers": head},
+        {"type": "http.response.body", "body": body},
+    ]
+
+
 def error_response(api: str, status: int, message: str, headers: dict[str, str] | None = None):
     body, content_type = error_body(api, status, message)
     return ConnexionResponse(status_code=status, body=body, content_type=content_type, headers=headers)

@@ -163,17 +163,18 @@ class GuardMiddleware:
         refused = self.policy.refusal(scope)
         if refused is None:
             return await self.app(scope, receive, send)
-        from mockserver.errors import ApiError, error_body  # Connexion's import is the command line's to time
+        from mockserver.errors import (  # Connexion's import is the command line's to time
+            ApiError,
+            error_messages,
+        )
 
         status, reason = refused
         exchange = scope.get(EXCHANGE)  # the access log's reason (mockserver.logs)
         if exchange is not None:
             exchange.refusal = ApiError(status, reason)
         api = self.ctx.api_for_path(scope.get("path", "")) or "__mock__"
-        body, content_type = error_body(api, status, reason)
-        headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        for message in error_messages(api, status, reason):
+            await send(message)
 
 
 # -- the command line ------------------------------------------------------------------------------------

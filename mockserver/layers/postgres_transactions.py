@@ -14,10 +14,19 @@ from __future__ import annotations
 import logging
 import os
 
-from mockserver.asgi import Receive, Scope, Send, buffered_receive, declared_length, held_status
-from mockserver.errors import error_body
+from mockserver.asgi import (
+    Receive,
+    Scope,
+    Send,
+    adding_header,
+    buffered_receive,
+    declared_length,
+    held_status,
+)
+from mockserver.errors import error_messages
 from mockserver.images import decode_before_locks
 from mockserver.layers.prefer import delay_before_locks
+from mockserver.layers.transactions import WORKER_HEADER
 from mockserver.state.postgres import PostgresState, StoreUnavailable
 
 logger = logging.getLogger("mockserver")
@@ -34,7 +43,7 @@ class PostgresMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        send = self._tagged(send)
+        send = adding_header(send, WORKER_HEADER, self.worker)
         apis = self.state.apis_written_by(scope)
         if not apis:
             try:
@@ -95,25 +104,8 @@ class PostgresMiddleware:
         api = None if path == "/" or path.startswith("/__mock__/") else self.state.ctx.api_for_path(path)
         kept = "nothing of this request was kept; " if wrote else ""
         message = f"the mock's database is unavailable ({exc}); {kept}retry shortly"
-        body, content_type = error_body(api or "__mock__", 503, message)
-        headers = [
-            (b"content-type", content_type.encode()),
-            (b"content-length", str(len(body)).encode()),
-            (b"retry-after", b"1"),
-        ]
-        return [
-            {"type": "http.response.start", "status": 503, "headers": headers},
-            {"type": "http.response.body", "body": body},
-        ]
+        return error_messages(api or "__mock__", 503, message, headers=((b"retry-after", b"1"),))
 
-    def _tagged(self, send):
-        async def tagged(message):
-            if message["type"] == "http.response.start":
-                headers = [*message.get("headers", []), (b"x-mock-worker", self.worker)]
-                message = {**message, "headers": headers}
-            await send(message)
-
-        return tagged
 
 
 async def _send_all(send, messages: list[dict]) -> None:

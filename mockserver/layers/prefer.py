@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from mockserver.asgi import Receive, Scope, Send, send_response
+from mockserver.asgi import Receive, Scope, Send, adding_header, send_response
 from mockserver.errors import error_body
 from mockserver.operations import routed_operation
 from mockserver.request_state import MOCK_CONTEXT, shared
@@ -151,11 +151,4 @@ def _naming(behaviour: Behaviour, send):
     value = f"latency_ms={behaviour.latency_ms}"
     if behaviour.status is not None:
         value += f", status={behaviour.status}"
-    named = (BEHAVIOUR_HEADER, value.encode())
-
-    async def naming_send(message):
-        if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message.get("headers", []), named]}
-        await send(message)
-
-    return naming_send
+    return adding_header(send, BEHAVIOUR_HEADER, value.encode())

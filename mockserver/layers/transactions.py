@@ -9,13 +9,22 @@ import logging
 import os
 import sqlite3
 
-from mockserver.asgi import Receive, Scope, Send, buffered_receive, declared_length, held_status
-from mockserver.errors import error_body
+from mockserver.asgi import (
+    Receive,
+    Scope,
+    Send,
+    adding_header,
+    buffered_receive,
+    declared_length,
+    held_status,
+)
+from mockserver.errors import error_messages
 from mockserver.images import decode_before_locks
 from mockserver.layers.prefer import delay_before_locks
 from mockserver.state.durable import DurableState
 
 logger = logging.getLogger("mockserver")
+WORKER_HEADER = b"x-mock-worker"  # the pid of the process that answered: tells workers and replicas apart
 
 
 class DurableMiddleware:
@@ -34,7 +43,7 @@ class DurableMiddleware:
             return await self.app(scope, receive, send)
         if self.lock is None:
             self.lock = asyncio.Lock()
-        send = self._tagged(send)
+        send = adding_header(send, WORKER_HEADER, self.worker)
         apis = self.state.apis_written_by(scope)
         if not apis:
             async with self.lock:
@@ -99,14 +108,6 @@ class DurableMiddleware:
             return _unavailable(apis, "the mock could not store this change; nothing was kept"), None, False
         return held, None, False
 
-    def _tagged(self, send):
-        async def tagged(message):
-            if message["type"] == "http.response.start":
-                headers = [*message.get("headers", []), (b"x-mock-worker", self.worker)]
-                message = {**message, "headers": headers}
-            await send(message)
-
-        return tagged
 
 
 def disk_full(exc: BaseException) -> bool:
@@ -131,9 +132,4 @@ async def _no_body():
 
 def _unavailable(apis: tuple[str, ...], message: str) -> list[dict]:
     """A 503 in the API's own error format (the mock's for ``/__mock__/reset`` and ``fixtures``)."""
-    body, content_type = error_body(apis[0] if len(apis) == 1 else "__mock__", 503, message)
-    headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
-    return [
-        {"type": "http.response.start", "status": 503, "headers": headers},
-        {"type": "http.response.body", "body": body},
-    ]
+    return error_messages(apis[0] if len(apis) == 1 else "__mock__", 503, message)
