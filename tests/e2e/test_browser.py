@@ -16,12 +16,10 @@ from http.server import ThreadingHTTPServer
 import httpx
 import pytest
 from support.browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     HOSTILE_HOST,
     PAGE_TIMEOUT_MS,
     QuietHandler,
-    playwright_or_skip,
+    chromium,
 )
 from support.images import image_bytes
 
@@ -31,17 +29,9 @@ from image_api_contracts.devtokens import DEV_ALBUM
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    """A persistent context on a fresh profile (Playwright takes --user-data-dir only that way)."""
-    sync_playwright = playwright_or_skip()
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_ARGS,
-        )
+    """Chromium on a fresh profile, for the whole module."""
+    with chromium(tmp_path_factory.mktemp("chromium-profile")) as context:
         yield context
-        context.close()
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support.browser import CHROMIUM, CHROMIUM_ARGS, QuietHandler, playwright_or_skip
+from support.browser import QuietHandler, chromium
 from support.images import image_bytes
 
 from image_api_contracts.devtokens import DEV_ALBUM
@@ -30,23 +30,15 @@ APIS = ("everydaypic", "evotor", "image-upload", "sharinpix", "tagged-images")
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory, live_mock):
-    sync_playwright = playwright_or_skip()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 800},
-        )
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with chromium(profile, viewport={"width": 1280, "height": 800}) as context:
         page = context.new_page()
         page.set_default_timeout(WAIT_MS)
         errors = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         yield page
-        context.close()
         assert not [e for e in errors if "Content Security Policy" in e], errors
 
 

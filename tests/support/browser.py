@@ -3,6 +3,7 @@ in CI: ``.ci/run`` installs the ``chromium`` package), and a quiet static server
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from http.server import SimpleHTTPRequestHandler
@@ -37,6 +38,22 @@ def playwright_or_skip():
             pytest.fail(f"{reason}: .ci/run installs it, so CI must not skip the browser test", pytrace=False)
         pytest.skip(reason)
     return sync_playwright
+
+
+@contextlib.contextmanager
+def chromium(profile_dir, **options):
+    """Debian's Chromium, headless, on the fresh profile ``profile_dir`` (Playwright takes
+    ``--user-data-dir`` only through a persistent context): the context, closed afterwards. ``options``
+    go to the context (a viewport, say)."""
+    sync_playwright = playwright_or_skip()
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(profile_dir), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, **options
+        )
+        try:
+            yield context
+        finally:
+            context.close()
 
 
 class QuietHandler(SimpleHTTPRequestHandler):

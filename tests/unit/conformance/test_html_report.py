@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from power.mutants import all_mutants
-from support.browser import CHROMIUM, CHROMIUM_ARGS, PAGE_TIMEOUT_MS, playwright_or_skip
+from support.browser import PAGE_TIMEOUT_MS, chromium
 from support.live_server import LiveServer
 
 from conformance.rules import load_rules
@@ -42,47 +42,43 @@ def broken_download_report(tmp_path_factory):
 def test_the_html_report_shows_rules_breaks_and_the_image_pair(broken_download_report):
     html = (broken_download_report / "report.html").read_text(encoding="utf-8")
     assert "http://" not in html.replace(html[html.index("<body>") :], "")  # no external resource in <head>
-    sync_playwright = playwright_or_skip()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            requests = []
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto((broken_download_report / "report.html").as_uri(), timeout=PAGE_TIMEOUT_MS)
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "html-report-broken-download.png"), full_page=True)
+    profile, viewport = broken_download_report / "chromium-profile", {"width": 1200, "height": 900}
+    with chromium(profile, viewport=viewport) as browser:
+        page = browser.new_page()
+        requests = []
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto((broken_download_report / "report.html").as_uri(), timeout=PAGE_TIMEOUT_MS)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "html-report-broken-download.png"), full_page=True)
 
-            assert page.inner_text("#verdict") == "FAILED"
-            rows = page.locator("tr.rule")
-            wanted = {r.id for r in load_rules().values() if r.api in ("everydaypic", "all")}
-            assert {rows.nth(i).get_attribute("data-rule") for i in range(rows.count())} == wanted
-            edp05 = page.locator('tr.rule[data-rule="EDP-05"]')
-            assert edp05.locator(".status").inner_text() == "FAIL"
-            assert edp05.locator("blockquote").inner_text().strip(), "the seed's words are shown"
+        assert page.inner_text("#verdict") == "FAILED"
+        rows = page.locator("tr.rule")
+        wanted = {r.id for r in load_rules().values() if r.api in ("everydaypic", "all")}
+        assert {rows.nth(i).get_attribute("data-rule") for i in range(rows.count())} == wanted
+        edp05 = page.locator('tr.rule[data-rule="EDP-05"]')
+        assert edp05.locator(".status").inner_text() == "FAIL"
+        assert edp05.locator("blockquote").inner_text().strip(), "the seed's words are shown"
 
-            section = page.locator("section#EDP-05")
-            assert "curl -X GET" in section.locator("pre.curl").first.inner_text()
-            pair = section.locator(".image-pair").first
-            uploaded, served = pair.locator("figure.uploaded"), pair.locator("figure.served")
-            assert uploaded.is_visible() and served.is_visible()
-            for figure in (uploaded, served):  # the browser decoded and drew both images
-                size = figure.locator("img").evaluate("img => [img.naturalWidth, img.naturalHeight]")
-                assert size[0] > 0 and size[1] > 0, size
-            up_box, served_box = uploaded.bounding_box(), served.bounding_box()
-            assert abs(up_box["y"] - served_box["y"]) < 5 and served_box["x"] > up_box["x"]  # side by side
-            up_bytes = int(uploaded.locator(".size").inner_text().split()[0])
-            served_bytes = int(served.locator(".size").inner_text().split()[0])
-            assert served_bytes == up_bytes - 1, (up_bytes, served_bytes)
-            hashes = [f.locator(".hash").inner_text() for f in (uploaded, served)]
-            saved = {
-                hashlib.sha256(p.read_bytes()).hexdigest()
-                for p in (broken_download_report / "bodies").glob("image-*")
-            }
-            assert hashes[0] != hashes[1] and set(hashes) <= saved, (hashes, saved)
-            assert all(url.startswith(("file:", "data:")) for url in requests), requests  # self-contained
-        finally:
-            browser.close()
+        section = page.locator("section#EDP-05")
+        assert "curl -X GET" in section.locator("pre.curl").first.inner_text()
+        pair = section.locator(".image-pair").first
+        uploaded, served = pair.locator("figure.uploaded"), pair.locator("figure.served")
+        assert uploaded.is_visible() and served.is_visible()
+        for figure in (uploaded, served):  # the browser decoded and drew both images
+            size = figure.locator("img").evaluate("img => [img.naturalWidth, img.naturalHeight]")
+            assert size[0] > 0 and size[1] > 0, size
+        up_box, served_box = uploaded.bounding_box(), served.bounding_box()
+        assert abs(up_box["y"] - served_box["y"]) < 5 and served_box["x"] > up_box["x"]  # side by side
+        up_bytes = int(uploaded.locator(".size").inner_text().split()[0])
+        served_bytes = int(served.locator(".size").inner_text().split()[0])
+        assert served_bytes == up_bytes - 1, (up_bytes, served_bytes)
+        hashes = [f.locator(".hash").inner_text() for f in (uploaded, served)]
+        saved = {
+            hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in (broken_download_report / "bodies").glob("image-*")
+        }
+        assert hashes[0] != hashes[1] and set(hashes) <= saved, (hashes, saved)
+        assert all(url.startswith(("file:", "data:")) for url in requests), requests  # self-contained
 
 
 def test_junit_names_each_testcase_by_rule_and_level_without_blobs(broken_download_report):
