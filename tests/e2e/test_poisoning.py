@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import functools
 import io
 import json
 import os
@@ -40,6 +39,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 from PIL import Image
+from support.failing import fail_after_change
 from support.images import image_bytes
 from support.live_server import LiveServer
 from support.postgres_cluster import pg_cluster, pg_url  # noqa: F401  (fixtures)
@@ -291,13 +291,7 @@ def _full_state(client) -> dict:
 def test_a_write_that_fails_after_its_change_leaves_no_trace_in_memory(make_client):
     client = make_client()
     api = client.app.ctx.apis["tagged-images"]
-    original = api.upload_image
-
-    async def upload_then_fail(**kwargs):
-        await original(**kwargs)
-        raise RuntimeError("a bug after the change")
-
-    api.upload_image = upload_then_fail
+    original = fail_after_change(api, "upload_image")
     before = _full_state(client)
     body = {"filename": "a.png", "image_data": base64.b64encode(image_bytes()).decode(), "tags": ["new"]}
     response = send_json(client, TIM + "/upload", body)
@@ -353,14 +347,7 @@ def _create_request_headers(api: str) -> dict:
 def test_every_api_forgets_a_write_that_ends_in_500(make_client, api, operation):
     client = make_client()
     handler = client.app.ctx.apis[api]
-    original = getattr(handler, operation)
-
-    @functools.wraps(original)  # Connexion reads the parameters it passes from the signature
-    async def then_fail(*args, **kwargs):
-        await original(*args, **kwargs)
-        raise RuntimeError("a bug after the change")
-
-    setattr(handler, operation, then_fail)
+    original = fail_after_change(handler, operation)
     before = _full_state(client)
     assert client.post(**_create_request(api)).status_code == 500
     assert _full_state(client) == before

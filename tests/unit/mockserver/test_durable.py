@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from starlette.testclient import TestClient
+from support.failing import fail_after_change
 from support.images import image_bytes
 from support.mock_process import MockProcess
 
@@ -179,16 +180,9 @@ def test_a_failed_write_is_rolled_back_in_memory_and_on_disk(tmp_path):
         return create_app(allow_hosts=("testserver",), state_dir=state_dir)
 
     app = open_app()
-    api = app.ctx.apis["everydaypic"]
-    create = api.create_image
-
-    async def create_then_fail(*args, **kwargs):
-        await create(*args, **kwargs)
-        raise RuntimeError("boom after the change")
-
     try:
         with TestClient(app, raise_server_exceptions=False) as client:
-            api.create_image = create_then_fail
+            fail_after_change(app.ctx.apis["everydaypic"], "create_image", "boom after the change")
             r = client.post(
                 "/everydaypic/v1/image",
                 files={"file": ("a.png", image_bytes(6, 6), "image/png")},

@@ -4,8 +4,8 @@ fileName, tagged-images' search with a pattern matching every tag), with the ans
 from __future__ import annotations
 
 import base64
-import functools
 
+from support.failing import fail_after_change
 from support.images import image_bytes
 
 
@@ -28,15 +28,7 @@ def test_everydaypic_info_by_ids_and_names_answers_their_union_in_creation_order
 def test_an_undone_everydaypic_upload_leaves_no_trace_in_the_name_index(make_client):
     client = make_client("everydaypic")
     kept = _upload(client, "x.png")
-    api = client.app.ctx.apis["everydaypic"]
-    original = api.create_image
-
-    @functools.wraps(original)
-    async def then_fail(*args, **kwargs):
-        await original(*args, **kwargs)
-        raise RuntimeError("a bug after the change")
-
-    api.create_image = then_fail
+    fail_after_change(client.app.ctx.apis["everydaypic"], "create_image")
     files = {"file": ("a.png", image_bytes(), "image/png")}
     assert client.post("/v1/image", files=files, data={"fileName": "x.png", "name": "x"}).status_code == 500
     assert [r["id"] for r in client.get("/v1/image/info", params={"fileName": ["x.png"]}).json()] == [kept]

@@ -3,8 +3,7 @@ the undo is the state before, in the same order, and what a write notes does not
 
 from __future__ import annotations
 
-import functools
-
+from support.failing import fail_after_change
 from support.images import image_bytes
 
 from image_api_contracts import auth_headers
@@ -14,18 +13,6 @@ from mockserver.state.undo import UndoLog
 def _state(client) -> dict:
     body = client.get("/__mock__/state").json()
     return {key: body[key] for key in ("apis", "stored_bytes", "stored_files")}
-
-
-def _failing_after(handler, operation: str):
-    original = getattr(handler, operation)
-
-    @functools.wraps(original)  # Connexion reads the parameters it passes from the signature
-    async def then_fail(*args, **kwargs):
-        await original(*args, **kwargs)
-        raise RuntimeError("a bug after the change")
-
-    setattr(handler, operation, then_fail)
-    return original
 
 
 # -- the log itself --------------------------------------------------------------------------------
@@ -65,7 +52,7 @@ def test_an_image_upload_delete_that_fails_puts_the_record_back_in_its_place(mak
         for i in range(3)
     ]
     before = _state(client)
-    _failing_after(client.app.ctx.apis["image-upload"], "delete_image")
+    fail_after_change(client.app.ctx.apis["image-upload"], "delete_image")
     assert client.delete("/DeleteImage", params={"FileName": names[1]}, headers=auth).status_code == 500
     assert _state(client) == before
     listed = client.get("/GetAllImages", headers=auth).json()["data"]
@@ -81,7 +68,7 @@ def test_an_evotor_delete_that_fails_keeps_the_image_and_its_product_slot(make_c
                             files={"datafile": ("a.png", image_bytes(300, 300), "image/png")})
         ids.append(reply.json()["id"])
     before = _state(client)
-    _failing_after(client.app.ctx.apis["evotor"], "delete_product_image")
+    fail_after_change(client.app.ctx.apis["evotor"], "delete_product_image")
     assert client.delete(f"/stores/s/products/p2/images/{ids[1]}", headers=auth).status_code == 500
     assert _state(client) == before
     again = client.post("/stores/s/products/p2/images", headers=auth,
@@ -97,7 +84,7 @@ def test_a_tagged_images_tag_delete_that_fails_gives_every_image_its_tag_back(ma
     before = _state(client)
     red = client.get("/v1/tags").json()["results"][1]
     assert red["name"] == "red"
-    _failing_after(client.app.ctx.apis["tagged-images"], "delete_tag")
+    fail_after_change(client.app.ctx.apis["tagged-images"], "delete_tag")
     assert client.delete(f"/v1/tags/{red['id']}").status_code == 500
     assert _state(client) == before
     tagged = client.get(f"/v1/tags/{red['id']}/images").json()
@@ -114,7 +101,7 @@ def test_a_tagged_images_delete_that_fails_keeps_the_image_in_every_index(make_c
         body = {"filename": f"{i}.png", "image_data": base64.b64encode(png()).decode(), "tags": ["t"]}
         assert client.post("/v1/upload", json=body).status_code == 201
     before = _state(client)
-    _failing_after(client.app.ctx.apis["tagged-images"], "delete_image")
+    fail_after_change(client.app.ctx.apis["tagged-images"], "delete_image")
     assert client.delete("/v1/images/2").status_code == 500
     assert _state(client) == before
     listed = client.get("/v1/images", params={"uploaded_only": True}).json()
