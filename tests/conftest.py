@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
-from starlette.testclient import TestClient
+
+try:
+    from starlette.testclient import TestClient
+except ModuleNotFoundError as missing:  # pytest from another Python than the one pip installed into
+    raise pytest.UsageError(
+        f"{missing} in {sys.executable}: the project's dependencies are not installed in the Python running "
+        'pytest. Run `pip install -e ".[dev]" && pytest` with the pip and pytest of one environment '
+        "(in a virtual environment: python3 -m venv .venv && . .venv/bin/activate)"
+    ) from None
 from support.images import image_bytes
 from support.live_server import LiveServer
 from support.source_documents import report_line
