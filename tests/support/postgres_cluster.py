@@ -1,5 +1,7 @@
 """A throwaway PostgreSQL cluster for the tests: Debian's own binaries, a temporary data directory, a free
-port on 127.0.0.1, and nothing left behind (the server stopped, the directory removed) when it is done.
+port on 127.0.0.1, and nothing left behind (the server stopped, the directory removed) when it is done,
+even when the test run itself is killed (``kill -9``, a CI timeout): a watchdog process started beside the
+cluster stops it once the process that made it is gone, since no teardown or ``atexit`` runs then.
 
 PostgreSQL refuses to run as root, so when the tests run as root the cluster runs as the ``postgres``
 user (``runuser``), in a directory that user owns. Without the binaries the tests that need it skip with
@@ -12,6 +14,7 @@ import contextlib
 import glob
 import os
 import pwd
+import shlex
 import shutil
 import socket
 import subprocess
@@ -66,11 +69,26 @@ class Cluster:
         self._run("initdb", "-D", str(self.data), "-U", "mock", "-A", "trust", "-E", "UTF8", "--no-sync")
         self.databases = 0
         self.start()
+        self._watchdog = self._reap_when_orphaned()
 
     def _run(self, tool: str, *args: str) -> None:
         subprocess.run(
             [*self._as_user, str(self.bindir / tool), *args],
             check=True, capture_output=True, text=True, timeout=START_TIMEOUT_SECONDS,
+        )
+
+    def _reap_when_orphaned(self) -> subprocess.Popen:
+        """A shell in its own session that outlives this process: when this process is gone without
+        ``destroy()`` (which ends the watchdog first), it stops the server and removes the directory."""
+        pg_ctl = str(self.bindir / "pg_ctl")
+        stop = shlex.join([*self._as_user, pg_ctl, "-D", str(self.data), "-m", "immediate", "-w", "stop"])
+        script = (
+            f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 1; done; "
+            f"{stop} >/dev/null 2>&1; rm -rf {shlex.quote(str(self.root))}"
+        )
+        return subprocess.Popen(
+            ["sh", "-c", script], start_new_session=True,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
 
     def start(self) -> None:
@@ -99,6 +117,8 @@ class Cluster:
         return self.url(name)
 
     def destroy(self) -> None:
+        self._watchdog.kill()
+        self._watchdog.wait()
         self.stop("immediate")
         shutil.rmtree(self.root, ignore_errors=True)
 
