@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import re
 import typing as t
 from dataclasses import dataclass
+from itertools import chain, islice
 
 from starlette.datastructures import URL
 from starlette.responses import Response
@@ -50,6 +52,11 @@ def record_fields(record) -> dict:
     return {key: list(value) if isinstance(value, list) else value for key, value in vars(record).items()}
 
 
+def _as_dumped(record) -> dict:
+    """A record as ``dump()`` gives it: the flat APIs' dataclasses as their fields, a dict copied."""
+    return copy.deepcopy(record) if isinstance(record, dict) else record_fields(record)
+
+
 @dataclass(frozen=True)
 class StoredRecords:
     """How an API's ``dump()`` holds its records: what the dashboard's gallery lists and deletes through
@@ -58,6 +65,27 @@ class StoredRecords:
     id_field: str
     blob_field: str | None  # the field naming the record's stored file; None: no bytes are stored
     grouped_by: str | None = None  # sharinpix: {"albums": {album: [records]}}
+    # The handler's attribute holding its records in upload order (grouped: per group), read by
+    # ``newest`` without a dump(); None: ``newest`` reads dump(), at the cost of every record.
+    container: str | None = None
+
+    def newest(self, handler, limit: int) -> tuple[int, list[dict]]:
+        """How many records the handler holds, and its newest ``limit`` as ``dump()`` lists them (oldest
+        first), at the cost of those ``limit`` alone: the gallery reloads after every write it sees, and a
+        dump() of 100,000 records would hold every other request back for its duration."""
+        if self.container is None:
+            records = self.records(handler.dump())
+            return len(records), records[-limit:] if limit else []
+        held = getattr(handler, self.container)
+        if self.grouped_by:
+            groups = list(held.values())
+            count = sum(len(group) for group in groups)
+            newest_first = chain.from_iterable(reversed(group.values()) for group in reversed(groups))
+        else:
+            count, newest_first = len(held), reversed(held.values())
+        shown = [_as_dumped(record) for record in islice(newest_first, limit)]
+        shown.reverse()
+        return count, shown
 
     def records(self, state: dict) -> list[dict]:
         if self.grouped_by:

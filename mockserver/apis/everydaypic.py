@@ -39,7 +39,7 @@ class ImageRecord:
 
 class EverydaypicApi(BaseApi):
     name = "everydaypic"
-    stored_records = StoredRecords("id", "id")
+    stored_records = StoredRecords("id", "id", container="images")
 
     def reset(self) -> None:
         self.images: dict[str, ImageRecord] = self.undo.journaled_dict(ordered=True)

@@ -72,7 +72,7 @@ class ImageRecord:
 
 class EvotorApi(BaseApi):
     name = "evotor"
-    stored_records = StoredRecords("id", "id")
+    stored_records = StoredRecords("id", "id", container="images")
 
     def reset(self) -> None:
         self.images: dict[str, ImageRecord] = self.undo.journaled_dict(ordered=True)

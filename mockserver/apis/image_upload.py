@@ -67,7 +67,7 @@ class ImageRecord:
 
 class ImageUploadApi(BaseApi):
     name = "image-upload"
-    stored_records = StoredRecords("fileName", "fileName")
+    stored_records = StoredRecords("fileName", "fileName", container="images")
     record_schema = "ImageInformationDto"
 
     def reset(self) -> None:

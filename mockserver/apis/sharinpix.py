@@ -126,7 +126,7 @@ def placeholder(width: int, height: int, recorded_format: str, color: str) -> tu
 
 class SharinpixApi(BaseApi):
     name = "sharinpix"
-    stored_records = StoredRecords("id", None, grouped_by="albums")
+    stored_records = StoredRecords("id", None, grouped_by="albums", container="albums")
 
     def reset(self) -> None:
         # album_id -> image id -> image (the response body)

@@ -87,7 +87,7 @@ def browse_page(results: list[dict], total: int, page: int, limit: int):
 
 class TaggedImagesApi(BaseApi):
     name = "tagged-images"
-    stored_records = StoredRecords("id", "id")
+    stored_records = StoredRecords("id", "id", container="images")
     record_schema = "ImageRecord"
 
     def reset(self) -> None:

@@ -3,6 +3,8 @@
 The APIs keep their records in shapes of their own; each handler's ``stored_records``
 (mockserver.apis.base.StoredRecords) says where its ``dump()`` lists them, which field names one, and
 which stored file (if any) holds its image; its ``served_record`` gives a record as its answers show it.
+The page reloads the gallery after every write it sees, so a load reads each API's newest records from
+the handler's container (``StoredRecords.newest``), at the cost of the records shown, not of the store.
 The gallery shows the bytes the API serves for that record (sharinpix stores no bytes: its thumbnail
 renditions are what it serves). Deleting goes through the API's own ``dump``/``restore``, the path
 fixtures and ``--state-dir`` reloads take, so every index the API keeps is rebuilt consistently and
@@ -73,9 +75,8 @@ def gallery(ctx) -> dict:
         kind = handler.stored_records
         if kind is None:
             continue
-        records = kind.records(handler.dump())
-        shown = records[-GALLERY_LIMIT:]
-        apis[api] = {"count": len(records), "items": [gallery_item(ctx, api, r) for r in shown]}
+        count, shown = kind.newest(handler, GALLERY_LIMIT)
+        apis[api] = {"count": count, "items": [gallery_item(ctx, api, r) for r in shown]}
     return apis
 
 

@@ -13,7 +13,11 @@ import httpx
 import pytest
 from support.mock_process import MockProcess
 
+from image_api_contracts import FIXTURES_DIR
 from mockserver.dashboard.routes import CONTENT_SECURITY_POLICY
+from mockserver.state.context import MockContext
+from mockserver.state.fixtures import load_seed_data
+from mockserver.state.settings import Settings
 
 BROKEN = "/tagged-images/v1/images?page=first"  # refused by the spec: verdict "broken"
 HONOURED = "/tagged-images/v1/images"
@@ -245,3 +249,41 @@ def test_the_shared_journal_is_read_newest_first_in_chunks_up_to_its_size(tmp_pa
     assert [e["id"] for e in journal.newest_first(chunk=3)] == [10, 9, 8, 7, 6, 5, 4, 3]
     assert [e["n"] for e in journal.newest_first(before=5, chunk=3)] == [3, 2, 1, 0]
     assert [e["id"] for e in journal.newest_first(chunk=3)] == [e["id"] for e in reversed(journal.entries())]
+
+
+def _grown(state: dict, kind, copies: int) -> dict:
+    """The state with each record repeated ``copies`` times under new ids (in more than one group where the
+    API groups its records), so that the gallery's cut falls inside it."""
+
+    def copied(records: list[dict]) -> list[dict]:
+        grown = []
+        for n in range(copies):
+            for record in records:
+                old_id = record[kind.id_field]
+                new_id = old_id + 1000 * (n + 1) if isinstance(old_id, int) else f"{old_id}-{n}"
+                grown.append({**record, kind.id_field: new_id})
+        return grown
+
+    if kind.grouped_by:
+        groups = state[kind.grouped_by]
+        first = next(iter(groups.values()))
+        return {**state, kind.grouped_by: {f"album-{g}": copied(first) for g in range(3)}}
+    return {**state, "images": copied(state["images"])}
+
+
+def test_the_gallery_reads_the_newest_records_without_a_dump_and_sees_what_a_dump_lists():
+    """The gallery reloads after every write it sees; ``StoredRecords.newest`` reads the newest records
+    from the handler's own container, never the whole ``dump()``, and gives exactly the tail of it."""
+    ctx = MockContext(Settings())
+    load_seed_data(ctx, FIXTURES_DIR)
+    for api, handler in ctx.apis.items():
+        kind = handler.stored_records
+        assert kind.container is not None, f"{api}'s gallery would dump the whole store on every reload"
+        handler.restore(_grown(handler.dump(), kind, 90))
+        records = kind.records(handler.dump())
+        assert len(records) > 200, api
+        handler.dump = None  # newest() must not call it
+        for limit in (0, 1, 7, 200, len(records) + 5):
+            count, shown = kind.newest(handler, limit)
+            assert count == len(records), api
+            assert shown == (records[-limit:] if limit else []), (api, limit)
