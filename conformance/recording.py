@@ -77,12 +77,15 @@ def as_curl(request, mask_secrets: bool = True, body_dir: str | Path | None = No
 class RecordingClient(httpx.Client):
     """``exchanges`` holds the (request, response) pairs since the last ``forget()``."""
 
-    def __init__(self, on_redirect=None, **kwargs):
+    def __init__(self, on_redirect=None, on_response=None, **kwargs):
         """``on_redirect(response)``: called for each 3xx a GET or HEAD gets, which is then followed (at
-        most 5 hops), so a check judges what is at its end; without it, redirects are returned as they are."""
+        most 5 hops), so a check judges what is at its end; without it, redirects are returned as they are.
+        ``on_response(response)``: called for every response received (the checks judge each against the
+        seed's schema: ``conformance.response_schema``)."""
         super().__init__(**kwargs)
         self.exchanges: list[tuple[httpx.Request, httpx.Response]] = []
         self.on_redirect = on_redirect
+        self.on_response = on_response
 
     def _exchange(self, request, **kwargs):
         body = request.read()  # multipart bodies stream; keep the bytes for the curl replay
@@ -91,6 +94,8 @@ class RecordingClient(httpx.Client):
         note_exchange(request, response, body)  # images sent and served, for the reports' image pairs
         self.exchanges.append((request, response))
         del self.exchanges[:-50]
+        if self.on_response is not None:
+            self.on_response(response)
         return response
 
     def send(self, request, **kwargs):

@@ -54,14 +54,21 @@ class Outcome:
     curl: str | None = None
     decision: str | None = None
     images: dict | None = None  # {"uploaded": {...}, "served": {...}}: file, size, sha256, type
+    key: str | None = None  # a break several checks may meet (a response's schema): one outcome a run
 
 
 @dataclass
 class Results:
     by_rule: dict[str, list[Outcome]] = field(default_factory=dict)
+    keys: set[tuple[str, str]] = field(default_factory=set)  # (rule, key) of the keyed breaks kept
 
     def add(self, rule_ids, outcome: Outcome) -> None:
+        """A keyed break that an earlier check (or another worker) already reported is not added again."""
         for rule_id in rule_ids:
+            if outcome.key is not None:
+                if (rule_id, outcome.key) in self.keys:
+                    continue
+                self.keys.add((rule_id, outcome.key))
             self.by_rule.setdefault(rule_id, []).append(outcome)
 
 
@@ -222,8 +229,17 @@ class ConformancePlugin:
             yield
 
     @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_call(self, item):
+    def pytest_runtest_setup(self, item):
+        """Findings begin with the setup: what a fixture's requests show (a response that breaks the seed's
+        schema) is the first check's that uses the fixture."""
         findings = Findings()
+        item.stash[FINDINGS] = findings
+        begin(findings)
+        yield
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item):
+        findings = item.stash.get(FINDINGS, None) or Findings()
         item.stash[FINDINGS] = findings
         begin(findings)
         try:
@@ -295,9 +311,9 @@ class ConformancePlugin:
         seen: set[tuple[str, str]] = set()
 
         def add(rule_id: str, outcome: Outcome) -> None:
-            if (rule_id, outcome.message) in seen:
+            if (rule_id, outcome.key or outcome.message) in seen:
                 return  # the same break seen twice (e.g. by two generated examples) is one break
-            seen.add((rule_id, outcome.message))
+            seen.add((rule_id, outcome.key or outcome.message))
             found.setdefault(rule_id, []).append(outcome)
 
         for f in findings.items if findings is not None else ():
@@ -311,6 +327,7 @@ class ConformancePlugin:
                     self._curl(f.request, item),
                     f.decision,
                     image_pair(f.request, self._target.bodies_dir),
+                    f.key,
                 ),
             )
         stopped: str | None = None
@@ -336,6 +353,8 @@ class ConformancePlugin:
                 curl = self._curl(request, item)
                 add(rule_id, Outcome(item.nodeid, self._level(rule_id, MUST), message, curl))
             stopped = f"not exercised: the check stopped at a break of {', '.join(dict.fromkeys(blamed))}"
+        if any(f.key is not None for f in (findings.items if findings is not None else ())):
+            _behaviour_not_judged_on_broken_schema(item.nodeid, found)
         for rule_id in rule_ids:
             if rule_id in found:
                 continue
@@ -370,6 +389,22 @@ class ConformancePlugin:
         elif report.failed:  # an exception that only stopped the check short of its rules
             report.outcome = "skipped"
             report.longrepr = (str(item.path), item.location[1] or 0, "not exercised")
+
+
+SCHEMA_BROKEN = (
+    "not exercised: a response the check read breaks the seed's schema (see ALL-02); its own rules judge "
+    "behaviour on responses the seed promises"
+)
+
+
+def _behaviour_not_judged_on_broken_schema(nodeid: str, found: dict[str, list[Outcome]]) -> None:
+    """A schema break is ALL-02's alone: the failures of the check's other rules, whose oracle read a
+    response the seed does not promise (a string id on page 2, tags as names), become not exercised."""
+    for rule_id, outcomes in found.items():
+        if rule_id == "ALL-02" or not any(o.status == "fail" for o in outcomes):
+            continue
+        kept = [o for o in outcomes if o.status != "fail"]
+        found[rule_id] = [*kept, Outcome(nodeid, "skip", SCHEMA_BROKEN)]
 
 
 def _removed_later(item, request) -> str | None:

@@ -93,9 +93,13 @@ class Uploaded:
 
 
 @pytest.fixture(scope="module")
-def module_http(target, tls):
+def module_http(target, tls, response_schema):
     with RecordingClient(
-        base_url=target.base_url, headers=target.auth_headers(), timeout=30, verify=tls
+        base_url=target.base_url,
+        headers=target.auth_headers(),
+        timeout=30,
+        verify=tls,
+        on_response=response_schema,
     ) as c:
         yield c
 

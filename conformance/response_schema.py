@@ -1,0 +1,100 @@
+"""Every response a behaviour check receives, judged against the seed view's schema (ALL-02).
+
+The schema layer judges the responses to the requests it generates; the behaviour checks reach records
+it never sees (page 2 of a listing, a record read back by its id, a tag's images). Here each of their
+JSON responses to one of the API's operations is validated, with openapi-core as the schema layer's
+second opinion does, against the seed view (our decisions undone: MUST). Only the body is judged, and
+only for a status the seed view documents: which status and media type a request deserves is the
+checks' and the schema layer's to say.
+
+One break is one finding however many responses show it: a break is keyed by the operation, the status
+and where in the body it sits (item indexes folded, so ``/results/3/id`` and ``/results/7/id`` are one
+place), and the report keeps the first response of a run that shows a key (``Results.add``, which also
+merges the workers of a parallel run). Every check that received a broken response learns of it
+(``conformance.findings.schema_break``): its own rules then did not judge a response the seed promises.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from openapi_core import OpenAPI
+
+from .findings import schema_break
+from .openapi_check import HttpxOpenAPIRequest, HttpxOpenAPIResponse
+from .seed_view import HTTP_METHODS, admitting_unnamed_media_types, seed_view
+
+
+def _operations(view: dict, base_path: str) -> list[tuple[str, str, re.Pattern]]:
+    """(METHOD, path template, regex on the full URL path) of each operation, literal paths first (so
+    ``/images/search`` is not read as ``/images/{id}``)."""
+    found = []
+    for template, item in view.get("paths", {}).items():
+        parts = re.split(r"(\{[^}]+\})", template)
+        pattern = "".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts)
+        regex = re.compile(re.escape(base_path.rstrip("/")) + pattern + "/?")
+        for method in HTTP_METHODS:
+            if isinstance(item.get(method), dict):
+                found.append((method.upper(), template, regex))
+    return sorted(found, key=lambda op: op[1].count("{"))
+
+
+def _place(path) -> str:
+    """Where in the body: a JSON pointer with every item index written ``*``."""
+    return "/" + "/".join("*" if isinstance(part, int) else str(part) for part in path)
+
+
+class ResponseSchemaJudge:
+    """One run's judge (the checks' session fixture): the seed view served at the target."""
+
+    def __init__(self, api: str, base_url: str):
+        view = admitting_unnamed_media_types(seed_view(api))
+        self._documented = {
+            (method.upper(), template): set(item[method].get("responses", {}))
+            for template, item in view.get("paths", {}).items()
+            for method in HTTP_METHODS
+            if isinstance(item.get(method), dict)
+        }
+        self._wire = OpenAPI.from_dict({**view, "servers": [{"url": base_url.rstrip("/")}]})
+        self._operations = _operations(view, urlsplit(base_url).path)
+        self._origin = "{0.scheme}://{0.netloc}".format(urlsplit(base_url))
+
+    def _operation(self, request) -> str | None:
+        path = request.url.path
+        for method, template, regex in self._operations:
+            if method == request.method and regex.fullmatch(path):
+                return template
+        return None
+
+    def __call__(self, response) -> None:
+        """Judge one response (called by the checks' clients for every exchange)."""
+        request = response.request
+        media = response.headers.get("content-type", "").lower()
+        if "json" not in media or not response.content:
+            return
+        if f"{request.url.scheme}://{request.url.netloc.decode()}" != self._origin:
+            return  # a signed URL or a link to storage: not one of the API's operations
+        template = self._operation(request)
+        if template is None or str(response.status_code) not in self._documented[(request.method, template)]:
+            return
+        errors = self._schema_errors(request, response)
+        if not errors:
+            return
+        for error in errors:
+            key = f"{request.method} {template} -> {response.status_code}: {_place(error.absolute_path)}"
+            where = "/" + "/".join(map(str, error.absolute_path))
+            message = (
+                f"{request.method} {template}: got {response.status_code} with a body the seed's schema does "
+                f"not allow, at {where}: {' '.join(error.message.split())[:200]}"
+            )
+            schema_break(key, message, response)
+
+    def _schema_errors(self, request, response) -> list:
+        """The JSON Schema errors of the body; none for any other kind of difference (an unparsable body,
+        an undocumented header), which the checks and the schema layer judge."""
+        try:
+            self._wire.validate_response(HttpxOpenAPIRequest(request), HttpxOpenAPIResponse(response))
+        except Exception as exc:  # openapi-core raises a family of errors; only schema errors count here
+            return list(getattr(exc.__cause__, "schema_errors", None) or ())
+        return []
