@@ -579,3 +579,20 @@ MUTANTS.append(
         _same_second_oldest_first,
     )
 )
+
+
+def _string_ids_past_page_one(server):
+    """GET /images gives each record's id as a string on page 2 and later (a second serializer for deep
+    pages): only a check that reads past the first pages sees the schema break."""
+
+    def stringify(body):
+        if body.get("meta", {}).get("current_page", 0) >= 2:
+            body = {**body, "results": [{**r, "id": str(r["id"])} for r in body.get("results", [])]}
+        return body
+
+    _rewrite_json(server, "GET", r".*/tagged-images/v1/images", {200}, stringify)
+
+
+MUTANTS.append(
+    Mutant("tim-page-two-string-ids", API, "ALL-02", "ids are strings past page 1", _string_ids_past_page_one)
+)
