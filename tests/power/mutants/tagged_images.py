@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import contextvars
 import json
@@ -595,4 +596,53 @@ def _string_ids_past_page_one(server):
 
 MUTANTS.append(
     Mutant("tim-page-two-string-ids", API, "ALL-02", "ids are strings past page 1", _string_ids_past_page_one)
+)
+
+
+def _search_ignores_end_timestamp(server):
+    """GET /search/images drops end_timestamp (the listing honours it): a second copy of the filters."""
+    api = _api(server)
+    original = api.search_images
+
+    async def search_images(end_timestamp=None, **kw):
+        return await original(**kw)
+
+    api.search_images = search_images
+
+
+MUTANTS.append(
+    Mutant(
+        "tim-search-ignores-end-timestamp",
+        API,
+        "TIM-12",
+        "GET /search/images ignores end_timestamp",
+        _search_ignores_end_timestamp,
+    )
+)
+
+
+def _large_one_shot_truncated(server):
+    """POST /upload keeps only the first MiB of a larger file (a fixed decode buffer); small files, and
+    every PUT to upload_url, are stored whole."""
+    api = _api(server)
+    original = api.upload_image
+
+    async def upload_image(body=None, **kw):
+        if isinstance(body, dict) and isinstance(body.get("image_data"), str):
+            data = base64.b64decode(body["image_data"])
+            if len(data) > 2**20:
+                body = {**body, "image_data": base64.b64encode(data[: 2**20]).decode()}
+        return await original(body=body, **kw)
+
+    api.upload_image = upload_image
+
+
+MUTANTS.append(
+    Mutant(
+        "tim-large-upload-truncated",
+        API,
+        "TIM-03",
+        "POST /upload stores only the first MiB of a larger file",
+        _large_one_shot_truncated,
+    )
 )
