@@ -105,11 +105,12 @@ def should(target, ok: bool, message: str, *, rule: str | None = None, response=
     return bool(ok)
 
 
-def schema_break(key: str, message: str, response) -> None:
-    """A response the check received breaks the seed's schema: ALL-02's break, one per ``key`` in a run's
-    report however many responses show it. The check's own rules then read a response the seed does not
-    promise: the plugin reports their failures as not exercised (a schema break is ALL-02's alone)."""
-    current().items.append(Finding("ALL-02", MUST, message, _request_of(response), key=key))
+def schema_break(key: str, message: str, response, rule: str = "ALL-02") -> None:
+    """A response the check received breaks the seed's schema: ``rule``'s break (ALL-02's, unless a rule
+    states that part of the shape itself), one per ``key`` in a run's report however many responses show
+    it. The check's other rules then read a response the seed does not promise: the plugin reports their
+    failures as not exercised (a schema break is ALL-02's alone)."""
+    current().items.append(Finding(rule, MUST, message, _request_of(response), key=key))
 
 
 def needs(response, what: str, rule: str, ok=None):

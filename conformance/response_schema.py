@@ -23,6 +23,7 @@ from openapi_core import OpenAPI
 
 from .findings import schema_break
 from .openapi_check import HttpxOpenAPIRequest, HttpxOpenAPIResponse
+from .rules import load_rules
 from .seed_view import HTTP_METHODS, admitting_unnamed_media_types, seed_view
 
 
@@ -48,7 +49,13 @@ def _place(path) -> str:
 class ResponseSchemaJudge:
     """One run's judge (the checks' session fixture): the seed view served at the target."""
 
-    def __init__(self, api: str, base_url: str):
+    def __init__(self, api: str, base_url: str, owners: dict[str, str] | None = None):
+        """``owners``: a break whose key starts with one of these is that rule's, not ALL-02's: a behaviour
+        rule whose own text states that part of the shape (tagged-images' TIM-06: a record's tags are
+        {id, name}) keeps it, wherever a check meets it. By default, the catalogue's ``owns_shape``."""
+        if owners is None:
+            owners = {p: r.id for r in load_rules().values() if r.api == api for p in r.owns_shape}
+        self._owners = dict(owners)
         view = admitting_unnamed_media_types(seed_view(api))
         self._documented = {
             (method.upper(), template): set(item[method].get("responses", {}))
@@ -88,7 +95,8 @@ class ResponseSchemaJudge:
                 f"{request.method} {template}: got {response.status_code} with a body the seed's schema does "
                 f"not allow, at {where}: {' '.join(error.message.split())[:200]}"
             )
-            schema_break(key, message, response)
+            rule = next((r for prefix, r in self._owners.items() if key.startswith(prefix)), "ALL-02")
+            schema_break(key, message, response, rule=rule)
 
     def _schema_errors(self, request, response) -> list:
         """The JSON Schema errors of the body; none for any other kind of difference (an unparsable body,
