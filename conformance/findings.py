@@ -25,6 +25,7 @@ class Finding:
     message: str
     request: object | None = None  # the httpx.Request it is about
     decision: str | None = None
+    key: str | None = None  # a break many checks may see (a response's schema): reported once a run
 
 
 @dataclass
@@ -104,6 +105,14 @@ def should(target, ok: bool, message: str, *, rule: str | None = None, response=
     return bool(ok)
 
 
+def schema_break(key: str, message: str, response, rule: str = "ALL-02") -> None:
+    """A response the check received breaks the seed's schema: ``rule``'s break (ALL-02's, unless a rule
+    states that part of the shape itself), one per ``key`` in a run's report however many responses show
+    it. The check's other rules then read a response the seed does not promise: the plugin reports their
+    failures as not exercised (a schema break is ALL-02's alone)."""
+    current().items.append(Finding(rule, MUST, message, _request_of(response), key=key))
+
+
 def needs(response, what: str, rule: str, ok=None):
     """A setup step owned by ``rule``: unless it succeeded (default: any 2xx), the check is not exercised."""
     passed = ok(response) if ok is not None else 200 <= response.status_code < 300
@@ -167,5 +176,6 @@ __all__ = [
     "judged",
     "needs",
     "refused",
+    "schema_break",
     "should",
 ]

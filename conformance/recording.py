@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import shlex
+import threading
 from pathlib import Path
 
 import httpx
@@ -74,15 +75,52 @@ def as_curl(request, mask_secrets: bool = True, body_dir: str | Path | None = No
     return shlex.join(parts)
 
 
+class Removals:
+    """The paths of the successful DELETEs the checks' clients sent, in order: a finding's curl that
+    replays against one of them meets data the suite itself removed. One run's (the plugin clears it as a
+    session starts); ``len()`` marks a moment, ``since(mark)`` what was removed after it."""
+
+    def __init__(self):
+        self._paths: list[str] = []
+        self._lock = threading.Lock()
+
+    def note(self, path: str) -> None:
+        with self._lock:
+            self._paths.append(path.rstrip("/"))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._paths.clear()
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def since(self, mark: int) -> list[str]:
+        with self._lock:
+            return self._paths[mark:]
+
+
+REMOVALS = Removals()
+
+
+def removed_among(path: str, removed: list[str]) -> str | None:
+    """The first removed path that is ``path`` or one it lies under (a record's file under the record)."""
+    path = path.rstrip("/")
+    return next((gone for gone in removed if path == gone or path.startswith(gone + "/")), None)
+
+
 class RecordingClient(httpx.Client):
     """``exchanges`` holds the (request, response) pairs since the last ``forget()``."""
 
-    def __init__(self, on_redirect=None, **kwargs):
+    def __init__(self, on_redirect=None, on_response=None, **kwargs):
         """``on_redirect(response)``: called for each 3xx a GET or HEAD gets, which is then followed (at
-        most 5 hops), so a check judges what is at its end; without it, redirects are returned as they are."""
+        most 5 hops), so a check judges what is at its end; without it, redirects are returned as they are.
+        ``on_response(response)``: called for every response received (the checks judge each against the
+        seed's schema: ``conformance.response_schema``)."""
         super().__init__(**kwargs)
         self.exchanges: list[tuple[httpx.Request, httpx.Response]] = []
         self.on_redirect = on_redirect
+        self.on_response = on_response
 
     def _exchange(self, request, **kwargs):
         body = request.read()  # multipart bodies stream; keep the bytes for the curl replay
@@ -91,6 +129,10 @@ class RecordingClient(httpx.Client):
         note_exchange(request, response, body)  # images sent and served, for the reports' image pairs
         self.exchanges.append((request, response))
         del self.exchanges[:-50]
+        if request.method == "DELETE" and response.is_success:
+            REMOVALS.note(request.url.path)
+        if self.on_response is not None:
+            self.on_response(response)
         return response
 
     def send(self, request, **kwargs):

@@ -12,8 +12,10 @@ outcome per break, each on its own rule with the exact request that showed it.
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -21,14 +23,16 @@ from .findings import MUST, Findings, NotExercised, begin
 from .images import image_pair
 from .library_internals.pytest_parts import rename_item
 from .readonly import safe_methods_only
-from .recording import as_curl
+from .recording import REMOVALS, as_curl, removed_among
 from .rules import load_rules
 from .target import Target
 
 TARGET = pytest.StashKey[Target]()
 FINDINGS = pytest.StashKey[Findings]()
+CALL_ENDED = pytest.StashKey[int]()  # how many removals the run had made when the check's body returned
 CHECKS_DIR = Path(__file__).resolve().parent / "checks"
 _RULE_ID = re.compile(r"[\[(]([A-Z]{3}-\d\d)[\])]")
+REMOVED_NOTE = "  # the suite itself later removed this data"
 MAX_BREAKS_PER_CHECK = 8  # distinct breaks one check reports for one rule; the rest are counted
 
 
@@ -54,14 +58,21 @@ class Outcome:
     curl: str | None = None
     decision: str | None = None
     images: dict | None = None  # {"uploaded": {...}, "served": {...}}: file, size, sha256, type
+    key: str | None = None  # a break several checks may meet (a response's schema): one outcome a run
 
 
 @dataclass
 class Results:
     by_rule: dict[str, list[Outcome]] = field(default_factory=dict)
+    keys: set[tuple[str, str]] = field(default_factory=set)  # (rule, key) of the keyed breaks kept
 
     def add(self, rule_ids, outcome: Outcome) -> None:
+        """A keyed break that an earlier check (or another worker) already reported is not added again."""
         for rule_id in rule_ids:
+            if outcome.key is not None:
+                if (rule_id, outcome.key) in self.keys:
+                    continue
+                self.keys.add((rule_id, outcome.key))
             self.by_rule.setdefault(rule_id, []).append(outcome)
 
 
@@ -162,6 +173,7 @@ class ConformancePlugin:
         self.results = Results()
         self._rules = load_rules()
         self.tracker = RuleTracker(target, self.results, progress or Progress())
+        self._ended: dict[str, int] = {}  # node id -> removals made when its body returned
 
     # -- configuration -----------------------------------------------------------------------------
     def pytest_configure(self, config):
@@ -222,8 +234,17 @@ class ConformancePlugin:
             yield
 
     @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_call(self, item):
+    def pytest_runtest_setup(self, item):
+        """Findings begin with the setup: what a fixture's requests show (a response that breaks the seed's
+        schema) is the first check's that uses the fixture."""
         findings = Findings()
+        item.stash[FINDINGS] = findings
+        begin(findings)
+        yield
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item):
+        findings = item.stash.get(FINDINGS, None) or Findings()
         item.stash[FINDINGS] = findings
         begin(findings)
         try:
@@ -233,6 +254,41 @@ class ConformancePlugin:
                     send(cases)
         finally:
             begin(None)
+            item.stash[CALL_ENDED] = len(REMOVALS)
+
+    def pytest_sessionstart(self, session):
+        REMOVALS.clear()
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_teardown(self, item):
+        """Once the check's clean-up has run, a curl about data it removed says so (before the outcomes
+        are reported: a parallel worker sends them at the end of the teardown)."""
+        yield
+        mark = item.stash.get(CALL_ENDED, None)
+        if mark is not None:
+            self._ended[item.nodeid] = mark
+            self._note_removed(item.nodeid, REMOVALS.since(mark))
+
+    def pytest_sessionfinish(self, session):
+        """What later checks and the modules' clean-ups removed (a one-process run's report)."""
+        for nodeid, mark in self._ended.items():
+            self._note_removed(nodeid, REMOVALS.since(mark))
+
+    def _note_removed(self, nodeid: str, removed: list[str]) -> None:
+        if not removed:
+            return
+        for outcomes in self.results.by_rule.values():
+            for o in outcomes:
+                if (
+                    o.test != nodeid
+                    or not o.curl
+                    or o.status not in ("fail", "warn")
+                    or REMOVED_NOTE in o.curl
+                ):
+                    continue
+                gone = removed_among(urlsplit(shlex.split(o.curl)[-1]).path, removed)
+                if gone is not None:
+                    o.curl = f"{o.curl}{REMOVED_NOTE} (DELETE {gone}, after the check)"
 
     # -- outcomes ----------------------------------------------------------------------------------
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)  # outermost: other plugins see pytest's own report
@@ -258,7 +314,7 @@ class ConformancePlugin:
             return None
         curl = as_curl(request, body_dir=self._target.bodies_dir)
         removed = _removed_later(item, request) if item is not None else None
-        return f"{curl}  # the suite itself later removed this data ({removed})" if removed else curl
+        return f"{curl}{REMOVED_NOTE} ({removed})" if removed else curl
 
     def _fallback_request(self, item, findings: Findings | None, message: str = ""):
         """The request a plain ``assert`` is about: the one ``judged`` named; else the latest one whose
@@ -295,9 +351,9 @@ class ConformancePlugin:
         seen: set[tuple[str, str]] = set()
 
         def add(rule_id: str, outcome: Outcome) -> None:
-            if (rule_id, outcome.message) in seen:
+            if (rule_id, outcome.key or outcome.message) in seen:
                 return  # the same break seen twice (e.g. by two generated examples) is one break
-            seen.add((rule_id, outcome.message))
+            seen.add((rule_id, outcome.key or outcome.message))
             found.setdefault(rule_id, []).append(outcome)
 
         for f in findings.items if findings is not None else ():
@@ -311,6 +367,7 @@ class ConformancePlugin:
                     self._curl(f.request, item),
                     f.decision,
                     image_pair(f.request, self._target.bodies_dir),
+                    f.key,
                 ),
             )
         stopped: str | None = None
@@ -336,6 +393,9 @@ class ConformancePlugin:
                 curl = self._curl(request, item)
                 add(rule_id, Outcome(item.nodeid, self._level(rule_id, MUST), message, curl))
             stopped = f"not exercised: the check stopped at a break of {', '.join(dict.fromkeys(blamed))}"
+        keyed = {f.rule for f in (findings.items if findings is not None else ()) if f.key is not None}
+        if keyed:
+            _behaviour_not_judged_on_broken_schema(item.nodeid, found, keyed)
         for rule_id in rule_ids:
             if rule_id in found:
                 continue
@@ -370,6 +430,23 @@ class ConformancePlugin:
         elif report.failed:  # an exception that only stopped the check short of its rules
             report.outcome = "skipped"
             report.longrepr = (str(item.path), item.location[1] or 0, "not exercised")
+
+
+SCHEMA_BROKEN = (
+    "not exercised: a response the check read breaks the seed's schema (see ALL-02); its own rules judge "
+    "behaviour on responses the seed promises"
+)
+
+
+def _behaviour_not_judged_on_broken_schema(nodeid: str, found: dict[str, list[Outcome]], owners: set) -> None:
+    """A schema break is ALL-02's alone (or the rule's that states that part of the shape, in ``owners``):
+    the failures of the check's other rules, whose oracle read a response the seed does not promise (a
+    string id on page 2), become not exercised."""
+    for rule_id, outcomes in found.items():
+        if rule_id in owners or not any(o.status == "fail" for o in outcomes):
+            continue
+        kept = [o for o in outcomes if o.status != "fail"]
+        found[rule_id] = [*kept, Outcome(nodeid, "skip", SCHEMA_BROKEN)]
 
 
 def _removed_later(item, request) -> str | None:

@@ -22,6 +22,9 @@ class Rule:
     evidence_source: str
     evidence_quote: str
     mock: str  # "module:Qualified.name" of the code that honours it
+    # Parts of a response's shape the rule's own text states ("METHOD path -> status: /pointer" prefixes):
+    # a break there is this rule's, not ALL-02's (conformance.response_schema).
+    owns_shape: tuple[str, ...] = ()
 
 
 @functools.cache
@@ -43,6 +46,7 @@ def _load_file(path: Path, rules: dict[str, Rule]) -> None:
             evidence_source=entry["evidence"]["source"],
             evidence_quote=entry["evidence"]["quote"],
             mock=entry["mock"],
+            owns_shape=tuple(entry.get("owns_shape", ())),
         )
         if rule.id in rules:
             raise ValueError(f"duplicate rule id {rule.id} in {path} (another file of {CATALOGUE} has it)")

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, settings
 from conformance.findings import check
 from conformance.library_internals.hypothesis_parts import bound_shrinking
 from conformance.recording import RecordingClient
+from conformance.response_schema import ResponseSchemaJudge
 from conformance.rule_plugin import TARGET
 from conformance.seed_view import seed_view
 
@@ -41,6 +42,12 @@ def hypothesis_settings(target):
         derandomize=target.seed is None,
         suppress_health_check=list(HealthCheck),
     )
+
+
+@pytest.fixture(scope="session")
+def response_schema(target):
+    """Judges every response a check's client receives against the seed view's schema (ALL-02)."""
+    return ResponseSchemaJudge(target.api, target.base_url)
 
 
 @pytest.fixture(scope="session")
@@ -84,15 +91,16 @@ def redirect_reporter(target):
 
 
 @pytest.fixture
-def http(request, target, tls):
+def http(request, target, tls, response_schema):
     """A client on the target's base URL with its credential; remembers exchanges for the report; a
-    redirect is reported (ALL-02) and followed."""
+    redirect is reported (ALL-02) and followed; every response is judged against the seed's schema."""
     with RecordingClient(
         base_url=target.base_url,
         headers=target.auth_headers(),
         timeout=30,
         verify=tls,
         on_redirect=redirect_reporter(target),
+        on_response=response_schema,
     ) as client:
         request.node.conformance_client = client
         yield client

@@ -81,9 +81,13 @@ def ids_of(response) -> list[str] | None:
 
 # -- the shared set: five realistic uploads, made once per run --------------------------------------------
 @pytest.fixture(scope="module")
-def module_http(target, tls):
+def module_http(target, tls, response_schema):
     with RecordingClient(
-        base_url=target.base_url, headers=target.auth_headers(), timeout=30, verify=tls
+        base_url=target.base_url,
+        headers=target.auth_headers(),
+        timeout=30,
+        verify=tls,
+        on_response=response_schema,
     ) as c:
         yield c
 

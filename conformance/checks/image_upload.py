@@ -17,7 +17,7 @@ import pytest
 
 from conformance.checks.kit import body_of, in_parallel
 from conformance.findings import NotExercised, accepted, check, needs, refused, should
-from conformance.media import not_an_image, realistic_image, tiny_png
+from conformance.media import noise_png, not_an_image, realistic_image, tiny_png
 from conformance.recording import RecordingClient
 
 pytestmark = pytest.mark.api("image-upload")
@@ -93,9 +93,13 @@ class Uploaded:
 
 
 @pytest.fixture(scope="module")
-def module_http(target, tls):
+def module_http(target, tls, response_schema):
     with RecordingClient(
-        base_url=target.base_url, headers=target.auth_headers(), timeout=30, verify=tls
+        base_url=target.base_url,
+        headers=target.auth_headers(),
+        timeout=30,
+        verify=tls,
+        on_response=response_schema,
     ) as c:
         yield c
 
@@ -369,6 +373,30 @@ def check_iup05_media_links_unknown_names_and_missing_files(target, http, shared
                 response=r,
                 decision=ENVELOPE,
             )
+
+
+LARGE_FILE = 4_000_000  # bytes: several MB (the seed states no limit; the mock's decided one is 20 MiB)
+
+
+@pytest.mark.writes
+@pytest.mark.rule("IUP-05")
+def check_iup05_media_link_serves_a_large_file_byte_for_byte(target, http):
+    """A file of several MB comes back from its mediaLink byte for byte: a defect at a buffer or chunk
+    boundary shows only on a large file."""
+    name, data = f"{target.unique('large')}.png", noise_png(LARGE_FILE)
+    fresh = needs(upload(http, data, "image/png", name), f"the upload of {name!r}", "IUP-02", ok=created_ok)
+    try:
+        media = fetch_media(http, dto_of(fresh)["mediaLink"])
+        should(
+            target,
+            media.status_code == 200 and media.content == data,
+            f"mediaLink of a {len(data)}-byte upload: {media.status_code}, {len(media.content)} bytes (not "
+            "the same)",
+            response=media,
+            decision="x-decision: mediaLink serves exactly the uploaded bytes",
+        )
+    finally:
+        cleanup(http, [dto_of(fresh).get("fileName")])
 
 
 # -- ALL-04: parallel uploads --------------------------------------------------------------------------------

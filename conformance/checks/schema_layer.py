@@ -58,30 +58,13 @@ from conformance.library_internals.schemathesis_parts import (
     unsupported_method,
 )
 from conformance.openapi_check import violation_text
-from conformance.seed_view import HTTP_METHODS, seed_view
+from conformance.seed_view import HTTP_METHODS, admitting_unnamed_media_types, seed_view
 from conformance.target import Target
 from image_api_contracts import APIS, resolve_refs
 
 # A seed-valid request may still meet these: the resource is unknown or taken (404, 409, 410), the caller
 # lacks a grant (401, 403), or a resource limit (413, 429). Any other 4xx refuses what the seed allows.
 STATE_STATUSES = {401, 403, 404, 409, 410, 413, 429}
-
-def _unnamed_media_types_admit_anything(view: dict) -> dict:
-    """Where a seed types a body ``string`` and names no media type (the view's ``*/*``), any media type,
-    or none, and any string, the empty one included, pass at MUST: such a response documents no content
-    to hold a server to (Schemathesis would want a Content-Type and, for ``*/*``, JSON). Our decided media
-    type is judged at SHOULD against the full spec."""
-    for item in view.get("paths", {}).values():
-        for method in HTTP_METHODS:
-            for response in (item.get(method) or {}).get("responses", {}).values():
-                content = response.get("content") if isinstance(response, dict) else None
-                if not content or set(content) != {"*/*"}:
-                    continue
-                schema = content["*/*"].get("schema", {})
-                if schema.get("type") == "string" and schema.get("format") not in ("binary", "byte"):
-                    del response["content"]
-    return view
-
 
 def _served(document: dict, base_url: str) -> dict:
     return {**copy.deepcopy(document), "servers": [{"url": base_url}]}
@@ -305,7 +288,7 @@ class RunContract:
     @classmethod
     def for_target(cls, target: Target) -> RunContract:
         spec = APIS[target.api].spec
-        seed = _unnamed_media_types_admit_anything(seed_view(target.api))
+        seed = admitting_unnamed_media_types(seed_view(target.api))
         return cls(
             target=target,
             spec=spec,

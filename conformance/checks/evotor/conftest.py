@@ -59,10 +59,16 @@ class Shared:
 
 
 @pytest.fixture(scope="package")
-def shared(target, tls):
+def shared(target, tls, response_schema):
     """The seed's example upload, once per run; checks that only read it share it. Never raises: a refused
     upload is each check's "not exercised"."""
-    client = RecordingClient(base_url=target.base_url, headers=target.auth_headers(), timeout=30, verify=tls)
+    client = RecordingClient(
+        base_url=target.base_url,
+        headers=target.auth_headers(),
+        timeout=30,
+        verify=tls,
+        on_response=response_schema,
+    )
     made = Made()
     with client:
         store, product, data = target.store_id, fresh_product(), photo_png(1)

@@ -326,6 +326,28 @@ def check_evt09_url_downloads_the_uploaded_bytes(target, http, made):
     )
 
 
+LARGE_PNG = 4_000_000  # bytes: several MB, within the seed's 5242800
+
+
+@pytest.mark.writes
+@pytest.mark.rule("EVT-09")
+def check_evt09_url_downloads_a_large_file_byte_for_byte(target, http, made):
+    """A PNG of several MB (within the seed's limit) comes back byte for byte: a defect at a buffer or chunk
+    boundary shows only on a large file."""
+    store, product, data = target.store_id, fresh_product(), png_of_size(LARGE_PNG)
+    created = needs(
+        upload(http, store, product, data), "upload of a 4 MB PNG (within 5242800 bytes)", "EVT-03"
+    )
+    made.note(created, store, product)
+    image = image_of(created)
+    r = judged(download(http, target, image.get("url", "")))
+    check(
+        r.status_code == 200 and r.content == data,
+        f"url of a {len(data)}-byte upload gave {r.status_code} with {len(r.content)} bytes (not the same)",
+        response=r,
+    )
+
+
 @pytest.mark.writes
 @pytest.mark.rule("EVT-10")
 def check_evt10_timestamps_have_the_seed_shape(http, shared):

@@ -31,10 +31,14 @@ pytestmark = pytest.mark.api("sharinpix")
 
 # -- SPX-02 / SPX-03 on the seed's own example ---------------------------------------------------------
 @pytest.fixture(scope="module")
-def seed_answer(target, tls):
+def seed_answer(target, tls, response_schema):
     """The seed's example request, sent once; the checks that only read its answer share it."""
     with RecordingClient(
-        base_url=target.base_url, headers=target.auth_headers(), timeout=30, verify=tls
+        base_url=target.base_url,
+        headers=target.auth_headers(),
+        timeout=30,
+        verify=tls,
+        on_response=response_schema,
     ) as c:
         body, cloudinary, metadatas = seed_example(target.unique("seed"))
         yield post_form(c, body, target.album_id), cloudinary, metadatas

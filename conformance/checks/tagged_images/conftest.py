@@ -11,6 +11,7 @@ import pytest
 
 from conformance.findings import NotExercised
 from conformance.media import photo
+from conformance.recording import RecordingClient
 
 from .common import body_of, fetched, is_int, made, parallel, uploaded
 
@@ -41,7 +42,7 @@ class Cleanup:
 def cleanup(target, tls):
     """Ids appended to .images / .tags are deleted after the check, whatever its outcome (with a client of
     its own: the check's client keeps only the check's exchanges)."""
-    with httpx.Client(
+    with RecordingClient(  # records its deletes: a finding about what it removed says so by its curl
         base_url=target.base_url, headers=target.auth_headers(), timeout=30, verify=tls
     ) as client:
         c = Cleanup(client)
@@ -77,7 +78,7 @@ class Timeline:
 @pytest.fixture(scope="package")
 def timeline(target):
     """A: created, B: uploaded; a second later C: uploaded, D: created. Deleted at the end of the module."""
-    with httpx.Client(base_url=target.base_url, headers=target.auth_headers(), timeout=30) as client:
+    with RecordingClient(base_url=target.base_url, headers=target.auth_headers(), timeout=30) as client:
         home = target.unique("tl")
         data: dict[int, bytes] = {}
         ids: list[int] = []

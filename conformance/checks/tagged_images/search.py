@@ -1,4 +1,5 @@
-"""tagged-images search (TIM-12): exact_tags and match_tags together, and a search with neither."""
+"""tagged-images search (TIM-12): exact_tags and match_tags together, and a search with neither; every
+other filter the seed documents on the search (each date bound alone, uploaded_only) and its paging."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def check_tim12_search_semantics(target, http, timeline):
         return lambda r: all(any(like(p, t) for t in tag_names(r)) for p in patterns)
 
     unique = "%" + home.rsplit("-", 1)[1]
-    new = tl.stamps[-1]
+    old, new = tl.stamps[0], tl.stamps[-1]
     searches = [  # (params, which timeline records must come back)
         ({"exact_tags": tl.tag("red"), "match_tags": upper}, carries(tl.tag("red"))),  # case-sensitive
         ({"exact_tags": f"{home}|{tl.tag('Red')}", "match_tags": upper}, carries(home, tl.tag("Red"))),
@@ -51,6 +52,10 @@ def check_tim12_search_semantics(target, http, timeline):
         (
             {"exact_tags": home, "match_tags": upper, "start_timestamp": new, "end_timestamp": new},
             lambda r: r["created_timestamp"] == new,
+        ),
+        (  # each bound on its own too: a search that ignores end_timestamp passes the one above
+            {"exact_tags": home, "match_tags": upper, "end_timestamp": old},
+            lambda r: r["created_timestamp"] <= old,
         ),
         ({"exact_tags": home, "match_tags": upper, "uploaded_only": "true"}, lambda r: r["id"] in tl.data),
     ]

@@ -368,3 +368,29 @@ MUTANTS.append(
         _list_leaks_other_scopes,
     )
 )
+
+
+def _large_url_truncated(server):
+    """The url serves only the first MiB of a larger file (a fixed read buffer); small files come whole."""
+    api = _api(server)
+    original = api.serve_file
+
+    async def serve_file(key, request):
+        response = await original(key, request)
+        if len(response.body) > 2**20:
+            response.body = response.body[: 2**20]
+            response.headers["content-length"] = str(len(response.body))
+        return response
+
+    api.serve_file = serve_file
+
+
+MUTANTS.append(
+    Mutant(
+        "evt-large-url-truncated",
+        "evotor",
+        "EVT-09",
+        "the url serves only 1 MiB of a larger file",
+        _large_url_truncated,
+    )
+)

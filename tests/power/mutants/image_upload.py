@@ -360,3 +360,29 @@ MUTANTS = [
         _list_dies_on_astral_names,
     ),
 ]
+
+
+def _large_media_truncated(server):
+    """mediaLink serves only the first MiB of a larger file (a fixed read buffer); small files come whole."""
+    api = server.ctx.apis[API]
+    serve = api.serve_file
+
+    async def serve_file(key, request):
+        response = await serve(key, request)
+        if len(response.body) > 2**20:
+            response.body = response.body[: 2**20]
+            response.headers["content-length"] = str(len(response.body))
+        return response
+
+    api.serve_file = serve_file
+
+
+MUTANTS.append(
+    Mutant(
+        "iup-large-media-truncated",
+        API,
+        "IUP-05",
+        "mediaLink serves only 1 MiB of a larger file",
+        _large_media_truncated,
+    )
+)

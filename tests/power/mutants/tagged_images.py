@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import contextvars
 import json
@@ -577,5 +578,71 @@ MUTANTS.append(
         "TIM-10",
         "a tag's images created within one second are listed oldest first",
         _same_second_oldest_first,
+    )
+)
+
+
+def _string_ids_past_page_one(server):
+    """GET /images gives each record's id as a string on page 2 and later (a second serializer for deep
+    pages): only a check that reads past the first pages sees the schema break."""
+
+    def stringify(body):
+        if body.get("meta", {}).get("current_page", 0) >= 2:
+            body = {**body, "results": [{**r, "id": str(r["id"])} for r in body.get("results", [])]}
+        return body
+
+    _rewrite_json(server, "GET", r".*/tagged-images/v1/images", {200}, stringify)
+
+
+MUTANTS.append(
+    Mutant("tim-page-two-string-ids", API, "ALL-02", "ids are strings past page 1", _string_ids_past_page_one)
+)
+
+
+def _search_ignores_end_timestamp(server):
+    """GET /search/images drops end_timestamp (the listing honours it): a second copy of the filters."""
+    api = _api(server)
+    original = api.search_images
+
+    async def search_images(end_timestamp=None, **kw):
+        return await original(**kw)
+
+    api.search_images = search_images
+
+
+MUTANTS.append(
+    Mutant(
+        "tim-search-ignores-end-timestamp",
+        API,
+        "TIM-12",
+        "GET /search/images ignores end_timestamp",
+        _search_ignores_end_timestamp,
+    )
+)
+
+
+def _large_one_shot_truncated(server):
+    """POST /upload keeps only the first MiB of a larger file (a fixed decode buffer); small files, and
+    every PUT to upload_url, are stored whole."""
+    api = _api(server)
+    original = api.upload_image
+
+    async def upload_image(body=None, **kw):
+        if isinstance(body, dict) and isinstance(body.get("image_data"), str):
+            data = base64.b64decode(body["image_data"])
+            if len(data) > 2**20:
+                body = {**body, "image_data": base64.b64encode(data[: 2**20]).decode()}
+        return await original(body=body, **kw)
+
+    api.upload_image = upload_image
+
+
+MUTANTS.append(
+    Mutant(
+        "tim-large-upload-truncated",
+        API,
+        "TIM-03",
+        "POST /upload stores only the first MiB of a larger file",
+        _large_one_shot_truncated,
     )
 )

@@ -37,3 +37,30 @@ def test_an_earlier_a_failed_or_an_unrelated_delete_is_not():
         _exchange("DELETE", "http://h/v1/images/6", 204),
     )
     assert _removed_later(item, get[0]) is None
+
+
+def test_a_delete_by_the_checks_clean_up_after_its_body_is_named_by_the_curl():
+    from conformance.recording import REMOVALS, RecordingClient
+    from conformance.rule_plugin import REMOVED_NOTE, ConformancePlugin, Outcome
+    from conformance.target import Target
+
+    plugin = ConformancePlugin(Target(api="tagged-images", base_url="http://h/v1"))
+    curl = "curl -X GET http://h/v1/images/5"
+    plugin.results.add(["TIM-06"], Outcome("check_a", "fail", "wrong", curl))
+    plugin.results.add(["TIM-06"], Outcome("check_a", "fail", "other", "curl -X GET http://h/v1/images/6"))
+    plugin.results.add(["TIM-07"], Outcome("check_b", "fail", "not this check's", curl))
+    REMOVALS.clear()
+    mark = len(REMOVALS)
+
+    def answer(request):
+        return httpx.Response(204 if request.url.path.endswith("/5") else 404)
+
+    with RecordingClient(base_url="http://h/v1", transport=httpx.MockTransport(answer)) as client:
+        client.delete("/images/5")  # the clean-up, once the check's body returned
+        client.delete("/images/6")  # failed: nothing removed
+    plugin._note_removed("check_a", REMOVALS.since(mark))
+    a, other = plugin.results.by_rule["TIM-06"]
+    assert a.curl == f"{curl}{REMOVED_NOTE} (DELETE /v1/images/5, after the check)"
+    assert other.curl == "curl -X GET http://h/v1/images/6"
+    assert plugin.results.by_rule["TIM-07"][0].curl == curl
+    REMOVALS.clear()
