@@ -39,6 +39,59 @@ def _answer(status: int, reason: str, message: str) -> bytes:
     ).encode() + body
 
 
+HELD_WRITE_BYTES = 4096  # a response's status line and headers, well within
+
+
+class HeadWithBodyTransport:
+    """A uvloop transport whose small writes wait for the next one, so that a response's head and body
+    leave in one ``writev`` instead of two system calls (and the client's two wake-ups, one for a head
+    alone). uvicorn writes the head as the answer starts and the body right after, in the same step of
+    the event loop; what is held is written at the latest when that step ends, and before any close.
+    Everything else is the transport's own."""
+
+    __slots__ = ("_held", "_loop", "_transport")
+
+    def __init__(self, transport, loop):
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+
+    def write(self, data) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            self._transport.writelines((held, data))  # one writev: no copy of the body
+        elif len(data) <= HELD_WRITE_BYTES:
+            self._held = bytes(data)
+            self._loop.call_soon(self.flush)
+        else:
+            self._transport.write(data)
+
+    def flush(self) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            if not self._transport.is_closing():
+                self._transport.write(held)
+
+    def write_eof(self) -> None:
+        self.flush()
+        self._transport.write_eof()
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name):
+        return getattr(self._transport, name)
+
+
+def _writes_vectors(transport) -> bool:
+    """uvloop's ``writelines`` is one ``writev``; asyncio's (Python 3.11) joins the pieces, a copy of the
+    body, so its transports are left as they are."""
+    return type(transport).__module__.startswith("uvloop")
+
+
 class LimitedHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with each request head bounded in bytes, fields and time. The head is
     measured as its bytes arrive, before the parser buffers them."""
@@ -52,6 +105,8 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._refused = False
 
     def connection_made(self, transport) -> None:
+        if _writes_vectors(transport):
+            transport = HeadWithBodyTransport(transport, self.loop)
         super().connection_made(transport)
         self._arm_head_deadline()
 

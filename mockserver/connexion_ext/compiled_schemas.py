@@ -19,7 +19,7 @@ from connexion.utils import is_nullable
 from connexion.validators import JSONResponseBodyValidator, ParameterValidator
 
 from mockserver.connexion_ext.fastjson import encoded_from
-from mockserver.connexion_ext.parameters import keep_parsed, query_lists
+from mockserver.connexion_ext.parameters import keep_none_parsed, keep_parsed, query_lists
 from mockserver.layers.gate import Refused, check_integer, check_text
 from mockserver.schema_cache import COMPILED, CompiledSchemas, openapi_to_jsonschema
 from mockserver.state.records import accepting_stand_ins, with_stand_ins
@@ -58,6 +58,24 @@ class CompiledJSONResponseValidator(JSONResponseBodyValidator):
     """Connexion's JSON response validator, with the compiled schema as the fast path."""
 
     _wire: bytes | None = None  # set when the value checked is the one encoded, not the bytes parsed
+
+    def wrap_send(self, send):
+        """Connexion's: the messages held until the body is complete, which is judged before any of
+        them goes on; without its generator and list shifts per answer."""
+        messages = []
+
+        async def send_(message) -> None:
+            messages.append(message)
+            if message["type"] == "http.response.start" or message.get("more_body", False):
+                return
+            body = self._parse([m.get("body", b"") for m in messages])
+            if not (body is None and self._nullable):
+                self._validate(body)
+            for held in messages:
+                await send(held)
+            messages.clear()
+
+        return send_
 
     def _parse(self, stream):
         chunks = [chunk for chunk in stream if chunk]  # the start message counts as an empty chunk
@@ -98,6 +116,11 @@ class CompiledParameterValidator(ParameterValidator):
         self._operation_parameters = parameters  # the operation's own list: the same on every request
 
     def validate(self, scope):
+        if not self._operation_parameters and not self.strict_validation:
+            # nothing to judge: the operation documents no parameter, and the query parameters it does
+            # not document are allowed (strict validation, which refuses them, is off)
+            keep_none_parsed(scope)
+            return
         request = ConnexionRequest(scope, uri_parser=self.uri_parser)
         lists = query_lists(scope.get("query_string", b""))
         for param in self.parameters.get("query", []):

@@ -13,12 +13,14 @@ import functools
 
 from connexion import AsyncApp
 from connexion.apps.asynchronous import AsyncApi, AsyncOperation
-from connexion.context import operation, receive, scope
+from connexion.context import _receive, _scope, operation
 from connexion.decorators import StarletteDecorator
 from connexion.decorators.parameter import AsyncParameterDecorator, prep_kwargs, unwrap_decorators
 from connexion.utils import inspect_function_arguments
+from starlette.concurrency import run_in_threadpool
 
 from mockserver.connexion_ext.parameters import BodilessArguments, cached_sanitiser, reuse_parsed
+from mockserver.connexion_ext.responses import OperationResponseDecorator
 
 
 class _BodyOnlyWhereDocumentedParameters(AsyncParameterDecorator):
@@ -65,6 +67,26 @@ class OnceDecorator(StarletteDecorator):
     def _parameter_decorator_cls(self):
         return _BodyOnlyWhereDocumentedParameters
 
+    @property
+    def _response_decorator_cls(self):
+        return OperationResponseDecorator
+
+    @property
+    def _sync_async_decorator(self):
+        """Connexion asks on every call whether the handler is a coroutine function; it is asked once."""
+
+        def decorator(function):
+            if asyncio.iscoroutinefunction(function):
+                return function
+
+            @functools.wraps(function)
+            async def in_threadpool(*args, **kwargs):
+                return await run_in_threadpool(function, *args, **kwargs)
+
+            return in_threadpool
+
+        return decorator
+
     def __call__(self, function):
         decorated = self.decorate(function)
         uri_parser = None
@@ -74,8 +96,11 @@ class OnceDecorator(StarletteDecorator):
             nonlocal uri_parser
             if uri_parser is None:  # needs the operation, known only inside a request
                 uri_parser = self.uri_parser
-            request = self.framework.get_request(uri_parser=uri_parser, scope=scope, receive=receive)
-            reuse_parsed(scope, request)  # as the parameter validator parsed them
+            # the scope itself, not Connexion's proxy of it: the request reads it a dozen times
+            current_scope = _scope.get()
+            request = self.framework.get_request(uri_parser=uri_parser, scope=current_scope,
+                                                 receive=_receive.get())
+            reuse_parsed(current_scope, request)  # as the parameter validator parsed them
             return await decorated(request)
 
         return wrapper

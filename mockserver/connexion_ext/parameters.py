@@ -85,6 +85,12 @@ def keep_parsed(scope, request) -> None:
     scope[PARSED_PARAMETERS] = (query, request._path_params)
 
 
+def keep_none_parsed(scope) -> None:
+    """What :func:`keep_parsed` keeps for an operation that documents no parameter: no query parameter
+    (the undocumented ones are left out) and no path read."""
+    scope[PARSED_PARAMETERS] = ({}, None)
+
+
 def reuse_parsed(scope, request) -> None:
     """The decorator's request starts from what the validators parsed: parameters and multipart form."""
     parsed = scope.get(PARSED_PARAMETERS)

@@ -81,8 +81,19 @@ class Policy:
         self.hosts = tuple(h.lower() for h in settings.allow_hosts)
         self.trust_proxy = settings.trust_proxy
         self.token = settings.control_token
+        self._host_verdicts: dict[str, bool] = {}
 
     def host_allowed(self, name: str) -> bool:
+        """The verdict depends on the name and the settings only: kept per name (a client sends the same
+        Host on every request, and parsing it as an IP address was most of this layer's time)."""
+        verdict = self._host_verdicts.get(name)
+        if verdict is None:
+            verdict = self._judge_host(name)
+            if len(self._host_verdicts) < 256:  # names are the client's to choose: only the first few kept
+                self._host_verdicts[name] = verdict
+        return verdict
+
+    def _judge_host(self, name: str) -> bool:
         if name == "localhost" or name.endswith(".localhost") or name == self.public_host:
             return True
         return is_ip_literal(name) or any(_host_matches(name, allowed) for allowed in self.hosts)

@@ -52,3 +52,24 @@ def test_layer_costs_command_runs():
     assert "request validation (Connexion, compiled schemas)" in names and "request journal" in names
     costs = [float(row.split(" | ")[1]) for row in rows[1:]]
     assert all(cost >= 0 for cost in costs) and sum(costs) > 0
+
+
+def test_side_by_side_command_runs(tmp_path):
+    """Two mocks (here both this tree) driven in turn; each gets its requests/s, latencies and CPU."""
+    table = tmp_path / "table.json"
+    done = subprocess.run(
+        [sys.executable, "benchmarks/side_by_side.py", "--before", str(ROOT), "--only", "get one",
+         "--only", "GetAllImages", "--rounds", "2", "--duration", "1", "--records", "5",
+         "--loadgen", "python", "--json", str(table)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = json.loads(table.read_text())
+    assert set(rows) == {"tagged-images get one", "image-upload GetAllImages (1000 images)"}
+    for row in rows.values():
+        assert set(row) == {"before", "after"}
+        for side in row.values():
+            assert side["rps"] > 0 and side["non_2xx"] == 0
+            assert side["p50_ms"] <= side["p99_ms"]
+            assert side["cpu_us_per_request"] > 0
+    assert "req/s" in done.stdout and "CPU per request" in done.stdout
