@@ -166,3 +166,17 @@ def touched_keys(entries: list[tuple]) -> set | None:
         elif undo is rebind and isinstance(args[2], dict | list | set):
             return None
     return keys
+
+
+def touched_items(entries: list[tuple]) -> list[tuple[JournaledDict, object, object]] | None:
+    """What a write changed, in the order it changed it: (journaled dict, key, value before), each key
+    once, the value the first note saw; None when it replaced a whole container (a reset, a restore)."""
+    if touched_keys(entries) is None:
+        return None
+    seen: dict[tuple[int, object], tuple] = {}
+    for undo, *args in entries:
+        if undo is _put_back:
+            journaled, key, old = args
+            seen.setdefault((id(journaled), key), (journaled, key, None if old is _MISSING else old))
+    return list(seen.values())
+
