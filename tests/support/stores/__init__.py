@@ -3,6 +3,8 @@
 ``schema1_state`` is a ``--state-dir`` written by the schema-1 code (commit 79801d2: one ``api_state`` row
 per API holding its whole ``dump()``): three uploads on each of the five APIs through the app, then one
 evotor and one tagged-images delete; ``expected_state.json`` is its ``GET /__mock__/state`` then.
+``schema1_postgres.sql`` is the same made under ``--store`` (``pg_dump --inserts``, psql's own lines
+dropped), ``schema1_postgres_state.json`` its state.
 """
 
 from __future__ import annotations
@@ -25,3 +27,13 @@ def schema1_store(tmp_path: Path) -> Path:
 def schema1_expected_state() -> dict:
     """``GET /__mock__/state`` as the schema-1 mock answered it over that store."""
     return json.loads((SCHEMA1 / "expected_state.json").read_text())
+
+
+def load_schema1_postgres(url: str) -> dict:
+    """Fill the (empty) database at ``url`` with the schema-1 ``--store`` database; returns the state
+    ``GET /__mock__/state`` answered over it."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute((HERE / "schema1_postgres.sql").read_text())
+    return json.loads((HERE / "schema1_postgres_state.json").read_text())
