@@ -36,7 +36,15 @@ from mockserver.state.blobs import Blob, FileBlobStore, StoredBlob
 from mockserver.state.durable_schema import SCHEMA, migrate
 from mockserver.state.fixtures import load_seed_data
 from mockserver.state.persistence import load_snapshot, retire_snapshot, signing_key
-from mockserver.state.rows import all_rows, apply_changed, changed_rows, load_whole, scalars_text, seq_of
+from mockserver.state.rows import (
+    all_rows,
+    apply_changed,
+    changed_rows,
+    load_whole,
+    purge_horizon,
+    scalars_text,
+    seq_of,
+)
 from mockserver.writes import apis_written_by
 
 logger = logging.getLogger("mockserver")
@@ -163,6 +171,8 @@ class DurableState:
         version = self._meta("version") or 0
         if not force and version == self.seen:
             return
+        if self.seen < (self._meta("purged_through") or 0):
+            force = True  # tombstones this process has not seen are gone: every API is reloaded whole
         seen = -1 if force else self.seen
         moved = self.db.execute("SELECT api, rewritten, json FROM apis WHERE version > ?", (seen,)).fetchall()
         for name, rewritten, scalars in moved:
@@ -235,6 +245,7 @@ class DurableState:
                 elif rows or scalars != self.scalars.get(name):
                     self._write_rows(name, rows, scalars, version)
             result = self._store_blobs(changes, version, created)
+            self._purge_tombstones(version)
             self._set_meta("version", version)
             self.db.execute("COMMIT")
         except BaseException:
@@ -242,6 +253,13 @@ class DurableState:
                 (self.blob_dir / name).unlink(missing_ok=True)
             raise
         return result
+
+    def _purge_tombstones(self, version: int) -> None:
+        horizon = purge_horizon(version)
+        if horizon is not None:
+            self.db.execute("DELETE FROM records WHERE json IS NULL AND version <= ?", (horizon,))
+            self.db.execute("DELETE FROM deleted_blobs WHERE version <= ?", (horizon,))
+            self._set_meta("purged_through", horizon)
 
     def _write_rows(self, name: str, rows: list, scalars: str, version: int) -> None:
         self.db.executemany(

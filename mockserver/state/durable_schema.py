@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS records (
 );
 CREATE INDEX IF NOT EXISTS records_version ON records (api, version);
 CREATE INDEX IF NOT EXISTS records_seq ON records (api, seq);
+CREATE INDEX IF NOT EXISTS records_tombstones ON records (version) WHERE json IS NULL;
 CREATE TABLE IF NOT EXISTS blobs (
     key TEXT PRIMARY KEY, file TEXT NOT NULL, content_type TEXT NOT NULL, size INTEGER NOT NULL,
     version INTEGER NOT NULL DEFAULT 0

@@ -44,10 +44,12 @@ from mockserver.state.postgres_schema import (
     BLOBS_SINCE,
     LIVE_BLOBS,
     LIVE_RECORDS,
+    PURGED_THROUGH,
     RECORDS_SINCE,
     SCHEMA_VERSION,
     migrate_from,
     next_version,
+    purge_tombstones,
     write_rows,
     write_whole,
     write_whole_blocking,
@@ -344,13 +346,17 @@ class PostgresState:
             for name, version in versions
             if name in self.names and (self.versions.get(name) != version or name in self.stale)
         ]
+        purged = 0
+        if moved:
+            row = await (await conn.execute(PURGED_THROUGH)).fetchone()
+            purged = int(row[0]) if row else 0
         for name in moved:
             version, rewritten, text = await (await conn.execute(API_ROW, (name,))).fetchone()
             if name == BEHAVIOUR:
                 self._restore_behaviour(version, text)
                 continue
             had = -1 if name in self.stale else self.versions.get(name, -1)
-            if had < 0 or rewritten > had:
+            if had < 0 or rewritten > had or had < purged:  # the tombstones it missed may be gone
                 records = await (await conn.execute(LIVE_RECORDS, (name,))).fetchall()
                 blobs = await (await conn.execute(LIVE_BLOBS, (name,))).fetchall()
                 self._load_whole(name, version, text, records, blobs)
@@ -455,6 +461,7 @@ class PostgresState:
                 )
             if clear_journal:
                 await cursor.execute("DELETE FROM journal")
+        await purge_tombstones(conn, version)
         await conn.execute("COMMIT")
         return version
 

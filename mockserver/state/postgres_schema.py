@@ -15,7 +15,7 @@ import logging
 import orjson
 
 from mockserver.state.persistence import restore_or_skip
-from mockserver.state.rows import all_rows, scalars_text, seq_of
+from mockserver.state.rows import all_rows, purge_horizon, scalars_text, seq_of
 
 logger = logging.getLogger("mockserver")
 
@@ -40,6 +40,8 @@ SCHEMA_2 = """
     );
     CREATE INDEX records_api_version ON records (api, version);
     CREATE INDEX records_api_seq ON records (api, seq);
+    CREATE INDEX records_tombstones ON records (version) WHERE json IS NULL;
+    CREATE INDEX blobs_tombstones ON blobs (version) WHERE data IS NULL;
     ALTER TABLE blobs ALTER COLUMN data DROP NOT NULL;
     CREATE SEQUENCE versions;
 """
@@ -57,6 +59,7 @@ LIVE_RECORDS = "SELECT container, json FROM records WHERE api = %s AND json IS N
 LIVE_BLOBS = "SELECT key, version, content_type, size, data FROM blobs WHERE api = %s AND data IS NOT NULL"
 RECORDS_SINCE = "SELECT container, key, json FROM records WHERE api = %s AND version > %s ORDER BY seq"
 BLOBS_SINCE = "SELECT key, version, content_type, size, data FROM blobs WHERE api = %s AND version > %s"
+PURGED_THROUGH = "SELECT value FROM meta WHERE name = 'purged_through'"
 API_ROW = "SELECT version, rewritten, json FROM api_state WHERE api = %s"
 COPY_RECORDS = "COPY records (api, container, key, version, seq, json) FROM STDIN"
 
@@ -116,6 +119,19 @@ async def write_whole(conn, name: str, api, version: int) -> None:
         for i, (container, key, text) in enumerate(all_rows(api)):
             await copy.write_row((name, container, key, version, seq_of(version, i), text))
     await conn.execute(UPSERT_API, (name, version, scalars_text(api), version))
+
+
+async def purge_tombstones(conn, version: int) -> None:
+    """Now and then, tombstones older than the horizon go (mockserver.state.rows)."""
+    horizon = purge_horizon(version)
+    if horizon is not None:
+        await conn.execute("DELETE FROM records WHERE json IS NULL AND version <= %s", (horizon,))
+        await conn.execute("DELETE FROM blobs WHERE data IS NULL AND version <= %s", (horizon,))
+        await conn.execute(
+            "INSERT INTO meta VALUES ('purged_through', %s) ON CONFLICT (name) DO UPDATE SET value = "
+            "GREATEST(meta.value::bigint, EXCLUDED.value::bigint)::text",
+            (str(horizon),),
+        )
 
 
 async def write_rows(conn, name: str, rows, scalars: str, version: int) -> None:

@@ -7,6 +7,8 @@ record's key in it, as JSON text. Every row carries the version of the commit th
 ``seq`` that orders the records as ``dump()`` lists them (upload order): it is set when a record is first
 written and kept when it is rewritten. A deleted record leaves a tombstone (its ``json`` NULL, the
 deleting version), so a process that has loaded up to version V reloads exactly the rows above V.
+Tombstones are purged once old (:data:`TOMBSTONE_HORIZON`); a process that has not loaded since reloads
+its APIs whole.
 
 A write knows what it touched from the undo log it records (``BaseApi.snapshot``, mockserver.state.undo):
 the keys changed in the API's stored containers. A write that replaced a whole container (a reset, a
@@ -27,6 +29,15 @@ from mockserver.state.persistence import restore_or_skip
 
 Row = tuple[str, str, str | None]  # (container, key as JSON text, record as JSON text; None: deleted)
 SEQ_STEP = 1 << 32  # seq = version * SEQ_STEP + the row's place in its write: unique, in write order
+# Tombstones older than this many commits are purged (every PURGE_EVERY commits); a process that has not
+# loaded since before the purge reloads the API whole: the store does not grow with the deletes made.
+TOMBSTONE_HORIZON = 4096
+PURGE_EVERY = 256
+
+
+def purge_horizon(version: int) -> int | None:
+    """The version through which tombstones go at this commit; None: not at this one."""
+    return version - TOMBSTONE_HORIZON if version % PURGE_EVERY == 0 and version > TOMBSTONE_HORIZON else None
 
 
 def key_text(key) -> str:

@@ -15,6 +15,7 @@ from support.stores import schema1_expected_state, schema1_store
 
 from image_api_contracts import auth_headers
 from mockserver.app import create_app
+from mockserver.state import rows
 from mockserver.state.durable import DB_FILE
 
 EVOTOR = "/evotor/stores/s1/products/{product}/images"
@@ -35,6 +36,14 @@ def fill_evotor(app, n: int) -> None:
     for i in range(n):
         api.create_record(png, "s1", f"fill{i}", "token")
     asyncio.run(state.commit(("evotor",)))
+
+
+def evotor_upload(client, product: str):
+    return client.post(
+        EVOTOR.format(product=product),
+        files={"datafile": ("p.png", image_bytes(300, 300), "image/png")},
+        headers=auth_headers("evotor"),
+    )
 
 
 def rows_of_version(state_dir, version: int) -> int:
@@ -192,3 +201,26 @@ def test_a_store_of_a_newer_schema_is_refused(tmp_path):
         db.execute("UPDATE meta SET value = 99 WHERE name = 'schema_version'")
     with pytest.raises(SystemExit, match="schema version 99"):
         open_app(state_dir)
+
+
+def test_old_tombstones_are_purged_and_a_process_behind_them_reloads_whole(tmp_path, monkeypatch):
+    monkeypatch.setattr(rows, "TOMBSTONE_HORIZON", 2)
+    monkeypatch.setattr(rows, "PURGE_EVERY", 1)
+    state_dir = tmp_path / "state"
+    first, second = open_app(state_dir, apis=("evotor",)), open_app(state_dir, apis=("evotor",))
+    try:
+        with TestClient(first) as one, TestClient(second) as two:
+            ids = [evotor_upload(one, f"p{i}").json()["id"] for i in range(6)]
+            assert len(two.get("/__mock__/state").json()["apis"]["evotor"]["images"]) == 6
+            for i, image_id in enumerate(ids[:4]):  # the second process looks away meanwhile
+                path = EVOTOR.format(product=f"p{i}") + "/" + image_id
+                assert one.delete(path, headers=auth_headers("evotor")).status_code == 204
+            with sqlite3.connect(state_dir / DB_FILE) as db:
+                assert db.execute("SELECT count(*) FROM records WHERE json IS NULL").fetchone()[0] <= 2
+                assert db.execute("SELECT count(*) FROM deleted_blobs").fetchone()[0] <= 2
+            state = two.get("/__mock__/state").json()
+            assert state == one.get("/__mock__/state").json()
+            assert [r["product_id"] for r in state["apis"]["evotor"]["images"]] == ["p4", "p5"]
+    finally:
+        first.durable.close()
+        second.durable.close()
