@@ -16,10 +16,13 @@ from mockserver.images import ImageFacts, InvalidImage, decode_off_loop, inspect
 from mockserver.request_state import CURRENT_SCOPE, MOCK_CONTEXT, ORIGIN
 from mockserver.state.blobs import StoreFull
 from mockserver.state.records import RecordCodec
-from mockserver.state.undo import UndoLog, note_rebinding, touched_items, touched_keys
+from mockserver.state.undo import JournaledDict, UndoLog, note_rebinding, touched_items, touched_keys
 
 if t.TYPE_CHECKING:
     from mockserver.state.context import MockContext
+
+
+WHOLE_DUMP = "dump"  # the one row of an API that names no stored containers: its whole dump()
 
 
 def snake_case(operation_id: str) -> str:
@@ -172,8 +175,10 @@ class BaseApi:
     def stored_rows(self) -> dict:
         """The journaled dicts whose entries are the API's records, each stored as one row, under the name
         ``dump()`` gives their list; everything else it keeps is rebuilt from them (indexes) or is a
-        scalar (:meth:`row_scalars`)."""
-        return {"images": self.images}
+        scalar (:meth:`row_scalars`). Default: ``images``, when it is one; none: the API's whole ``dump()``
+        is stored as one row at every write (correct, at a cost that grows with the store)."""
+        images = self.__dict__.get("images")
+        return {"images": images} if isinstance(images, JournaledDict) else {}
 
     def row_json(self, container: str, value):
         """A record as its row stores it: as ``dump()`` lists it."""
@@ -188,9 +193,9 @@ class BaseApi:
         container in :meth:`stored_rows` order (tags before the images that carry them), each container's
         in the order the write touched them; None when it replaced a whole container (a reset)."""
         items = touched_items(entries)
-        if items is None:
-            return None
         containers = self.stored_rows()
+        if items is None or not containers:
+            return None
         names = {id(journaled): name for name, journaled in containers.items()}
         rank = {name: i for i, name in enumerate(containers)}
         found = [(names[id(j)], key) for j, key, _ in items if id(j) in names]
@@ -203,12 +208,17 @@ class BaseApi:
 
     def record_rows(self):
         """Every record as (container, key, stored form), in the containers' order."""
-        for name, journaled in self.stored_rows().items():
+        containers = self.stored_rows()
+        if not containers:
+            yield WHOLE_DUMP, "", self.dump()
+        for name, journaled in containers.items():
             for key, value in journaled.items():
                 yield name, key, self.row_json(name, value)
 
     def state_of_rows(self, scalars: dict, containers: dict[str, list]) -> dict:
         """The ``dump()`` that the stored rows make, for :meth:`restore`."""
+        if WHOLE_DUMP in containers:
+            return containers[WHOLE_DUMP][0]
         return {**scalars, **containers}
 
     def apply_rows(self, scalars: dict, changes: list[tuple[str, object, object]]) -> None:
