@@ -95,7 +95,10 @@ class BaseApi:
     the app. Renaming or changing the signature of one is a change to that contract.
 
     - every API: ``snapshot``, ``rollback``, ``settle`` (record one write, undo it or let it stand:
-      ``mockserver.layers.atomic``); ``create_record`` (make and store one record from an accepted
+      ``mockserver.layers.atomic``, and the durable stores' transactions); ``stored_rows``, ``row_json``,
+      ``row_scalars``, ``touched_records``, ``record_row``, ``record_rows``, ``state_of_rows``,
+      ``apply_rows`` (the records as the durable stores keep them, one row each: mockserver.state.rows);
+      ``create_record`` (make and store one record from an accepted
       write; image-upload: ``store_upload``), ``public_record`` (a record as the API answers it:
       evotor, tagged-images);
     - evotor: ``find_record`` (a product's image, or 404);

@@ -4,12 +4,19 @@ The handlers keep their records in memory, as in the default mode; this module m
 of the database. Around every request, ``DurableMiddleware`` (mockserver.layers.transactions):
 
 - brings the process up to date if another process committed since it last looked (``PRAGMA
-  data_version`` costs one call when nothing changed; then only the APIs whose version moved are reloaded);
+  data_version`` costs one call when nothing changed; then only the rows above the version this process
+  has seen are loaded: mockserver.state.rows);
 - for a write (POST, PUT, PATCH, DELETE to an API, or to ``/__mock__/reset|fixtures|files``) takes SQLite's
-  write lock (``BEGIN IMMEDIATE``: one writer across all worker processes), runs the request with its
-  response held back, writes the new blob files and fsyncs them, stores the API's ``dump()`` and the blob
-  rows, commits, and only then sends the response. A 5xx, an exception or a failed commit rolls back and
-  reloads the API from the database, so memory never keeps what the database does not have.
+  write lock (``BEGIN IMMEDIATE``: one writer across all worker processes), records what the write changes
+  in its APIs' undo logs, runs the request with its response held back, writes the new blob files and
+  fsyncs them, stores the rows of the records it touched and the blob rows, commits, and only then sends
+  the response: a write costs what it touched, not what the store holds. A 5xx, an exception or a failed
+  commit rolls back and undoes the write in memory from its undo log, so memory never keeps what the
+  database does not have.
+
+One sequence numbers the commits (``meta.version``; one writer at a time): each row carries the version
+that last wrote it, and a deleted record or blob leaves a tombstone row (``records.json`` NULL,
+``deleted_blobs``), so what moved since version V is the rows above V.
 
 So a ``kill -9`` loses only requests that were not yet answered, and ``--workers N`` processes see one
 state: each write starts from the latest commit, and each request first loads what others committed.

@@ -3,19 +3,22 @@
 As under ``--state-dir`` (``mockserver.state.durable``), the handlers keep their records in memory and
 that memory is a cache of the database:
 
-- every API has one row in ``api_state`` (its ``dump()`` and a version) and its uploaded bytes in
-  ``blobs`` (``bytea``, each row stamped with the API version that wrote it); the server-wide forced
-  behaviour is one more row (``BEHAVIOUR``), the request journal a table, the URL-signing key a ``meta``
-  value, so replicas behind one proxy sign and verify the same URLs;
-- before every request a process reads the versions (one short query) and reloads only the APIs whose
-  version moved, and of their bytes only the rows newer than it holds: so a read on any process sees every
-  write any process acknowledged before it, and the reply cache, keyed on the versions, never serves a
-  reply from before it;
+- every API has one row in ``api_state`` (its scalars and the version of its last write), one row per
+  record in ``records`` and its uploaded bytes in ``blobs`` (``bytea``), every row stamped with the
+  version that wrote it (one sequence, ``versions``; a deletion leaves a tombstone:
+  mockserver.state.postgres_schema, mockserver.state.rows); the server-wide forced behaviour is one more
+  ``api_state`` row (``BEHAVIOUR``), the request journal a table, the URL-signing key a ``meta`` value, so
+  replicas behind one proxy sign and verify the same URLs;
+- before every request a process reads the versions (one short query) and, of the APIs whose version
+  moved, loads only the record and blob rows above the version it holds: so a read on any process sees
+  every write any process acknowledged before it, and the reply cache, keyed on the versions, never serves
+  a reply from before it;
 - a write takes, inside its transaction, PostgreSQL's advisory lock of each API it may change, always in
   one order (``pg_advisory_xact_lock``: released by the commit or rollback, or by the server when a
-  process dies), reloads what others committed, runs with its answer held back, stores the new dumps and
-  bytes, commits, and only then answers. A 5xx, an exception or a failed commit rolls back and marks those
-  APIs stale, so the next request reloads them from what the database has.
+  process dies), reloads what others committed, records what it changes in its APIs' undo logs, runs with
+  its answer held back, stores the rows of the records it touched and its bytes, commits, and only then
+  answers. A 5xx, an exception or a failed commit rolls back and undoes the write in memory from its undo
+  log (the behaviour, which keeps none, is marked stale and reloaded).
 
 The database down or hung: connect and statement timeouts bound every wait, the request gets a 503 in
 the API's own error format, the connections are dropped, and the next request connects again.

@@ -3,8 +3,10 @@
 Copying an API's indexes before each write made every write cost O(records) (an evotor upload spent
 568 µs of its time copying two dicts after 21,000 uploads). Here the containers a handler keeps its
 records in note, while a write is being recorded, each key they change and the value it had;
-:meth:`UndoLog.rollback` puts back exactly those, newest first. Outside a recorded write (``--state-dir``
-and ``--store`` undo through their database) a change costs one attribute test.
+:meth:`UndoLog.rollback` puts back exactly those, newest first. The durable stores (``--state-dir``,
+``--store``) record their writes too: the log tells the commit which records to store
+(mockserver.state.rows). Outside a recorded write (a reload of what another process wrote) a change
+costs one attribute test.
 
 A :class:`JournaledDict` keeps its insertion order through an undo: a key deleted and put back returns to
 its place, not to the end (listings are in upload order), at O(n) on the undo only.
