@@ -50,6 +50,7 @@ from mockserver.state.postgres_schema import (
     PURGED_THROUGH,
     RECORDS_SINCE,
     SCHEMA_VERSION,
+    UPSERT_API,
     migrate_from,
     next_version,
     purge_tombstones,
@@ -435,15 +436,6 @@ class PostgresState:
         conn = self.writer
         cursor = await conn.execute("SELECT nextval('versions')")
         version = (await cursor.fetchone())[0]
-        for name, (rows, scalars) in changed.items():
-            if rows is None:
-                await write_whole(conn, name, self.ctx.apis[name], version)
-            else:
-                await write_rows(conn, name, rows, scalars, version)
-        if behaviour is not None:
-            await conn.execute(
-                "UPDATE api_state SET version = %s, json = %s WHERE api = %s", (version, behaviour, BEHAVIOUR)
-            )
         async with conn.cursor() as cursor:
             deleted = [(version, key) for key, blob in changes.items() if blob is None]
             if deleted:  # a tombstone: other processes learn that the bytes went
@@ -464,6 +456,14 @@ class PostgresState:
                 )
             if clear_journal:
                 await cursor.execute("DELETE FROM journal")
+        # after the bytes: a reset's rewrite then also drops the tombstones its deletions just left
+        for name, (rows, scalars) in changed.items():
+            if rows is None:
+                await write_whole(conn, name, self.ctx.apis[name], version)
+            else:
+                await write_rows(conn, name, rows, scalars, version)
+        if behaviour is not None:
+            await conn.execute(UPSERT_API, (BEHAVIOUR, version, behaviour, version))
         await purge_tombstones(conn, version)
         await conn.execute("COMMIT")
         return version
