@@ -367,6 +367,7 @@ def run_size(name: str, size: int, args, state_dir: str | None, store: str | Non
     tracemalloc.stop()
     if app.durable is not None:  # under --state-dir and --store the fill is stored as a reset's would be
         asyncio.run(store_fill(app, name))
+        gc.collect()  # the rows it encoded are garbage now: collected before the figures, not during them
     call = Call(app)
     ops = operations(ctx, name)
     results: dict[str, dict] = {}
