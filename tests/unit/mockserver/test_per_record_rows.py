@@ -26,16 +26,19 @@ def open_app(state_dir, **options):
 
 
 def fill_evotor(app, n: int) -> None:
-    """``n`` evotor records through the handler's own path, stored in one (wholesale) commit."""
-    api = app.ctx.apis["evotor"]
+    """``n`` evotor records through the handler's own path, stored by the store's own write (a reset
+    first: the API's rows are rewritten wholesale)."""
+    state, api = app.durable, app.ctx.apis["evotor"]
     png = image_bytes(300, 300)
-    state = app.durable
-    state.db.execute("BEGIN IMMEDIATE")
-    state.recording = {"evotor": api.snapshot()}
-    api.reset()  # a container replaced: the commit rewrites the API's rows wholesale
-    for i in range(n):
-        api.create_record(png, "s1", f"fill{i}", "token")
-    asyncio.run(state.commit(("evotor",)))
+
+    async def fill():
+        await state.begin(("evotor",))
+        api.reset()
+        for i in range(n):
+            api.create_record(png, "s1", f"fill{i}", "token")
+        await state.commit(("evotor",))
+
+    asyncio.run(fill())
 
 
 def evotor_upload(client, product: str):
