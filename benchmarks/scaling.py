@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import gc
 import io
 import json
@@ -28,6 +29,7 @@ import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from PIL import Image
 
@@ -39,6 +41,7 @@ from image_api_contracts.devtokens import DEV_ALBUM  # noqa: E402
 from mockserver.app import create_app  # noqa: E402
 from mockserver.images import inspect_image  # noqa: E402
 from mockserver.request_state import CURRENT_SCOPE, ORIGIN  # noqa: E402
+from mockserver.state.undo import note_rebinding  # noqa: E402
 
 SIZES = (100, 10_000, 100_000)
 HOST = b"127.0.0.1:8000"
@@ -164,6 +167,19 @@ def fill(ctx, name: str, count: int) -> None:
                         }
                     },
                 )
+
+
+async def store_fill(app, name: str) -> None:
+    """Commit what :func:`fill` made through the store's own write path, as one write that replaced the
+    API's records (a fixture load's or a reset's: every row and file stored); then the connections this
+    loop opened are dropped (the requests run on another loop)."""
+    state, api = app.durable, app.ctx.apis[name]
+    await state.begin((name,))
+    container = next(attr for attr, value in vars(api).items() if isinstance(value, dict))
+    note_rebinding(api.undo, api, container)  # "replaced whole": the commit writes every row
+    await state.commit((name,))
+    if hasattr(state, "drop_connections"):
+        await state.drop_connections()
 
 
 # -- the operations, per API ----------------------------------------------------------------------
@@ -316,12 +332,14 @@ async def measure(call: Call, op: Operation, count: int, start: int) -> dict:
     return percentiles(times)
 
 
-def run_size(name: str, size: int, args, state_dir: str | None) -> dict:
+def run_size(name: str, size: int, args, state_dir: str | None, store: str | None = None) -> dict:
     settings = {"apis": (name,), "prefixed": False, "allow_hosts": ("127.0.0.1:8000",)}
     if not args.journal:
         settings["journal_size"] = 0
     if state_dir:
         settings["state_dir"] = state_dir
+    if store:
+        settings["store"] = store
     app = create_app(**settings)
     ctx = app.ctx
     # As the server process does at start-up: what the app is built from (Connexion builds its stack on
@@ -347,7 +365,9 @@ def run_size(name: str, size: int, args, state_dir: str | None) -> dict:
     gc.collect()
     memory = (tracemalloc.get_traced_memory()[0] - empty) / max(size, 1)
     tracemalloc.stop()
-    # under --state-dir the first write (a warm-up, outside the figures) stores what the fill made
+    if app.durable is not None:  # under --state-dir and --store the fill is stored as a reset's would be
+        asyncio.run(store_fill(app, name))
+        gc.collect()  # the rows it encoded are garbage now: collected before the figures, not during them
     call = Call(app)
     ops = operations(ctx, name)
     results: dict[str, dict] = {}
@@ -433,6 +453,25 @@ def table(results: list[dict]) -> str:
 SIZES_SEEN: tuple[int, ...] = SIZES
 
 
+@contextlib.contextmanager
+def scratch_database(server: str | None):
+    """A new, empty database on the PostgreSQL server at ``server`` (None: none), dropped afterwards
+    with whatever connections the run left open."""
+    if not server:
+        yield None
+        return
+    import psycopg
+
+    name = f"scaling_{os.getpid()}_{time.monotonic_ns()}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlsplit(server)._replace(path=f"/{name}").geturl()
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
 def main(argv=None) -> int:
     global SIZES_SEEN
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -442,6 +481,11 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-journal", dest="journal", action="store_false", help="the request journal off")
     parser.add_argument("--state-dir", action="store_true", help="under --state-dir (a fresh temporary one)")
+    parser.add_argument(
+        "--store",
+        metavar="URL",
+        help="under --store: a PostgreSQL server where a new database is made (and dropped) per API and size",
+    )
     parser.add_argument("--output", help="write the table (markdown) and the figures (.json beside it)")
     parser.add_argument(
         "--quick", action="store_true", help="smoke mode: 100 and 1,000 records, few requests"
@@ -454,8 +498,8 @@ def main(argv=None) -> int:
     results = []
     for name in names:
         for size in SIZES_SEEN:
-            with tempfile.TemporaryDirectory(prefix="scaling-") as state_dir:
-                result = run_size(name, size, args, state_dir if args.state_dir else None)
+            with tempfile.TemporaryDirectory(prefix="scaling-") as tmp, scratch_database(args.store) as db:
+                result = run_size(name, size, args, tmp if args.state_dir else None, db)
             results.append(result)
             summary = ", ".join(f"{k} {v['p50']:.3f} ms" for k, v in result["ops"].items())
             print(
@@ -463,12 +507,13 @@ def main(argv=None) -> int:
                 file=sys.stderr,
                 flush=True,
             )
+    store = "--store (PostgreSQL)" if args.store else "--state-dir (SQLite)" if args.state_dir else "memory"
     header = (
         f"Machine: {machine()}.\n"
         f"Load: in-process ASGI calls, one at a time (concurrency 1), every read a reply-cache miss; "
         f"{args.requests} requests per operation and round, {args.rounds} round(s), medians of the rounds' "
         f"percentiles. Journal {'on' if args.journal else 'off'}; store: "
-        f"{'--state-dir (SQLite)' if args.state_dir else 'memory'}.\n"
+        f"{store}.\n"
         f"Command: `python benchmarks/scaling.py {' '.join(argv if argv is not None else sys.argv[1:])}`\n"
     )
     text = header + "\n" + table(results) + "\n"

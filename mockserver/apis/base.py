@@ -18,10 +18,13 @@ from mockserver.images import ImageFacts, InvalidImage, decode_off_loop, inspect
 from mockserver.request_state import CURRENT_SCOPE, MOCK_CONTEXT, ORIGIN
 from mockserver.state.blobs import StoreFull
 from mockserver.state.records import RecordCodec
-from mockserver.state.undo import UndoLog, note_rebinding, touched_keys
+from mockserver.state.undo import JournaledDict, UndoLog, note_rebinding, touched_items, touched_keys
 
 if t.TYPE_CHECKING:
     from mockserver.state.context import MockContext
+
+
+WHOLE_DUMP = "dump"  # the one row of an API that names no stored containers: its whole dump()
 
 
 def snake_case(operation_id: str) -> str:
@@ -120,7 +123,10 @@ class BaseApi:
     the app. Renaming or changing the signature of one is a change to that contract.
 
     - every API: ``snapshot``, ``rollback``, ``settle`` (record one write, undo it or let it stand:
-      ``mockserver.layers.atomic``); ``create_record`` (make and store one record from an accepted
+      ``mockserver.layers.atomic``, and the durable stores' transactions); ``stored_rows``, ``row_json``,
+      ``row_scalars``, ``touched_records``, ``record_row``, ``record_rows``, ``state_of_rows``,
+      ``apply_rows`` (the records as the durable stores keep them, one row each: mockserver.state.rows);
+      ``create_record`` (make and store one record from an accepted
       write; image-upload: ``store_upload``), ``public_record`` (a record as the API answers it:
       evotor, tagged-images);
     - evotor: ``find_record`` (a product's image, or 404);
@@ -195,6 +201,73 @@ class BaseApi:
     def served_record(self, record_id) -> dict | None:
         """A record as the API's answers show it (the dashboard's gallery); None: as ``dump()`` holds it."""
         return None
+
+    # -- per-record rows (``--state-dir`` and ``--store``: mockserver.state.rows) -------------------------
+    def stored_rows(self) -> dict:
+        """The journaled dicts whose entries are the API's records, each stored as one row, under the name
+        ``dump()`` gives their list; everything else it keeps is rebuilt from them (indexes) or is a
+        scalar (:meth:`row_scalars`). Default: ``images``, when it is one; none: the API's whole ``dump()``
+        is stored as one row at every write (correct, at a cost that grows with the store)."""
+        images = self.__dict__.get("images")
+        return {"images": images} if isinstance(images, JournaledDict) else {}
+
+    def row_json(self, container: str, value):
+        """A record as its row stores it: as ``dump()`` lists it."""
+        return record_fields(value)
+
+    def row_scalars(self) -> dict:
+        """What ``dump()`` holds besides the records' lists (counters): stored in the API's own row."""
+        return {}
+
+    def touched_records(self, entries: list[tuple]) -> list[tuple[str, object]] | None:
+        """(container, key) of each record a write recorded since :meth:`snapshot` changed, grouped by
+        container in :meth:`stored_rows` order (tags before the images that carry them), each container's
+        in the order the write touched them; None when it replaced a whole container (a reset)."""
+        items = touched_items(entries)
+        containers = self.stored_rows()
+        if items is None or not containers:
+            return None
+        names = {id(journaled): name for name, journaled in containers.items()}
+        rank = {name: i for i, name in enumerate(containers)}
+        found = [(names[id(j)], key) for j, key, _ in items if id(j) in names]
+        return sorted(found, key=lambda row: rank[row[0]])
+
+    def record_row(self, container: str, key):
+        """The stored form of one record; None when it is gone."""
+        value = self.stored_rows()[container].get(key)
+        return None if value is None else self.row_json(container, value)
+
+    def record_rows(self):
+        """Every record as (container, key, stored form), in the containers' order."""
+        containers = self.stored_rows()
+        if not containers:
+            yield WHOLE_DUMP, "", self.dump()
+        for name, journaled in containers.items():
+            for key, value in journaled.items():
+                yield name, key, self.row_json(name, value)
+
+    def state_of_rows(self, scalars: dict, containers: dict[str, list]) -> dict:
+        """The ``dump()`` that the stored rows make, for :meth:`restore`."""
+        if WHOLE_DUMP in containers:
+            return containers[WHOLE_DUMP][0]
+        return {**scalars, **containers}
+
+    def apply_rows(self, scalars: dict, changes: list[tuple[str, object, object]]) -> None:
+        """Rows another process wrote: (container, key, stored form, or None when deleted), oldest first;
+        each record and the indexes built on it change, nothing else (the rest of the store is as this
+        process last loaded it). Without an API's own, the whole state is rebuilt (correct, O(records))."""
+        state = self.dump()
+        by_key = {name: {} for name in self.stored_rows()}
+        for name, key, value in self.record_rows():
+            by_key[name][key] = value
+        for name, key, value in changes:
+            if value is None:
+                by_key[name].pop(key, None)
+            else:
+                by_key[name][key] = value
+        state.update(scalars)
+        state.update({name: list(rows.values()) for name, rows in by_key.items()})
+        self.restore(state)
 
     # -- blobs -------------------------------------------------------------------------------------
     def blob_key(self, key: str) -> str:

@@ -55,6 +55,23 @@ class EverydaypicApi(BaseApi):
         for raw in state.get("images", []):
             self._index(ImageRecord(**raw))
 
+    def apply_rows(self, scalars, changes) -> None:
+        for _, key, raw in changes:
+            old = self.images.pop(key, None)
+            if old is not None:
+                self._unindex(old)
+            if raw is not None:
+                self._index(ImageRecord(**raw))
+
+    def _unindex(self, record: ImageRecord) -> None:
+        """The record is gone from ``images``: its fileName no longer leads to it."""
+        named = self.by_file_name.get(record.fileName)
+        if named == record.id:
+            del self.by_file_name[record.fileName]
+        elif isinstance(named, dict):
+            named.pop(record.id, None)
+        self.indexed -= 1
+
     def seed(self, entries, images_dir) -> int:
         for entry in entries:
             data = seed_image(images_dir, entry["image"])

@@ -88,6 +88,15 @@ class EvotorApi(BaseApi):
             self.images[record.id] = record
             self.by_product[(record.store_id, record.product_id)] = record.id
 
+    def apply_rows(self, scalars, changes) -> None:
+        for _, key, raw in changes:
+            old = self.images.pop(key, None)
+            if old is not None:
+                self.by_product.pop((old.store_id, old.product_id), None)
+            if raw is not None:
+                record = self.images[key] = ImageRecord(**raw)
+                self.by_product[(record.store_id, record.product_id)] = key
+
     def seed(self, entries, images_dir) -> int:
         for entry in entries:
             data = seed_image(images_dir, entry["image"])

@@ -80,6 +80,13 @@ class ImageUploadApi(BaseApi):
         images = ((r["fileName"], ImageRecord(**r)) for r in state.get("images", []))
         self.images = self.undo.journaled_dict(images, ordered=True)
 
+    def apply_rows(self, scalars, changes) -> None:
+        for _, key, raw in changes:
+            if raw is None:
+                self.images.pop(key, None)
+            else:
+                self.images[key] = ImageRecord(**raw)
+
     def seed(self, entries, images_dir) -> int:
         for entry in entries:
             data = seed_image(images_dir, entry["image"])

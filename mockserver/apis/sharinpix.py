@@ -36,6 +36,7 @@ from mockserver.connexion_ext.forms import decoded_form
 from mockserver.errors import ApiError
 from mockserver.images import MIME_BY_FORMAT
 from mockserver.state.fixtures import seed_image
+from mockserver.state.undo import touched_items
 
 PLACEHOLDER_MAX_SIDE = 2048  # a larger recorded size is scaled down, keeping its aspect ratio
 _PILLOW_FORMATS = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "gif": "GIF", "webp": "WEBP", "bmp": "BMP"}
@@ -146,6 +147,47 @@ class SharinpixApi(BaseApi):
              for album, images in state.get("albums", {}).items()),
             ordered=True,
         )
+
+    # Rows: one per image, keyed by (album id, image id), in the container "images".
+    def stored_rows(self) -> dict:
+        return {}  # two levels (albums of images): the hooks below say where an image lives
+
+    def touched_records(self, entries):
+        items = touched_items(entries)
+        if items is None:
+            return None
+        albums = self.albums
+        return [
+            ("images", (image["album_id"], key))
+            for journaled, key, old in items
+            if journaled is not albums and isinstance(image := journaled.get(key, old), dict)
+        ]
+
+    def record_row(self, container: str, key):
+        album_id, image_id = key
+        return self.albums.get(album_id, {}).get(image_id)
+
+    def record_rows(self):
+        for album_id, images in self.albums.items():
+            for image_id, image in images.items():
+                yield "images", (album_id, image_id), image
+
+    def state_of_rows(self, scalars: dict, containers: dict[str, list]) -> dict:
+        albums: dict[str, list] = {}
+        for image in containers.get("images", []):
+            albums.setdefault(image["album_id"], []).append(image)
+        return {"albums": albums}
+
+    def apply_rows(self, scalars, changes) -> None:
+        for _, (album_id, image_id), image in changes:
+            album = self.albums.get(album_id)
+            if image is None:
+                if album is not None:
+                    album.pop(image_id, None)
+                continue
+            if album is None:
+                album = self.albums[album_id] = self.undo.journaled_dict(ordered=True)
+            album[image_id] = image
 
     def seed(self, entries, images_dir) -> int:
         """Entries: ``{"album_id", "image", "cloudinary", "metadatas"}``; width/height/format/bytes are read

@@ -120,6 +120,46 @@ class TaggedImagesApi(BaseApi):
         self.next_image_id = max([state.get("next_image_id", 1), *(i + 1 for i in self.images)])
         self.next_tag_id = max([state.get("next_tag_id", 1), *(t + 1 for t in self.tags)])
 
+    def stored_rows(self) -> dict:
+        return {"tags": self.tags, "images": self.images}  # tags first: the images name them
+
+    def row_json(self, container: str, value):
+        return value.public() if container == "tags" else record_fields(value)
+
+    def row_scalars(self) -> dict:
+        return {"next_image_id": self.next_image_id, "next_tag_id": self.next_tag_id}
+
+    def apply_rows(self, scalars, changes) -> None:
+        for container, key, raw in changes:
+            if container == "tags":
+                old_tag = self.tags.get(key)
+                if old_tag is not None and (raw is None or raw["name"] != old_tag.name):
+                    self._drop_tag(old_tag)
+                if raw is not None and key not in self.tags:
+                    self._add_tag(Tag(raw["id"], raw["name"]))
+                continue
+            old = self.images.pop(key, None)
+            if old is not None:
+                self._unindex_image(old)
+            if raw is not None:
+                image = Image(**raw)
+                image.tag_ids = [t for t in image.tag_ids if t in self.tags]
+                self._index_image(image)
+        self.next_image_id = max(self.next_image_id, scalars.get("next_image_id", 1))
+        self.next_tag_id = max(self.next_tag_id, scalars.get("next_tag_id", 1))
+
+    def _unindex_image(self, image: Image) -> None:
+        self.all_images.remove(image.key)
+        self.uploaded_images.remove(image.key)
+        for tag_id in image.tag_ids:
+            if tag_id in self.tag_images:
+                self.tag_images[tag_id].remove(image.key)
+
+    def _drop_tag(self, tag: Tag) -> None:
+        del self.tags[tag.id], self.tag_by_name[tag.name], self.tag_images[tag.id]
+        self.tag_order.remove((tag.name, tag.id))
+        self.undo.note(insort, self.tag_order, (tag.name, tag.id))
+
     def seed(self, entries, images_dir) -> int:
         for entry in entries:
             tags = entry.get("tags", [])
@@ -336,10 +376,7 @@ class TaggedImagesApi(BaseApi):
         """TIM-07: the record and its file go; its tags stay."""
         image = self.find_image(image_id)
         del self.images[image.id]
-        self.all_images.remove(image.key)
-        self.uploaded_images.remove(image.key)
-        for tag_id in image.tag_ids:
-            self.tag_images[tag_id].remove(image.key)
+        self._unindex_image(image)
         self.records.forget(image.id)
         self.drop_bytes(image.blob)
         return Response(status_code=204)
@@ -364,9 +401,7 @@ class TaggedImagesApi(BaseApi):
         for image_id in list(self.tag_images[tag.id].newest_first(None, None)):
             image = self.images[image_id]
             self.images[image_id] = replace(image, tag_ids=[t for t in image.tag_ids if t != tag.id])
-        del self.tags[tag.id], self.tag_by_name[tag.name], self.tag_images[tag.id]
-        self.tag_order.remove((tag.name, tag.id))
-        self.undo.note(insort, self.tag_order, (tag.name, tag.id))
+        self._drop_tag(tag)
         return Response(status_code=204)
 
     async def list_tag_images(self, tag_id, page=0, limit=20, start_timestamp=None, end_timestamp=None,

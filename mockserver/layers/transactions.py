@@ -82,7 +82,7 @@ class DurableMiddleware:
             held.append(message)
 
         try:
-            await self.state.begin()
+            await self.state.begin(apis)
         except sqlite3.Error:  # e.g. another process held the write lock past the busy timeout
             return _unavailable(apis, "the mock's state is busy; retry"), None, False
         try:

@@ -125,6 +125,7 @@ class FileBlobStore(BlobStore):
         super().__init__(max_bytes)
         self.directory = directory
         self.index: dict[str, StoredBlob] = {}
+        self.committed_bytes = 0  # of the rows in the index
         self.pending: dict[str, Blob | None] = {}  # key -> new bytes, or None: deleted
 
     def _size(self, key: str) -> int:
@@ -180,14 +181,21 @@ class FileBlobStore(BlobStore):
         """The committed index, as read from the database; pending changes are dropped."""
         self.index = index
         self.pending = {}
-        self.used_bytes = sum(s.size for s in index.values())
+        self.committed_bytes = self.used_bytes = sum(s.size for s in index.values())
 
     def discard_pending(self) -> None:
-        self.load_index(self.index)
+        self.pending = {}
+        self.used_bytes = self.committed_bytes
 
     def apply(self, written: dict[str, StoredBlob], deleted: list[str]) -> None:
-        """After a commit: the pending changes are now part of the committed index."""
-        for key in deleted:
-            self.index.pop(key, None)
-        self.index.update(written)
+        """After a commit (this process's, or rows another one committed): those changes are now part of
+        the committed index; the bytes counted follow, at the cost of the changes alone."""
+        index = self.index
+        for key in (*deleted, *written):
+            stored = index.pop(key, None)
+            if stored is not None:
+                self.committed_bytes -= stored.size
+        index.update(written)
+        self.committed_bytes += sum(s.size for s in written.values())
+        self.used_bytes = self.committed_bytes
         self.pending = {}

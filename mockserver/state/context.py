@@ -40,12 +40,16 @@ class MockContext:
         self.journal = open_journal(self.settings)
         self.apis = {}
         for name in self.settings.apis:
-            module_name, cls_name = APIS[name].handler.split(":")
-            cls = getattr(importlib.import_module(f"mockserver.apis.{module_name}"), cls_name)
-            self.apis[name] = cls(self)
+            self.apis[name] = self.make_handler(name)
         self._by_base_path = sorted(
             ((APIS[n].base_path(self.settings.prefixed), n) for n in self.apis), key=lambda p: -len(p[0])
         )
+
+    def make_handler(self, name: str):
+        """A new handler of that API (mockserver.apis.*) on this context: every served API has one; a store
+        migrated from an older schema makes one for each API it holds, served here or not."""
+        module_name, cls_name = APIS[name].handler.split(":")
+        return getattr(importlib.import_module(f"mockserver.apis.{module_name}"), cls_name)(self)
 
     def info(self, name: str) -> ApiProfile:
         return APIS[name]

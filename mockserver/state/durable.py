@@ -4,12 +4,19 @@ The handlers keep their records in memory, as in the default mode; this module m
 of the database. Around every request, ``DurableMiddleware`` (mockserver.layers.transactions):
 
 - brings the process up to date if another process committed since it last looked (``PRAGMA
-  data_version`` costs one call when nothing changed; then only the APIs whose version moved are reloaded);
+  data_version`` costs one call when nothing changed; then only the rows above the version this process
+  has seen are loaded: mockserver.state.rows);
 - for a write (POST, PUT, PATCH, DELETE to an API, or to ``/__mock__/reset|fixtures|files``) takes SQLite's
-  write lock (``BEGIN IMMEDIATE``: one writer across all worker processes), runs the request with its
-  response held back, writes the new blob files and fsyncs them, stores the API's ``dump()`` and the blob
-  rows, commits, and only then sends the response. A 5xx, an exception or a failed commit rolls back and
-  reloads the API from the database, so memory never keeps what the database does not have.
+  write lock (``BEGIN IMMEDIATE``: one writer across all worker processes), records what the write changes
+  in its APIs' undo logs, runs the request with its response held back, writes the new blob files and
+  fsyncs them, stores the rows of the records it touched and the blob rows, commits, and only then sends
+  the response: a write costs what it touched, not what the store holds. A 5xx, an exception or a failed
+  commit rolls back and undoes the write in memory from its undo log, so memory never keeps what the
+  database does not have.
+
+One sequence numbers the commits (``meta.version``; one writer at a time): each row carries the version
+that last wrote it, and a deleted record or blob leaves a tombstone row (``records.json`` NULL,
+``deleted_blobs``), so what moved since version V is the rows above V.
 
 So a ``kill -9`` loses only requests that were not yet answered, and ``--workers N`` processes see one
 state: each write starts from the latest commit, and each request first loads what others committed.
@@ -25,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import os
 import secrets
@@ -33,17 +39,18 @@ import sqlite3
 import time
 from pathlib import Path
 
-import orjson
-
-from mockserver.layers.gate import repaired
 from mockserver.state.blobs import Blob, FileBlobStore, StoredBlob
+from mockserver.state.durable_schema import SCHEMA, migrate
 from mockserver.state.fixtures import load_seed_data
-from mockserver.state.persistence import (
-    load_snapshot,
-    log_repairs,
-    restore_or_skip,
-    retire_snapshot,
-    signing_key,
+from mockserver.state.persistence import load_snapshot, retire_snapshot, signing_key
+from mockserver.state.rows import (
+    all_rows,
+    apply_changed,
+    changed_rows,
+    load_whole,
+    purge_horizon,
+    scalars_text,
+    seq_of,
 )
 from mockserver.writes import apis_written_by
 
@@ -55,13 +62,11 @@ RESERVE_FILE = "reserve"  # space kept back for the commit of a delete or a rese
 RESERVE_BYTES = 1024 * 1024
 BUSY_TIMEOUT_SECONDS = 30  # a writer waits this long for another process's transaction
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS api_state (api TEXT PRIMARY KEY, version INTEGER NOT NULL, json TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS blobs (
-    key TEXT PRIMARY KEY, file TEXT NOT NULL, content_type TEXT NOT NULL, size INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-"""
+UPSERT_RECORD = (
+    "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (api, container, key) DO UPDATE SET "
+    "version = excluded.version, json = excluded.json, "
+    "seq = CASE WHEN records.json IS NULL THEN excluded.seq ELSE records.seq END"
+)
 
 
 class DurableState:
@@ -81,8 +86,9 @@ class DurableState:
         ctx.blobs = FileBlobStore(self.blob_dir, ctx.settings.max_store_bytes)
         if ctx.settings.signing_key is None:  # URLs signed before a restart stay valid after it
             ctx.signer.key = signing_key(self.dir)
-        self.versions: dict[str, int] = {}  # api -> version of its row this process has loaded
-        self.blobs_version = -1
+        self.seen = -1  # every commit up to this version is loaded here (one writer: one sequence)
+        self.scalars: dict[str, str] = {}  # api -> its scalars row as last loaded or written
+        self.recording: dict[str, object] = {}  # api -> the undo log of the write under way
         self.data_version = -1
         self.keep_reserve()
         started = time.perf_counter()
@@ -101,16 +107,21 @@ class DurableState:
 
     # -- opening ---------------------------------------------------------------------------------------
     def _open(self) -> str:
-        """Under the write lock: the first process on an empty database fills it (from an old snapshot,
-        else ``--seed-data``); every process then loads it and removes files that no row names."""
+        """Under the write lock: a store of the previous schema is migrated; the first process on an empty
+        database fills it (from an old snapshot, else ``--seed-data``); every process then loads it and
+        removes files that no row names."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
+            migrate(self.db, self.ctx, self._write_whole)
             origin = "restored"
             if not self._meta("initialised"):
                 origin = self._first_fill()
-                dumps = {name: self._dump(name) for name in self.ctx.apis}
-                self._store(dumps, dict(self.ctx.blobs.pending), created=[])
-                self.db.execute("INSERT OR REPLACE INTO meta VALUES ('initialised', 1)")
+                version = self._next_version()
+                for name in self.ctx.apis:
+                    self._write_whole(name, version)
+                self._store_blobs(dict(self.ctx.blobs.pending), version, created=[])
+                self._set_meta("version", version)
+                self._set_meta("initialised", 1)
             self._load(force=True)
             self._collect_garbage()
             self.db.execute("COMMIT")
@@ -139,6 +150,12 @@ class DurableState:
         row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
         return row[0] if row else None
 
+    def _set_meta(self, name: str, value: int) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, value))
+
+    def _next_version(self) -> int:
+        return (self._meta("version") or 0) + 1
+
     # -- loading what others committed -------------------------------------------------------------------
     def sync(self) -> None:
         """Reload what another connection committed since this one last looked (cheap when nothing did)."""
@@ -156,52 +173,87 @@ class DurableState:
         self.data_version = data_version
 
     def _load(self, force: bool = False) -> None:
-        for name, version in self.db.execute("SELECT api, version FROM api_state").fetchall():
-            if name in self.ctx.apis and (force or self.versions.get(name) != version):
-                self._restore(name)
-        blobs_version = self._meta("blobs_version") or 0
-        if force or blobs_version != self.blobs_version:
+        """The rows above the version this process has seen: an API rewritten since then whole, any other
+        by its changed rows; the blob index likewise."""
+        version = self._meta("version") or 0
+        if not force and version == self.seen:
+            return
+        if self.seen < (self._meta("purged_through") or 0):
+            force = True  # tombstones this process has not seen are gone: every API is reloaded whole
+        seen = -1 if force else self.seen
+        moved = self.db.execute("SELECT api, rewritten, json FROM apis WHERE version > ?", (seen,)).fetchall()
+        for name, rewritten, scalars in moved:
+            api = self.ctx.apis.get(name)
+            if api is None:
+                continue
+            if rewritten > seen:
+                rows = self.db.execute(
+                    "SELECT container, json FROM records WHERE api = ? AND json IS NOT NULL ORDER BY seq",
+                    (name,),
+                )
+                load_whole(api, scalars, rows, f"{DB_FILE} ({name})")
+            else:
+                rows = self.db.execute(
+                    "SELECT container, key, json FROM records WHERE api = ? AND version > ? ORDER BY seq",
+                    (name, seen),
+                ).fetchall()
+                apply_changed(api, scalars, rows)
+            self.scalars[name] = scalars
+        if seen < 0:
             rows = self.db.execute("SELECT key, file, content_type, size FROM blobs")
             self.ctx.blobs.load_index({key: StoredBlob(f, ct, size) for key, f, ct, size in rows})
-            self.blobs_version = blobs_version
-
-    def _restore(self, name: str) -> None:
-        row = self.db.execute("SELECT version, json FROM api_state WHERE api = ?", (name,)).fetchone()
-        if row is None:
-            self.ctx.apis[name].reset()
-            self.versions.pop(name, None)
         else:
-            restore_or_skip(self.ctx.apis[name], _stored_state(row[1], name), f"{DB_FILE} ({name})")
-            self.versions[name] = row[0]
+            rows = self.db.execute(
+                "SELECT key, file, content_type, size FROM blobs WHERE version > ?", (seen,)
+            ).fetchall()
+            gone = self.db.execute("SELECT key FROM deleted_blobs WHERE version > ?", (seen,)).fetchall()
+            gone = [key for (key,) in gone]
+            self.ctx.blobs.apply({key: StoredBlob(f, ct, size) for key, f, ct, size in rows}, gone)
+        self.seen = version
 
     # -- one write ---------------------------------------------------------------------------------------
-    async def begin(self) -> None:
-        """Take the cross-process write lock (waiting in a thread), then start from the latest commit."""
+    async def begin(self, apis: tuple[str, ...] = ()) -> None:
+        """Take the cross-process write lock (waiting in a thread), start from the latest commit, then
+        record what the write changes in each of its APIs (their undo logs: what the commit stores)."""
         await asyncio.to_thread(self.db.execute, "BEGIN IMMEDIATE")
         try:
             self.sync()
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
-
-    def _dump(self, name: str) -> str:
-        return orjson.dumps(self.ctx.apis[name].dump()).decode()  # 4x json.dumps at 10,000 records
+        self.recording = {name: self.ctx.apis[name].snapshot() for name in apis if name in self.ctx.apis}
 
     async def commit(self, apis: tuple[str, ...]) -> None:
-        dumps = {name: self._dump(name) for name in apis}  # on the loop: no handler runs meanwhile
+        """Store the records the write touched (on the loop: no handler runs meanwhile), its blobs, and
+        commit (in a thread); then the write stands in memory too."""
+        version = self._next_version()
+        changed = {name: self._changed(name) for name in apis if name in self.recording}
         changes = dict(self.ctx.blobs.pending)
-        written, deleted, replaced = await asyncio.to_thread(self._store_and_commit, dumps, changes)
-        self.versions.update({name: self.versions.get(name, 0) + 1 for name in apis})
-        if changes:
-            self.blobs_version = max(self.blobs_version, 0) + 1
+        stored = await asyncio.to_thread(self._store_and_commit, changed, changes, version)
+        written, deleted, replaced = stored
+        self.seen = version
+        for name, (_, scalars) in changed.items():
+            self.scalars[name] = scalars
         self.ctx.blobs.apply(written, deleted)
         for file in replaced:
             (self.blob_dir / file).unlink(missing_ok=True)
+        self._settle()
 
-    def _store_and_commit(self, dumps, changes):
+    def _changed(self, name: str):
+        api = self.ctx.apis[name]
+        return changed_rows(api, self.recording[name]), scalars_text(api)
+
+    def _store_and_commit(self, changed, changes, version: int):
         created: list[str] = []
         try:
-            result = self._store(dumps, changes, created)
+            for name, (rows, scalars) in changed.items():
+                if rows is None:
+                    self._write_whole(name, version)
+                elif rows or scalars != self.scalars.get(name):
+                    self._write_rows(name, rows, scalars, version)
+            result = self._store_blobs(changes, version, created)
+            self._purge_tombstones(version)
+            self._set_meta("version", version)
             self.db.execute("COMMIT")
         except BaseException:
             for name in created:  # no committed row names them
@@ -209,9 +261,39 @@ class DurableState:
             raise
         return result
 
-    def _store(self, dumps: dict[str, str], changes: dict[str, Blob | None], created: list[str]):
-        """Inside the transaction: files first (fsynced), then the rows that name them and the records;
-        ``created`` lists the new files as they are made, for the caller to remove if the commit fails."""
+    def _purge_tombstones(self, version: int) -> None:
+        horizon = purge_horizon(version)
+        if horizon is not None:
+            self.db.execute("DELETE FROM records WHERE json IS NULL AND version <= ?", (horizon,))
+            self.db.execute("DELETE FROM deleted_blobs WHERE version <= ?", (horizon,))
+            self._set_meta("purged_through", horizon)
+
+    def _write_rows(self, name: str, rows: list, scalars: str, version: int) -> None:
+        self.db.executemany(
+            UPSERT_RECORD,
+            [(name, c, key, version, seq_of(version, i), text) for i, (c, key, text) in enumerate(rows)],
+        )
+        self.db.execute(
+            "INSERT INTO apis VALUES (?, ?, 0, ?) ON CONFLICT (api) DO UPDATE SET "
+            "version = excluded.version, json = excluded.json",
+            (name, version, scalars),
+        )
+
+    def _write_whole(self, name: str, version: int, api=None) -> None:
+        """Every row of the API anew (a reset, a restore, a fixture load, a migration): O(records)."""
+        api = api or self.ctx.apis[name]
+        scalars = scalars_text(api)
+        self.db.execute("DELETE FROM records WHERE api = ?", (name,))
+        self.db.executemany(
+            "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?)",
+            [(name, c, key, version, seq_of(version, i), t) for i, (c, key, t) in enumerate(all_rows(api))],
+        )
+        self.db.execute("INSERT OR REPLACE INTO apis VALUES (?, ?, ?, ?)", (name, version, version, scalars))
+        self.scalars[name] = scalars
+
+    def _store_blobs(self, changes: dict[str, Blob | None], version: int, created: list[str]):
+        """Inside the transaction: files first (fsynced), then the rows that name them; ``created`` lists
+        the new files as they are made, for the caller to remove if the commit fails."""
         new = {key: blob for key, blob in changes.items() if blob is not None}
         written = {key: self._write_file(key, blob, created) for key, blob in new.items()}
         if written:
@@ -225,16 +307,12 @@ class DurableState:
         deleted = [key for key, blob in changes.items() if blob is None]
         self.db.executemany("DELETE FROM blobs WHERE key = ?", [(key,) for key in deleted])
         self.db.executemany(
-            "INSERT OR REPLACE INTO blobs VALUES (?, ?, ?, ?)",
-            [(key, s.file, s.content_type, s.size) for key, s in written.items()],
-        )
-        if changes:
-            self.db.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('blobs_version', ?)", (max(self.blobs_version, 0) + 1,)
-            )
+            "INSERT OR REPLACE INTO deleted_blobs VALUES (?, ?)",
+            [(k, version) for k in deleted])
+        self.db.executemany("DELETE FROM deleted_blobs WHERE key = ?", [(key,) for key in written])
         self.db.executemany(
-            "INSERT OR REPLACE INTO api_state VALUES (?, ?, ?)",
-            [(name, self.versions.get(name, 0) + 1, text) for name, text in dumps.items()],
+            "INSERT OR REPLACE INTO blobs VALUES (?, ?, ?, ?, ?)",
+            [(key, s.file, s.content_type, s.size, version) for key, s in written.items()],
         )
         return written, deleted, replaced
 
@@ -246,6 +324,11 @@ class DurableState:
             f.flush()
             os.fsync(f.fileno())
         return StoredBlob(name, blob.content_type, len(blob.data))
+
+    def _settle(self) -> None:
+        recording, self.recording = self.recording, {}
+        for name, snapshot in recording.items():
+            self.ctx.apis[name].settle(snapshot)
 
     # -- a full disk ---------------------------------------------------------------------------------
     def keep_reserve(self) -> None:
@@ -275,30 +358,17 @@ class DurableState:
         return True
 
     def rollback(self, apis: tuple[str, ...]) -> None:
-        """Forget the request: the transaction, its pending bytes, and its APIs' in-memory changes."""
+        """Forget the request: the transaction, its pending bytes, and its APIs' in-memory changes (undone
+        from their undo logs: what the write touched, not the whole store)."""
         if self.db.in_transaction:
             self.db.execute("ROLLBACK")
         self.ctx.blobs.discard_pending()
-        for name in apis:
-            self._restore(name)
+        recording, self.recording = self.recording, {}
+        for name, snapshot in recording.items():
+            self.ctx.apis[name].rollback(snapshot)
+        self.ctx.state_changed(*recording)
 
     # -- which requests write what ------------------------------------------------------------------------
     def apis_written_by(self, scope) -> tuple[str, ...]:
         """The APIs whose records a request may change (none for a read): mockserver.writes."""
         return apis_written_by(self.ctx, scope)
-
-
-def _stored_state(text: str, name: str):
-    """A stored row as JSON; rows older versions wrote may hold what orjson refuses (a ``\\ud800``
-    escape, an integer beyond int64): read with ``json`` and repaired then."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        state, changes = repaired(json.loads(text))
-    except ValueError as exc:
-        logger.warning("mockserver: the %s row of %s is not JSON (%s); it starts empty", name, DB_FILE, exc)
-        return {}
-    log_repairs(f"{DB_FILE} ({name})", changes)
-    return state

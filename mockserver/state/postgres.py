@@ -3,19 +3,22 @@
 As under ``--state-dir`` (``mockserver.state.durable``), the handlers keep their records in memory and
 that memory is a cache of the database:
 
-- every API has one row in ``api_state`` (its ``dump()`` and a version) and its uploaded bytes in
-  ``blobs`` (``bytea``, each row stamped with the API version that wrote it); the server-wide forced
-  behaviour is one more row (``BEHAVIOUR``), the request journal a table, the URL-signing key a ``meta``
-  value, so replicas behind one proxy sign and verify the same URLs;
-- before every request a process reads the versions (one short query) and reloads only the APIs whose
-  version moved, and of their bytes only the rows newer than it holds: so a read on any process sees every
-  write any process acknowledged before it, and the reply cache, keyed on the versions, never serves a
-  reply from before it;
+- every API has one row in ``api_state`` (its scalars and the version of its last write), one row per
+  record in ``records`` and its uploaded bytes in ``blobs`` (``bytea``), every row stamped with the
+  version that wrote it (one sequence, ``versions``; a deletion leaves a tombstone:
+  mockserver.state.postgres_schema, mockserver.state.rows); the server-wide forced behaviour is one more
+  ``api_state`` row (``BEHAVIOUR``), the request journal a table, the URL-signing key a ``meta`` value, so
+  replicas behind one proxy sign and verify the same URLs;
+- before every request a process reads the versions (one short query) and, of the APIs whose version
+  moved, loads only the record and blob rows above the version it holds: so a read on any process sees
+  every write any process acknowledged before it, and the reply cache, keyed on the versions, never serves
+  a reply from before it;
 - a write takes, inside its transaction, PostgreSQL's advisory lock of each API it may change, always in
   one order (``pg_advisory_xact_lock``: released by the commit or rollback, or by the server when a
-  process dies), reloads what others committed, runs with its answer held back, stores the new dumps and
-  bytes, commits, and only then answers. A 5xx, an exception or a failed commit rolls back and marks those
-  APIs stale, so the next request reloads them from what the database has.
+  process dies), reloads what others committed, records what it changes in its APIs' undo logs, runs with
+  its answer held back, stores the rows of the records it touched and its bytes, commits, and only then
+  answers. A 5xx, an exception or a failed commit rolls back and undoes the write in memory from its undo
+  log (the behaviour, which keeps none, is marked stale and reloaded).
 
 The database down or hung: connect and statement timeouts bound every wait, the request gets a 503 in
 the API's own error format, the connections are dropped, and the next request connects again.
@@ -38,31 +41,35 @@ from mockserver.exceptions import MockError
 from mockserver.layers.prefer import Behaviour
 from mockserver.state.blobs import Blob, FileBlobStore, StoredBlob
 from mockserver.state.fixtures import load_seed_data
+from mockserver.state.postgres_schema import (
+    API_ROW,
+    BEHAVIOUR,
+    BLOBS_SINCE,
+    LIVE_BLOBS,
+    LIVE_RECORDS,
+    PURGED_THROUGH,
+    RECORDS_SINCE,
+    SCHEMA_VERSION,
+    UPSERT_API,
+    migrate_from,
+    next_version,
+    purge_tombstones,
+    write_rows,
+    write_whole,
+    write_whole_blocking,
+)
 from mockserver.state.rounds import SharedRounds
+from mockserver.state.rows import apply_changed, changed_rows, load_whole, scalars_text
 from mockserver.writes import UNSAFE_METHODS, apis_written_by
 
 logger = logging.getLogger("mockserver")
 
-SCHEMA_VERSION = 1
-BEHAVIOUR = "__behaviour__"  # the api_state row of POST /__mock__/behaviour
 JOURNAL = "__journal__"  # what DELETE /__mock__/requests writes (no row: the journal table)
 CONNECT_TIMEOUT_SECONDS = 5
 STATEMENT_TIMEOUT_MS = 15_000  # a statement, or a wait for another process's lock, never lasts longer
 NETWORK_GRACE_SECONDS = 5  # beyond the statement timeout: the server itself stopped answering
 EXTRA_HINT = 'pip install "image-api-contracts[postgresql]"'
 
-# Each entry migrates the schema from its index to the next version, in one transaction.
-MIGRATIONS = (
-    """
-    CREATE TABLE api_state (api TEXT PRIMARY KEY, version BIGINT NOT NULL, json TEXT NOT NULL);
-    CREATE TABLE blobs (
-        key TEXT PRIMARY KEY, api TEXT NOT NULL, version BIGINT NOT NULL,
-        content_type TEXT NOT NULL, size INTEGER NOT NULL, data BYTEA NOT NULL
-    );
-    CREATE INDEX blobs_api_version ON blobs (api, version);
-    CREATE TABLE journal (id BIGSERIAL PRIMARY KEY, json TEXT NOT NULL);
-    """,
-)
 JOURNAL_TRIM_EVERY = 64  # entries between two deletions of those beyond --journal-size
 # A round (mockserver.state.rounds): the journal entries waiting, inserted, and the versions, read.
 ROUND_SQL = (
@@ -123,24 +130,27 @@ class DatabaseBlobStore(FileBlobStore):
             return self.pending[key]
         return self.cached.get(key)
 
-    def replace_api(self, api: str, keys: set[str], rows) -> None:
-        """The committed bytes of one API: ``keys`` all it has, ``rows`` those this process lacked."""
-        prefix = f"{api}/"
-        for key in [k for k in self.index if k.startswith(prefix) and k not in keys]:
-            del self.index[key]
-            self.cached.pop(key, None)
+    def load_rows(self, api: str, rows, whole: bool) -> None:
+        """Committed bytes of one API: ``rows`` (key, version, content type, size, data or None when
+        deleted) are all it has when ``whole``, else the rows that moved since this process last loaded."""
+        if whole:
+            self.forget_api(api)
+        written, deleted = {}, []
         for key, version, content_type, size, data in rows:
-            self.index[key] = StoredBlob(str(version), content_type, size)
-            self.cached[key] = Blob(bytes(data), content_type)
-        self.pending = {}
-        self.used_bytes = sum(s.size for s in self.index.values())
+            if data is None:
+                deleted.append(key)
+                self.cached.pop(key, None)
+            else:
+                written[key] = StoredBlob(str(version), content_type, size)
+                self.cached[key] = Blob(bytes(data), content_type)
+        self.apply(written, deleted)
 
     def forget_api(self, api: str) -> None:
         prefix = f"{api}/"
-        for key in [k for k in self.index if k.startswith(prefix)]:
-            del self.index[key]
+        gone = [k for k in self.index if k.startswith(prefix)]
+        for key in gone:
             self.cached.pop(key, None)
-        self.discard_pending()
+        self.apply({}, gone)
 
 
 class PostgresState:
@@ -156,7 +166,9 @@ class PostgresState:
         self.reader = None  # autocommit: the rounds (journal inserts, version checks) and the reloads
         self.writer = None  # one write transaction at a time
         self.journal_reader = None  # GET /__mock__/requests (mockserver.state.postgres_journal)
-        self.stale: set[str] = set()
+        self.stale: set[str] = set()  # names whose memory may not be what the database has: reloaded whole
+        self.scalars: dict[str, str] = {}  # api -> its scalars row as last written here
+        self.recording: dict[str, object] = {}  # api -> the undo log of the write under way
         self.lock: asyncio.Lock | None = None
         self.rounds = SharedRounds(self._round)
         self.journal_outbox: list[str] = []  # entries for the next round (mockserver.state.postgres_journal)
@@ -213,9 +225,7 @@ class PostgresState:
                 f"this one knows versions up to {SCHEMA_VERSION}: upgrade it (pip install -U "
                 "image-api-contracts), or point --store at another database"
             )
-        for version in range(found, SCHEMA_VERSION):
-            db.execute(MIGRATIONS[version])
-            logger.info("mockserver: the store's schema migrated from version %d to %d", version, version + 1)
+        migrate_from(db, found, self.ctx)
         db.execute(
             "INSERT INTO meta VALUES ('schema_version', %s) ON CONFLICT (name) DO UPDATE SET value = %s",
             (str(SCHEMA_VERSION), str(SCHEMA_VERSION)),
@@ -226,13 +236,18 @@ class PostgresState:
         if self.ctx.settings.seed_data:
             load_seed_data(self.ctx, self.ctx.settings.seed_data)
             origin = "seeded"
-        for name in self.names:
-            db.execute("INSERT INTO api_state VALUES (%s, 1, %s)", (name, self._dump(name)))
+        version = next_version(db)
+        for name, api in self.ctx.apis.items():
+            write_whole_blocking(db, name, api, version)
+        db.execute(
+            "INSERT INTO api_state (api, version, json, rewritten) VALUES (%s, %s, %s, %s)",
+            (BEHAVIOUR, version, self._behaviour_text(), version),
+        )
         for key, blob in self.ctx.blobs.pending.items():
             if blob is not None:
                 db.execute(
-                    "INSERT INTO blobs VALUES (%s, %s, 1, %s, %s, %s)",
-                    (key, key.split("/", 1)[0], blob.content_type, len(blob.data), blob.data),
+                    "INSERT INTO blobs VALUES (%s, %s, %s, %s, %s, %s)",
+                    (key, key.split("/", 1)[0], version, blob.content_type, len(blob.data), blob.data),
                 )
         db.execute("INSERT INTO meta VALUES ('initialised', '1')")
         return origin
@@ -243,14 +258,16 @@ class PostgresState:
         return row[0] if row else None
 
     def _load_all_blocking(self, db) -> None:
-        for name, version, text in db.execute("SELECT api, version, json FROM api_state").fetchall():
-            if name in self.names:
-                self._restore(name, version, text)
-                keys = {k for (k,) in db.execute("SELECT key FROM blobs WHERE api = %s", (name,))}
-                rows = db.execute(
-                    "SELECT key, version, content_type, size, data FROM blobs WHERE api = %s", (name,)
-                ).fetchall()
-                self._replace_blobs(name, keys, rows)
+        rows = db.execute("SELECT api, version, rewritten, json FROM api_state").fetchall()
+        for name, version, _, text in rows:
+            if name not in self.names:
+                continue
+            if name == BEHAVIOUR:
+                self._restore_behaviour(version, text)
+                continue
+            records = db.execute(LIVE_RECORDS, (name,)).fetchall()
+            blobs = db.execute(LIVE_BLOBS, (name,)).fetchall()
+            self._load_whole(name, version, text, records, blobs)
 
     # -- connections ------------------------------------------------------------------------------------
     async def connection(self, which: str):
@@ -326,50 +343,52 @@ class PostgresState:
         await self._reload_moved(conn, await cursor.fetchall())
 
     async def _reload_moved(self, conn, versions) -> None:
+        """Each API whose version moved: whole when this process has not loaded it, or it was replaced
+        whole since (a reset), else the rows (records and blobs) above the version this process holds."""
         moved = [
             name
             for name, version in versions
             if name in self.names and (self.versions.get(name) != version or name in self.stale)
         ]
+        purged = 0
+        if moved:
+            row = await (await conn.execute(PURGED_THROUGH)).fetchone()
+            purged = int(row[0]) if row else 0
         for name in moved:
-            cursor = await conn.execute("SELECT version, json FROM api_state WHERE api = %s", (name,))
-            version, text = await cursor.fetchone()
+            version, rewritten, text = await (await conn.execute(API_ROW, (name,))).fetchone()
             if name == BEHAVIOUR:
-                self._restore(name, version, text)
+                self._restore_behaviour(version, text)
                 continue
             had = -1 if name in self.stale else self.versions.get(name, -1)
-            keys_cursor = await conn.execute("SELECT key FROM blobs WHERE api = %s", (name,))
-            keys = {key for (key,) in await keys_cursor.fetchall()}
-            rows_cursor = await conn.execute(
-                "SELECT key, version, content_type, size, data FROM blobs WHERE api = %s AND version > %s",
-                (name, had),
-            )
-            rows = await rows_cursor.fetchall()
-            if had < 0:
-                self.ctx.blobs.forget_api(name)
-            self._restore(name, version, text)
-            self._replace_blobs(name, keys, rows)
-            self.ctx.state_changed(name)
+            if had < 0 or rewritten > had or had < purged:  # the tombstones it missed may be gone
+                records = await (await conn.execute(LIVE_RECORDS, (name,))).fetchall()
+                blobs = await (await conn.execute(LIVE_BLOBS, (name,))).fetchall()
+                self._load_whole(name, version, text, records, blobs)
+                continue
+            records = await (await conn.execute(RECORDS_SINCE, (name, had))).fetchall()
+            blobs = await (await conn.execute(BLOBS_SINCE, (name, had))).fetchall()
+            apply_changed(self.ctx.apis[name], text, records)
+            self.ctx.blobs.load_rows(name, blobs, whole=False)
+            self.versions[name] = version
 
-    def _restore(self, name: str, version: int, text: str) -> None:
-        from mockserver.state.persistence import restore_or_skip
-
-        state = orjson.loads(text)
-        if name == BEHAVIOUR:
-            self.ctx.behaviour = Behaviour(**state) if state else None
-        else:
-            restore_or_skip(self.ctx.apis[name], state, f"the store ({name})")
+    def _load_whole(self, name: str, version: int, scalars: str, records, blobs) -> None:
+        load_whole(self.ctx.apis[name], scalars, records, f"the store ({name})")
+        self.ctx.blobs.load_rows(name, blobs, whole=True)
         self.versions[name] = version
         self.stale.discard(name)
 
-    def _replace_blobs(self, name: str, keys: set[str], rows) -> None:
-        self.ctx.blobs.replace_api(name, keys, rows)
+    def _restore_behaviour(self, version: int, text: str) -> None:
+        state = orjson.loads(text)
+        self.ctx.behaviour = Behaviour(**state) if state else None
+        self.versions[BEHAVIOUR] = version
+        self.stale.discard(BEHAVIOUR)
 
     # -- one write ---------------------------------------------------------------------------------------
     async def begin(self, apis: tuple[str, ...]) -> None:
-        """Take each API's advisory lock (in one order: no two processes wait on each other), then start
-        from the latest commit."""
+        """Take each API's advisory lock (in one order: no two processes wait on each other), start from
+        the latest commit, then record what the write changes in each of its APIs (their undo logs)."""
         await self.guarded(lambda: self._begin(apis))
+        self.recording = {name: self.ctx.apis[name].snapshot() for name in apis if name in self.ctx.apis}
 
     async def _begin(self, apis: tuple[str, ...]) -> None:
         conn = await self.connection("writer")
@@ -378,50 +397,53 @@ class PostgresState:
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (api_lock_key(name),))
         await self._load(conn)
 
-    def _dump(self, name: str) -> str:
-        if name == BEHAVIOUR:
-            behaviour = self.ctx.behaviour
-            return orjson.dumps(behaviour.as_json() if behaviour else None).decode()
-        return orjson.dumps(self.ctx.apis[name].dump()).decode()
+    def _behaviour_text(self) -> str:
+        behaviour = self.ctx.behaviour
+        return orjson.dumps(behaviour.as_json() if behaviour else None).decode()
 
     async def commit(self, apis: tuple[str, ...]) -> None:
-        rows = [(name, self._dump(name)) for name in apis if name in self.names]  # on the loop
+        """Store the records the write touched (worked out on the loop: no handler runs meanwhile), its
+        bytes, and commit; then the write stands in memory too."""
         changes = dict(self.ctx.blobs.pending)
+        with_bytes = {_api_of(key) for key in changes}
+        changed = {}
+        for name, snapshot in self.recording.items():
+            rows, scalars = changed_rows(self.ctx.apis[name], snapshot), scalars_text(self.ctx.apis[name])
+            if rows is None or rows or name in with_bytes or scalars != self.scalars.get(name):
+                changed[name] = (rows, scalars)
+        behaviour = self._behaviour_text() if BEHAVIOUR in apis else None
         clear_journal = getattr(self.ctx.journal, "clear_requested", False)
-        versions = await self.guarded(lambda: self._store(rows, changes, clear_journal))
+        version = await self.guarded(lambda: self._store(changed, behaviour, changes, clear_journal))
         written = {}
         for key, blob in changes.items():
             if blob is not None:
-                api = _api_of(key)
-                written[key] = StoredBlob(str(versions[api]), blob.content_type, len(blob.data))
+                written[key] = StoredBlob(str(version), blob.content_type, len(blob.data))
                 self.ctx.blobs.cached[key] = blob
         deleted = [key for key, blob in changes.items() if blob is None]
         for key in deleted:
             self.ctx.blobs.cached.pop(key, None)
         self.ctx.blobs.apply(written, deleted)
-        self.versions.update(versions)
+        for name, (_, scalars) in changed.items():
+            self.versions[name] = version
+            self.scalars[name] = scalars
+        if behaviour is not None:
+            self.versions[BEHAVIOUR] = version
         if clear_journal:
             self.ctx.journal.cleared()
+        self._settle()
 
-    async def _store(self, rows, changes, clear_journal: bool) -> dict[str, int]:
+    async def _store(self, changed, behaviour, changes, clear_journal: bool) -> int:
         conn = self.writer
-        versions: dict[str, int] = {}
-        for name, text in rows:
-            cursor = await conn.execute(
-                "UPDATE api_state SET version = version + 1, json = %s WHERE api = %s RETURNING version",
-                (text, name),
-            )
-            row = await cursor.fetchone()
-            if row is None:
-                await conn.execute("INSERT INTO api_state VALUES (%s, 1, %s)", (name, text))
-                row = (1,)
-            versions[name] = row[0]
+        cursor = await conn.execute("SELECT nextval('versions')")
+        version = (await cursor.fetchone())[0]
         async with conn.cursor() as cursor:
-            deleted = [(key,) for key, blob in changes.items() if blob is None]
-            if deleted:
-                await cursor.executemany("DELETE FROM blobs WHERE key = %s", deleted)
+            deleted = [(version, key) for key, blob in changes.items() if blob is None]
+            if deleted:  # a tombstone: other processes learn that the bytes went
+                await cursor.executemany(
+                    "UPDATE blobs SET version = %s, size = 0, data = NULL WHERE key = %s", deleted
+                )
             written = [
-                (key, _api_of(key), versions[_api_of(key)], blob.content_type, len(blob.data), blob.data)
+                (key, _api_of(key), version, blob.content_type, len(blob.data), blob.data)
                 for key, blob in changes.items()
                 if blob is not None
             ]
@@ -434,14 +456,33 @@ class PostgresState:
                 )
             if clear_journal:
                 await cursor.execute("DELETE FROM journal")
+        # after the bytes: a reset's rewrite then also drops the tombstones its deletions just left
+        for name, (rows, scalars) in changed.items():
+            if rows is None:
+                await write_whole(conn, name, self.ctx.apis[name], version)
+            else:
+                await write_rows(conn, name, rows, scalars, version)
+        if behaviour is not None:
+            await conn.execute(UPSERT_API, (BEHAVIOUR, version, behaviour, version))
+        await purge_tombstones(conn, version)
         await conn.execute("COMMIT")
-        return versions
+        return version
+
+    def _settle(self) -> None:
+        recording, self.recording = self.recording, {}
+        for name, snapshot in recording.items():
+            self.ctx.apis[name].settle(snapshot)
 
     async def rollback(self, apis: tuple[str, ...]) -> None:
-        """Forget the request: its transaction, its pending bytes, and its APIs' in-memory changes (marked
-        stale: the next request, under the same lock, reloads them from the database first)."""
+        """Forget the request: its transaction, its pending bytes, and its APIs' in-memory changes (undone
+        from their undo logs; the behaviour, which keeps none, is marked stale: the next request, under the
+        same lock, reloads it from the database first)."""
         self.ctx.blobs.discard_pending()
-        self.stale.update(name for name in apis if name in self.names)
+        recording, self.recording = self.recording, {}
+        for name, snapshot in recording.items():
+            self.ctx.apis[name].rollback(snapshot)
+        if BEHAVIOUR in apis:
+            self.stale.add(BEHAVIOUR)
         self.ctx.state_changed(*(name for name in apis if name in self.ctx.apis))
         if getattr(self.ctx.journal, "clear_requested", False):
             self.ctx.journal.clear_requested = False

@@ -3,8 +3,10 @@
 Copying an API's indexes before each write made every write cost O(records) (an evotor upload spent
 568 µs of its time copying two dicts after 21,000 uploads). Here the containers a handler keeps its
 records in note, while a write is being recorded, each key they change and the value it had;
-:meth:`UndoLog.rollback` puts back exactly those, newest first. Outside a recorded write (``--state-dir``
-and ``--store`` undo through their database) a change costs one attribute test.
+:meth:`UndoLog.rollback` puts back exactly those, newest first. The durable stores (``--state-dir``,
+``--store``) record their writes too: the log tells the commit which records to store
+(mockserver.state.rows). Outside a recorded write (a reload of what another process wrote) a change
+costs one attribute test.
 
 A :class:`JournaledDict` keeps its insertion order through an undo: a key deleted and put back returns to
 its place, not to the end (listings are in upload order), at O(n) on the undo only.
@@ -166,3 +168,17 @@ def touched_keys(entries: list[tuple]) -> set | None:
         elif undo is rebind and isinstance(args[2], dict | list | set):
             return None
     return keys
+
+
+def touched_items(entries: list[tuple]) -> list[tuple[JournaledDict, object, object]] | None:
+    """What a write changed, in the order it changed it: (journaled dict, key, value before), each key
+    once, the value the first note saw; None when it replaced a whole container (a reset, a restore)."""
+    if touched_keys(entries) is None:
+        return None
+    seen: dict[tuple[int, object], tuple] = {}
+    for undo, *args in entries:
+        if undo is _put_back:
+            journaled, key, old = args
+            seen.setdefault((id(journaled), key), (journaled, key, None if old is _MISSING else old))
+    return list(seen.values())
+

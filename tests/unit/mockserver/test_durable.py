@@ -20,6 +20,7 @@ from starlette.testclient import TestClient
 from support.failing import fail_after_change
 from support.images import image_bytes
 from support.mock_process import MockProcess
+from support.stores import schema1_store
 
 from image_api_contracts import auth_headers
 from image_api_contracts.devtokens import DEV_ALBUM
@@ -471,9 +472,9 @@ def test_an_old_state_json_with_lone_surrogates_is_repaired_and_the_server_start
 
 
 def test_a_stored_row_that_orjson_refuses_is_read_repaired(tmp_path, caplog):
-    """Rows written by older versions with ``json.dumps`` may hold ``\\ud800`` escapes."""
-    state_dir = tmp_path / "state"
-    create_app(allow_hosts=("testserver",), state_dir=state_dir).durable.close()
+    """Rows written by older versions with ``json.dumps`` may hold ``\\ud800`` escapes: a schema-1 store's
+    row is repaired as it is migrated."""
+    state_dir = schema1_store(tmp_path)
     tags = [{"id": 1, "name": "\ud800"}]
     row = json.dumps({"images": [], "tags": tags, "next_image_id": 1, "next_tag_id": 2})
     with sqlite3.connect(state_dir / DB_FILE) as db:

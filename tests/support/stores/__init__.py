@@ -1,0 +1,39 @@
+"""Stores that earlier versions of the mock wrote, for the tests of their migration.
+
+``schema1_state`` is a ``--state-dir`` written by the schema-1 code (commit 79801d2: one ``api_state`` row
+per API holding its whole ``dump()``): three uploads on each of the five APIs through the app, then one
+evotor and one tagged-images delete; ``expected_state.json`` is its ``GET /__mock__/state`` then.
+``schema1_postgres.sql`` is the same made under ``--store`` (``pg_dump --inserts``, psql's own lines
+dropped), ``schema1_postgres_state.json`` its state.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+HERE = Path(__file__).parent
+SCHEMA1 = HERE / "schema1_state"
+
+
+def schema1_store(tmp_path: Path) -> Path:
+    """A fresh copy of the schema-1 state directory (five APIs, a delete on two); returns its path."""
+    target = tmp_path / "state"
+    shutil.copytree(SCHEMA1, target, ignore=shutil.ignore_patterns("expected_state.json"))
+    return target
+
+
+def schema1_expected_state() -> dict:
+    """``GET /__mock__/state`` as the schema-1 mock answered it over that store."""
+    return json.loads((SCHEMA1 / "expected_state.json").read_text())
+
+
+def load_schema1_postgres(url: str) -> dict:
+    """Fill the (empty) database at ``url`` with the schema-1 ``--store`` database; returns the state
+    ``GET /__mock__/state`` answered over it."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute((HERE / "schema1_postgres.sql").read_text())
+    return json.loads((HERE / "schema1_postgres_state.json").read_text())
