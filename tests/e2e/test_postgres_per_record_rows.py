@@ -5,7 +5,6 @@ in process on a real database (``tests/support/postgres_cluster.py``), each with
 
 from __future__ import annotations
 
-import asyncio
 import base64
 
 import psycopg
@@ -14,24 +13,15 @@ from starlette.testclient import TestClient
 from support.failing import fail_after_change
 from support.images import image_bytes
 from support.postgres_cluster import pg_cluster, pg_url  # noqa: F401  (fixtures)
-from support.stores import load_schema1_postgres
+from support.stores import EVOTOR, evotor_upload, fill_evotor, load_schema1_postgres
 
 from image_api_contracts import auth_headers
 from mockserver.app import create_app
-
-EVOTOR = "/evotor/stores/s1/products/{product}/images"
 
 
 def open_app(url: str, **options):
     return create_app(allow_hosts=("testserver",), store=url, **options)
 
-
-def evotor_upload(client, product: str):
-    return client.post(
-        EVOTOR.format(product=product),
-        files={"datafile": ("p.png", image_bytes(300, 300), "image/png")},
-        headers=auth_headers("evotor"),
-    )
 
 
 def tagged_upload(client, filename: str, tag: str, data: str):
@@ -46,22 +36,6 @@ def rows_at_latest(url: str, api: str) -> int:
             "(SELECT version FROM api_state WHERE api = %s)", (api, api),
         ).fetchone()[0]
 
-
-def fill_evotor(app, n: int) -> None:
-    """``n`` evotor records through the handler's own path, stored by the store's own write (a reset
-    first: the API's rows are rewritten wholesale), on a loop of its own."""
-    state, api = app.durable, app.ctx.apis["evotor"]
-    png = image_bytes(300, 300)
-
-    async def fill():
-        await state.begin(("evotor",))
-        api.reset()
-        for i in range(n):
-            api.create_record(png, "s1", f"fill{i}", "token")
-        await state.commit(("evotor",))
-        await state.drop_connections()  # bound to this loop: the app's loop opens its own
-
-    asyncio.run(fill())
 
 
 @pytest.mark.parametrize("records", [10, 1500])

@@ -47,6 +47,20 @@ def replaying(body: bytes, receive):
     return replay
 
 
+def serving_only_the_first_mib(api) -> None:
+    """The API's stored files are served cut at 1 MiB (a fixed read buffer); smaller files come whole."""
+    original = api.serve_file
+
+    async def serve_file(key, request):
+        response = await original(key, request)
+        if len(response.body) > 2**20:
+            response.body = response.body[: 2**20]
+            response.headers["content-length"] = str(len(response.body))
+        return response
+
+    api.serve_file = serve_file
+
+
 def on_arrival(server, method: str, path: str, seen: Callable) -> None:
     """Calls ``seen(body)`` as each matching request arrives, before the mock's write lock
     (``mockserver.layers.atomic``) orders the writes: what a racy server reads early, a later request changes.

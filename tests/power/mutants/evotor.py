@@ -13,7 +13,7 @@ from PIL import Image
 from mockserver.apis.base import json_reply, read_upload
 from mockserver.errors import ApiError
 
-from . import Mutant, read_body, replaying
+from . import Mutant, read_body, replaying, serving_only_the_first_mib
 
 _UPLOAD = re.compile(r"/stores/([^/]+)/products/([^/]+)/images/?$")
 
@@ -372,17 +372,7 @@ MUTANTS.append(
 
 def _large_url_truncated(server):
     """The url serves only the first MiB of a larger file (a fixed read buffer); small files come whole."""
-    api = _api(server)
-    original = api.serve_file
-
-    async def serve_file(key, request):
-        response = await original(key, request)
-        if len(response.body) > 2**20:
-            response.body = response.body[: 2**20]
-            response.headers["content-length"] = str(len(response.body))
-        return response
-
-    api.serve_file = serve_file
+    serving_only_the_first_mib(_api(server))
 
 
 MUTANTS.append(

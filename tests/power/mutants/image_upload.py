@@ -31,7 +31,7 @@ from mockserver.apis.image_upload import (
 )
 from mockserver.errors import ApiError
 
-from . import Mutant, on_arrival
+from . import Mutant, on_arrival, serving_only_the_first_mib
 
 API = "image-upload"
 
@@ -364,17 +364,7 @@ MUTANTS = [
 
 def _large_media_truncated(server):
     """mediaLink serves only the first MiB of a larger file (a fixed read buffer); small files come whole."""
-    api = server.ctx.apis[API]
-    serve = api.serve_file
-
-    async def serve_file(key, request):
-        response = await serve(key, request)
-        if len(response.body) > 2**20:
-            response.body = response.body[: 2**20]
-            response.headers["content-length"] = str(len(response.body))
-        return response
-
-    api.serve_file = serve_file
+    serving_only_the_first_mib(server.ctx.apis[API])
 
 
 MUTANTS.append(

@@ -9,9 +9,13 @@ dropped), ``schema1_postgres_state.json`` its state.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from pathlib import Path
+
+from image_api_contracts import auth_headers
+from support.images import image_bytes
 
 HERE = Path(__file__).parent
 SCHEMA1 = HERE / "schema1_state"
@@ -37,3 +41,33 @@ def load_schema1_postgres(url: str) -> dict:
     with psycopg.connect(url, autocommit=True) as db:
         db.execute((HERE / "schema1_postgres.sql").read_text())
     return json.loads((HERE / "schema1_postgres_state.json").read_text())
+
+
+EVOTOR = "/evotor/stores/s1/products/{product}/images"
+
+
+def evotor_upload(client, product: str):
+    """A 300x300 PNG uploaded to an evotor product, as a client sends it."""
+    return client.post(
+        EVOTOR.format(product=product),
+        files={"datafile": ("p.png", image_bytes(300, 300), "image/png")},
+        headers=auth_headers("evotor"),
+    )
+
+
+def fill_evotor(app, n: int) -> None:
+    """``n`` evotor records through the handler's own path, stored by the store's own write (a reset
+    first: the API's rows are rewritten wholesale), on a loop of its own."""
+    state, api = app.durable, app.ctx.apis["evotor"]
+    png = image_bytes(300, 300)
+
+    async def fill():
+        await state.begin(("evotor",))
+        api.reset()
+        for i in range(n):
+            api.create_record(png, "s1", f"fill{i}", "token")
+        await state.commit(("evotor",))
+        if hasattr(state, "drop_connections"):  # PostgreSQL's are bound to this loop; the app opens its own
+            await state.drop_connections()
+
+    asyncio.run(fill())

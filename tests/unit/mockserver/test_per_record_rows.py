@@ -3,7 +3,6 @@ moved, a failed write is undone from its undo log, and a store of the previous s
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import sqlite3
 
@@ -11,42 +10,18 @@ import pytest
 from starlette.testclient import TestClient
 from support.failing import fail_after_change
 from support.images import image_bytes
-from support.stores import schema1_expected_state, schema1_store
+from support.stores import EVOTOR, evotor_upload, fill_evotor, schema1_expected_state, schema1_store
 
 from image_api_contracts import auth_headers
 from mockserver.app import create_app
 from mockserver.state import rows
 from mockserver.state.durable import DB_FILE
 
-EVOTOR = "/evotor/stores/s1/products/{product}/images"
-
 
 def open_app(state_dir, **options):
     return create_app(allow_hosts=("testserver",), state_dir=state_dir, **options)
 
 
-def fill_evotor(app, n: int) -> None:
-    """``n`` evotor records through the handler's own path, stored by the store's own write (a reset
-    first: the API's rows are rewritten wholesale)."""
-    state, api = app.durable, app.ctx.apis["evotor"]
-    png = image_bytes(300, 300)
-
-    async def fill():
-        await state.begin(("evotor",))
-        api.reset()
-        for i in range(n):
-            api.create_record(png, "s1", f"fill{i}", "token")
-        await state.commit(("evotor",))
-
-    asyncio.run(fill())
-
-
-def evotor_upload(client, product: str):
-    return client.post(
-        EVOTOR.format(product=product),
-        files={"datafile": ("p.png", image_bytes(300, 300), "image/png")},
-        headers=auth_headers("evotor"),
-    )
 
 
 def rows_of_version(state_dir, version: int) -> int:
