@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from conformance.checks.kit import in_parallel
 from conformance.findings import NotExercised, check, needs, should
 
 from .common import (
@@ -86,6 +87,58 @@ def check_tim08_tags_created_reused_and_listed_alphabetically(target, http, clea
 def check_tim08_tag_listing_read_only(http):
     problem = alphabetical_problem(walk(http, "/tags", {}, 100, judge="TIM-08", max_pages=5))
     check(problem is None, str(problem))
+
+
+MAX_TAG_LIMIT = 100  # GET /tags is paged like the images: at most 100 a page
+TAG_CREATE_WORKERS = 32  # the filler tags go out this many at a time: latency, not their count, sets the cost
+
+
+@pytest.mark.writes
+@pytest.mark.rule("TIM-08")
+@pytest.mark.alone
+def check_tim08_tags_past_one_maximal_page(target, http, cleanup):
+    """More tags than one maximal page before the listing is read whole: every tag created is listed
+    once, in alphabetical order across page boundaries, at the largest page and at a small one. The tags
+    are made by POST /tags (TIM-09's: when it fails, this check is not exercised), all at once."""
+    home = target.unique("t8p")
+    names = [f"{home}-{i:03d}" for i in range(MAX_TAG_LIMIT + 1)]
+    answers = in_parallel(
+        [lambda n=n: http.post("/tags", json={"name": n}) for n in names], workers=TAG_CREATE_WORKERS
+    )
+    for r in answers:
+        if 200 <= r.status_code < 300 and isinstance(body_of(r), dict) and is_int(body_of(r).get("id")):
+            cleanup.tags.append(body_of(r)["id"])
+    for r in answers:
+        created_id(needs(r, "POST /tags", "TIM-09"), "TIM-09")
+    mine = {body_of(r)["id"] for r in answers}
+    maximal, small = parallel(
+        [
+            lambda: pages(http, "/tags", {}, MAX_TAG_LIMIT, max_pages=60),
+            lambda: pages(http, "/tags", {}, 40, max_pages=150),
+        ]
+    )
+    for limit, (tags, problem, last) in ((MAX_TAG_LIMIT, maximal), (40, small)):
+        judge_pages(tags, problem, last, judge="TIM-08")
+        if problem is not None:
+            continue
+        listed = [t.get("id") for t in tags]
+        check(
+            mine <= set(listed),
+            f"GET /tags (limit {limit}, every page): {len(mine - set(listed))} of the {len(mine)} tags just "
+            f"created are missing, e.g. {sorted(mine - set(listed))[:5]}",
+            response=last,
+        )
+        check(
+            len(listed) == len(set(listed)),
+            f"GET /tags (limit {limit}, every page): a tag is listed twice across pages",
+            response=last,
+        )
+        problem = alphabetical_problem(tags)
+        check(problem is None, f"(limit {limit}, every page) {problem}", response=last)
+    ids = sorted(mine)
+    deletes = in_parallel([lambda i=i: http.delete(f"/tags/{i}") for i in ids], workers=TAG_CREATE_WORKERS)
+    removed = {i for i, r in zip(ids, deletes, strict=True) if 200 <= r.status_code < 300}
+    cleanup.tags[:] = [i for i in cleanup.tags if i not in removed]
 
 
 @pytest.mark.writes

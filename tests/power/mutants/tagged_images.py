@@ -646,3 +646,28 @@ MUTANTS.append(
         _large_one_shot_truncated,
     )
 )
+
+
+def _tags_first_hundred_only(server):
+    """GET /tags lists at most the first 100 tags in its order (a fixed-size cache of the listing): right
+    while a server holds fewer, its totals and later pages lose the rest."""
+    api = _api(server)
+
+    async def list_tags(page=0, limit=20, **_):
+        order = api.tag_order[:100]
+        chunk = order[page * limit : (page + 1) * limit] if page >= 0 and limit > 0 else []
+        results = [api.tags[tag_id].public() for _, tag_id in chunk]
+        return tagged_images.browse_page(results, len(order), page, limit)
+
+    api.list_tags = list_tags
+
+
+MUTANTS.append(
+    Mutant(
+        "tim-tags-first-hundred-only",
+        API,
+        "TIM-08",
+        "GET /tags lists only the first 100 tags",
+        _tags_first_hundred_only,
+    )
+)
