@@ -218,6 +218,7 @@ class _Selection:
     def __init__(self, worker: int, workers: int, barrier: str, out):
         self._worker, self._workers, self._barrier, self._out = worker, workers, Path(barrier), out
         self._alone: set[str] = set()
+        self._judged: set[str] = set()  # the checks run alone whose verdict is in
         self.timing = WorkerTiming()
 
     @pytest.hookimpl(trylast=True)
@@ -246,6 +247,16 @@ class _Selection:
         if not self._barrier.exists():
             self._barrier.touch()
             self.timing.mark("alone checks done")
+
+    def pytest_runtest_logreport(self, report):
+        """The last check that runs alone has been judged: its teardown (deleting what it made) disturbs no
+        other check, so the others need not wait for it."""
+        if self._worker != 0 or report.nodeid not in self._alone:
+            return
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            self._judged.add(report.nodeid)
+            if self._judged >= self._alone:
+                self.release()
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item, nextitem):
