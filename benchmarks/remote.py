@@ -28,6 +28,13 @@ from conformance.target import API_NAMES, Target  # noqa: E402
 from image_api_contracts import APIS  # noqa: E402
 
 DURATION = re.compile(r"^([\d.]+)s (setup|call|teardown)\s+(\S+)")
+WORKER_TIMING = re.compile(r"^\(worker (\d+) timing: (.*)\)$")
+
+
+def _stage(text: str) -> tuple[str, float]:
+    """ "collected 4.2s" -> ("collected", 4.2)"""
+    stage, seconds = text.rsplit(" ", 1)
+    return stage, float(seconds.removesuffix("s"))
 
 
 def one_run(api: str, latency_ms: int, seed: int, concurrency: int, max_examples: int, workers: int) -> dict:
@@ -54,6 +61,11 @@ def one_run(api: str, latency_ms: int, seed: int, concurrency: int, max_examples
         for line in report.details.splitlines()
         if (m := DURATION.match(line.strip()))
     ]
+    workers_timing = {
+        int(m.group(1)): dict(_stage(part) for part in m.group(2).split(", "))
+        for line in report.details.splitlines()
+        if (m := WORKER_TIMING.match(line.strip()))
+    }
     return {
         "api": api,
         "latency_ms": latency_ms,
@@ -64,6 +76,7 @@ def one_run(api: str, latency_ms: int, seed: int, concurrency: int, max_examples
         "seconds": round(seconds, 1),
         "verdicts": {v.id: v.status for v in report.verdicts},
         "slowest": slowest,
+        "workers_timing": workers_timing,
     }
 
 
@@ -100,6 +113,8 @@ def main() -> None:
                 )
                 for s in result["slowest"][:4]:
                     print(f"    {s['seconds']:6.2f}s {s['phase']:8} {s['check']}", flush=True)
+                for worker, stages in sorted(result["workers_timing"].items()):
+                    print(f"    worker {worker}: {stages}", flush=True)
             print(f"all {len(args.apis)} at {latency} ms, seed {seed}: {time.perf_counter() - started:.1f} s")
             if args.out:
                 Path(args.out).write_text(json.dumps(runs, indent=1) + "\n")

@@ -8,6 +8,13 @@ heaviest first to the least loaded worker: a Hypothesis state machine sends hund
 sequence, a schema-layer operation tens (concurrently), a plain check a handful. A module's session and
 module fixtures are set up again in each worker that runs one of its checks; checks never assume a
 server of their own, so they may run side by side.
+
+The first worker starts alone and runs the checks that cannot share the server first; the others are
+started once it has collected, so their start-up (imports and collection: CPU) overlaps those checks
+(network), and each waits for them to finish before its first check. The workers load only the pytest
+plugins the checks need (Hypothesis', Schemathesis'): every installed plugin would have pytest rewrite
+the asserts of its whole distribution, hundreds of library modules compiled again in every worker
+whenever bytecode is not cached.
 """
 
 from __future__ import annotations
@@ -32,25 +39,32 @@ from .rule_plugin import ConformancePlugin, Outcome, Progress, Results, RuleTrac
 from .target import Target
 
 EVENT = "@@conformance "
+# The plugins the checks need, loaded by name in the workers (autoload off: see the module's docstring).
+WORKER_PLUGINS = ("_hypothesis_pytestplugin", "schemathesis.pytest.plugin")
 
 
 def exclusive(item) -> bool:
     """A check that cannot share the server: it carries ``@pytest.mark.alone`` (see the checks' conftest:
     it reads a listing of the whole API and judges its order, pages or completeness, which records
     created meanwhile would move, or it is a schema-layer DELETE whose generated ids name other checks'
-    records). Such checks run at the end, one after the other, in the first worker, once the other
-    workers have finished."""
+    records). Such checks run first, one after the other, in the first worker, before any other worker
+    runs a check."""
     return item.get_closest_marker("alone") is not None
 
 
-# Schema-layer operations measured far above their kind's weight (every generated filter combination).
-HEAVY_OPERATIONS = {"check_schema_layer[GET /search/images]": 14}
+# Checks measured far above their kind's weight: a schema-layer operation with every generated filter
+# combination, the parallel creates (a batch of creates, their read-backs, the listing, the clean-up).
+HEAVY_OPERATIONS = {
+    "check_schema_layer[GET /search/images]": 14,
+    "check_all04_parallel_creates_lose_nothing": 6,
+}
 
 
 def weight(nodeid: str) -> float:
-    """A rough cost in seconds at 150 ms a request (benchmarks/remote.md): a state machine 55 to 60 s, a
-    read-back check about 30 s, a schema-layer operation 2 to 14 s, a plain check about 1 s. Shares follow
-    these ratios, so the workers that run a machine take few other checks and finish with the rest."""
+    """A rough cost in seconds at 150 ms a request (benchmarks/remote.md): a state machine 47 to 60 s, a
+    read-back check about 30 s, a schema-layer operation 2 to 14 s (a DELETE of generated ids, mostly
+    refused, about 2.5 s), a plain check 1 to 2 s. Shares follow these ratios, so the workers that run a
+    machine take few other checks and finish with the rest."""
     for name, seconds in HEAVY_OPERATIONS.items():
         if nodeid.endswith(name):
             return seconds
@@ -58,18 +72,29 @@ def weight(nodeid: str) -> float:
         return 55
     if "reads_back" in nodeid or "readback" in nodeid:
         return 30
+    if "check_schema_layer[DELETE " in nodeid:
+        return 2.5
     if "check_schema_layer" in nodeid:
         return 5
-    return 1
+    return 1.5
 
 
-def deal(items: list[str], workers: int) -> list[list[str]]:
-    """Groups (a check function's parametrized cases stay together) dealt heaviest first."""
+# The workers after the first start once it has collected, and then collect themselves: they begin
+# their checks about this many seconds after it (measured: 3 to 9 s on 2 busy cores).
+STARTUP_LAG = 5.0
+
+
+def deal(items: list[str], workers: int, first_load: float = 0.0, lag: float = 0.0) -> list[list[str]]:
+    """Groups (a check function's parametrized cases stay together) dealt heaviest first to the worker
+    that would be free first. ``first_load``: what the first worker runs before its share (the checks that
+    run alone, which the others wait for); ``lag``: how much later than the first the others could begin
+    at best (their start-up), so the heaviest check goes to the first worker when it has little to run
+    alone."""
     groups: dict[str, list[str]] = {}
     for nodeid in items:
         key = nodeid.split("[")[0] if "check_schema_layer" not in nodeid else nodeid
         groups.setdefault(key, []).append(nodeid)
-    loads = [0.0] * workers
+    loads = [first_load] + [max(first_load, lag)] * (workers - 1)
     shares: list[list[str]] = [[] for _ in range(workers)]
     for group in sorted(groups.values(), key=lambda g: -sum(weight(n) for n in g)):
         least = loads.index(min(loads))
@@ -110,27 +135,28 @@ def run_parallel(
     planned = threading.Event()
     early: list[dict] = []  # checks finished before the plan arrived
     with tempfile.TemporaryDirectory(prefix="conformance-workers-") as tmp:
-        procs = []
-        for i in range(workers):
+        barrier = Path(tmp) / "the-alone-checks-are-done"
+        plugin_args = [arg for name in WORKER_PLUGINS for arg in ("-p", name)]
+
+        def start(i: int) -> subprocess.Popen:
             spec = {
                 "target": dataclasses.asdict(target),
                 "worker": i,
                 "workers": workers,
-                "barrier": str(Path(tmp) / "the-others-are-done"),
-                "args": base_args,
+                "barrier": str(barrier),
+                "args": plugin_args + base_args,
                 "junit_xml": str(Path(tmp) / f"junit-{i}.xml") if junit_xml else None,
                 "details": str(Path(tmp) / f"details-{i}.txt"),
+                "started": time.time(),
             }
             spec_path = Path(tmp) / f"spec-{i}.json"
             spec_path.write_text(json.dumps(spec), encoding="utf-8")
-            procs.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "conformance.worker", str(spec_path)],
-                    stdout=subprocess.PIPE,
-                    text=True,
-                    encoding="utf-8",
-                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                )
+            return subprocess.Popen(
+                [sys.executable, "-m", "conformance.worker", str(spec_path)],
+                stdout=subprocess.PIPE,
+                text=True,
+                encoding="utf-8",
+                env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
             )
 
         def done(event: dict) -> None:
@@ -156,15 +182,22 @@ def run_parallel(
                 else:
                     done(event)
 
-        def release_the_first() -> None:
-            for p in procs[1:]:
-                p.wait()
-            Path(tmp, "the-others-are-done").touch()
+        def release_the_others() -> None:
+            """Should the first worker stop before it says so itself, the others still run."""
+            procs[0].wait()
+            barrier.touch()
 
-        readers = [threading.Thread(target=read, args=(p,), daemon=True) for p in procs]
-        readers.append(threading.Thread(target=release_the_first, daemon=True))
+        procs = [start(0)]
+        readers = [threading.Thread(target=read, args=(procs[0],), daemon=True)]
+        readers.append(threading.Thread(target=release_the_others, daemon=True))
         for t in readers:
             t.start()
+        while not planned.wait(0.05) and procs[0].poll() is None:
+            pass  # the first worker collects alone: the CPU is all its own
+        for i in range(1, workers):
+            procs.append(start(i))
+            readers.append(threading.Thread(target=read, args=(procs[i],), daemon=True))
+            readers[-1].start()
         codes = [p.wait() for p in procs]
         for t in readers:
             t.join()
@@ -187,33 +220,96 @@ def run_parallel(
 
 class _Selection:
     """The worker's share, dealt from the collected checks after the rule plugin has named them (every
-    worker deals the same way). The first worker also runs the checks that cannot share the server, last,
-    once the other workers have finished, and sends the parent the plan."""
+    worker deals the same way). The first worker also runs the checks that cannot share the server, first,
+    and then lets the others begin (``barrier``); it sends the parent the plan."""
 
     def __init__(self, worker: int, workers: int, barrier: str, out):
         self._worker, self._workers, self._barrier, self._out = worker, workers, Path(barrier), out
         self._alone: set[str] = set()
+        self._judged: set[str] = set()  # the checks run alone whose verdict is in
+        self.timing = WorkerTiming()
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, config, items):
+        collected = list(items)
         self._alone = {i.nodeid for i in items if exclusive(i)}
-        shares = deal([i.nodeid for i in items if i.nodeid not in self._alone], self._workers)
+        # The checks that run alone mostly read a listing: about 1 s each besides the schema layer's.
+        alone_load = sum(weight(n) if "check_schema_layer" in n else 1 for n in self._alone)
+        shares = deal(
+            [i.nodeid for i in items if i.nodeid not in self._alone], self._workers, alone_load, STARTUP_LAG
+        )
         wanted = set(shares[self._worker]) | (self._alone if self._worker == 0 else set())
-        if self._worker == 0:
-            plan = [(i.nodeid, rule_ids_of(i)) for i in items]
-            self._out.write(EVENT + json.dumps({"plan": plan}) + "\n")
-            self._out.flush()
-        keep = [i for i in items if i.nodeid in wanted and i.nodeid not in self._alone]
-        keep += [i for i in items if i.nodeid in wanted and i.nodeid in self._alone]
+        keep = [i for i in items if i.nodeid in wanted and i.nodeid in self._alone]
+        keep += [i for i in items if i.nodeid in wanted and i.nodeid not in self._alone]
         drop = [i for i in items if i.nodeid not in wanted]
         if drop:
             config.hook.pytest_deselected(items=drop)
         items[:] = keep
+        if self._worker == 0:
+            if not self._alone:
+                self.release()
+            plan = [(i.nodeid, rule_ids_of(i)) for i in collected]
+            self._out.write(EVENT + json.dumps({"plan": plan}) + "\n")
+            self._out.flush()
+
+    def release(self) -> None:
+        """The checks that run alone are done (or there are none): the other workers may begin."""
+        if not self._barrier.exists():
+            self._barrier.touch()
+            self.timing.mark("alone checks done")
+
+    def pytest_runtest_logreport(self, report):
+        """The last check that runs alone has been judged: its teardown (deleting what it made) disturbs no
+        other check, so the others need not wait for it."""
+        if self._worker != 0 or report.nodeid not in self._alone:
+            return
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            self._judged.add(report.nodeid)
+            if self._judged >= self._alone:
+                self.release()
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item, nextitem):
-        while item.nodeid in self._alone and not self._barrier.exists():
-            time.sleep(0.05)
+        if self._worker == 0:
+            if item.nodeid not in self._alone:
+                self.release()
+            return
+        if not self._barrier.exists():
+            self.timing.mark("waiting")
+            while not self._barrier.exists():
+                time.sleep(0.05)
+            self.timing.mark("released")
+
+    def pytest_sessionfinish(self, session):
+        if self._worker == 0:
+            self.release()
+
+
+class WorkerTiming:
+    """When a worker reached each stage, in seconds since the parent started it (wall clock): where the
+    time outside the checks goes (start-up and imports, collection, waiting for the others)."""
+
+    def __init__(self, started: float | None = None):
+        self.started = time.time() if started is None else started
+        self.stages: dict[str, float] = {}
+
+    def mark(self, stage: str) -> None:
+        self.stages.setdefault(stage, round(time.time() - self.started, 2))
+
+    def pytest_collection(self, session):
+        self.mark("imported")
+
+    def pytest_collection_finish(self, session):
+        self.mark("collected")
+
+    def pytest_runtest_logstart(self, nodeid, location):
+        self.mark("first check")
+
+    def pytest_runtest_logfinish(self, nodeid, location):
+        self.stages["last check done"] = round(time.time() - self.started, 2)
+
+    def line(self, worker: int) -> str:
+        return f"(worker {worker} timing: " + ", ".join(f"{k} {v:.1f}s" for k, v in self.stages.items()) + ")"
 
 
 class _Emitter:
@@ -251,18 +347,16 @@ def worker_main(spec_path: str) -> int:
     args = list(spec["args"]) + junit_args(target, spec["junit_xml"])
     output = io.StringIO()
     started = time.perf_counter()
+    selection = _Selection(spec["worker"], spec["workers"], spec["barrier"], out)
+    selection.timing = timing = WorkerTiming(spec.get("started"))
+    timing.mark("started")
     with contextlib.redirect_stdout(output), safe_methods_only(target.read_only):
-        code = pytest.main(
-            args,
-            plugins=[
-                plugin,
-                _Selection(spec["worker"], spec["workers"], spec["barrier"], out),
-                _Emitter(plugin, out),
-            ],
-        )
+        code = pytest.main(args, plugins=[plugin, selection, _Emitter(plugin, out), timing])
     seconds = time.perf_counter() - started
+    timing.mark("ended")
     Path(spec["details"]).write_text(
-        output.getvalue() + f"\n(worker {spec['worker']}: {seconds:.1f}s)\n", encoding="utf-8"
+        output.getvalue() + f"\n(worker {spec['worker']}: {seconds:.1f}s)\n{timing.line(spec['worker'])}\n",
+        encoding="utf-8",
     )
     Path(spec["details"] + ".code").write_text(str(int(code)))  # the worker ran to its end
     out.close()

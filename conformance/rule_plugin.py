@@ -5,7 +5,7 @@ Checks are the functions named ``check_*`` in ``conformance.checks``, collected 
 rules with ``@pytest.mark.rule("EVT-04")`` (the first is the one a bare ``assert`` blames), its API with a
 module-level ``pytestmark = pytest.mark.api("evotor")``, ``@pytest.mark.writes`` when it changes server
 state (skipped under ``--read-only``) and ``@pytest.mark.alone`` when it cannot share the server (a
-parallel run runs it last, alone). What a check finds (``conformance.findings``) is turned into one
+parallel run runs it first, alone). What a check finds (``conformance.findings``) is turned into one
 outcome per break, each on its own rule with the exact request that showed it.
 """
 
@@ -184,7 +184,7 @@ class ConformancePlugin:
         config.addinivalue_line(
             "markers",
             "alone: the check cannot share the server with others (it judges a whole listing, or deletes by "
-            "generated ids): a parallel run runs it alone, at the end",
+            "generated ids): a parallel run runs it alone, before the others",
         )
 
     @pytest.hookimpl(tryfirst=True)

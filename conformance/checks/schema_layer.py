@@ -301,10 +301,16 @@ class RunContract:
         )
 
     def schema(self):
-        """The Schemathesis schema of the seed view, served at the target with its credential."""
+        """The Schemathesis schema of the seed view, served at the target with its credential, generating
+        from the run's seed: Schemathesis seeds each operation's cases itself (from a seed of its own, drawn
+        at random for every schema unless given), over pytest's ``--hypothesis-seed``; without the run's
+        seed here, a replayed seed would send other cases, and a verdict that rests on one of them (a
+        degenerate value refused at SHOULD) would come and go between runs of the same seed."""
         target = self.target
         schema = schemathesis.openapi.from_dict(_served(self.seed, target.base_url))
         schema.config.update(base_url=target.base_url, headers=target.auth_headers())
+        if target.seed is not None:
+            schema.config.seed = target.seed
         if target.read_only:  # the coverage phase probes every path with the methods it lacks: keep the safe
             coverage = schema.config.phases.coverage
             coverage.unexpected_methods = {

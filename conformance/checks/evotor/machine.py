@@ -51,6 +51,7 @@ class EvotorMachine(RuleBasedStateMachine):
         self.model: dict[tuple[str, str], tuple[dict, bytes] | None] = dict.fromkeys(self.slots)
         self.deleted: set[str] = set()
         self.touched: int | None = None
+        self.just_deleted: tuple[tuple[str, str], str] | None = None  # (slot, id): the invariant gets it
         self.steps = 0
 
     def full(self) -> list[int]:
@@ -99,8 +100,7 @@ class EvotorMachine(RuleBasedStateMachine):
         self.made.gone(image["id"])
         self.deleted.add(image["id"])
         self.model[slot] = None
-        r = judged(self.http.get(images_path(*slot, image["id"])))
-        assert is_4xx(r), f"get of the deleted {image['id']}: expected 4xx (EVT-07), got {r.status_code}"
+        self.just_deleted = (slot, image["id"])  # its get goes out with the invariant's round trip
 
     @precondition(lambda self: self.full())
     @rule(data=st.data(), other=st.integers(1, 2))
@@ -116,10 +116,14 @@ class EvotorMachine(RuleBasedStateMachine):
 
     @invariant()
     def every_slot_shows_exactly_its_image(self):
-        """One round trip: the three lists and the touched slot's gets go out together."""
+        """One round trip: the three lists and the touched slot's gets (after a delete, the get of the
+        deleted image) go out together."""
         self.steps += 1
         held = self.model[self.slots[self.touched]] if self.touched is not None else None
         probes = [lambda slot=slot: listed(self.http, *slot) for slot in self.slots]
+        deleted, self.just_deleted = self.just_deleted, None
+        if deleted is not None:
+            probes.append(lambda: self.http.get(images_path(*deleted[0], deleted[1])))
         if held is not None:
             slot, image = self.slots[self.touched], held[0]
             wrong = self.slots[(self.touched + 1 + self.steps % 2) % 3]
@@ -128,6 +132,9 @@ class EvotorMachine(RuleBasedStateMachine):
             if self.steps % 4 == 1:
                 probes.append(lambda: self.http.get(images_path(*slot, str(uuid.uuid4()))))
         answers = concurrently(lambda probe: probe(), probes)
+        if deleted is not None:
+            r = judged(answers.pop(3))
+            assert is_4xx(r), f"get of the deleted {deleted[1]}: expected 4xx (EVT-07), got {r.status_code}"
         for slot, (r, items) in zip(self.slots, answers, strict=False):
             judged(r)
             assert items is not None, (

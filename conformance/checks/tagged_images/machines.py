@@ -3,6 +3,7 @@ orders and compares every answer with a model of what the server must hold."""
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
@@ -67,9 +68,9 @@ class TaggedMachine(RuleBasedStateMachine):
 
     owns: tuple[str, ...] = ()
 
-    def __init__(self, target, http, raw):
+    def __init__(self, target, http, raw, sweeper: Sweeper):
         super().__init__()
-        self.target, self.http, self.raw = target, http, raw
+        self.target, self.http, self.raw, self.sweeper = target, http, raw, sweeper
         self.home = target.unique("sm")
         self.images: dict[int, Mine] = {}
         self.tags: dict[str, int] = {}  # name -> id: every live tag of this run
@@ -178,8 +179,9 @@ class TaggedMachine(RuleBasedStateMachine):
         return record
 
     def teardown(self):
-        """The run's records and tags go at once: no delete depends on another."""
-        parallel(
+        """The run's records and tags go at once (no delete depends on another), while the next run
+        begins: every run keeps to records and tags of its own (its home tag), so none judges them."""
+        self.sweeper.sweep(
             [lambda i=i: self.http.delete(f"/images/{i}") for i in [*self.images, *self.stale]]
             + [lambda t=t: self.http.delete(f"/tags/{t}") for t in self.tags.values()]
         )
@@ -531,14 +533,40 @@ class SearchMachine(QueryMachine):
         self.search(names, wanted, lambda m: exact(m) and match(m), limit, start, end, uploaded_only)
 
 
+class Sweeper:
+    """Deletes a finished run's records and tags in the background, so the next run does not wait for
+    them (a round trip or more each run, against a remote server); all are done before the check ends,
+    and a delete that raised raises there, as it would have in the run's own teardown."""
+
+    def __init__(self, pool: ThreadPoolExecutor):
+        self._pool = pool
+        self._sweeps: list[Future] = []
+
+    def sweep(self, deletes) -> None:
+        self._sweeps.append(self._pool.submit(parallel, deletes))
+
+    def finish(self, raising: bool = True) -> None:
+        for sweep in self._sweeps:
+            if sweep.exception() is not None and raising:
+                raise sweep.exception()
+
+
 def run_machine(machine, target, http, raw, hypothesis_settings):
     """Without shrinking: the server's state and clock are outside Hypothesis, so a replay of a shorter run
     meets another server (a failure that rests on two records' seconds may not recur); Hypothesis would
     report that as a flaky test, blamed on no rule, instead of the first failure with its request."""
     phases = [p for p in hypothesis_settings.phases if p != Phase.shrink]
-    run_state_machine_as_test(
-        lambda: machine(target, http, raw), settings=settings(hypothesis_settings, phases=phases)
-    )
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        sweeper = Sweeper(pool)
+        try:
+            run_state_machine_as_test(
+                lambda: machine(target, http, raw, sweeper),
+                settings=settings(hypothesis_settings, phases=phases),
+            )
+        except BaseException:
+            sweeper.finish(raising=False)  # the run's own failure is the one to report
+            raise
+        sweeper.finish()
 
 
 @pytest.mark.writes

@@ -45,6 +45,16 @@ def test_shares_are_dealt_heaviest_first_keeping_a_functions_cases_together():
     assert deal(items[:1], 4)[1:] == [[], [], []]  # one share per worker, empty ones included
 
 
+def test_the_first_worker_takes_the_longest_check_when_it_is_free_first():
+    items = ["m.py::check_x_state_machine", "m.py::check_a", "m.py::check_b", "r.py::check_reads_back"]
+    # The others begin 5 s after the first: with 2 s to run alone, the first is free first.
+    shares = deal(items, 4, first_load=2, lag=5)
+    assert shares[0] == ["m.py::check_x_state_machine"]
+    assert sorted(n for share in shares for n in share) == sorted(items)
+    # The others wait for what the first runs alone: however much that is, none is free before it.
+    assert deal(items, 4, first_load=20, lag=5)[0] == ["m.py::check_x_state_machine"]
+
+
 def _exclusive_checks(api: str) -> set[str]:
     """The checks of ``api`` a parallel run runs alone, as the checks are collected for a run (no request
     is sent: collecting builds the schema layer's items from the seed view)."""
