@@ -48,15 +48,32 @@ def _masked(name: str, value: str) -> str:
     return value.split(" ")[0] + " $TOKEN"
 
 
+def _expanding_token(text: str) -> str:
+    """``text`` quoted for a POSIX shell with its ``$TOKEN`` left to expand (shlex.quote's single quotes
+    would send the six characters ``$TOKEN``): everything else escaped inside double quotes."""
+    head, _, tail = text.partition("$TOKEN")
+
+    def escaped(part: str) -> str:
+        return "".join("\\" + c if c in '\\"$`' else c for c in part)
+
+    return f'"{escaped(head)}$TOKEN{escaped(tail)}"'
+
+
+class _Quoted(str):
+    """A command-line word already quoted for the shell (shlex.join would quote it again)."""
+
+
 def as_curl(request, mask_secrets: bool = True, body_dir: str | Path | None = None) -> str:
-    """The request (httpx or requests) exactly as it was sent. A body that cannot be inlined is written
-    to ``body_dir`` (named by its SHA-256) and sent with ``--data-binary @file``."""
+    """The request (httpx or requests) exactly as it was sent, pasted into a shell with ``TOKEN`` set to
+    the credential. A body that cannot be inlined is written to ``body_dir`` (named by its SHA-256) and
+    sent with ``--data-binary @file``."""
     parts = ["curl", "-X", request.method]
     for name, value in request.headers.items():
         if name.lower() in _NOT_REPLAYED:
             continue
         if mask_secrets and name.lower() in SECRET_HEADERS:
-            value = _masked(name, value)
+            parts += ["-H", _Quoted(_expanding_token(f"{name}: {_masked(name, value)}"))]
+            continue
         parts += ["-H", f"{name}: {value}"]
     body = _body_of(request)
     if body:
@@ -72,7 +89,7 @@ def as_curl(request, mask_secrets: bool = True, body_dir: str | Path | None = No
                 name = str(path / name)
             parts += ["--data-binary", f"@{name}"]
     parts.append(str(request.url))
-    return shlex.join(parts)
+    return " ".join(part if isinstance(part, _Quoted) else shlex.quote(part) for part in parts)
 
 
 class Removals:

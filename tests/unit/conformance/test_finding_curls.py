@@ -3,11 +3,16 @@ meets a 404 that is the suite's doing, not the server's)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from types import SimpleNamespace
 
 import httpx
+import pytest
 
+from conformance.recording import as_curl
 from conformance.rule_plugin import _removed_later
+from image_api_contracts import APIS
 
 
 def _exchange(method: str, url: str, status: int):
@@ -64,3 +69,20 @@ def test_a_delete_by_the_checks_clean_up_after_its_body_is_named_by_the_curl():
     assert other.curl == "curl -X GET http://h/v1/images/6"
     assert plugin.results.by_rule["TIM-07"][0].curl == curl
     REMOVALS.clear()
+
+
+@pytest.mark.parametrize("api", [name for name, profile in APIS.items() if profile.auth_header])
+def test_a_curl_pasted_into_a_shell_with_token_set_sends_the_credential(api):
+    """The credential is printed as ``$TOKEN``; pasted into a shell with TOKEN set, the curl sends the
+    header the API documents with that credential (a single-quoted ``$TOKEN`` would be sent as is)."""
+    credential = 'tok-$1`x\\y'  # what a shell would otherwise touch
+    header, value = next(iter(APIS[api].auth_headers(credential).items()))
+    request = httpx.Request("GET", "http://127.0.0.1:9/x", headers={header: value})
+    curl = as_curl(request)
+    assert credential not in curl and "$TOKEN" in curl, curl
+    words = subprocess.run(
+        ["bash", "-c", "printf '%s\\n' " + curl.removeprefix("curl ")],
+        env={"TOKEN": credential, "PATH": os.environ.get("PATH", "")},
+        capture_output=True, text=True, timeout=10, check=True,
+    ).stdout.splitlines()
+    assert f"{header.lower()}: {value}" in words, words
