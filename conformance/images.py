@@ -122,6 +122,18 @@ def _describe(data: bytes, where: Path) -> dict:
     return {"file": str(path), "size": len(data), "sha256": digest, "type": media}
 
 
+def status_answered(request) -> int | None:
+    """The status the server answered to ``request`` (a checks' client's), while the request lives: kept
+    with a finding's curl, so that a replay can be compared with the exchange that showed the break."""
+    if request is None:
+        return None
+    try:
+        response = _responses.get(request)
+    except TypeError:  # not a request of the checks' clients (a weak reference cannot be made)
+        return None
+    return response.status_code if response is not None else None
+
+
 def image_pair(request, bodies_dir: str) -> dict | None:
     """For a finding about a response that served an image (or bytes where an upload was expected):
     the closest uploaded image and the served bytes, saved under ``bodies_dir`` and described."""

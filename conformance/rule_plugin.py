@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from .findings import MUST, Findings, NotExercised, begin
-from .images import image_pair
+from .images import image_pair, status_answered
 from .library_internals.pytest_parts import rename_item
 from .readonly import safe_methods_only
 from .recording import REMOVALS, as_curl, removed_among
@@ -59,6 +59,7 @@ class Outcome:
     decision: str | None = None
     images: dict | None = None  # {"uploaded": {...}, "served": {...}}: file, size, sha256, type
     key: str | None = None  # a break several checks may meet (a response's schema): one outcome a run
+    answered: int | None = None  # the status answered to the curl's request when the break was seen
 
 
 @dataclass
@@ -368,6 +369,7 @@ class ConformancePlugin:
                     f.decision,
                     image_pair(f.request, self._target.bodies_dir),
                     f.key,
+                    status_answered(f.request),
                 ),
             )
         stopped: str | None = None
@@ -391,7 +393,8 @@ class ConformancePlugin:
                 rule_id = named[0] if named else primary
                 blamed.append(rule_id)
                 curl = self._curl(request, item)
-                add(rule_id, Outcome(item.nodeid, self._level(rule_id, MUST), message, curl))
+                status = status_answered(request)
+                add(rule_id, Outcome(item.nodeid, self._level(rule_id, MUST), message, curl, answered=status))
             stopped = f"not exercised: the check stopped at a break of {', '.join(dict.fromkeys(blamed))}"
         keyed = {f.rule for f in (findings.items if findings is not None else ()) if f.key is not None}
         if keyed:

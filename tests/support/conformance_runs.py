@@ -4,12 +4,15 @@ point the suite at a deployment: the helper of the power, variant and latency te
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from conformance.report import Report
+from conformance.rule_plugin import REMOVED_NOTE
 from conformance.runner import run
 from conformance.target import Target
 from image_api_contracts import APIS
@@ -18,7 +21,10 @@ from support.live_server import LiveServer
 BODIES = Path(tempfile.gettempdir()) / "image-api-contracts-bodies"  # failing requests' binary bodies
 
 
-def run_against_mock(api: str, mutate=None, latency_ms: int = 0, seed: int = 1, **options) -> Report:
+def run_against_mock(
+    api: str, mutate=None, latency_ms: int = 0, seed: int = 1, then=None, **options
+) -> Report:
+    """``then(report, target)``, when given, runs while the server still serves what the run left."""
     server = LiveServer(mutate=mutate)
     try:
         if latency_ms:
@@ -26,9 +32,44 @@ def run_against_mock(api: str, mutate=None, latency_ms: int = 0, seed: int = 1, 
         base_url = server.url + f"/{api}" + APIS[api].server_path
         options.setdefault("bodies_dir", str(BODIES))
         target = Target(api=api, base_url=base_url, seed=seed, max_examples=8, shrink_seconds=2, **options)
-        return run(target)
+        report = run(target)
+        if then is not None:
+            then(report, target)
+        return report
     finally:
         server.stop()
+
+
+@dataclass(frozen=True)
+class Replay:
+    curl: str
+    seen: int  # the status answered when the break was seen
+    now: int | None  # the status the pasted curl gets (None: curl could not send it)
+
+    @property
+    def reproduced(self) -> bool:
+        return self.now == self.seen
+
+
+def replay_failures(report: Report, rule: str, target: Target) -> list[Replay]:
+    """Every curl of ``rule``'s failures whose answer was kept, pasted into bash as a user would (``TOKEN``
+    set to the credential), against the server the run left; a curl marked as replaying against data the
+    suite itself removed is left out (its note says why it would not reproduce)."""
+    replays = []
+    for verdict in report.verdicts:
+        if verdict.id != rule:
+            continue
+        for outcome in verdict.failures:
+            if not outcome.curl or outcome.answered is None or REMOVED_NOTE in outcome.curl:
+                continue
+            env = {"PATH": os.environ.get("PATH", ""), "TOKEN": target.credential or ""}
+            done = subprocess.run(
+                ["bash", "-c", f"{outcome.curl} -sS -o /dev/null -w '%{{http_code}}' --max-time 20"],
+                env=env, capture_output=True, text=True, timeout=30,
+            )
+            status = done.stdout.strip()
+            replays.append(Replay(outcome.curl, outcome.answered, int(status) if status.isdigit() else None))
+    return replays
 
 
 PROOF_ENV = "CONFORMANCE_PROOF"  # "full": every broken and legal variant, not CI's subset
