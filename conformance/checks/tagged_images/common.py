@@ -328,3 +328,46 @@ def forged(url: str) -> str | None:
             query[i] = (name, changed)
             return urlunsplit(parts._replace(query=urlencode(query)))
     return None
+
+
+MAX_LIMIT = 100  # the seed's maximum page size of GET /images (and of GET /tags, "paged like images")
+FILL_WORKERS = 32  # fillers go out this many at a time: latency, not their count, sets the cost
+
+
+def judge_whole_listing(http, path: str, mine: set, noun: str, judge: str, also=None) -> None:
+    """``path`` read whole at the largest page and at a small one, once it holds more than one maximal page:
+    every one of ``mine`` (ids just created) is listed, none twice; ``also(items, limit, last)`` judges
+    more (order). A broken page is ``judge``'s."""
+    maximal, small = parallel(
+        [
+            lambda: pages(http, path, {}, MAX_LIMIT, max_pages=60),
+            lambda: pages(http, path, {}, 40, max_pages=150),
+        ]
+    )
+    for limit, (items, problem, last) in ((MAX_LIMIT, maximal), (40, small)):
+        judge_pages(items, problem, last, judge=judge)
+        if problem is not None:
+            continue
+        listed = [item.get("id") for item in items]
+        check(
+            mine <= set(listed),
+            f"GET {path} (limit {limit}, every page): {len(mine - set(listed))} of the {len(mine)} {noun} "
+            f"just created are missing, e.g. {sorted(mine - set(listed))[:5]}",
+            response=last,
+        )
+        check(
+            len(listed) == len(set(listed)),
+            f"GET {path} (limit {limit}, every page): a {noun[:-1]} is listed twice across pages",
+            response=last,
+        )
+        if also is not None:
+            also(items, limit, last)
+
+
+def delete_all(http, path: str, ids, kept: list) -> None:
+    """``DELETE path/{id}`` for each id at the fill's pace; those gone leave ``kept`` (the clean-up's list,
+    which retries what remains)."""
+    ids = sorted(ids)
+    deletes = in_parallel([lambda i=i: http.delete(f"{path}/{i}") for i in ids], workers=FILL_WORKERS)
+    removed = {i for i, r in zip(ids, deletes, strict=True) if 200 <= r.status_code < 300}
+    kept[:] = [i for i in kept if i not in removed]

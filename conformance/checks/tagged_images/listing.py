@@ -11,11 +11,15 @@ from conformance.checks.kit import in_parallel
 from conformance.findings import check, refused, should
 
 from .common import (
+    FILL_WORKERS,
+    MAX_LIMIT,
     PAST_END_200,
     body_of,
+    delete_all,
     got,
     is_int,
     judge_pages,
+    judge_whole_listing,
     made,
     meta_problem,
     newest_first_problem,
@@ -89,10 +93,6 @@ def check_tim04_listing_is_newest_first_and_paged(http, timeline):
         refused(over, f"{sent(over)} (limit at most 100)")
 
 
-MAX_LIMIT = 100  # the seed's maximum page size of GET /images
-CREATE_WORKERS = 32  # the filler records go out this many at a time: latency, not their count, sets the cost
-
-
 @pytest.mark.writes
 @pytest.mark.rule("TIM-04")
 @pytest.mark.alone
@@ -103,36 +103,11 @@ def check_tim04_totals_past_one_maximal_page(http, cleanup, target):
     matter to a count."""
     home = target.unique("pg")
     names = [f"{home}-{i:03d}.png" for i in range(MAX_LIMIT + 1)]
-    created = in_parallel([lambda n=n: made(http, n, [home]) for n in names], workers=CREATE_WORKERS)
+    created = in_parallel([lambda n=n: made(http, n, [home]) for n in names], workers=FILL_WORKERS)
     cleanup.images += [c["id"] for c in created]
     mine = {c["id"] for c in created}
-    maximal, small = parallel(
-        [
-            lambda: pages(http, "/images", {}, MAX_LIMIT, max_pages=60),
-            lambda: pages(http, "/images", {}, 40, max_pages=150),
-        ]
-    )
-    for limit, (records, problem, last) in ((MAX_LIMIT, maximal), (40, small)):
-        judge_pages(records, problem, last, judge="TIM-04")
-        if problem is not None:
-            continue
-        listed = [r["id"] for r in records]
-        check(
-            mine <= set(listed),
-            f"GET /images (limit {limit}, every page): {len(mine - set(listed))} of the {len(mine)} records "
-            f"just created are missing, e.g. {sorted(mine - set(listed))[:5]}",
-            response=last,
-        )
-        check(
-            len(listed) == len(set(listed)),
-            f"GET /images (limit {limit}, every page): a record is listed twice across pages",
-            response=last,
-        )
-    # Deleted here at the creation's pace (the clean-up's is gentler); the clean-up retries what remains.
-    ids = sorted(mine)
-    deletes = in_parallel([lambda i=i: http.delete(f"/images/{i}") for i in ids], workers=CREATE_WORKERS)
-    removed = {i for i, r in zip(ids, deletes, strict=True) if 200 <= r.status_code < 300}
-    cleanup.images[:] = [i for i in cleanup.images if i not in removed]
+    judge_whole_listing(http, "/images", mine, "records", "TIM-04")
+    delete_all(http, "/images", mine, cleanup.images)  # the clean-up's pace is gentler
 
 
 @pytest.mark.rule("TIM-04")

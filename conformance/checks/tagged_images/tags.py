@@ -10,16 +10,20 @@ from conformance.findings import NotExercised, check, needs, should
 
 from .common import (
     DUPLICATE_TAG_409,
+    FILL_WORKERS,
+    MAX_LIMIT,
     MISSING_ID,
     TAG_PAGING,
     UNKNOWN_ID_404,
     body_of,
     created_id,
+    delete_all,
     error_body_problem,
     fetched,
     got,
     is_int,
     judge_pages,
+    judge_whole_listing,
     made,
     newest_first_problem,
     pages,
@@ -89,10 +93,6 @@ def check_tim08_tag_listing_read_only(http):
     check(problem is None, str(problem))
 
 
-MAX_TAG_LIMIT = 100  # GET /tags is paged like the images: at most 100 a page
-TAG_CREATE_WORKERS = 32  # the filler tags go out this many at a time: latency, not their count, sets the cost
-
-
 @pytest.mark.writes
 @pytest.mark.rule("TIM-08")
 @pytest.mark.alone
@@ -101,44 +101,22 @@ def check_tim08_tags_past_one_maximal_page(target, http, cleanup):
     once, in alphabetical order across page boundaries, at the largest page and at a small one. The tags
     are made by POST /tags (TIM-09's: when it fails, this check is not exercised), all at once."""
     home = target.unique("t8p")
-    names = [f"{home}-{i:03d}" for i in range(MAX_TAG_LIMIT + 1)]
-    answers = in_parallel(
-        [lambda n=n: http.post("/tags", json={"name": n}) for n in names], workers=TAG_CREATE_WORKERS
-    )
+    names = [f"{home}-{i:03d}" for i in range(MAX_LIMIT + 1)]
+    create = [lambda n=n: http.post("/tags", json={"name": n}) for n in names]
+    answers = in_parallel(create, workers=FILL_WORKERS)
     for r in answers:
         if 200 <= r.status_code < 300 and isinstance(body_of(r), dict) and is_int(body_of(r).get("id")):
             cleanup.tags.append(body_of(r)["id"])
     for r in answers:
         created_id(needs(r, "POST /tags", "TIM-09"), "TIM-09")
     mine = {body_of(r)["id"] for r in answers}
-    maximal, small = parallel(
-        [
-            lambda: pages(http, "/tags", {}, MAX_TAG_LIMIT, max_pages=60),
-            lambda: pages(http, "/tags", {}, 40, max_pages=150),
-        ]
-    )
-    for limit, (tags, problem, last) in ((MAX_TAG_LIMIT, maximal), (40, small)):
-        judge_pages(tags, problem, last, judge="TIM-08")
-        if problem is not None:
-            continue
-        listed = [t.get("id") for t in tags]
-        check(
-            mine <= set(listed),
-            f"GET /tags (limit {limit}, every page): {len(mine - set(listed))} of the {len(mine)} tags just "
-            f"created are missing, e.g. {sorted(mine - set(listed))[:5]}",
-            response=last,
-        )
-        check(
-            len(listed) == len(set(listed)),
-            f"GET /tags (limit {limit}, every page): a tag is listed twice across pages",
-            response=last,
-        )
+
+    def alphabetical(tags, limit, last):
         problem = alphabetical_problem(tags)
         check(problem is None, f"(limit {limit}, every page) {problem}", response=last)
-    ids = sorted(mine)
-    deletes = in_parallel([lambda i=i: http.delete(f"/tags/{i}") for i in ids], workers=TAG_CREATE_WORKERS)
-    removed = {i for i, r in zip(ids, deletes, strict=True) if 200 <= r.status_code < 300}
-    cleanup.tags[:] = [i for i in cleanup.tags if i not in removed]
+
+    judge_whole_listing(http, "/tags", mine, "tags", "TIM-08", also=alphabetical)
+    delete_all(http, "/tags", mine, cleanup.tags)
 
 
 @pytest.mark.writes
