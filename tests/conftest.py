@@ -11,8 +11,9 @@ try:
 except ModuleNotFoundError as missing:  # pytest from another Python than the one pip installed into
     raise pytest.UsageError(
         f"{missing} in {sys.executable}: the project's dependencies are not installed in the Python running "
-        'pytest. Run `pip install -e ".[dev]" && pytest` with the pip and pytest of one environment '
-        "(in a virtual environment: python3 -m venv .venv && . .venv/bin/activate)"
+        'pytest. Run `python3 -m pip install -e ".[dev]" && python3 -m pytest`, which installs into and '
+        "tests with one Python (or first make a virtual environment: "
+        "python3 -m venv .venv && . .venv/bin/activate)"
     ) from None
 from support.images import image_bytes
 from support.live_server import LiveServer

@@ -91,10 +91,23 @@ def test_a_light_install_serves_the_mock_and_runs_conformance_without_the_dev_to
         log.close()
 
 
+def _decoys(repo: Path, env: dict) -> dict:
+    """Another Python's ``pip``, ``pytest`` and ``mockserver`` first on ``PATH`` (a global pyenv's shims,
+    say): the README's commands must not depend on which of them a shell finds."""
+    decoys = repo.parent / "decoys"
+    decoys.mkdir(exist_ok=True)
+    for name in ("pip", "pip3", "pytest", "mockserver"):
+        script = decoys / name
+        refusal = f"echo 'decoy {name}: not the Python the README installs into' >&2"
+        script.write_text(f"#!/bin/sh\n{refusal}\nexit 97\n")
+        script.chmod(0o755)
+    return {**env, "PATH": str(decoys) + os.pathsep + env["PATH"]}
+
+
 def test_a_fresh_clone_installs_collects_everything_and_passes_a_fast_subset(clone):
-    repo, env = clone, _venv(clone, "venv")
+    repo, env = clone, _decoys(clone, _venv(clone, "venv"))
     install, _, test = _readme_test_command(repo).partition(" && ")
-    assert test == "pytest", "the README's test command is install && pytest"
+    assert test == "python3 -m pytest", "the README's test command is install && python3 -m pytest"
     installed = _run(install, repo, env, 600)
     assert installed.returncode == 0, installed.stdout[-3000:] + installed.stderr[-3000:]
 

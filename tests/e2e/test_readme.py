@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import configparser
 import re
+import shlex
 import subprocess
 import sys
 
@@ -54,8 +55,8 @@ def test_ci_runs_exactly_the_readme_test_command():
 
 
 def test_setup_is_install_and_serve_then_install_and_test():
-    assert BLOCKS[0].command == 'pip install -e ".[dev]" && mockserver'
-    assert BLOCKS[1].command == 'pip install -e ".[dev]" && pytest'
+    assert BLOCKS[0].command == 'python3 -m pip install -e ".[dev]" && python3 -m mockserver'
+    assert BLOCKS[1].command == 'python3 -m pip install -e ".[dev]" && python3 -m pytest'
 
 
 def test_the_dev_tokens_shown_are_the_ones_the_code_makes():
@@ -159,8 +160,12 @@ def test_a_block_runs_as_written(item, servers, workdir):
 
 
 def test_setup_command_serves_all_five_apis_with_swagger_ui(tmp_path):
-    """The set-up's `mockserver` (the console script `pip install` made): the index and each API's UI."""
-    server = BackgroundServer("mockserver --port $PORT", ROOT, tmp_path / "mockserver.log")
+    """The set-up's serve command (`python3 -m mockserver`, run by this test's Python): the index and each
+    API's UI."""
+    serve = BLOCKS[0].command.partition(" && ")[2]
+    assert serve.startswith("python3 ")
+    command = shlex.quote(sys.executable) + serve.removeprefix("python3") + " --port $PORT"
+    server = BackgroundServer(command, ROOT, tmp_path / "mockserver.log")
     try:
         index = httpx.get(server.url + "/", timeout=10).text
         for name, info in APIS.items():
