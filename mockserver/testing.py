@@ -87,7 +87,10 @@ class BackgroundMock:
                 log_level="warning",
                 access_log=False,
                 ws="none",
-                http=http_protocol(),
+                http=http_protocol(
+                    apis=tuple(self._settings.get("apis", APIS)),
+                    prefixed=self._settings.get("prefixed", True),
+                ),
             )
             self._server = uvicorn.Server(config)
             self._thread = threading.Thread(target=self._server.run, name="background-mock", daemon=True)

@@ -1,5 +1,6 @@
-"""The one door to library internals: everything that subclasses Connexion, Starlette or python-multipart
-classes, or reads their private attributes, lives in this package
+"""The one door to library internals: everything that subclasses Connexion, Starlette, python-multipart or
+uvicorn classes (the libraries Connexion serves with), or reads their private attributes or parser state,
+lives in this package
 (tests/unit/contracts/test_architecture.py keeps it so).
 
 These modules were written against the versions in ``TESTED``; a release outside them may rename what they
@@ -22,6 +23,7 @@ TESTED: dict[str, tuple[str, str]] = {
     "connexion": ("3.3.0", "3.4"),
     "starlette": ("1.10.0", "1.11"),
     "python-multipart": ("0.0.20", "0.1"),
+    "uvicorn": ("0.55.0", "0.56"),  # its httptools protocol, subclassed by http_protocol
 }
 OVERRIDE = "MOCKSERVER_UNTESTED_LIBRARIES"
 

@@ -13,6 +13,7 @@ from mockserver.apis.signing import UrlSigner
 from mockserver.asgi import Receive, Scope, Send
 from mockserver.layers.journal import open_journal
 from mockserver.layers.reply_cache import ReplyCache
+from mockserver.mounts import MountPoints
 from mockserver.request_state import CURRENT_SCOPE, MOCK_CONTEXT
 from mockserver.state.blobs import BlobStore
 from mockserver.state.settings import Settings
@@ -41,9 +42,7 @@ class MockContext:
         self.apis = {}
         for name in self.settings.apis:
             self.apis[name] = self.make_handler(name)
-        self._by_base_path = sorted(
-            ((APIS[n].base_path(self.settings.prefixed), n) for n in self.apis), key=lambda p: -len(p[0])
-        )
+        self.mounts = MountPoints(tuple(self.apis), self.settings.prefixed)
 
     def make_handler(self, name: str):
         """A new handler of that API (mockserver.apis.*) on this context: every served API has one; a store
@@ -56,14 +55,7 @@ class MockContext:
 
     def api_for_path(self, path: str) -> str | None:
         """The API whose mount point holds ``path`` (longest match first)."""
-        for base, name in self._by_base_path:
-            if (
-                path == base
-                or path.startswith(base + "/")
-                or (base == "" and not path.startswith("/__mock__"))
-            ):
-                return name
-        return None
+        return self.mounts.api_for_path(path)
 
     def reset(self) -> None:
         self.behaviour = None

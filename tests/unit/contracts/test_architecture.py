@@ -20,7 +20,7 @@ from mockserver import connexion_ext
 
 ROOT = Path(__file__).resolve().parents[3]
 MAX_MODULE_LINES = 600
-LIBRARIES_BEHIND_THE_DOOR = ("connexion", "starlette", "python_multipart", "multipart")
+LIBRARIES_BEHIND_THE_DOOR = ("connexion", "starlette", "python_multipart", "multipart", "uvicorn")
 DOOR = "mockserver.connexion_ext"
 # conformance may start the mock for its pytest plugin, and nothing else of it.
 CONFORMANCE_MAY_IMPORT = frozenset({"mockserver.testing"})
@@ -243,11 +243,12 @@ def test_the_door_is_where_the_internals_are():
 def test_the_door_refuses_untested_versions_and_names_the_supported_ones():
     assert connexion_ext.untested_versions() == []  # what is installed here is what was tested
     problems = connexion_ext.untested_versions(
-        {"connexion": "4.0.0", "starlette": "1.10.3", "python-multipart": None}
+        {"connexion": "4.0.0", "starlette": "1.10.3", "python-multipart": None, "uvicorn": "0.56.0"}
     )
     assert problems == [
         "connexion 4.0.0: supported >=3.3.0,<3.4",
         "python-multipart (not installed): supported >=0.0.20,<0.1",
+        "uvicorn 0.56.0: supported >=0.55.0,<0.56",
     ]
 
 

@@ -1,0 +1,162 @@
+"""Every request on a connection meets the request-head limit (16 KiB, 100 fields), not only the first: a
+kept-alive or pipelined request that passes it is refused as the first would be. A refusal comes in the
+format of the API its path names (414 for a request line past the limit, 431 for fields), at the prefixed
+paths and at an API's real paths, and the connection is closed after it; the server goes on."""
+
+from __future__ import annotations
+
+import socket
+
+import httpx
+import pytest
+from support.api_errors import assert_api_error
+from support.live_server import LiveServer
+
+from mockserver.connexion_ext.http_protocol import MAX_HEADER_BYTES, MAX_HEADER_COUNT
+
+TIMEOUT = 10
+TIM = "/tagged-images/v1"
+HUGE = "x" * 60_000
+
+
+@pytest.fixture(scope="module")
+def every_api():
+    server = LiveServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def evotor_alone():
+    server = LiveServer(api="evotor")
+    yield server
+    server.stop()
+
+
+def get(path: str, *fields: str, close: bool = False) -> bytes:
+    lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1", *fields, *(["Connection: close"] if close else [])]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+class Connection:
+    """One socket, answers read whole (by content-length), so that the next request rides the same
+    connection."""
+
+    def __init__(self, server: LiveServer):
+        self.sock = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT)
+        self.buffer = b""
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def answer(self) -> httpx.Response:
+        while b"\r\n\r\n" not in self.buffer:
+            self._read()
+        head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+        status_line, *lines = head.decode("latin-1").split("\r\n")
+        headers = {k.lower(): v for k, v in (line.split(": ", 1) for line in lines)}
+        length = int(headers["content-length"])
+        while len(self.buffer) < length:
+            self._read()
+        body, self.buffer = self.buffer[:length], self.buffer[length:]
+        return httpx.Response(int(status_line.split()[1]), headers=headers, content=body)
+
+    def closed_by_server(self) -> bool:
+        self.sock.settimeout(TIMEOUT)
+        try:
+            return self.buffer == b"" and self.sock.recv(1) == b""
+        except ConnectionResetError:
+            return True
+
+    def _read(self) -> None:
+        data = self.sock.recv(65536)
+        assert data, "the server closed the connection without a whole answer"
+        self.buffer += data
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_a_kept_alive_request_past_the_limit_is_refused_as_the_first_would_be(every_api):
+    connection = Connection(every_api)
+    try:
+        for _ in range(3):  # a few ordinary requests first: the connection is kept alive
+            connection.send(get(f"{TIM}/images?limit=1"))
+            assert connection.answer().status_code == 200
+        connection.send(get(f"{TIM}/images?limit=1&q={HUGE}"))
+        refused = connection.answer()
+        assert refused.status_code == 414, refused.text
+        assert_api_error("tagged-images", refused)
+        assert refused.headers["connection"] == "close"
+        assert connection.closed_by_server()
+    finally:
+        connection.close()
+    assert httpx.get(f"{every_api.url}{TIM}/images?limit=1", timeout=TIMEOUT).status_code == 200
+
+
+def test_a_kept_alive_request_with_too_many_fields_gets_431(every_api):
+    connection = Connection(every_api)
+    try:
+        connection.send(get(f"{TIM}/tags"))
+        assert connection.answer().status_code == 200
+        fields = [f"X-{i}: 1" for i in range(MAX_HEADER_COUNT + 1)]
+        connection.send(get(f"{TIM}/tags", *fields))
+        refused = connection.answer()
+        assert refused.status_code == 431, refused.text
+        assert_api_error("tagged-images", refused)
+    finally:
+        connection.close()
+
+
+def test_a_pipelined_request_past_the_limit_behind_a_fine_one_is_refused(every_api):
+    """Both heads in one write: the second lies in the chunk that ends the first, past the byte count, and
+    is measured once parsed."""
+    connection = Connection(every_api)
+    try:
+        connection.send(get(f"{TIM}/tags") + get(f"{TIM}/tags", f"X-Big: {'a' * (MAX_HEADER_BYTES + 10)}"))
+        assert connection.answer().status_code == 200
+        refused = connection.answer()
+        assert refused.status_code == 431, refused.text
+        assert_api_error("tagged-images", refused)
+    finally:
+        connection.close()
+
+
+def test_a_head_within_the_limit_still_reaches_the_api_on_a_kept_alive_connection(every_api):
+    connection = Connection(every_api)
+    try:
+        connection.send(get(f"{TIM}/tags"))
+        assert connection.answer().status_code == 200
+        connection.send(get(f"{TIM}/images?limit={'9' * 15_000}"))
+        judged = connection.answer()
+        assert judged.status_code == 400, judged.text  # the API's own verdict on the value
+        assert_api_error("tagged-images", judged)
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    ("api", "path"),
+    [
+        ("everydaypic", f"/everydaypic/v1/image/info?id={HUGE}"),
+        ("image-upload", f"/image-upload/DeleteImage?FileName={HUGE}"),
+        ("sharinpix", f"/sharinpix/api/v1/albums/{HUGE}/images"),
+        ("evotor", f"/evotor/stores/{HUGE}/products/p/images"),
+    ],
+)
+def test_every_api_gets_its_refusal_in_its_own_format(every_api, api, path):
+    response = httpx.get(every_api.url + path, timeout=TIMEOUT)
+    assert response.status_code == 414, response.text
+    assert_api_error(api, response)
+
+
+def test_an_api_served_alone_refuses_in_its_format_at_its_real_paths(evotor_alone):
+    response = httpx.get(f"{evotor_alone.url}/stores/{HUGE}/products/p/images", timeout=TIMEOUT)
+    assert response.status_code == 414, response.text
+    assert_api_error("evotor", response)
+
+
+def test_outside_every_api_the_refusal_takes_the_mocks_own_format(every_api):
+    response = httpx.get(f"{every_api.url}/__mock__/state?q={HUGE}", timeout=TIMEOUT)
+    assert response.status_code == 414
+    assert response.json() == {"error": f"the request line exceeds {MAX_HEADER_BYTES} bytes", "status": 414}
