@@ -17,9 +17,8 @@ import contextlib
 
 from starlette.formparsers import MultiPartException
 
-from mockserver.asgi import Receive, Scope, Send, buffered_receive, declared_length, held_status
-from mockserver.images import decode_before_locks
-from mockserver.layers.prefer import delay_before_locks
+from mockserver.asgi import Receive, Scope, Send, held_status
+from mockserver.layers.before_locks import ready_for_the_lock
 from mockserver.request_state import MOCK_CONTEXT
 from mockserver.writes import apis_written_by
 
@@ -37,13 +36,9 @@ class AtomicWriteMiddleware:
         apis = apis_written_by(ctx, scope) if scope["type"] == "http" and ctx is not None else ()
         if not apis or ctx.settings.state_dir or ctx.settings.store:  # there the transaction does this
             return await self.app(scope, receive, send)
-        await delay_before_locks(scope, ctx)  # a forced delay, too, is waited out before the lock
-        limit = ctx.settings.max_body_bytes
-        if declared_length(scope) <= limit:  # beyond: the body-limit middleware answers 413 unread
-            receive = await buffered_receive(receive, limit)
-            if receive is None:
-                return  # the client went away before sending its request
-            await decode_before_locks(scope["headers"], receive.body)  # an upload's pixels too
+        receive = await ready_for_the_lock(scope, receive, ctx)
+        if receive is None:
+            return  # the client went away before sending its request
         held: list[dict] = []
 
         async def hold(message):

@@ -19,13 +19,10 @@ from mockserver.asgi import (
     Scope,
     Send,
     adding_header,
-    buffered_receive,
-    declared_length,
     held_status,
 )
 from mockserver.errors import error_messages
-from mockserver.images import decode_before_locks
-from mockserver.layers.prefer import delay_before_locks
+from mockserver.layers.before_locks import ready_for_the_lock
 from mockserver.layers.transactions import WORKER_HEADER
 from mockserver.state.postgres import PostgresState, StoreUnavailable
 
@@ -53,13 +50,9 @@ class PostgresMiddleware:
             except StoreUnavailable as exc:
                 return await _send_all(send, self._unavailable(scope, exc))
             return await self.app(scope, receive, send)
-        await delay_before_locks(scope, self.state.ctx)  # a forced delay holds up no one
-        limit = self.state.ctx.settings.max_body_bytes
-        if declared_length(scope) <= limit:  # beyond: the body-limit layer answers 413 unread
-            receive = await buffered_receive(receive, limit)
-            if receive is None:
-                return  # the client went away before sending its request
-            await decode_before_locks(scope["headers"], receive.body)
+        receive = await ready_for_the_lock(scope, receive, self.state.ctx)
+        if receive is None:
+            return  # the client went away before sending its request
         async with self.state.write_lock():
             held, error = await self._attempt(scope, receive, apis)
         await _send_all(send, held)

@@ -14,13 +14,10 @@ from mockserver.asgi import (
     Scope,
     Send,
     adding_header,
-    buffered_receive,
-    declared_length,
     held_status,
 )
 from mockserver.errors import error_messages
-from mockserver.images import decode_before_locks
-from mockserver.layers.prefer import delay_before_locks
+from mockserver.layers.before_locks import ready_for_the_lock
 from mockserver.state.durable import DurableState
 
 logger = logging.getLogger("mockserver")
@@ -49,15 +46,9 @@ class DurableMiddleware:
             async with self.lock:
                 self.state.sync()
             return await self.app(scope, receive, send)
-        await delay_before_locks(scope, self.state.ctx)  # a forced delay holds up no one either
-        # The body is read before taking the locks, so a slow client holds up no one; one declared too
-        # big for any operation is left to the body-limit middleware, which answers 413 without reading it.
-        limit = self.state.ctx.settings.max_body_bytes
-        if declared_length(scope) <= limit:
-            receive = await buffered_receive(receive, limit)
-            if receive is None:
-                return  # the client went away before sending its request
-            await decode_before_locks(scope["headers"], receive.body)  # so are an upload's pixels
+        receive = await ready_for_the_lock(scope, receive, self.state.ctx)
+        if receive is None:
+            return  # the client went away before sending its request
         async with self.lock:
             retry = _frees_space(scope)
             held, error, full = await self._attempt(_fresh(scope) if retry else scope, receive, apis)
