@@ -5,15 +5,19 @@ in process on a real database (``tests/support/postgres_cluster.py``), each with
 
 from __future__ import annotations
 
-import base64
-
 import psycopg
 import pytest
 from starlette.testclient import TestClient
 from support.failing import fail_after_change
-from support.images import image_bytes
 from support.postgres_cluster import pg_cluster, pg_url  # noqa: F401  (fixtures)
-from support.stores import EVOTOR, evotor_upload, fill_evotor, load_schema1_postgres
+from support.stores import (
+    EVOTOR,
+    evotor_upload,
+    fill_evotor,
+    load_schema1_postgres,
+    rows_loaded_by,
+    tagged_upload,
+)
 
 from image_api_contracts import auth_headers
 from mockserver.app import create_app
@@ -22,11 +26,6 @@ from mockserver.app import create_app
 def open_app(url: str, **options):
     return create_app(allow_hosts=("testserver",), store=url, **options)
 
-
-
-def tagged_upload(client, filename: str, tag: str, data: str):
-    body = {"filename": filename, "tags": [tag], "image_data": data}
-    return client.post("/tagged-images/v1/upload", json=body)
 
 
 def rows_at_latest(url: str, api: str) -> int:
@@ -58,15 +57,11 @@ def test_a_write_and_a_delete_store_one_record_row_whatever_the_store_holds(pg_u
 def test_another_process_sees_a_write_and_a_delete(pg_url):  # noqa: F811
     first, second = open_app(pg_url), open_app(pg_url)
     with TestClient(first) as one, TestClient(second) as two:
-        data = base64.b64encode(image_bytes(8, 8)).decode()
-        made = [tagged_upload(one, f"t{i}.png", "a", data).json()["id"] for i in range(3)]
+        made = [tagged_upload(one, f"t{i}.png", ["a"]).json()["id"] for i in range(3)]
         assert two.get("/tagged-images/v1/images").json()["meta"]["total_results"] == 3
-        loaded: list = []
-        api = second.ctx.apis["tagged-images"]
-        original = api.apply_rows
-        api.apply_rows = lambda scalars, changes: (loaded.extend(changes), original(scalars, changes))
+        loaded = rows_loaded_by(second)
         assert one.delete(f"/tagged-images/v1/images/{made[0]}").status_code == 204
-        late = tagged_upload(one, "late.png", "b", data)
+        late = tagged_upload(one, "late.png", ["b"])
         assert late.status_code == 201
         assert two.get(f"/tagged-images/v1/images/{made[0]}").status_code == 404
         r = two.get(f"/tagged-images/v1/images/{late.json()['id']}")

@@ -10,6 +10,7 @@ dropped), ``schema1_postgres_state.json`` its state.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import shutil
 from pathlib import Path
@@ -71,3 +72,22 @@ def fill_evotor(app, n: int) -> None:
             await state.drop_connections()
 
     asyncio.run(fill())
+
+
+TAGGED_PNG = base64.b64encode(image_bytes(8, 8)).decode()
+
+
+def tagged_upload(client, filename: str, tags: list[str]):
+    """A small PNG uploaded to tagged-images in one shot (base64 in JSON), as a client sends it."""
+    body = {"filename": filename, "tags": tags, "image_data": TAGGED_PNG}
+    return client.post("/tagged-images/v1/upload", json=body)
+
+
+def rows_loaded_by(app) -> list:
+    """The record changes ``app`` loads from the store from now on (its tagged-images handler's
+    ``apply_rows``, still applied): what another process's writes cost this one."""
+    loaded: list = []
+    api = app.ctx.apis["tagged-images"]
+    original = api.apply_rows
+    api.apply_rows = lambda scalars, changes: (loaded.extend(changes), original(scalars, changes))
+    return loaded

@@ -3,14 +3,21 @@ moved, a failed write is undone from its undo log, and a store of the previous s
 
 from __future__ import annotations
 
-import base64
 import sqlite3
 
 import pytest
 from starlette.testclient import TestClient
 from support.failing import fail_after_change
 from support.images import image_bytes
-from support.stores import EVOTOR, evotor_upload, fill_evotor, schema1_expected_state, schema1_store
+from support.stores import (
+    EVOTOR,
+    evotor_upload,
+    fill_evotor,
+    rows_loaded_by,
+    schema1_expected_state,
+    schema1_store,
+    tagged_upload,
+)
 
 from image_api_contracts import auth_headers
 from mockserver.app import create_app
@@ -68,23 +75,12 @@ def test_another_process_sees_a_write_and_a_delete_and_loads_only_those_rows(tmp
     first, second = open_app(state_dir), open_app(state_dir)
     try:
         with TestClient(first) as one, TestClient(second) as two:
-            data = base64.b64encode(image_bytes(8, 8)).decode()
-            made = [
-                one.post("/tagged-images/v1/upload", json={
-                    "filename": f"t{i}.png", "tags": ["a", f"t{i}"], "image_data": data,
-                }).json()["id"]
-                for i in range(3)
-            ]
+            made = [tagged_upload(one, f"t{i}.png", ["a", f"t{i}"]).json()["id"] for i in range(3)]
             assert two.get("/tagged-images/v1/images").json()["meta"]["total_results"] == 3
-            loaded: list = []
-            api = second.ctx.apis["tagged-images"]
-            original = api.apply_rows
-            api.apply_rows = lambda scalars, changes: (loaded.extend(changes), original(scalars, changes))
+            loaded = rows_loaded_by(second)
             assert one.delete(f"/tagged-images/v1/images/{made[0]}").status_code == 204
             assert one.delete("/tagged-images/v1/tags/1").status_code == 204  # "a": every image carried it
-            r = one.post("/tagged-images/v1/upload", json={
-                "filename": "late.png", "tags": ["late"], "image_data": data,
-            })
+            r = tagged_upload(one, "late.png", ["late"])
             assert r.status_code == 201
             listing = two.get("/tagged-images/v1/images").json()
             assert [i["filename"] for i in listing["results"]] == [
