@@ -7,6 +7,7 @@ import re
 import shlex
 import threading
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
@@ -92,38 +93,119 @@ def as_curl(request, mask_secrets: bool = True, body_dir: str | Path | None = No
     return " ".join(part if isinstance(part, _Quoted) else shlex.quote(part) for part in parts)
 
 
-class Removals:
-    """The paths of the successful DELETEs the checks' clients sent, in order: a finding's curl that
-    replays against one of them meets data the suite itself removed. One run's (the plugin clears it as a
-    session starts); ``len()`` marks a moment, ``since(mark)`` what was removed after it."""
+MIN_TOKEN_CHARS = 8  # a small integer id names many things (an image, a tag); a UUID or a file name one
+MAX_TOKENS = 20_000
+MAX_LEARNED_BODY = 8 * 2**20
+
+
+class RecordFiles:
+    """The file URLs each record was seen with, by the values that name it (an id, a file name): a DELETE of
+    ``/images/<id>`` or of ``/DeleteImage?FileName=<name>`` removes the record's file URLs too, which lie
+    under no path of the record's. Learnt from the JSON objects of the successful responses the checks'
+    clients receive; bounded (the oldest values are forgotten)."""
 
     def __init__(self):
-        self._paths: list[str] = []
+        self._by_token: dict[str, frozenset[str]] = {}
         self._lock = threading.Lock()
 
-    def note(self, path: str) -> None:
+    def learn(self, response: httpx.Response) -> None:
+        if not response.is_success or "json" not in response.headers.get("content-type", ""):
+            return
+        if len(response.content) > MAX_LEARNED_BODY:
+            return
+        try:
+            data = response.json()
+        except ValueError:
+            return
+        learnt: dict[str, set[str]] = {}
+        pending = [data]
+        while pending:
+            value = pending.pop()
+            if isinstance(value, list):
+                pending.extend(value)
+            elif isinstance(value, dict):
+                pending.extend(v for v in value.values() if isinstance(v, (dict, list)))
+                files = {urlsplit(v).path for v in value.values() if isinstance(v, str) and _is_url(v)}
+                files.discard("")
+                if files:
+                    for token in _naming_values(value):
+                        learnt.setdefault(token, set()).update(files)
+        if not learnt:
+            return
         with self._lock:
-            self._paths.append(path.rstrip("/"))
+            for token, files in learnt.items():
+                self._by_token[token] = self._by_token.pop(token, frozenset()) | files
+            while len(self._by_token) > MAX_TOKENS:
+                del self._by_token[next(iter(self._by_token))]
+
+    def files_of(self, request: httpx.Request) -> frozenset[str]:
+        """The file URLs (paths) of the records ``request`` names by its last segment or a query value."""
+        tokens = [unquote(request.url.path.rstrip("/").rsplit("/", 1)[-1])]
+        tokens += [value for _, value in request.url.params.multi_items()]
+        with self._lock:
+            return frozenset().union(*(self._by_token.get(t, frozenset()) for t in tokens))
 
     def clear(self) -> None:
         with self._lock:
-            self._paths.clear()
+            self._by_token.clear()
+
+
+def _is_url(value: str) -> bool:
+    return value.startswith(("http://", "https://"))
+
+
+def _naming_values(record: dict) -> list[str]:
+    """The values of a record that could name it in a request: strings and integers long enough to be one."""
+    values = []
+    for value in record.values():
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            continue
+        text = str(value)
+        if len(text) >= MIN_TOKEN_CHARS and not _is_url(text):
+            values.append(text)
+    return values
+
+
+RECORD_FILES = RecordFiles()
+
+
+class Removals:
+    """The successful DELETEs the checks' clients sent, in order, each as its path and the file URLs of the
+    record it removed: a finding's curl that replays against one of them meets data the suite itself
+    removed. One run's (the plugin clears it as a session starts); ``len()`` marks a moment,
+    ``since(mark)`` what was removed after it."""
+
+    def __init__(self):
+        self._removed: list[tuple[str, frozenset[str]]] = []
+        self._lock = threading.Lock()
+
+    def note(self, path: str, files: frozenset[str] = frozenset()) -> None:
+        with self._lock:
+            self._removed.append((path.rstrip("/"), files))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._removed.clear()
 
     def __len__(self) -> int:
-        return len(self._paths)
+        return len(self._removed)
 
-    def since(self, mark: int) -> list[str]:
+    def since(self, mark: int) -> list[tuple[str, frozenset[str]]]:
         with self._lock:
-            return self._paths[mark:]
+            return self._removed[mark:]
 
 
 REMOVALS = Removals()
 
 
-def removed_among(path: str, removed: list[str]) -> str | None:
-    """The first removed path that is ``path`` or one it lies under (a record's file under the record)."""
+def removed_among(path: str, removed: list[tuple[str, frozenset[str]]]) -> str | None:
+    """The first removal that took ``path``: the removed path itself, one it lies under (a record's
+    sub-resource under the record), or a file URL of the removed record."""
     path = path.rstrip("/")
-    return next((gone for gone in removed if path == gone or path.startswith(gone + "/")), None)
+    for gone, files in removed:
+        if path == gone or path.startswith(gone + "/") or path in files:
+            return gone
+    return None
 
 
 class RecordingClient(httpx.Client):
@@ -147,7 +229,9 @@ class RecordingClient(httpx.Client):
         self.exchanges.append((request, response))
         del self.exchanges[:-50]
         if request.method == "DELETE" and response.is_success:
-            REMOVALS.note(request.url.path)
+            REMOVALS.note(request.url.path, RECORD_FILES.files_of(request))
+        else:
+            RECORD_FILES.learn(response)
         if self.on_response is not None:
             self.on_response(response)
         return response

@@ -23,7 +23,7 @@ from .findings import MUST, Findings, NotExercised, begin
 from .images import image_pair, status_answered
 from .library_internals.pytest_parts import rename_item
 from .readonly import safe_methods_only
-from .recording import REMOVALS, as_curl, removed_among
+from .recording import RECORD_FILES, REMOVALS, as_curl, removed_among
 from .rules import load_rules
 from .target import Target
 
@@ -259,6 +259,7 @@ class ConformancePlugin:
 
     def pytest_sessionstart(self, session):
         REMOVALS.clear()
+        RECORD_FILES.clear()
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_teardown(self, item):
@@ -453,8 +454,9 @@ def _behaviour_not_judged_on_broken_schema(nodeid: str, found: dict[str, list[Ou
 
 
 def _removed_later(item, request) -> str | None:
-    """A successful DELETE the check sent after ``request``, of the resource it is about (the same path,
-    or one it lies under): replaying the curl then meets data the suite itself removed."""
+    """A successful DELETE the check sent after ``request``, of the resource it is about (the same path, one
+    it lies under, or the record whose file URL it is): replaying the curl then meets data the suite itself
+    removed."""
     client = getattr(item, "conformance_client", None)
     exchanges = client.exchanges if client is not None else []
     index = next((i for i, (sent, _) in enumerate(exchanges) if sent is request), None)
@@ -462,8 +464,8 @@ def _removed_later(item, request) -> str | None:
         return None
     path = request.url.path.rstrip("/")
     for later, response in exchanges[index + 1 :]:
-        deleted = later.url.path.rstrip("/")
-        under = path == deleted or path.startswith(deleted + "/")
-        if later.method == "DELETE" and response.is_success and under:
+        if later.method != "DELETE" or not response.is_success:
+            continue
+        if removed_among(path, [(later.url.path.rstrip("/"), RECORD_FILES.files_of(later))]) is not None:
             return f"DELETE {later.url.path}"
     return None

@@ -71,6 +71,42 @@ def test_a_delete_by_the_checks_clean_up_after_its_body_is_named_by_the_curl():
     REMOVALS.clear()
 
 
+def _record_server(request):
+    """A record named by a UUID and one named by a file name, each with a file URL on the same host."""
+    if request.method == "DELETE":
+        return httpx.Response(204)
+    if request.url.path.endswith("/images"):
+        return httpx.Response(201, json={"id": "2f1c6b2e-7d5a-4e8b", "url": "http://h/files/ev/2f1c6b2e.png"})
+    if request.url.path.endswith("/UploadImage"):
+        data = {"fileName": "ab12cd_photo.png", "mediaLink": "http://h/files/iu/ab12cd_photo.png"}
+        return httpx.Response(200, json={"data": data})
+    return httpx.Response(201, json={"id": 7, "url": "http://h/files/tim/7.png"})
+
+
+def test_a_file_url_is_removed_with_its_record_whether_named_by_path_or_by_query():
+    """A record's file URL lies under no path of the record's: the DELETE of the record (by its id in the
+    path, or its file name in the query) marks the file's curl, and only that record's."""
+    from conformance.recording import RECORD_FILES, REMOVALS, RecordingClient, removed_among
+
+    REMOVALS.clear()
+    RECORD_FILES.clear()
+    with RecordingClient(base_url="http://h", transport=httpx.MockTransport(_record_server)) as client:
+        client.post("/s/p/images")
+        client.post("/UploadImage")
+        client.post("/v1/upload")  # id 7: too short to name one record among others
+        mark = len(REMOVALS)
+        client.delete("/s/p/images/2f1c6b2e-7d5a-4e8b")
+        client.delete("/DeleteImage", params={"FileName": "ab12cd_photo.png"})
+        client.delete("/v1/tags/7")  # a tag with the same small id: the image's file is still there
+    removed = REMOVALS.since(mark)
+    assert removed_among("/files/ev/2f1c6b2e.png", removed) == "/s/p/images/2f1c6b2e-7d5a-4e8b"
+    assert removed_among("/files/iu/ab12cd_photo.png", removed) == "/DeleteImage"
+    assert removed_among("/files/tim/7.png", removed) is None
+    assert removed_among("/files/ev/other.png", removed) is None
+    REMOVALS.clear()
+    RECORD_FILES.clear()
+
+
 @pytest.mark.parametrize("api", [name for name, profile in APIS.items() if profile.auth_header])
 def test_a_curl_pasted_into_a_shell_with_token_set_sends_the_credential(api):
     """The credential is printed as ``$TOKEN``; pasted into a shell with TOKEN set, the curl sends the
