@@ -41,8 +41,8 @@ def _evotor_create(client, n):
 
 
 def _evotor_fetch(client, record_id):
-    product = client.get("/__mock__/state").json()["apis"]["evotor"]["images"]
-    products = {r["id"]: r["product_id"] for r in product}
+    records = client.get("/__mock__/state").json()["apis"]["evotor"]["images"]
+    products = {r["id"]: r["product_id"] for r in records}
     # A deleted image's product is no longer listed: ask under the product it was made for.
     product_id = products.get(record_id, "unknown")
     return client.get(f"/stores/s1/products/{product_id}/images/{record_id}", headers=auth_headers("evotor"))
