@@ -340,6 +340,7 @@ def run_size(name: str, size: int, args, state_dir: str | None, store: str | Non
         settings["state_dir"] = state_dir
     if store:
         settings["store"] = store
+    load_at_start = os.getloadavg()[0]  # the machine is shared: how busy it was is part of the figure
     app = create_app(**settings)
     ctx = app.ctx
     # As the server process does at start-up: what the app is built from (Connexion builds its stack on
@@ -362,12 +363,14 @@ def run_size(name: str, size: int, args, state_dir: str | None, store: str | Non
             else:
                 ctx.apis[name].encoded_record(record, origin, int(time.time()))
         CURRENT_SCOPE.reset(token)
+    if app.durable is not None:  # under --state-dir and --store the fill is stored as a reset's would be
+        # Traced too: what the durable store keeps in Python per record after its commit counts; the rows
+        # it encoded are garbage then (collected below, before the figures, not during them).
+        asyncio.run(store_fill(app, name))
     gc.collect()
     memory = (tracemalloc.get_traced_memory()[0] - empty) / max(size, 1)
     tracemalloc.stop()
-    if app.durable is not None:  # under --state-dir and --store the fill is stored as a reset's would be
-        asyncio.run(store_fill(app, name))
-        gc.collect()  # the rows it encoded are garbage now: collected before the figures, not during them
+    stored = stored_bytes(state_dir, store) / max(size, 1) if app.durable is not None else None
     call = Call(app)
     ops = operations(ctx, name)
     results: dict[str, dict] = {}
@@ -396,7 +399,37 @@ def run_size(name: str, size: int, args, state_dir: str | None, store: str | Non
 
     asyncio.run(rounds())
     gc.unfreeze()
-    return {"api": name, "records": size, "bytes_per_record": memory, "ops": results}
+    return {
+        "api": name,
+        "records": size,
+        "bytes_per_record": memory,
+        "stored_bytes_per_record": stored,
+        "load_average": [load_at_start, os.getloadavg()[0]],
+        "ops": results,
+    }
+
+
+RECORD_TABLES_SQLITE = ("records", "records_version", "records_seq", "records_tombstones")
+
+
+def stored_bytes(state_dir: str | None, store: str | None) -> int:
+    """What the records' rows take in the durable store: the ``records`` table with its indexes (pages
+    in use and free space within them; the files' bytes, kept apart, excluded). SQLite: its pages
+    (``dbstat``, read through the WAL); PostgreSQL: ``pg_total_relation_size`` (heap, TOAST, indexes)."""
+    if store:
+        import psycopg
+
+        with psycopg.connect(store, autocommit=True) as db:
+            db.execute("VACUUM ANALYZE records")  # the visibility map settled; dead tuples are none here
+            return db.execute("SELECT pg_total_relation_size('records')").fetchone()[0]
+    import sqlite3
+
+    from mockserver.state.durable import DB_FILE
+
+    with contextlib.closing(sqlite3.connect(Path(state_dir) / DB_FILE)) as db:
+        names = (*RECORD_TABLES_SQLITE, "sqlite_autoindex_records_1")
+        marks = ",".join("?" * len(names))
+        return db.execute(f"SELECT sum(pgsize) FROM dbstat WHERE name IN ({marks})", names).fetchone()[0]
 
 
 def machine() -> str:
@@ -447,6 +480,20 @@ def table(results: list[dict]) -> str:
             + " | ".join(f"{sizes[n]['bytes_per_record']:.0f}" if n in sizes else "—" for n in SIZES_SEEN)
             + " |"
         )
+    if any(r.get("stored_bytes_per_record") is not None for r in results):
+        lines += [
+            "",
+            "| API | " + " | ".join(f"stored bytes a record, {n:,}" for n in SIZES_SEEN) + " |",
+            "|---|" + "---|" * len(SIZES_SEEN),
+        ]
+        for api, sizes in by_api.items():
+            cells = [
+                f"{sizes[n]['stored_bytes_per_record']:.0f}"
+                if n in sizes and sizes[n].get("stored_bytes_per_record") is not None
+                else "—"
+                for n in SIZES_SEEN
+            ]
+            lines.append(f"| {api} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -502,8 +549,12 @@ def main(argv=None) -> int:
                 result = run_size(name, size, args, tmp if args.state_dir else None, db)
             results.append(result)
             summary = ", ".join(f"{k} {v['p50']:.3f} ms" for k, v in result["ops"].items())
+            if result["stored_bytes_per_record"] is not None:
+                summary += f"; {result['stored_bytes_per_record']:.0f} B/record stored"
+            load = "load average {:.1f} -> {:.1f}".format(*result["load_average"])
             print(
-                f"scaling: {name} at {size:,} records: {summary}; {result['bytes_per_record']:.0f} B/record",
+                f"scaling: {name} at {size:,} records: {summary}; {result['bytes_per_record']:.0f} B/record"
+                f" ({load})",
                 file=sys.stderr,
                 flush=True,
             )
@@ -514,6 +565,10 @@ def main(argv=None) -> int:
         f"{args.requests} requests per operation and round, {args.rounds} round(s), medians of the rounds' "
         f"percentiles. Journal {'on' if args.journal else 'off'}; store: "
         f"{store}.\n"
+        f"Load average (1 min) at the start and end of each API and size: "
+        + ", ".join("{} {:,} {:.1f}-{:.1f}".format(r["api"], r["records"], *r["load_average"])
+                    for r in results)
+        + ".\n"
         f"Command: `python benchmarks/scaling.py {' '.join(argv if argv is not None else sys.argv[1:])}`\n"
     )
     text = header + "\n" + table(results) + "\n"

@@ -62,8 +62,8 @@ def _as_dumped(record) -> dict:
 
 @dataclass(frozen=True)
 class StoredRecords:
-    """How an API's ``dump()`` holds its records: what the dashboard's gallery lists and deletes through
-    ``dump``/``restore`` (mockserver.dashboard), so that every index the API keeps is rebuilt consistently."""
+    """How an API's ``dump()`` holds its records: what the dashboard's gallery lists (mockserver.dashboard);
+    it deletes through the handler's :meth:`BaseApi.remove_record`."""
 
     id_field: str
     blob_field: str | None  # the field naming the record's stored file; None: no bytes are stored
@@ -127,7 +127,8 @@ class BaseApi:
       ``row_scalars``, ``touched_records``, ``record_row``, ``record_rows``, ``state_of_rows``,
       ``apply_rows`` (the records as the durable stores keep them, one row each: mockserver.state.rows);
       ``create_record`` (make and store one record from an accepted
-      write; image-upload: ``store_upload``), ``public_record`` (a record as the API answers it:
+      write; image-upload: ``store_upload``), ``remove_record`` (delete one, as the API's own delete
+      does: the dashboard's gallery), ``public_record`` (a record as the API answers it:
       evotor, tagged-images);
     - evotor: ``find_record`` (a product's image, or 404);
     - tagged-images: ``find_image``, ``find_tag`` (or 404), ``new_tag``, ``tag_ids_for`` (tag names to
@@ -168,6 +169,25 @@ class BaseApi:
     def seed(self, entries: list[dict], images_dir) -> int:
         """Preload records from fixture entries through the same code paths as real requests."""
         raise NotImplementedError
+
+    def remove_record(self, record_id: str) -> bool:
+        """Remove one record, named by its id as the dashboard's gallery shows it (text), and its stored
+        file; False when the API holds no such record. The APIs override it with the path their own delete
+        takes: only that record and its index entries change, noted in the undo log, so the write costs the
+        same at any store size and a durable store commits that one row. This default (for an API without
+        one) restores ``dump()`` without the record: correct for any API, at the cost of every record."""
+        kind = self.stored_records
+        if kind is None:
+            return False
+        state = self.dump()
+        record = next((r for r in kind.records(state) if str(r[kind.id_field]) == record_id), None)
+        remaining = kind.without(state, record_id)
+        if record is None or remaining is None:
+            return False
+        self.restore(remaining)
+        if kind.blob_field is not None:
+            self.drop_bytes(str(record[kind.blob_field]))
+        return True
 
     def __setattr__(self, name, value) -> None:
         """While a write is recorded, an attribute it assigns (a counter, a container a reset replaces) is

@@ -72,6 +72,15 @@ class EverydaypicApi(BaseApi):
             named.pop(record.id, None)
         self.indexed -= 1
 
+    def remove_record(self, record_id: str) -> bool:
+        """The record, its fileName's index entry and its bytes go (the API itself deletes nothing)."""
+        record = self.images.pop(record_id, None)
+        if record is None:
+            return False
+        self._unindex(record)
+        self.drop_bytes(record.id)
+        return True
+
     def seed(self, entries, images_dir) -> int:
         for entry in entries:
             data = seed_image(images_dir, entry["image"])

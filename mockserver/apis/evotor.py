@@ -130,6 +130,19 @@ class EvotorApi(BaseApi):
             raise ApiError(404, "Image not found")
         return record
 
+    def remove_record(self, record_id: str) -> bool:
+        record = self.images.get(record_id)
+        if record is None:
+            return False
+        self._remove(record)
+        return True
+
+    def _remove(self, record: ImageRecord) -> None:
+        """The record, its product's slot and its file go (EVT-07)."""
+        del self.images[record.id]
+        self.by_product.pop((record.store_id, record.product_id), None)
+        self.drop_bytes(record.id)
+
     def public_record(self, record: ImageRecord) -> dict:
         return record.public(self.file_url(record.id))
 
@@ -157,8 +170,5 @@ class EvotorApi(BaseApi):
 
     async def delete_product_image(self, store_id, product_id, image_id, **_):
         """EVT-07: 204 without a body; the record, the product slot and the file URL all go."""
-        record = self.find_record(store_id, product_id, image_id)
-        del self.images[record.id]
-        self.by_product.pop((record.store_id, record.product_id), None)
-        self.drop_bytes(record.id)
+        self._remove(self.find_record(store_id, product_id, image_id))
         return None, 204

@@ -124,6 +124,15 @@ class ImageUploadApi(BaseApi):
         self.images[file_name] = record
         return record
 
+    def remove_record(self, record_id: str) -> bool:
+        """The record, its encoded forms and its bytes go (IUP-04); False: no image of that name."""
+        if record_id not in self.images:
+            return False
+        del self.images[record_id]
+        self.records.forget(record_id)
+        self.drop_bytes(record_id)
+        return True
+
     # -- operations ----------------------------------------------------------------------------------
     async def upload_image(self, file=None, **_):
         """IUP-02: any bytes; ``originalFileName`` is the part's filename, ``fileName`` a fresh cloud name."""
@@ -157,9 +166,6 @@ class ImageUploadApi(BaseApi):
         FileName optional, so its absence is no malformed request: it names no stored image)."""
         if not FileName:
             raise ApiError(404, "Image not found: no FileName given")
-        if FileName not in self.images:
+        if not self.remove_record(FileName):
             raise ApiError(404, f"Image not found: {FileName}")
-        del self.images[FileName]
-        self.records.forget(FileName)
-        self.drop_bytes(FileName)
         return json_reply({"message": "Image deleted", "data": None})

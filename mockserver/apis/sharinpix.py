@@ -189,6 +189,16 @@ class SharinpixApi(BaseApi):
                 album = self.albums[album_id] = self.undo.journaled_dict(ordered=True)
             album[image_id] = image
 
+    def remove_record(self, record_id: str) -> bool:
+        """The image goes from its album (no bytes are stored; its renditions' URLs then answer 404). The
+        album is found by a walk of the albums, not of their images; an emptied album stays, as after a
+        ``restore`` of the dump without it."""
+        album = next((images for images in self.albums.values() if record_id in images), None)
+        if album is None:
+            return False
+        del album[record_id]
+        return True
+
     def seed(self, entries, images_dir) -> int:
         """Entries: ``{"album_id", "image", "cloudinary", "metadatas"}``; width/height/format/bytes are read
         from the fixture image where the entry leaves them out, as Cloudinary would have reported them."""

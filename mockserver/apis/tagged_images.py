@@ -231,6 +231,21 @@ class TaggedImagesApi(BaseApi):
             raise ApiError(404, f"Image {image_id} not found")
         return image
 
+    def remove_record(self, record_id: str) -> bool:
+        image = self.images.get(int(record_id)) if record_id.isdecimal() else None
+        if image is None:
+            return False
+        self._remove_image(image)
+        return True
+
+    def _remove_image(self, image: Image) -> None:
+        """The record, its places in the listings' indexes, its encoded forms and its file go; its tags
+        stay (TIM-07)."""
+        del self.images[image.id]
+        self._unindex_image(image)
+        self.records.forget(image.id)
+        self.drop_bytes(image.blob)
+
     def find_tag(self, tag_id: int) -> Tag:
         tag = self.tags.get(tag_id)
         if tag is None:
@@ -374,11 +389,7 @@ class TaggedImagesApi(BaseApi):
 
     async def delete_image(self, image_id, **_):
         """TIM-07: the record and its file go; its tags stay."""
-        image = self.find_image(image_id)
-        del self.images[image.id]
-        self._unindex_image(image)
-        self.records.forget(image.id)
-        self.drop_bytes(image.blob)
+        self._remove_image(self.find_image(image_id))
         return Response(status_code=204)
 
     # -- operations: tags ------------------------------------------------------------------------------------

@@ -6,9 +6,10 @@ which stored file (if any) holds its image; its ``served_record`` gives a record
 The page reloads the gallery after every write it sees, so a load reads each API's newest records from
 the handler's container (``StoredRecords.newest``), at the cost of the records shown, not of the store.
 The gallery shows the bytes the API serves for that record (sharinpix stores no bytes: its thumbnail
-renditions are what it serves). Deleting goes through the API's own ``dump``/``restore``, the path
-fixtures and ``--state-dir`` reloads take, so every index the API keeps is rebuilt consistently and
-replies kept from before are dropped.
+renditions are what it serves). Deleting goes through the handler's ``remove_record``, the state path
+its own delete takes: the record and its index entries go, noted in the undo log like any write (so a
+failed request undoes it and a durable store commits that one row), at a cost independent of the store's
+size; the request is a write to that API, so replies kept from before are dropped.
 """
 
 from __future__ import annotations
@@ -83,15 +84,6 @@ def gallery(ctx) -> dict:
 def delete_record(ctx, api: str, record_id: str) -> bool:
     """Remove one record and its stored file; False when the API holds no such record."""
     handler = ctx.apis.get(api)
-    kind = handler.stored_records if handler is not None else None
-    if kind is None:
+    if handler is None or handler.stored_records is None:
         return False
-    state = handler.dump()
-    record = next((r for r in kind.records(state) if str(r[kind.id_field]) == record_id), None)
-    remaining = kind.without(state, record_id)
-    if record is None or remaining is None:
-        return False
-    handler.restore(remaining)
-    if kind.blob_field is not None:
-        handler.drop_bytes(str(record[kind.blob_field]))
-    return True
+    return handler.remove_record(record_id)
