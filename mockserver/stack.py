@@ -20,7 +20,6 @@ from typing import Any
 from connexion.middleware.context import ContextMiddleware as ConnexionContextMiddleware
 from connexion.middleware.exceptions import ExceptionMiddleware
 from connexion.middleware.lifespan import LifespanMiddleware
-from connexion.middleware.routing import RoutingMiddleware
 from connexion.middleware.security import SecurityMiddleware
 from connexion.middleware.server_error import ServerErrorMiddleware
 from starlette.middleware.cors import CORSMiddleware
@@ -29,6 +28,7 @@ from mockserver.connexion_ext.lean_validation import (
     SpecOnceRequestValidationMiddleware,
     SpecOnceResponseValidationMiddleware,
 )
+from mockserver.connexion_ext.routing import RememberingRoutingMiddleware
 from mockserver.connexion_ext.swagger_ui import SwaggerUIOnItsPaths
 from mockserver.layers.atomic import AtomicWriteMiddleware
 from mockserver.layers.cors import browser_cors
@@ -114,7 +114,10 @@ CONNEXION_LAYERS: tuple[ConnexionLayer, ...] = (
     ConnexionLayer(ServerErrorMiddleware, "Connexion's: a last-resort 500 for what escapes the handlers"),
     ConnexionLayer(ExceptionMiddleware, "Connexion's: renders every exception in the API's own error format"),
     ConnexionLayer(SwaggerUIOnItsPaths, "Connexion's Swagger UI, entered only by its own paths"),
-    ConnexionLayer(RoutingMiddleware, "Connexion's: matches the operation; everything below knows it"),
+    ConnexionLayer(
+        RememberingRoutingMiddleware,
+        "Connexion's routing, its matches remembered per request line; everything below knows the operation",
+    ),
     ConnexionLayer(RoutedCheckpoint, "notes the operation, and what any layer below raised (the verdict)"),
     ConnexionLayer(PreferMiddleware, "Prefer: code=/example= and forced behaviours answer before security"),
     ConnexionLayer(SecurityMiddleware, "Connexion's: the spec's security schemes (mockserver.auth)"),
