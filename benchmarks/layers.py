@@ -33,7 +33,6 @@ from connexion.middleware.context import ContextOperation  # noqa: E402
 from connexion.middleware.lifespan import LifespanMiddleware  # noqa: E402
 from connexion.middleware.routing import RoutingMiddleware, RoutingOperation  # noqa: E402
 from connexion.middleware.security import SecurityOperation  # noqa: E402
-from starlette.middleware.cors import CORSMiddleware  # noqa: E402
 from starlette.middleware.errors import ServerErrorMiddleware  # noqa: E402
 from starlette.middleware.exceptions import ExceptionMiddleware  # noqa: E402
 
@@ -41,6 +40,7 @@ from mockserver.apis.tagged_images import TaggedImagesApi  # noqa: E402
 from mockserver.app import MockServer, create_app  # noqa: E402
 from mockserver.connexion_ext import once_decorated  # noqa: E402
 from mockserver.connexion_ext.compiled_schemas import CompiledJSONResponseValidator  # noqa: E402
+from mockserver.connexion_ext.cors import OriginlessFastCORS  # noqa: E402
 from mockserver.connexion_ext.fastjson import OrjsonJsonifier  # noqa: E402
 from mockserver.connexion_ext.lean_validation import (  # noqa: E402
     SpecOnceRequestValidationOperation,
@@ -60,7 +60,7 @@ from mockserver.state.context import ContextMiddleware  # noqa: E402
 # (name, class, method): outermost first; the methods are async and nest.
 LAYERS = [
     ("the mock's entry (request state)", MockServer, "__call__"),
-    ("CORS (Starlette)", CORSMiddleware, "__call__"),
+    ("CORS (Starlette's, without Origin its raw headers)", OriginlessFastCORS, "__call__"),
     ("request journal", JournalMiddleware, "__call__"),
     ("mock context", ContextMiddleware, "__call__"),
     ("state version", StateVersionMiddleware, "__call__"),

@@ -22,8 +22,8 @@ from connexion.middleware.exceptions import ExceptionMiddleware
 from connexion.middleware.lifespan import LifespanMiddleware
 from connexion.middleware.security import SecurityMiddleware
 from connexion.middleware.server_error import ServerErrorMiddleware
-from starlette.middleware.cors import CORSMiddleware
 
+from mockserver.connexion_ext.cors import OriginlessFastCORS
 from mockserver.connexion_ext.lean_validation import (
     SpecOnceRequestValidationMiddleware,
     SpecOnceResponseValidationMiddleware,
@@ -63,7 +63,7 @@ OUTER_LAYERS: tuple[OuterLayer, ...] = (
         "Host and Origin checks first, so a refused request costs nothing (mockserver.layers.guard)",
     ),
     OuterLayer(
-        CORSMiddleware,
+        OriginlessFastCORS,
         lambda app, server: browser_cors(app, server.settings),
         "CORS covers every answer, the durable layer's own 503 too, so a page on another origin reads each",
     ),
