@@ -57,11 +57,12 @@ class RememberingRouter(Router):
         found = self._full.get(key) if key is not None else None
         if found is None:
             found = self._first_full_match(scope)
-            if found is None or key is None:  # Starlette's loop: partial matches, 404s, redirects
+            if found is None:  # Starlette's loop: partial matches, 404s, redirects
                 return await super().app(scope, receive, send)
-            if len(self._full) >= MAX_REMEMBERED:
-                self._full.clear()
-            self._full[key] = found
+            if key is not None:
+                if len(self._full) >= MAX_REMEMBERED:
+                    self._full.clear()
+                self._full[key] = found
         route, child_scope = found
         if "router" not in scope:
             scope["router"] = self
