@@ -1,6 +1,8 @@
 """What each layer of the mock's ASGI stack costs an uncached read, measured in process.
 
 ``python benchmarks/layers.py [--requests 3000] [--path "/tagged-images/v1/images?limit=20"]``
+``python benchmarks/layers.py --path /image-upload/GetAllImages`` (1,000 images uploaded first, ``--records``;
+reads with the development Bearer token)
 
 The mock is driven directly as an ASGI app (no sockets, no uvicorn), every request a reply-cache miss
 (a distinct, ignored query parameter). Each layer's ``__call__`` is wrapped with a clock read at entry
@@ -36,6 +38,8 @@ from connexion.middleware.security import SecurityOperation  # noqa: E402
 from starlette.middleware.errors import ServerErrorMiddleware  # noqa: E402
 from starlette.middleware.exceptions import ExceptionMiddleware  # noqa: E402
 
+from image_api_contracts.devtokens import image_upload_token  # noqa: E402
+from mockserver.apis.image_upload import ImageUploadApi  # noqa: E402
 from mockserver.apis.tagged_images import TaggedImagesApi  # noqa: E402
 from mockserver.app import MockServer, create_app  # noqa: E402
 from mockserver.connexion_ext import once_decorated  # noqa: E402
@@ -84,6 +88,7 @@ LAYERS = [
     ("Connexion's operation: the Starlette response, the send chain out", AsyncOperation, "__call__"),
     ("Connexion's decorators: request object, arguments, response decorator", OnceDecorator, "__call__"),
     ("  inside the above: the handler (page, records, envelope)", TaggedImagesApi, "list_images"),
+    ("  inside the above: the handler (every image's fragment, envelope)", ImageUploadApi, "get_all_images"),
     ("  inside the above: the handler's arguments (Connexion's prep_kwargs)", once_decorated, "prep_kwargs"),
     ("  inside the above: JSON encoding (orjson)", OrjsonJsonifier, "dumps"),
     ("  inside the above: the response body's schema check", CompiledJSONResponseValidator, "_validate"),
@@ -179,19 +184,40 @@ async def _request(app, method: str, path: str, query: bytes, body: bytes = b"",
     return status
 
 
-async def measure(path: str, query: str, requests: int, records: int) -> dict:
-    global _SPANS
-    _instrument()  # before the first request: Connexion decorates each handler on first use
-    app = create_app()
+ICON = ROOT / "fixtures" / "images" / "icon-64.png"
+
+
+async def _fill(app, path: str, records: int) -> list:
+    """Stores ``records`` records in the API the read goes to; the headers the read needs."""
+    if path.startswith("/image-upload/"):
+        auth = [(b"authorization", f"Bearer {image_upload_token()}".encode())]
+        boundary = b"layersboundary"
+        for i in range(records):
+            body = (b"--" + boundary + b'\r\nContent-Disposition: form-data; name="file"; filename="icon-'
+                    + str(i).encode() + b'.png"\r\nContent-Type: image/png\r\n\r\n' + ICON.read_bytes()
+                    + b"\r\n--" + boundary + b"--\r\n")
+            status = await _request(app, "POST", "/image-upload/UploadImage", b"", body,
+                                    [(b"content-type", b"multipart/form-data; boundary=" + boundary), *auth])
+            assert status == 200, status
+        return auth
     for i in range(records):
         body = json.dumps({"filename": f"f{i}.png", "size": 10, "tags": ["a", f"t{i % 5}"]}).encode()
         status = await _request(app, "POST", "/tagged-images/v1/images", b"", body,
                                 [(b"content-type", b"application/json")])
         assert status == 201, status
+    return []
+
+
+async def measure(path: str, query: str, requests: int, records: int) -> dict:
+    global _SPANS
+    _instrument()  # before the first request: Connexion decorates each handler on first use
+    app = create_app()
+    headers = await _fill(app, path, records)
     joiner = "&" if query else ""
 
     async def read(i: int, tag: str) -> None:
-        status = await _request(app, "GET", path, f"{query}{joiner}uncached={tag}{i}".encode())
+        unique = f"{query}{joiner}uncached={tag}{i}".encode()
+        status = await _request(app, "GET", path, unique, headers=headers)
         if status != 200:
             raise RuntimeError(f"{path}?{query}: {status}")
 
@@ -237,8 +263,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--path", default="/tagged-images/v1/images?limit=20")
     parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--records", type=int, default=200)
+    parser.add_argument("--records", type=int, help="records stored first (200; 1,000 for image-upload)")
     args = parser.parse_args(argv)
+    if args.records is None:
+        args.records = 1000 if args.path.startswith("/image-upload/") else 200
     path, _, query = args.path.partition("?")
     result = asyncio.run(measure(path, query, args.requests, args.records))
     print(table(result))
