@@ -34,7 +34,6 @@ from connexion.apps.asynchronous import AsyncOperation  # noqa: E402
 from connexion.middleware.context import ContextOperation  # noqa: E402
 from connexion.middleware.lifespan import LifespanMiddleware  # noqa: E402
 from connexion.middleware.routing import RoutingMiddleware, RoutingOperation  # noqa: E402
-from connexion.middleware.security import SecurityOperation  # noqa: E402
 from starlette.middleware.errors import ServerErrorMiddleware  # noqa: E402
 from starlette.middleware.exceptions import ExceptionMiddleware  # noqa: E402
 
@@ -51,6 +50,7 @@ from mockserver.connexion_ext.lean_validation import (  # noqa: E402
     SpecOnceResponseValidationOperation,
 )
 from mockserver.connexion_ext.once_decorated import OnceDecorator  # noqa: E402
+from mockserver.connexion_ext.security import DirectCheckSecurityOperation  # noqa: E402
 from mockserver.connexion_ext.swagger_ui import SwaggerUIOnItsPaths  # noqa: E402
 from mockserver.layers.atomic import AtomicWriteMiddleware  # noqa: E402
 from mockserver.layers.gate import GateMiddleware  # noqa: E402
@@ -75,7 +75,7 @@ LAYERS = [
     ("routing: the operation found", RoutingOperation, "__call__"),
     ("journal checkpoint: routed", RoutedCheckpoint, "__call__"),
     ("Prefer", PreferMiddleware, "__call__"),
-    ("security (Connexion)", SecurityOperation, "__call__"),
+    ("security (Connexion)", DirectCheckSecurityOperation, "__call__"),
     ("journal checkpoints: authenticated, validated", Checkpoint, "__call__"),
     ("body limit", BodyLimitMiddleware, "__call__"),
     ("gate (URL, charset)", GateMiddleware, "__call__"),

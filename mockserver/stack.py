@@ -20,7 +20,6 @@ from typing import Any
 from connexion.middleware.context import ContextMiddleware as ConnexionContextMiddleware
 from connexion.middleware.exceptions import ExceptionMiddleware
 from connexion.middleware.lifespan import LifespanMiddleware
-from connexion.middleware.security import SecurityMiddleware
 from connexion.middleware.server_error import ServerErrorMiddleware
 
 from mockserver.connexion_ext.cors import OriginlessFastCORS
@@ -29,6 +28,7 @@ from mockserver.connexion_ext.lean_validation import (
     SpecOnceResponseValidationMiddleware,
 )
 from mockserver.connexion_ext.routing import RememberingRoutingMiddleware
+from mockserver.connexion_ext.security import DirectCheckSecurityMiddleware
 from mockserver.connexion_ext.swagger_ui import SwaggerUIOnItsPaths
 from mockserver.layers.atomic import AtomicWriteMiddleware
 from mockserver.layers.cors import browser_cors
@@ -120,7 +120,10 @@ CONNEXION_LAYERS: tuple[ConnexionLayer, ...] = (
     ),
     ConnexionLayer(RoutedCheckpoint, "notes the operation, and what any layer below raised (the verdict)"),
     ConnexionLayer(PreferMiddleware, "Prefer: code=/example= and forced behaviours answer before security"),
-    ConnexionLayer(SecurityMiddleware, "Connexion's: the spec's security schemes (mockserver.auth)"),
+    ConnexionLayer(
+        DirectCheckSecurityMiddleware,
+        "Connexion's: the spec's security schemes (mockserver.auth); an accepted credential checked directly",
+    ),
     ConnexionLayer(
         functools.partial(Checkpoint, stage="authenticated"),
         "past security: a later refusal is not the API's auth rule",
