@@ -240,8 +240,9 @@ async def measure(path: str, query: str, requests: int, records: int) -> dict:
         _SPANS = None
     plain_us = statistics.median(plain) * 1e6
     layers = {name: statistics.median(values) * 1e6 for name, values in totals.items() if values}
-    return {"path": f"{path}?{query}", "plain_us": plain_us, "timed_us": statistics.median(whole) * 1e6,
-            "layers_us": layers}
+    shown = f"{path}?{query}" if query else path
+    timed_us = statistics.median(whole) * 1e6
+    return {"path": shown, "plain_us": plain_us, "timed_us": timed_us, "layers_us": layers}
 
 
 def table(result: dict) -> str:
