@@ -104,3 +104,18 @@ def test_the_mock_answers_by_remembered_routes_as_before(make_client):
         assert client.get("/v1/images/999999").status_code == 404
         assert client.patch(f"/v1/images/{created[0]}").status_code == 405
         assert client.get("/v1/no-such-path").status_code == 404
+
+
+def test_the_routed_operation_kept_in_a_request_follows_its_routing(make_client):
+    from mockserver.operations import routed_operation
+    from mockserver.request_state import MOCK_CONTEXT
+
+    ctx = make_client("tagged-images").app.ctx
+    routing = {"api_base_path": "/v1", "operation_id": "listImages"}
+    scope = {MOCK_CONTEXT: ctx, "extensions": {"connexion_routing": routing}}
+    first = routed_operation(scope)
+    assert first[0] == "tagged-images" and first[1]["operationId"] == "listImages"
+    assert routed_operation(scope) is first  # worked out once per request
+    scope["extensions"] = {"connexion_routing": {"api_base_path": "/v1", "operation_id": "getImage"}}
+    assert routed_operation(scope)[1]["operationId"] == "getImage"  # another routing, another answer
+    assert routed_operation({MOCK_CONTEXT: ctx, "extensions": {}}) is None
