@@ -1,6 +1,8 @@
 """What each layer of the mock's ASGI stack costs an uncached read, measured in process.
 
 ``python benchmarks/layers.py [--requests 3000] [--path "/tagged-images/v1/images?limit=20"]``
+``python benchmarks/layers.py --path /image-upload/GetAllImages`` (1,000 images uploaded first, ``--records``;
+reads with the development Bearer token)
 
 The mock is driven directly as an ASGI app (no sockets, no uvicorn), every request a reply-cache miss
 (a distinct, ignored query parameter). Each layer's ``__call__`` is wrapped with a clock read at entry
@@ -32,21 +34,23 @@ from connexion.apps.asynchronous import AsyncOperation  # noqa: E402
 from connexion.middleware.context import ContextOperation  # noqa: E402
 from connexion.middleware.lifespan import LifespanMiddleware  # noqa: E402
 from connexion.middleware.routing import RoutingMiddleware, RoutingOperation  # noqa: E402
-from connexion.middleware.security import SecurityOperation  # noqa: E402
-from starlette.middleware.cors import CORSMiddleware  # noqa: E402
 from starlette.middleware.errors import ServerErrorMiddleware  # noqa: E402
 from starlette.middleware.exceptions import ExceptionMiddleware  # noqa: E402
 
+from image_api_contracts.devtokens import image_upload_token  # noqa: E402
+from mockserver.apis.image_upload import ImageUploadApi  # noqa: E402
 from mockserver.apis.tagged_images import TaggedImagesApi  # noqa: E402
 from mockserver.app import MockServer, create_app  # noqa: E402
 from mockserver.connexion_ext import once_decorated  # noqa: E402
 from mockserver.connexion_ext.compiled_schemas import CompiledJSONResponseValidator  # noqa: E402
+from mockserver.connexion_ext.cors import OriginlessFastCORS  # noqa: E402
 from mockserver.connexion_ext.fastjson import OrjsonJsonifier  # noqa: E402
 from mockserver.connexion_ext.lean_validation import (  # noqa: E402
     SpecOnceRequestValidationOperation,
     SpecOnceResponseValidationOperation,
 )
 from mockserver.connexion_ext.once_decorated import OnceDecorator  # noqa: E402
+from mockserver.connexion_ext.security import DirectCheckSecurityOperation  # noqa: E402
 from mockserver.connexion_ext.swagger_ui import SwaggerUIOnItsPaths  # noqa: E402
 from mockserver.layers.atomic import AtomicWriteMiddleware  # noqa: E402
 from mockserver.layers.gate import GateMiddleware  # noqa: E402
@@ -60,7 +64,7 @@ from mockserver.state.context import ContextMiddleware  # noqa: E402
 # (name, class, method): outermost first; the methods are async and nest.
 LAYERS = [
     ("the mock's entry (request state)", MockServer, "__call__"),
-    ("CORS (Starlette)", CORSMiddleware, "__call__"),
+    ("CORS (Starlette's, without Origin its raw headers)", OriginlessFastCORS, "__call__"),
     ("request journal", JournalMiddleware, "__call__"),
     ("mock context", ContextMiddleware, "__call__"),
     ("state version", StateVersionMiddleware, "__call__"),
@@ -71,7 +75,7 @@ LAYERS = [
     ("routing: the operation found", RoutingOperation, "__call__"),
     ("journal checkpoint: routed", RoutedCheckpoint, "__call__"),
     ("Prefer", PreferMiddleware, "__call__"),
-    ("security (Connexion)", SecurityOperation, "__call__"),
+    ("security (Connexion)", DirectCheckSecurityOperation, "__call__"),
     ("journal checkpoints: authenticated, validated", Checkpoint, "__call__"),
     ("body limit", BodyLimitMiddleware, "__call__"),
     ("gate (URL, charset)", GateMiddleware, "__call__"),
@@ -84,6 +88,7 @@ LAYERS = [
     ("Connexion's operation: the Starlette response, the send chain out", AsyncOperation, "__call__"),
     ("Connexion's decorators: request object, arguments, response decorator", OnceDecorator, "__call__"),
     ("  inside the above: the handler (page, records, envelope)", TaggedImagesApi, "list_images"),
+    ("  inside the above: the handler (every image's fragment, envelope)", ImageUploadApi, "get_all_images"),
     ("  inside the above: the handler's arguments (Connexion's prep_kwargs)", once_decorated, "prep_kwargs"),
     ("  inside the above: JSON encoding (orjson)", OrjsonJsonifier, "dumps"),
     ("  inside the above: the response body's schema check", CompiledJSONResponseValidator, "_validate"),
@@ -179,19 +184,40 @@ async def _request(app, method: str, path: str, query: bytes, body: bytes = b"",
     return status
 
 
-async def measure(path: str, query: str, requests: int, records: int) -> dict:
-    global _SPANS
-    _instrument()  # before the first request: Connexion decorates each handler on first use
-    app = create_app()
+ICON = ROOT / "fixtures" / "images" / "icon-64.png"
+
+
+async def _fill(app, path: str, records: int) -> list:
+    """Stores ``records`` records in the API the read goes to; the headers the read needs."""
+    if path.startswith("/image-upload/"):
+        auth = [(b"authorization", f"Bearer {image_upload_token()}".encode())]
+        boundary = b"layersboundary"
+        for i in range(records):
+            body = (b"--" + boundary + b'\r\nContent-Disposition: form-data; name="file"; filename="icon-'
+                    + str(i).encode() + b'.png"\r\nContent-Type: image/png\r\n\r\n' + ICON.read_bytes()
+                    + b"\r\n--" + boundary + b"--\r\n")
+            status = await _request(app, "POST", "/image-upload/UploadImage", b"", body,
+                                    [(b"content-type", b"multipart/form-data; boundary=" + boundary), *auth])
+            assert status == 200, status
+        return auth
     for i in range(records):
         body = json.dumps({"filename": f"f{i}.png", "size": 10, "tags": ["a", f"t{i % 5}"]}).encode()
         status = await _request(app, "POST", "/tagged-images/v1/images", b"", body,
                                 [(b"content-type", b"application/json")])
         assert status == 201, status
+    return []
+
+
+async def measure(path: str, query: str, requests: int, records: int) -> dict:
+    global _SPANS
+    _instrument()  # before the first request: Connexion decorates each handler on first use
+    app = create_app()
+    headers = await _fill(app, path, records)
     joiner = "&" if query else ""
 
     async def read(i: int, tag: str) -> None:
-        status = await _request(app, "GET", path, f"{query}{joiner}uncached={tag}{i}".encode())
+        unique = f"{query}{joiner}uncached={tag}{i}".encode()
+        status = await _request(app, "GET", path, unique, headers=headers)
         if status != 200:
             raise RuntimeError(f"{path}?{query}: {status}")
 
@@ -214,8 +240,9 @@ async def measure(path: str, query: str, requests: int, records: int) -> dict:
         _SPANS = None
     plain_us = statistics.median(plain) * 1e6
     layers = {name: statistics.median(values) * 1e6 for name, values in totals.items() if values}
-    return {"path": f"{path}?{query}", "plain_us": plain_us, "timed_us": statistics.median(whole) * 1e6,
-            "layers_us": layers}
+    shown = f"{path}?{query}" if query else path
+    timed_us = statistics.median(whole) * 1e6
+    return {"path": shown, "plain_us": plain_us, "timed_us": timed_us, "layers_us": layers}
 
 
 def table(result: dict) -> str:
@@ -237,8 +264,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--path", default="/tagged-images/v1/images?limit=20")
     parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--records", type=int, default=200)
+    parser.add_argument("--records", type=int, help="records stored first (200; 1,000 for image-upload)")
     args = parser.parse_args(argv)
+    if args.records is None:
+        args.records = 1000 if args.path.startswith("/image-upload/") else 200
     path, _, query = args.path.partition("?")
     result = asyncio.run(measure(path, query, args.requests, args.records))
     print(table(result))

@@ -6,12 +6,18 @@ from __future__ import annotations
 import re
 
 from image_api_contracts import APIS, resolve_refs
-from mockserver.request_state import MOCK_CONTEXT
+from mockserver.request_state import MOCK_CONTEXT, ROUTED
 
 
 def routed_operation(scope) -> tuple[str, dict] | None:
-    """After Connexion's routing: the API name and the spec's operation object for this request."""
+    """After Connexion's routing: the API name and the spec's operation object for this request.
+
+    Several layers ask; the answer is kept in the scope with the routing it was read from, so it is
+    worked out once per request and never outlives the routing it came from."""
     routing = scope.get("extensions", {}).get("connexion_routing", {})
+    kept = scope.get(ROUTED)
+    if kept is not None and kept[0] is routing:
+        return kept[1]
     ctx = scope.get(MOCK_CONTEXT)  # a MockContext (mockserver.state.context)
     operation_id = routing.get("operation_id")
     if ctx is None or operation_id is None:
@@ -19,7 +25,9 @@ def routed_operation(scope) -> tuple[str, dict] | None:
     api = ctx.api_for_path(routing.get("api_base_path", "") + "/")
     if api is None:
         return None
-    return api, operation_index(api).get(operation_id, {})
+    routed = api, operation_index(api).get(operation_id, {})
+    scope[ROUTED] = routing, routed
+    return routed
 
 
 _OPERATIONS: dict[str, dict] = {}

@@ -18,6 +18,8 @@ PARSED_PARAMETERS = "mockserver.parsed_parameters"  # (query, path params) as th
 # The form body the validator decoded (mockserver.connexion_ext.forms)
 DECODED_FORM = "mockserver.decoded_form"
 ORIGIN = "mockserver.origin"  # scheme://host the request's URLs are built from (mockserver.apis.base)
+# (Connexion's routing dict, the API and operation it names), once per request (mockserver.operations)
+ROUTED = "mockserver.routed"
 
 # -- context variables --------------------------------------------------------------------------------
 # The request's scope, for code Connexion calls without it (cheaper than connexion.request).

@@ -20,15 +20,15 @@ from typing import Any
 from connexion.middleware.context import ContextMiddleware as ConnexionContextMiddleware
 from connexion.middleware.exceptions import ExceptionMiddleware
 from connexion.middleware.lifespan import LifespanMiddleware
-from connexion.middleware.routing import RoutingMiddleware
-from connexion.middleware.security import SecurityMiddleware
 from connexion.middleware.server_error import ServerErrorMiddleware
-from starlette.middleware.cors import CORSMiddleware
 
+from mockserver.connexion_ext.cors import OriginlessFastCORS
 from mockserver.connexion_ext.lean_validation import (
     SpecOnceRequestValidationMiddleware,
     SpecOnceResponseValidationMiddleware,
 )
+from mockserver.connexion_ext.routing import RememberingRoutingMiddleware
+from mockserver.connexion_ext.security import DirectCheckSecurityMiddleware
 from mockserver.connexion_ext.swagger_ui import SwaggerUIOnItsPaths
 from mockserver.layers.atomic import AtomicWriteMiddleware
 from mockserver.layers.cors import browser_cors
@@ -63,7 +63,7 @@ OUTER_LAYERS: tuple[OuterLayer, ...] = (
         "Host and Origin checks first, so a refused request costs nothing (mockserver.layers.guard)",
     ),
     OuterLayer(
-        CORSMiddleware,
+        OriginlessFastCORS,
         lambda app, server: browser_cors(app, server.settings),
         "CORS covers every answer, the durable layer's own 503 too, so a page on another origin reads each",
     ),
@@ -114,10 +114,16 @@ CONNEXION_LAYERS: tuple[ConnexionLayer, ...] = (
     ConnexionLayer(ServerErrorMiddleware, "Connexion's: a last-resort 500 for what escapes the handlers"),
     ConnexionLayer(ExceptionMiddleware, "Connexion's: renders every exception in the API's own error format"),
     ConnexionLayer(SwaggerUIOnItsPaths, "Connexion's Swagger UI, entered only by its own paths"),
-    ConnexionLayer(RoutingMiddleware, "Connexion's: matches the operation; everything below knows it"),
+    ConnexionLayer(
+        RememberingRoutingMiddleware,
+        "Connexion's routing, its matches remembered per request line; everything below knows the operation",
+    ),
     ConnexionLayer(RoutedCheckpoint, "notes the operation, and what any layer below raised (the verdict)"),
     ConnexionLayer(PreferMiddleware, "Prefer: code=/example= and forced behaviours answer before security"),
-    ConnexionLayer(SecurityMiddleware, "Connexion's: the spec's security schemes (mockserver.auth)"),
+    ConnexionLayer(
+        DirectCheckSecurityMiddleware,
+        "Connexion's: the spec's security schemes (mockserver.auth); an accepted credential checked directly",
+    ),
     ConnexionLayer(
         functools.partial(Checkpoint, stage="authenticated"),
         "past security: a later refusal is not the API's auth rule",

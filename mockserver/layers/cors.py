@@ -1,19 +1,19 @@
 """CORS as browsers need it from a mock on another origin (a dev server's page, Swagger UI elsewhere).
 
-Starlette's CORSMiddleware, for the origins ``mockserver.layers.guard`` allows (loopback, ``--public-url``'s,
-``--allow-origin``; every other origin is refused before it gets here), configured so that credentialed
-requests (``fetch(…, {credentials: 'include'})``, axios ``withCredentials``) pass: the request's
-``Origin`` is echoed with ``Access-Control-Allow-Credentials: true`` and ``Vary: Origin`` (a browser
-refuses ``*`` with credentials), Private-Network-Access preflights are answered, and the exposed
-response headers are named (``*`` is not a wildcard for a credentialed request). It wraps every
-route, so errors stay readable.
+Starlette's CORSMiddleware (through ``mockserver.connexion_ext.cors``, which answers a request without
+``Origin`` without building Starlette's header objects), for the origins ``mockserver.layers.guard``
+allows (loopback, ``--public-url``'s, ``--allow-origin``; every other origin is refused before it gets
+here), configured so that credentialed requests (``fetch(…, {credentials: 'include'})``, axios
+``withCredentials``) pass: the request's ``Origin`` is echoed with ``Access-Control-Allow-Credentials:
+true`` and ``Vary: Origin`` (a browser refuses ``*`` with credentials), Private-Network-Access preflights
+are answered, and the exposed response headers are named (``*`` is not a wildcard for a credentialed
+request). It wraps every route, so errors stay readable.
 """
 
 from __future__ import annotations
 
-from starlette.middleware.cors import CORSMiddleware
-
 from image_api_contracts import APIS
+from mockserver.connexion_ext.cors import OriginlessFastCORS
 from mockserver.layers.guard import LOOPBACK_ORIGIN_REGEX, origin_of
 
 # Headers a page may want to read beyond the CORS-safelisted ones (plus each spec's documented ones).
@@ -43,9 +43,9 @@ def documented_response_headers(apis) -> set[str]:
     return names
 
 
-def browser_cors(app, settings) -> CORSMiddleware:
+def browser_cors(app, settings) -> OriginlessFastCORS:
     public = [origin_of(settings.public_url)] if settings.public_url else []
-    return CORSMiddleware(
+    return OriginlessFastCORS(
         app,
         # Exact matches; with allow_credentials, Starlette echoes the request's Origin (also for "*").
         allow_origins=[*settings.allow_origins, *public],

@@ -105,10 +105,21 @@ def utf8(data: bytes, where: str) -> str:
 
 def check_raw_url(scope) -> None:
     """The path and the query string, percent-decoded, must be UTF-8 (Starlette would turn what is not
-    into U+FFFD silently, so a client would read back other text than it sent)."""
-    utf8(unquote_to_bytes(scope.get("raw_path") or scope.get("path", "").encode()), "the path")
+    into U+FFFD silently, so a client would read back other text than it sent).
+
+    Where nothing is escaped, decoding changes no byte, and UTF-8 text split at ``&`` (ASCII) is UTF-8
+    in every piece, so the raw bytes are judged whole; only a refusal is worked out pair by pair (its
+    message names the byte's place in its pair)."""
+    raw_path = scope.get("raw_path") or scope.get("path", "").encode()
+    utf8(raw_path if b"%" not in raw_path else unquote_to_bytes(raw_path), "the path")
     query = scope.get("query_string", b"")
     if query:
+        if b"%" not in query:
+            try:
+                query.decode("utf-8")
+                return
+            except UnicodeDecodeError:
+                pass
         for pair in query.split(b"&"):
             utf8(unquote_to_bytes(pair.replace(b"+", b" ")), "the query string")
 

@@ -20,8 +20,12 @@ class BodyLimitMiddleware:
             return await self.app(scope, receive, send)
         api, operation = routed
         limit = operation.get("x-max-body-bytes") or scope[MOCK_CONTEXT].settings.max_body_bytes
-        headers = dict(scope.get("headers", []))
-        declared = headers.get(b"content-length")
+        declared = encoding = None  # the last of each, as a dict of the headers would hold them
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                declared = value
+            elif name == b"transfer-encoding":
+                encoding = value
         if declared is not None and declared.isdigit() and int(declared) > limit:
             message = f"the request body is {int(declared)} bytes; the limit is {limit} bytes"
             response = error_response(api, 413, message)
@@ -36,7 +40,7 @@ class BodyLimitMiddleware:
                 raise ApiError(413, f"the request body exceeds the limit of {limit} bytes")
             return message
 
-        if declared is None and b"chunked" in headers.get(b"transfer-encoding", b"").lower():
+        if declared is None and encoding is not None and b"chunked" in encoding.lower():
             scope, counting_receive = await _with_content_length(scope, counting_receive)
         await self.app(scope, counting_receive, send)
 

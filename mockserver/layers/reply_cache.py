@@ -49,13 +49,28 @@ def entry_cost(key: tuple, start: dict, body: bytes) -> int:
 
 class ReplyCache:
     """Per-API state versions, and an LRU of encoded replies bounded by what its entries hold in bytes
-    (keys and overhead included); entries that can no longer be served are dropped first."""
+    (keys and overhead included); entries that can no longer be served are dropped first.
+
+    No kind of reply takes the whole cache: the large ones (over ``max_bytes // LARGE_SHARE_OF_BOUND``
+    each, 256 KiB at the default 32 MiB; a listing of 1,000 images is 365 KB) together hold at most
+    ``max_bytes // 4``, the size of the largest reply kept at all. A run of distinct large replies (a
+    client reading many pages of big listings, every first read after a write) then recycles a quarter
+    of the cache, least recently used first among them, instead of evicting every small, often repeated
+    reply; and it recycles a few megabytes of buffers, not 32: each new reply is written into memory the
+    processor still holds (keeping them all cost an uncached 1,000-image listing a tenth of its time, in
+    memory traffic alone)."""
+
+    LARGE_SHARE_OF_BOUND = 128  # an entry over this fraction of the bound is a large one
 
     def __init__(self, max_bytes: int):
         self.max_bytes = max_bytes
+        self.large_entry_bytes = max_bytes // self.LARGE_SHARE_OF_BOUND
+        self.max_large_bytes = max_bytes // 4
         self.versions: dict[str, int] = {}
         self._entries: OrderedDict[tuple, tuple[dict, bytes, int]] = OrderedDict()  # (start, body, cost)
+        self._large: OrderedDict[tuple, int] = OrderedDict()  # the large entries' keys -> cost, LRU first
         self._bytes = 0
+        self._large_bytes = 0
 
     def bump(self, *apis: str) -> None:
         """The named APIs' state changed: their kept replies are no longer served."""
@@ -80,36 +95,51 @@ class ReplyCache:
         if entry is None:
             return None
         self._entries.move_to_end(key)
+        if entry[2] > self.large_entry_bytes:
+            self._large.move_to_end(key)
         return entry[0], entry[1]
 
     def put(self, key: tuple, start: dict, body: bytes) -> None:
         cost = entry_cost(key, start, body)
         if cost > self.max_bytes // 4:
             return
-        old = self._entries.pop(key, None)
-        if old is not None:
-            self._bytes -= old[2]
+        self._forget(key)
         self._drop_unservable(key[2])
         self._entries[key] = (start, body, cost)
         self._bytes += cost
+        if cost > self.large_entry_bytes:
+            self._large[key] = cost
+            self._large_bytes += cost
+            while self._large_bytes > self.max_large_bytes:
+                self._forget(next(iter(self._large)))
         while self._bytes > self.max_bytes:
-            _, (_, _, evicted) = self._entries.popitem(last=False)
-            self._bytes -= evicted
+            self._forget(next(iter(self._entries)))
+
+    def _forget(self, key: tuple) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._bytes -= entry[2]
+            if self._large.pop(key, None) is not None:
+                self._large_bytes -= entry[2]
 
     def _drop_unservable(self, second: int) -> None:
         """Entries of an earlier second or of an API's earlier version can never be served again: the
         oldest come first, so they go from the front until one that still can be."""
         entries = self._entries
         while entries:
-            api, version, kept_second = next(iter(entries))[:3]
+            key = next(iter(entries))
+            api, version, kept_second = key[:3]
             if kept_second == second and version == self.versions.get(api, 0):
                 break
-            _, (_, _, cost) = entries.popitem(last=False)
-            self._bytes -= cost
+            self._forget(key)
 
     @property
     def held_bytes(self) -> int:
         return self._bytes
+
+    @property
+    def held_large_bytes(self) -> int:
+        return self._large_bytes
 
     def __len__(self) -> int:
         return len(self._entries)

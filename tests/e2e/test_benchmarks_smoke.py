@@ -54,6 +54,19 @@ def test_layer_costs_command_runs():
     assert all(cost >= 0 for cost in costs) and sum(costs) > 0
 
 
+def test_layer_costs_of_the_whole_image_listing_command_runs():
+    """``--path /image-upload/GetAllImages`` uploads images first and reads them with the Bearer token."""
+    done = subprocess.run(
+        [sys.executable, "benchmarks/layers.py", "--requests", "100", "--records", "20",
+         "--path", "/image-upload/GetAllImages"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    names = [line.split(" | ")[0].strip("| ") for line in done.stdout.splitlines() if line.startswith("| ")]
+    assert "inside the above: the handler (every image's fragment, envelope)" in names
+    assert "security (Connexion)" in names
+
+
 def test_side_by_side_command_runs(tmp_path):
     """Two mocks (here both this tree) driven in turn; each gets its requests/s, latencies and CPU."""
     table = tmp_path / "table.json"

@@ -301,3 +301,64 @@ def test_a_read_made_while_a_write_is_still_answering_sees_the_write():
         assert [image["id"] for image in seen[0]["results"]] == [json.loads(created)["id"]]
 
     asyncio.run(scenario())
+
+
+def _key(i: int, path: str = "/v1/images", second: int = 1_000_000, version: int = 0) -> tuple:
+    return ("tagged-images", version, second, "GET", path, f"uncached={i}".encode(), "http", "", ())
+
+
+START = {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]}
+
+
+def _consistent(cache) -> None:
+    entries = cache._entries
+    assert cache.held_bytes == sum(cost for _, _, cost in entries.values()) <= cache.max_bytes
+    large = [cost for _, _, cost in entries.values() if cost > cache.large_entry_bytes]
+    assert cache.held_large_bytes == sum(large) <= cache.max_large_bytes
+
+
+def test_a_run_of_distinct_large_replies_recycles_a_quarter_and_keeps_the_small_ones():
+    cache = reply_cache.ReplyCache(1_000_000)  # large: over 7,812 bytes each; at most 250,000 together
+    small = [(_key(i, "/v1/tags"), b"[]") for i in range(20)]
+    for key, body in small:
+        cache.put(key, START, body)
+    for i in range(200):  # every first read after a write of a big listing, say
+        cache.put(_key(i), START, b"x" * 20_000)
+        _consistent(cache)
+    assert all(cache.get(key) == (START, body) for key, body in small)
+    assert 0 < cache.held_large_bytes <= 250_000
+    newest = [_key(i) for i in range(200)][-5:]
+    assert all(cache.get(key) is not None for key in newest)  # the latest large ones are the ones kept
+
+
+def test_a_large_reply_read_again_is_kept_before_the_older_large_ones():
+    cache = reply_cache.ReplyCache(1_000_000)
+    body = b"x" * 20_000
+    for i in range(10):
+        cache.put(_key(i), START, body)
+    favourite = _key(0)
+    for i in range(10, 200):
+        assert cache.get(favourite) is not None  # read again and again: the large LRU keeps it
+        cache.put(_key(i), START, body)
+    assert cache.get(favourite) is not None
+    _consistent(cache)
+
+
+def test_large_and_small_accounts_stay_exact_through_replacements_and_unservable_drops():
+    cache = reply_cache.ReplyCache(1_000_000)
+    for i in range(30):
+        cache.put(_key(i % 7), START, b"x" * (20_000 if i % 2 else 50))  # the same keys, now large, now small
+        _consistent(cache)
+    cache.bump("tagged-images")
+    cache.put(_key(99, version=1), START, b"x" * 20_000)  # every older version's entry goes
+    _consistent(cache)
+    assert len(cache) == 1
+
+
+def test_the_largest_reply_kept_is_as_before():
+    cache = reply_cache.ReplyCache(1_000_000)
+    cache.put(_key(1), START, b"x" * 240_000)  # within a quarter of the bound, overhead included
+    assert cache.get(_key(1)) is not None
+    cache.put(_key(2), START, b"x" * 260_000)
+    assert cache.get(_key(2)) is None
+    _consistent(cache)
