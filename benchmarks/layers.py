@@ -165,9 +165,18 @@ async def _request(app, method: str, path: str, query: bytes, body: bytes = b"",
     if body:
         all_headers.append((b"content-length", str(len(body)).encode()))
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
-        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query,
-        "root_path": "", "headers": all_headers, "client": ("127.0.0.1", 5555), "server": ("127.0.0.1", 8000),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "headers": all_headers,
+        "client": ("127.0.0.1", 5555),
+        "server": ("127.0.0.1", 8000),
     }
     status = 0
     messages = iter([{"type": "http.request", "body": body, "more_body": False}])
@@ -193,17 +202,32 @@ async def _fill(app, path: str, records: int) -> list:
         auth = [(b"authorization", f"Bearer {image_upload_token()}".encode())]
         boundary = b"layersboundary"
         for i in range(records):
-            body = (b"--" + boundary + b'\r\nContent-Disposition: form-data; name="file"; filename="icon-'
-                    + str(i).encode() + b'.png"\r\nContent-Type: image/png\r\n\r\n' + ICON.read_bytes()
-                    + b"\r\n--" + boundary + b"--\r\n")
-            status = await _request(app, "POST", "/image-upload/UploadImage", b"", body,
-                                    [(b"content-type", b"multipart/form-data; boundary=" + boundary), *auth])
+            body = (
+                b"--"
+                + boundary
+                + b'\r\nContent-Disposition: form-data; name="file"; filename="icon-'
+                + str(i).encode()
+                + b'.png"\r\nContent-Type: image/png\r\n\r\n'
+                + ICON.read_bytes()
+                + b"\r\n--"
+                + boundary
+                + b"--\r\n"
+            )
+            status = await _request(
+                app,
+                "POST",
+                "/image-upload/UploadImage",
+                b"",
+                body,
+                [(b"content-type", b"multipart/form-data; boundary=" + boundary), *auth],
+            )
             assert status == 200, status
         return auth
     for i in range(records):
         body = json.dumps({"filename": f"f{i}.png", "size": 10, "tags": ["a", f"t{i % 5}"]}).encode()
-        status = await _request(app, "POST", "/tagged-images/v1/images", b"", body,
-                                [(b"content-type", b"application/json")])
+        status = await _request(
+            app, "POST", "/tagged-images/v1/images", b"", body, [(b"content-type", b"application/json")]
+        )
         assert status == 201, status
     return []
 

@@ -128,7 +128,11 @@ def run_wrk(
         if line.startswith("WRKJSON "):
             data = json.loads(line[len("WRKJSON ") :])
             return LoadResult(
-                data["requests"], data["micros"] / 1e6, data["p50"] / 1000, data["p99"] / 1000, data["bad"],
+                data["requests"],
+                data["micros"] / 1e6,
+                data["p50"] / 1000,
+                data["p99"] / 1000,
+                data["bad"],
                 data["p95"] / 1000,
             )
     raise RuntimeError(f"wrk gave no result: {out.stdout[-500:]} {out.stderr[-500:]}")

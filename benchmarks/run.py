@@ -472,18 +472,31 @@ def mixed_requests(seeded: Seeded) -> list[Request]:
     png300 = (IMAGES / "evotor-product-300.png").read_bytes()
     upload, ctype = _multipart({}, "datafile", "product.png", png300, "image/png")
     writes = [
-        Request("POST", f"{base}/images", json_headers,
-                b'{"filename": "mix-{n}.png", "size": 10, "tags": ["a", "t1"]}', unique_body=True)
+        Request(
+            "POST",
+            f"{base}/images",
+            json_headers,
+            b'{"filename": "mix-{n}.png", "size": 10, "tags": ["a", "t1"]}',
+            unique_body=True,
+        )
         for _ in range(6)
     ]
     writes += [
         Request("POST", f"{base}/tags", json_headers, b'{"name": "tag-{n}"}', unique_body=True),
         Request("POST", f"{base}/tags", json_headers, b'{"name": "other-{n}"}', unique_body=True),
-        Request("POST", f"{base}/upload", json_headers,
-                f'{{"filename": "mix-{{n}}.png", "image_data": "{icon}", "tags": ["t3"]}}'.encode(),
-                unique_body=True),
-        Request("POST", "/evotor/stores/mix-store/products/p{n}/images",
-                {"X-Authorization": EVOTOR_TOKEN, "Content-Type": ctype}, upload),
+        Request(
+            "POST",
+            f"{base}/upload",
+            json_headers,
+            f'{{"filename": "mix-{{n}}.png", "image_data": "{icon}", "tags": ["t3"]}}'.encode(),
+            unique_body=True,
+        ),
+        Request(
+            "POST",
+            "/evotor/stores/mix-store/products/p{n}/images",
+            {"X-Authorization": EVOTOR_TOKEN, "Content-Type": ctype},
+            upload,
+        ),
     ]
     mix = []
     for i, write in enumerate(writes):
@@ -510,14 +523,16 @@ def mixed_workload(loadgen: str, rounds: int, duration: float, connections: int,
 
 
 def mixed_table(row: dict) -> str:
-    return "\n".join([
-        "| workload | req/s | p50 (ms) | p99 (ms) | non-2xx | peak RSS (MB) | "
-        "tagged-images records at the end |",
-        "|---|---|---|---|---|---|---|",
-        f"| 80% reads with varied queries, 20% writes ({row['mix']}) | {row['rps']:.0f} | "
-        f"{row['p50_ms']:.1f} | {row['p99_ms']:.1f} | {row['bad']} | {_fmt(row['peak_rss_mb'])} | "
-        f"{row['records_after']} |",
-    ])
+    return "\n".join(
+        [
+            "| workload | req/s | p50 (ms) | p99 (ms) | non-2xx | peak RSS (MB) | "
+            "tagged-images records at the end |",
+            "|---|---|---|---|---|---|---|",
+            f"| 80% reads with varied queries, 20% writes ({row['mix']}) | {row['rps']:.0f} | "
+            f"{row['p50_ms']:.1f} | {row['p99_ms']:.1f} | {row['bad']} | {_fmt(row['peak_rss_mb'])} | "
+            f"{row['records_after']} |",
+        ]
+    )
 
 
 # The request journal's cost: the same requests at the mock with its journal (the default) and without
@@ -833,8 +848,10 @@ def targets(
         if r.prism is None:
             continue
         if r.ours_miss is not None:
-            line(r.vs_prism >= 1.5, f"{r.endpoint}, cache hit: throughput {r.vs_prism:.2f}x Prism's "
-                 "(target >= 1.5x)")
+            line(
+                r.vs_prism >= 1.5,
+                f"{r.endpoint}, cache hit: throughput {r.vs_prism:.2f}x Prism's (target >= 1.5x)",
+            )
         line(
             r.headline["p99_ms"] < r.prism["p99_ms"],
             f"{r.endpoint}: p99 {r.headline['p99_ms']:.1f} ms vs Prism's {r.prism['p99_ms']:.1f} ms "
@@ -923,8 +940,10 @@ def report_markdown(meta: dict, rows: list[Row], extra: dict, target_lines: list
             )
         parts.append("")
     if extra.get("memory"):
-        parts.append("Memory per stored image (tracemalloc over uploads through the API; the store with "
-                     "`--journal-size 0`, then what the journal adds):")
+        parts.append(
+            "Memory per stored image (tracemalloc over uploads through the API; the store with "
+            "`--journal-size 0`, then what the journal adds):"
+        )
         parts.append("")
         for api, data in extra["memory"].items():
             parts.append(

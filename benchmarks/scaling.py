@@ -566,8 +566,9 @@ def main(argv=None) -> int:
         f"percentiles. Journal {'on' if args.journal else 'off'}; store: "
         f"{store}.\n"
         f"Load average (1 min) at the start and end of each API and size: "
-        + ", ".join("{} {:,} {:.1f}-{:.1f}".format(r["api"], r["records"], *r["load_average"])
-                    for r in results)
+        + ", ".join(
+            "{} {:,} {:.1f}-{:.1f}".format(r["api"], r["records"], *r["load_average"]) for r in results
+        )
         + ".\n"
         f"Command: `python benchmarks/scaling.py {' '.join(argv if argv is not None else sys.argv[1:])}`\n"
     )

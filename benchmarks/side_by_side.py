@@ -54,8 +54,9 @@ def _summary(results: list, cpu: list[float]) -> dict:
     }
 
 
-def compare(before: Path, only: list[str], prism: bool, rounds: int, duration: float, records: int,
-            loadgen: str) -> dict:
+def compare(
+    before: Path, only: list[str], prism: bool, rounds: int, duration: float, records: int, loadgen: str
+) -> dict:
     servers = {"before": _mock_from(before), "after": _mock_from(HERE.parent)}
     prisms: dict = {}
     try:
@@ -78,7 +79,7 @@ def compare(before: Path, only: list[str], prism: bool, rounds: int, duration: f
             cpu = {name: [] for name in targets}
             order = list(targets)
             for round_ in range(rounds):
-                for name in order[round_ % len(order):] + order[: round_ % len(order)]:
+                for name in order[round_ % len(order) :] + order[: round_ % len(order)]:
                     server, request = targets[name]
                     started = _cpu_seconds(server.process.pid)
                     result = run_load(loadgen, harness.HOST, server.port, request, duration, 16)
@@ -118,14 +119,20 @@ def main(argv=None) -> int:
     parser.add_argument("--prism", action="store_true", help="Prism takes its turn too")
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--duration", type=float, default=4.0)
-    parser.add_argument("--records", type=int, default=harness.IMAGE_UPLOAD_RECORDS,
-                        help="image-upload images seeded (GetAllImages lists them)")
-    parser.add_argument("--loadgen", choices=("wrk", "python"),
-                        default="wrk" if harness.wrk_path() else "python")
+    parser.add_argument(
+        "--records",
+        type=int,
+        default=harness.IMAGE_UPLOAD_RECORDS,
+        help="image-upload images seeded (GetAllImages lists them)",
+    )
+    parser.add_argument(
+        "--loadgen", choices=("wrk", "python"), default="wrk" if harness.wrk_path() else "python"
+    )
     parser.add_argument("--json", type=Path, help="also write the table here")
     args = parser.parse_args(argv)
-    table = compare(args.before.resolve(), args.only, args.prism, args.rounds, args.duration, args.records,
-                    args.loadgen)
+    table = compare(
+        args.before.resolve(), args.only, args.prism, args.rounds, args.duration, args.records, args.loadgen
+    )
     if args.json:
         args.json.write_text(json.dumps(table, indent=1))
     return 0

@@ -42,4 +42,3 @@ def sharinpix_token(*albums: str, user_id: str = "dev-user") -> str:
     albums = albums or (DEV_ALBUM,)
     abilities = {album: {"Access": {"image_upload": True}} for album in albums}
     return _jwt({"user_id": user_id, "abilities": abilities})
-

@@ -87,6 +87,7 @@ def _message(exc: Exception) -> tuple[int, str, dict[str, str]]:
 
 def make_error_handler(ctx):
     """One handler for every exception, rendering in the format of the API that owns the path."""
+
     def handle(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
         status, message, headers = _message(exc)
         path = request.url.path

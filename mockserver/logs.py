@@ -61,7 +61,9 @@ def log_config(level: str = "info", fmt: str = "text") -> dict:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"mock": formatter},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "mock", "stream": "ext://sys.stderr"}},
+        "handlers": {
+            "stderr": {"class": "logging.StreamHandler", "formatter": "mock", "stream": "ext://sys.stderr"}
+        },
         "root": {"handlers": ["stderr"], "level": level},
         "loggers": {
             # uvicorn's loggers otherwise carry handlers of their own: theirs go to the root's, in our format.
@@ -132,8 +134,15 @@ class AccessLogMiddleware:
         line = f'{client} "{method} {target} HTTP/{version}" {status} {seconds * 1000:.1f}ms'
         if reason:
             line += f" - {reason}"
-        fields = {"client": client, "method": method, "path": path, "query": query, "status": status,
-                  "reason": reason, "duration_ms": round(seconds * 1000, 1)}
+        fields = {
+            "client": client,
+            "method": method,
+            "path": path,
+            "query": query,
+            "status": status,
+            "reason": reason,
+            "duration_ms": round(seconds * 1000, 1),
+        }
         self.logger.log(logging.WARNING if status >= 500 else logging.INFO, line, extra=fields)
 
     def _reason(self, scope, status: int) -> str | None:
@@ -152,7 +161,7 @@ class AccessLogMiddleware:
 
 
 def announce(settings, host: str, port: int, seconds: float) -> None:
-    """"ready" once the port is bound, then a URL per API that opens in a browser: its Swagger UI (the
+    """ "ready" once the port is bound, then a URL per API that opens in a browser: its Swagger UI (the
     API's own root is no page). Shown at every ``--log-level``."""
     base = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
     logger = logging.getLogger(STARTUP_LOGGER)

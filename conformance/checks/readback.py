@@ -131,10 +131,12 @@ def seed_violation(api: str, base_url: str, response) -> str | None:
 def _documented_schema(api: str, base_url: str, response, media: str) -> dict | None:
     """The seed view's schema for this answer's operation, status and media type."""
     spec = seed_view(api)
-    path = urlsplit(str(response.request.url)).path[len(urlsplit(base_url).path):] or "/"
+    path = urlsplit(str(response.request.url)).path[len(urlsplit(base_url).path) :] or "/"
     for template, item in spec["paths"].items():
-        pattern = "".join("[^/]+" if part.startswith("{") else re.escape(part)
-                          for part in re.split(r"(\{[^}]+\})", template))
+        pattern = "".join(
+            "[^/]+" if part.startswith("{") else re.escape(part)
+            for part in re.split(r"(\{[^}]+\})", template)
+        )
         operation = item.get(response.request.method.lower())
         if operation and re.fullmatch(pattern, path):
             responses = resolve_refs(operation.get("responses", {}), spec)
@@ -251,11 +253,17 @@ def check_all06_tagged_images_reads_back_what_it_accepted(target, http):
         body = {"filename": unique + text, "image_data": png, "tags": [unique + text]}
         writes.append(("/upload", body, label))
     prefix = target.unique("long")
-    writes.append(("/images", {
-        "filename": long_text(schema["properties"]["filename"].get("maxLength"), prefix),
-        "size": 2**63 - 1,
-        "tags": [long_text(tag_schema.get("maxLength"), prefix)],
-    }, "long strings"))
+    writes.append(
+        (
+            "/images",
+            {
+                "filename": long_text(schema["properties"]["filename"].get("maxLength"), prefix),
+                "size": 2**63 - 1,
+                "tags": [long_text(tag_schema.get("maxLength"), prefix)],
+            },
+            "long strings",
+        )
+    )
     writes += [("/images", {"filename": target.unique("size"), "size": n}, f"size {n}") for n in (2**64, -1)]
     # Last, a plain write: a refused or failed write before it must not have left a trace that breaks reads.
     plain_record = {"filename": "plain.png", "size": 10, "tags": [target.unique("plain")]}
@@ -372,8 +380,9 @@ def check_all06_everydaypic_reads_back_what_it_accepted(target, http):
     unique = target.unique("long")
     long_names = long_text(None, unique), long_text(None, unique + "n")
     writes.append((*long_names, unique + ".png", "long strings", None))
-    writes.append(("+2AA-" + target.unique("u7"), "+2AA-", "u7.png", "charset=utf-7 naming a lone surrogate",
-                   "utf-7"))
+    writes.append(
+        ("+2AA-" + target.unique("u7"), "+2AA-", "u7.png", "charset=utf-7 naming a lone surrogate", "utf-7")
+    )
     unique = target.unique("plain")
     writes.append((unique, unique, "plain.png", PLAIN[1:-1], None))
     first = target.unique("first")
@@ -382,8 +391,11 @@ def check_all06_everydaypic_reads_back_what_it_accepted(target, http):
         if readback.broken:  # the reads broke after an earlier write: the later ones prove nothing
             break
         body, content_type = multipart(
-            [("file", png, wire(part_name), "image/png"), ("fileName", wire(file_name), None, None),
-             ("name", wire(name), None, None)],
+            [
+                ("file", png, wire(part_name), "image/png"),
+                ("fileName", wire(file_name), None, None),
+                ("name", wire(name), None, None),
+            ],
             charset=charset,
         )
         r = send(http, "POST", "/v1/image", body, content_type)
@@ -435,8 +447,16 @@ def check_all06_sharinpix_reads_back_what_it_accepted(target, http):
     form = "application/x-www-form-urlencoded"
     writes = []
     for label, text in ODD_TEXTS:
-        writes.append(({"cloudinary[original_filename]": text, "metadatas[meta]": text,
-                        "cloudinary[colors][]": text}, label))
+        writes.append(
+            (
+                {
+                    "cloudinary[original_filename]": text,
+                    "metadatas[meta]": text,
+                    "cloudinary[colors][]": text,
+                },
+                label,
+            )
+        )
     for date in ("0999:01:01 00:00:00", "0001:01:01 00:00:00", "9999:12:31 23:59:59", "2016:02:29 23:59:60"):
         writes.append(({"cloudinary[image_metadata][DateTimeOriginal]": date}, f"DateTimeOriginal {date}"))
     for n in BOUNDARY_INTEGERS[1:-1]:

@@ -66,6 +66,7 @@ from image_api_contracts import APIS, resolve_refs
 # lacks a grant (401, 403), or a resource limit (413, 429). Any other 4xx refuses what the seed allows.
 STATE_STATUSES = {401, 403, 404, 409, 410, 413, 429}
 
+
 def _served(document: dict, base_url: str) -> dict:
     return {**copy.deepcopy(document), "servers": [{"url": base_url}]}
 
@@ -355,8 +356,7 @@ def _clean_up(run: RunContract, case, response) -> None:
         method, path, where, _ = operations[link["operationId"]]
         try:
             values = {
-                name: follow_link(expr, case, response)
-                for name, expr in link.get("parameters", {}).items()
+                name: follow_link(expr, case, response) for name, expr in link.get("parameters", {}).items()
             }
         except Exception:  # a body without the linked field: nothing to delete by it
             continue

@@ -124,7 +124,8 @@ class EverydaypicApi(BaseApi):
             for name in names:
                 named = self.by_file_name.get(name, ())
                 found_ids.update(
-                    i for i in ((named,) if isinstance(named, str) else named)
+                    i
+                    for i in ((named,) if isinstance(named, str) else named)
                     if (record := images.get(i)) is not None and record.fileName == name
                 )
             records = [images[i] for i in sorted(found_ids, key=images.ranks.__getitem__)]

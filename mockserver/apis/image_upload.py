@@ -118,8 +118,9 @@ class ImageUploadApi(BaseApi):
         """Synchronous: no other request can interleave between the name choice and the insert (ALL-04)."""
         file_name = f"{uuid.uuid4().hex}_{safe_name(original)}"  # IUP-02: unique per upload
         now = now_rfc3339()
-        record = ImageRecord(file_name, original, f"images/{file_name}", len(data), now, now,
-                             served_type(data, declared_type))
+        record = ImageRecord(
+            file_name, original, f"images/{file_name}", len(data), now, now, served_type(data, declared_type)
+        )
         self.store_bytes(file_name, data, record.content_type)  # 507 before the record exists
         self.images[file_name] = record
         return record
@@ -153,7 +154,8 @@ class ImageUploadApi(BaseApi):
         if view is None:
             kept, encoded = self.records.kept, self.encoded
             view = {  # one pass, no call per record kept
-                name: hit[1].fragment if (hit := kept.get(name)) is not None and hit[0] == origin
+                name: hit[1].fragment
+                if (hit := kept.get(name)) is not None and hit[0] == origin
                 else encoded(record, origin).fragment
                 for name, record in self.images.items()
             }

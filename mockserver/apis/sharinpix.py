@@ -142,9 +142,15 @@ class SharinpixApi(BaseApi):
 
     def restore(self, state: dict) -> None:
         self.albums = self.undo.journaled_dict(
-            ((album, self.undo.journaled_dict(((image["id"], copy.deepcopy(image)) for image in images),
-                                              ordered=True))
-             for album, images in state.get("albums", {}).items()),
+            (
+                (
+                    album,
+                    self.undo.journaled_dict(
+                        ((image["id"], copy.deepcopy(image)) for image in images), ordered=True
+                    ),
+                )
+                for album, images in state.get("albums", {}).items()
+            ),
             ordered=True,
         )
 

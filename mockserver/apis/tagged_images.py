@@ -339,7 +339,8 @@ class TaggedImagesApi(BaseApi):
         origin, second, images, encoded = request_origin(), int(time.time()), self.images, self.encoded_record
         kept = self.records.kept
         fragments = [  # a record kept under its own object (no URL to sign) is taken as it is
-            hit[1].fragment if (hit := kept.get(i)) is not None and hit[0] is images[i]
+            hit[1].fragment
+            if (hit := kept.get(i)) is not None and hit[0] is images[i]
             else encoded(images[i], origin, second).fragment
             for i in ids
         ]
@@ -376,8 +377,9 @@ class TaggedImagesApi(BaseApi):
         image = self._create_uploaded(filename, data, body.get("tags"))
         return self.created_reply(image)
 
-    async def list_images(self, page=0, limit=20, start_timestamp=None, end_timestamp=None,
-                          uploaded_only=False, **_):
+    async def list_images(
+        self, page=0, limit=20, start_timestamp=None, end_timestamp=None, uploaded_only=False, **_
+    ):
         """TIM-04/05: newest first, paged; inclusive date range on created_timestamp; uploaded_only."""
         index = self.uploaded_images if uploaded_only else self.all_images
         ids, total = index.page(start_timestamp, end_timestamp, page, limit)
@@ -395,7 +397,7 @@ class TaggedImagesApi(BaseApi):
     # -- operations: tags ------------------------------------------------------------------------------------
     async def list_tags(self, page=0, limit=20, **_):
         """TIM-08: alphabetical (code-point order of the name), paged like images."""
-        chunk = self.tag_order[page * limit:(page + 1) * limit] if page >= 0 and limit > 0 else []
+        chunk = self.tag_order[page * limit : (page + 1) * limit] if page >= 0 and limit > 0 else []
         results = [self.tags[tag_id].public() for _, tag_id in chunk]
         return browse_page(results, len(self.tag_order), page, limit)
 
@@ -415,19 +417,35 @@ class TaggedImagesApi(BaseApi):
         self._drop_tag(tag)
         return Response(status_code=204)
 
-    async def list_tag_images(self, tag_id, page=0, limit=20, start_timestamp=None, end_timestamp=None,
-                              uploaded_only=False, **_):
+    async def list_tag_images(
+        self, tag_id, page=0, limit=20, start_timestamp=None, end_timestamp=None, uploaded_only=False, **_
+    ):
         """TIM-10: the tag's images, newest first, paged and filtered like the listing."""
         index = self.tag_images[self.find_tag(tag_id).id]
         if not uploaded_only:
             ids, total = index.page(start_timestamp, end_timestamp, page, limit)
             return self.page_of_images(ids, total, page, limit)
-        return self.filtered_page(index, start_timestamp, end_timestamp,
-                                   lambda image: image.uploaded_timestamp is not None, page, limit)
+        return self.filtered_page(
+            index,
+            start_timestamp,
+            end_timestamp,
+            lambda image: image.uploaded_timestamp is not None,
+            page,
+            limit,
+        )
 
     # -- operations: search ---------------------------------------------------------------------------------
-    async def search_images(self, exact_tags=None, match_tags=None, page=0, limit=20, start_timestamp=None,
-                            end_timestamp=None, uploaded_only=False, **_):
+    async def search_images(
+        self,
+        exact_tags=None,
+        match_tags=None,
+        page=0,
+        limit=20,
+        start_timestamp=None,
+        end_timestamp=None,
+        uploaded_only=False,
+        **_,
+    ):
         """TIM-12: exact_tags (case-sensitive, all present) and match_tags (``%`` wildcard, case-insensitive,
         each pattern matching some tag); given both (as the seed requires), an image must meet both."""
         if exact_tags is None and match_tags is None:

@@ -187,8 +187,9 @@ def _query_checker(operation_parameters: list, definitions: list):
         }
         if not schema["required"]:
             del schema["required"]  # draft 4: an empty list is not allowed
-        checker = jsonschema_rs.Draft4Validator(openapi_to_jsonschema(schema, reply=False),
-                                                validate_formats=True)
+        checker = jsonschema_rs.Draft4Validator(
+            openapi_to_jsonschema(schema, reply=False), validate_formats=True
+        )
     _QUERY_CHECKERS[id(operation_parameters)] = (operation_parameters, checker)
     return checker
 

@@ -43,8 +43,11 @@ class _BodyOnlyWhereDocumentedParameters(AsyncParameterDecorator):
             nonlocal plan
             if plan is None:
                 has_body = bool(getattr(operation, "request_body", True))
-                plan = has_body, None if has_body else BodilessArguments(
-                    operation, self.sanitize_fn, arguments, has_kwargs
+                plan = (
+                    has_body,
+                    None
+                    if has_body
+                    else BodilessArguments(operation, self.sanitize_fn, arguments, has_kwargs),
                 )
             has_body, bodiless = plan
             if bodiless is not None and bodiless.usable:
@@ -55,8 +58,14 @@ class _BodyOnlyWhereDocumentedParameters(AsyncParameterDecorator):
                 while asyncio.iscoroutine(body):
                     body = await body
                 files = await request.files()
-            kwargs = prep_kwargs(request, request_body=body, files=files, arguments=arguments,
-                                 has_kwargs=has_kwargs, sanitize=self.sanitize_fn)
+            kwargs = prep_kwargs(
+                request,
+                request_body=body,
+                files=files,
+                arguments=arguments,
+                has_kwargs=has_kwargs,
+                sanitize=self.sanitize_fn,
+            )
             return await function(**kwargs)
 
         return wrapper
@@ -98,8 +107,9 @@ class OnceDecorator(StarletteDecorator):
                 uri_parser = self.uri_parser
             # the scope itself, not Connexion's proxy of it: the request reads it a dozen times
             current_scope = _scope.get()
-            request = self.framework.get_request(uri_parser=uri_parser, scope=current_scope,
-                                                 receive=_receive.get())
+            request = self.framework.get_request(
+                uri_parser=uri_parser, scope=current_scope, receive=_receive.get()
+            )
             reuse_parsed(current_scope, request)  # as the parameter validator parsed them
             return await decorated(request)
 

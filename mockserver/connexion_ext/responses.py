@@ -50,8 +50,15 @@ class OperationResponseDecorator(AsyncResponseDecorator):
         if self._produces is None:  # inside the first request: the operation is known only there
             self._declared = list(operation.produces)
             self._produces = list(set(self._declared))
-        content_type = (_named_content_type(headers) if isinstance(headers, dict) else
-                        utils.extract_content_type(headers)) if headers else None
+        content_type = (
+            (
+                _named_content_type(headers)
+                if isinstance(headers, dict)
+                else utils.extract_content_type(headers)
+            )
+            if headers
+            else None
+        )
         produces = self._produces
         if data is not None and not produces:
             produces = ["application/json"]

@@ -112,8 +112,9 @@ def direct_check(operation: SecurityOperation) -> _DirectCheck | None:
             return None
     else:
         return None
-    if handler_cls._get_verify_func is not getattr(SECURITY_HANDLERS.get("bearer" if bearer else "apiKey"),
-                                                  "_get_verify_func", None):
+    if handler_cls._get_verify_func is not getattr(
+        SECURITY_HANDLERS.get("bearer" if bearer else "apiKey"), "_get_verify_func", None
+    ):
         return None  # a handler that verifies in its own way
     func = handler_cls()._resolve_func(scheme)
     if func is None or not header:

@@ -68,5 +68,3 @@ def _replay(messages, receive):
         return next(pending, None) or await receive()
 
     return replaying_receive
-
-

@@ -100,8 +100,6 @@ class PostgresMiddleware:
         return error_messages(api or "__mock__", 503, message, headers=((b"retry-after", b"1"),))
 
 
-
 async def _send_all(send, messages: list[dict]) -> None:
     for message in messages:
         await send(message)
-

@@ -100,7 +100,6 @@ class DurableMiddleware:
         return held, None, False
 
 
-
 def disk_full(exc: BaseException) -> bool:
     """SQLite's SQLITE_FULL, or ENOSPC/EDQUOT from writing a file."""
     if isinstance(exc, sqlite3.OperationalError):

@@ -21,6 +21,7 @@ from mockserver.state.settings import Settings
 if TYPE_CHECKING:
     from mockserver.layers.prefer import Behaviour
 
+
 @dataclass
 class MockContext:
     settings: Settings
@@ -75,8 +76,6 @@ class MockContext:
 
     def dump(self) -> dict:
         return {name: api.dump() for name, api in self.apis.items()}
-
-
 
 
 class ContextMiddleware:

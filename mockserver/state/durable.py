@@ -307,8 +307,8 @@ class DurableState:
         deleted = [key for key, blob in changes.items() if blob is None]
         self.db.executemany("DELETE FROM blobs WHERE key = ?", [(key,) for key in deleted])
         self.db.executemany(
-            "INSERT OR REPLACE INTO deleted_blobs VALUES (?, ?)",
-            [(k, version) for k in deleted])
+            "INSERT OR REPLACE INTO deleted_blobs VALUES (?, ?)", [(k, version) for k in deleted]
+        )
         self.db.executemany("DELETE FROM deleted_blobs WHERE key = ?", [(key,) for key in written])
         self.db.executemany(
             "INSERT OR REPLACE INTO blobs VALUES (?, ?, ?, ?, ?)",

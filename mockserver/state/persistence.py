@@ -73,8 +73,13 @@ def restore_or_skip(api, state, source: str) -> bool:
         return True
     except Exception as exc:  # old data of any shape: the server must come up all the same
         api.reset()
-        logger.warning("mockserver: the %s state in %s is skipped, it cannot be restored (%s: %s)",
-                       api.name, source, type(exc).__name__, exc)
+        logger.warning(
+            "mockserver: the %s state in %s is skipped, it cannot be restored (%s: %s)",
+            api.name,
+            source,
+            type(exc).__name__,
+            exc,
+        )
         return False
 
 

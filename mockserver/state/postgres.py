@@ -518,4 +518,3 @@ def _reason(exc: BaseException) -> str:
         return "the database did not answer in time"
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text
-

@@ -181,4 +181,3 @@ def touched_items(entries: list[tuple]) -> list[tuple[JournaledDict, object, obj
             journaled, key, old = args
             seen.setdefault((id(journaled), key), (journaled, key, None if old is _MISSING else old))
     return list(seen.values())
-

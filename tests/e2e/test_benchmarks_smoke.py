@@ -12,9 +12,21 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_benchmark_command_runs(tmp_path):
     done = subprocess.run(
-        [sys.executable, "benchmarks/run.py", "--quick", "--no-prism", "--loadgen", "python",
-         "--output-dir", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "benchmarks/run.py",
+            "--quick",
+            "--no-prism",
+            "--loadgen",
+            "python",
+            "--output-dir",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "| endpoint | ours req/s (reads: cache miss) | Prism req/s |" in done.stdout
@@ -42,9 +54,19 @@ def test_benchmark_command_runs(tmp_path):
 
 def test_layer_costs_command_runs():
     done = subprocess.run(
-        [sys.executable, "benchmarks/layers.py", "--requests", "200",
-         "--path", "/tagged-images/v1/images?limit=5"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "benchmarks/layers.py",
+            "--requests",
+            "200",
+            "--path",
+            "/tagged-images/v1/images?limit=5",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ") and "µs" not in line]
@@ -57,9 +79,21 @@ def test_layer_costs_command_runs():
 def test_layer_costs_of_the_whole_image_listing_command_runs():
     """``--path /image-upload/GetAllImages`` uploads images first and reads them with the Bearer token."""
     done = subprocess.run(
-        [sys.executable, "benchmarks/layers.py", "--requests", "100", "--records", "20",
-         "--path", "/image-upload/GetAllImages"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "benchmarks/layers.py",
+            "--requests",
+            "100",
+            "--records",
+            "20",
+            "--path",
+            "/image-upload/GetAllImages",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     names = [line.split(" | ")[0].strip("| ") for line in done.stdout.splitlines() if line.startswith("| ")]
@@ -71,10 +105,31 @@ def test_side_by_side_command_runs(tmp_path):
     """Two mocks (here both this tree) driven in turn; each gets its requests/s, latencies and CPU."""
     table = tmp_path / "table.json"
     done = subprocess.run(
-        [sys.executable, "benchmarks/side_by_side.py", "--before", str(ROOT), "--only", "get one",
-         "--only", "GetAllImages", "--rounds", "2", "--duration", "1", "--records", "5",
-         "--loadgen", "python", "--json", str(table)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "benchmarks/side_by_side.py",
+            "--before",
+            str(ROOT),
+            "--only",
+            "get one",
+            "--only",
+            "GetAllImages",
+            "--rounds",
+            "2",
+            "--duration",
+            "1",
+            "--records",
+            "5",
+            "--loadgen",
+            "python",
+            "--json",
+            str(table),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     rows = json.loads(table.read_text())

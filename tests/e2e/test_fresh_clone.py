@@ -31,8 +31,14 @@ FAST_SUBSET = [
 
 def _run(command: list[str] | str, cwd: Path, env: dict, timeout: float) -> subprocess.CompletedProcess:
     return subprocess.run(
-        command, cwd=cwd, env=env, shell=isinstance(command, str), capture_output=True, text=True,
-        timeout=timeout, stdin=subprocess.DEVNULL,
+        command,
+        cwd=cwd,
+        env=env,
+        shell=isinstance(command, str),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -78,11 +84,31 @@ def test_a_light_install_serves_the_mock_and_runs_conformance_without_the_dev_to
     assert present.stdout.strip() == "[]", present.stdout + present.stderr
     port = free_port()
     log = (repo.parent / "light-mock.log").open("w")
-    server = subprocess.Popen(["mockserver", "--api", "everydaypic", "--port", str(port)], cwd=repo.parent,
-                              env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    server = subprocess.Popen(
+        ["mockserver", "--api", "everydaypic", "--port", str(port)],
+        cwd=repo.parent,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
-        checked = _run(["conformance", "--api", "everydaypic", "--base-url", f"http://127.0.0.1:{port}",
-                        "--seed", "1", "--max-examples", "3"], repo.parent, env, 300)
+        checked = _run(
+            [
+                "conformance",
+                "--api",
+                "everydaypic",
+                "--base-url",
+                f"http://127.0.0.1:{port}",
+                "--seed",
+                "1",
+                "--max-examples",
+                "3",
+            ],
+            repo.parent,
+            env,
+            300,
+        )
         assert checked.returncode == 0, checked.stdout[-4000:] + checked.stderr[-2000:]
         assert re.search(r"everydaypic @ .*: PASSED", checked.stdout), checked.stdout[-2000:]
     finally:

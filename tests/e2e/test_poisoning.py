@@ -103,8 +103,17 @@ def tim_reads_answer_200(client) -> None:
         ("/images", {"filename": "a", "size": 1.0}),
         ("/images", {"filename": "a", "x": float("nan")}),
     ],
-    ids=["D1-filename", "D1-tag", "D1-upload", "D2-tag-name", "D3-size-2**64", "D3-below-int64",
-         "float-size", "float-1.0-size", "NaN"],
+    ids=[
+        "D1-filename",
+        "D1-tag",
+        "D1-upload",
+        "D2-tag-name",
+        "D3-size-2**64",
+        "D3-below-int64",
+        "float-size",
+        "float-1.0-size",
+        "NaN",
+    ],
 )
 def test_d1_d3_tagged_images_refuses_what_it_could_not_read_back(make_client, path, body):
     client = make_client()
@@ -176,8 +185,12 @@ def test_duplicate_text_parts_get_400_not_joined_with_a_comma(make_client):
     client = make_client()
     before = state(client)
     body, content_type = multipart(
-        [("file", image_bytes(), b"a.png"), ("fileName", b"f", None), ("name", b"N", None),
-         ("name", b"second", None)]
+        [
+            ("file", image_bytes(), b"a.png"),
+            ("fileName", b"f", None),
+            ("name", b"N", None),
+            ("name", b"second", None),
+        ]
     )
     response = client.post("/everydaypic/v1/image", content=body, headers={"Content-Type": content_type})
     assert response.status_code == 400, response.text
@@ -208,8 +221,13 @@ def _iup_token() -> str:
 
 
 # -- D6: four-digit years -----------------------------------------------------------------------------------
-@pytest.mark.parametrize("exif, expected", [("0999:01:01 00:00:00", "0999-01-01T00:00:00.000+00:00"),
-                                            ("0001:02:03 04:05:06", "0001-02-03T04:05:06.000+00:00")])
+@pytest.mark.parametrize(
+    "exif, expected",
+    [
+        ("0999:01:01 00:00:00", "0999-01-01T00:00:00.000+00:00"),
+        ("0001:02:03 04:05:06", "0001-02-03T04:05:06.000+00:00"),
+    ],
+)
 def test_d6_sharinpix_taken_at_has_four_digit_years(make_client, exif, expected):
     from image_api_contracts import auth_headers
     from image_api_contracts.devtokens import DEV_ALBUM
@@ -270,9 +288,20 @@ def test_d8_a_20_wildcard_pattern_over_100_000_tags_answers_within_a_second(make
 
 @pytest.mark.parametrize(
     "pattern, name, matches",
-    [("%a%a%b", "a" * 50, False), ("%a%a%b", "xaxab", True), ("A%", "abc", True), ("%c", "abC", True),
-     ("a%b%c", "abcbc", True), ("a%b%c", "acb", False), ("", "", True), ("%", "", True), ("a", "ab", False),
-     ("%ß%", "xSSx", False), ("a.c", "abc", False), ("a%", "a\nb", True)],
+    [
+        ("%a%a%b", "a" * 50, False),
+        ("%a%a%b", "xaxab", True),
+        ("A%", "abc", True),
+        ("%c", "abC", True),
+        ("a%b%c", "abcbc", True),
+        ("a%b%c", "acb", False),
+        ("", "", True),
+        ("%", "", True),
+        ("a", "ab", False),
+        ("%ß%", "xSSx", False),
+        ("a.c", "abc", False),
+        ("a%", "a\nb", True),
+    ],
 )
 def test_wildcard_semantics_are_those_of_the_regex_it_replaces(pattern, name, matches):
     from mockserver.apis.wildcard import like_pattern
@@ -324,14 +353,21 @@ def _create_request(api: str) -> dict:
 
     png = image_bytes()
     return {
-        "everydaypic": dict(url="/everydaypic/v1/image", files={"file": ("a.png", png, "image/png")},
-                            data={"fileName": "a.png", "name": "a"}),
-        "evotor": dict(url="/evotor/stores/s/products/p/images",
-                       files={"datafile": ("a.png", image_bytes(300, 300), "image/png")}),
+        "everydaypic": dict(
+            url="/everydaypic/v1/image",
+            files={"file": ("a.png", png, "image/png")},
+            data={"fileName": "a.png", "name": "a"},
+        ),
+        "evotor": dict(
+            url="/evotor/stores/s/products/p/images",
+            files={"datafile": ("a.png", image_bytes(300, 300), "image/png")},
+        ),
         "image-upload": dict(url="/image-upload/UploadImage", files={"file": ("a.png", png, "image/png")}),
-        "sharinpix": dict(url=f"/sharinpix/api/v1/albums/{DEV_ALBUM}/images/",
-                          content="cloudinary[public_id]=6f1c9b1e-7a43-4a57-9d7e-3f0e0c7d2a10",
-                          headers={"Content-Type": "application/x-www-form-urlencoded"}),
+        "sharinpix": dict(
+            url=f"/sharinpix/api/v1/albums/{DEV_ALBUM}/images/",
+            content="cloudinary[public_id]=6f1c9b1e-7a43-4a57-9d7e-3f0e0c7d2a10",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        ),
     }[api] | {"headers": {**auth_headers(api), **_create_request_headers(api)}}
 
 
@@ -341,8 +377,12 @@ def _create_request_headers(api: str) -> dict:
 
 @pytest.mark.parametrize(
     "api, operation",
-    [("everydaypic", "create_image"), ("evotor", "upload_product_image"), ("image-upload", "upload_image"),
-     ("sharinpix", "create_album_image")],
+    [
+        ("everydaypic", "create_image"),
+        ("evotor", "upload_product_image"),
+        ("image-upload", "upload_image"),
+        ("sharinpix", "create_album_image"),
+    ],
 )
 def test_every_api_forgets_a_write_that_ends_in_500(make_client, api, operation):
     client = make_client()
@@ -385,7 +425,8 @@ def test_a_204_carries_no_media_type(make_client):
 def test_error_texts_hold_no_python_reprs(make_client):
     client = make_client()
     response = client.post(
-        "/everydaypic/v1/image", files={"file": ("a.png", b"not an image", "image/png")},
+        "/everydaypic/v1/image",
+        files={"file": ("a.png", b"not an image", "image/png")},
         data={"fileName": "a", "name": "b"},
     )
     assert response.status_code == 400
@@ -409,11 +450,31 @@ def test_an_unknown_path_in_all_five_mode_names_the_mounted_apis(make_client):
 STEPS = int(os.environ.get("POISONING_STEPS", "200"))
 STEPS_PER_RUN = 20
 ANY_CHARACTER = st.characters(exclude_categories=())  # the full range: surrogates and controls included
-ODD = ["\ud800", "\udfff", "x\udc00\ud800y", "\U0001f600", "e\u0301\u0302", "\u202eabc", "\ufeff\u200b",
-       "\x00\x01\x1f\x7f", "+2AA-", "caf\xe9", "\uffff\U0010ffff", "a" * 300, "%a%a%", "|"]
+ODD = [
+    "\ud800",
+    "\udfff",
+    "x\udc00\ud800y",
+    "\U0001f600",
+    "e\u0301\u0302",
+    "\u202eabc",
+    "\ufeff\u200b",
+    "\x00\x01\x1f\x7f",
+    "+2AA-",
+    "caf\xe9",
+    "\uffff\U0010ffff",
+    "a" * 300,
+    "%a%a%",
+    "|",
+]
 PLAUSIBLE = st.text(st.characters(exclude_categories=("Cs", "Cc")), min_size=1, max_size=16)  # any script
-TEXT = st.one_of(PLAUSIBLE, PLAUSIBLE, st.text(ANY_CHARACTER, max_size=10), st.sampled_from(ODD),
-                 st.text(ANY_CHARACTER, min_size=1), st.text("ab%|", min_size=1, max_size=4))
+TEXT = st.one_of(
+    PLAUSIBLE,
+    PLAUSIBLE,
+    st.text(ANY_CHARACTER, max_size=10),
+    st.sampled_from(ODD),
+    st.text(ANY_CHARACTER, min_size=1),
+    st.text("ab%|", min_size=1, max_size=4),
+)
 NAME = st.one_of(TEXT, st.text("abc", min_size=1, max_size=3))  # the plain ones make tags repeat
 NUMBER = st.one_of(
     st.integers(0, 2**31),
@@ -426,12 +487,27 @@ NUMBER = st.one_of(
 CHARSET = st.sampled_from([None] * 4 + ["utf-8", "utf-7", "latin-1", "utf-16", "x-unknown"])
 WIRE = st.sampled_from(["utf-8"] * 6 + ["latin-1", "utf-7", "utf-16"])  # how a text's bytes are made
 EXIF_DATE = st.one_of(
-    st.sampled_from(["0000:00:00 00:00:00", "0001:01:01 00:00:00", "0999:01:01 00:00:00",
-                     "2018:01:01 08:00:00", "9999:12:31 23:59:59", "2016:02:29 23:59:60",
-                     "2023:02:29 00:00:00", "1970:01:01 00:00:00"]),
-    st.builds(lambda y, mo, d, h, mi, s: f"{y:04d}:{mo:02d}:{d:02d} {h:02d}:{mi:02d}:{s:02d}",
-              st.integers(0, 9999), st.integers(0, 13), st.integers(0, 32), st.integers(0, 25),
-              st.integers(0, 61), st.integers(0, 61)),
+    st.sampled_from(
+        [
+            "0000:00:00 00:00:00",
+            "0001:01:01 00:00:00",
+            "0999:01:01 00:00:00",
+            "2018:01:01 08:00:00",
+            "9999:12:31 23:59:59",
+            "2016:02:29 23:59:60",
+            "2023:02:29 00:00:00",
+            "1970:01:01 00:00:00",
+        ]
+    ),
+    st.builds(
+        lambda y, mo, d, h, mi, s: f"{y:04d}:{mo:02d}:{d:02d} {h:02d}:{mi:02d}:{s:02d}",
+        st.integers(0, 9999),
+        st.integers(0, 13),
+        st.integers(0, 32),
+        st.integers(0, 25),
+        st.integers(0, 61),
+        st.integers(0, 61),
+    ),
     TEXT,
 )
 PNG_300 = image_bytes(300, 300)
@@ -656,8 +732,13 @@ class EverydaypicPoisoning(Poisoning):
 class EvotorPoisoning(Poisoning):
     api = "evotor"
 
-    @rule(store=NAME, product=NAME, name=TEXT, image=st.sampled_from([PNG_300, PNG_300, PNG_16]),
-          charset=CHARSET)
+    @rule(
+        store=NAME,
+        product=NAME,
+        name=TEXT,
+        image=st.sampled_from([PNG_300, PNG_300, PNG_16]),
+        charset=CHARSET,
+    )
     def upload(self, store, product, name, image, charset):
         body, content_type = multipart([("datafile", image, wire_bytes(name, "utf-8") or b"f")], charset)
         path = f"/stores/{pct_wire(store) or 'x'}/products/{pct_wire(product) or 'x'}/images"
@@ -720,8 +801,15 @@ class TaggedImagesPoisoning(Poisoning):
     def create_tag(self, request):
         self.send("POST", "/tags", **request)
 
-    @rule(request=json_write({"filename": TEXT, "image_data": st.sampled_from([PNG_B64, "not base64", ""]),
-                              "tags": st.lists(NAME, max_size=2)}))
+    @rule(
+        request=json_write(
+            {
+                "filename": TEXT,
+                "image_data": st.sampled_from([PNG_B64, "not base64", ""]),
+                "tags": st.lists(NAME, max_size=2),
+            }
+        )
+    )
     def upload(self, request):
         self.send("POST", "/upload", **request)
 
@@ -747,8 +835,13 @@ class TaggedImagesPoisoning(Poisoning):
             self.read(f"/search/images?match_tags=%25{quote(fragment, safe='')}%25", after)
 
 
-MACHINES = [EverydaypicPoisoning, EvotorPoisoning, ImageUploadPoisoning, SharinpixPoisoning,
-            TaggedImagesPoisoning]
+MACHINES = [
+    EverydaypicPoisoning,
+    EvotorPoisoning,
+    ImageUploadPoisoning,
+    SharinpixPoisoning,
+    TaggedImagesPoisoning,
+]
 
 
 def _run(machine, steps: int) -> Counter:
@@ -758,8 +851,12 @@ def _run(machine, steps: int) -> Counter:
         run_state_machine_as_test(
             machine,
             settings=settings(
-                max_examples=runs, stateful_step_count=STEPS_PER_RUN, deadline=None, database=None,
-                derandomize=True, suppress_health_check=list(HealthCheck),
+                max_examples=runs,
+                stateful_step_count=STEPS_PER_RUN,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                suppress_health_check=list(HealthCheck),
                 phases=[Phase.explicit, Phase.generate],  # no shrinking: a failure prints all its steps
             ),
         )
@@ -842,8 +939,11 @@ def test_a_cheap_request_answers_at_once_while_a_huge_image_and_a_wildcard_searc
 
             def upload():
                 started = time.perf_counter()
-                r = client.post("/everydaypic/v1/image", files={"file": ("big.png", png, "image/png")},
-                                data={"fileName": "big.png", "name": "big"})
+                r = client.post(
+                    "/everydaypic/v1/image",
+                    files={"file": ("big.png", png, "image/png")},
+                    data={"fileName": "big.png", "name": "big"},
+                )
                 assert r.status_code == 200, r.text[:300]
                 return time.perf_counter() - started
 

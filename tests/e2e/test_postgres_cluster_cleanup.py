@@ -35,7 +35,8 @@ def test_a_killed_test_process_leaves_no_cluster_running():
     bindir = bin_or_skip()
     maker = subprocess.Popen(
         [sys.executable, "-c", MAKE_CLUSTER_AND_WAIT, str(TESTS_DIR), str(bindir)],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         port_text, root_text = maker.stdout.readline().split()

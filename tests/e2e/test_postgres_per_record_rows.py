@@ -27,14 +27,13 @@ def open_app(url: str, **options):
     return create_app(allow_hosts=("testserver",), store=url, **options)
 
 
-
 def rows_at_latest(url: str, api: str) -> int:
     with psycopg.connect(url) as db:
         return db.execute(
             "SELECT count(*) FROM records WHERE api = %s AND version = "
-            "(SELECT version FROM api_state WHERE api = %s)", (api, api),
+            "(SELECT version FROM api_state WHERE api = %s)",
+            (api, api),
         ).fetchone()[0]
-
 
 
 @pytest.mark.parametrize("records", [10, 1500])
@@ -106,7 +105,11 @@ def test_a_schema1_database_is_migrated_on_open(pg_url):  # noqa: F811
         assert db.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()[0] == "2"
         per_api = dict(db.execute("SELECT api, count(*) FROM records WHERE json IS NOT NULL GROUP BY api"))
         assert per_api == {
-            "everydaypic": 3, "image-upload": 3, "sharinpix": 3, "evotor": 3, "tagged-images": 5,
+            "everydaypic": 3,
+            "image-upload": 3,
+            "sharinpix": 3,
+            "evotor": 3,
+            "tagged-images": 5,
         }
     with TestClient(open_app(pg_url)) as client:  # another process, later: the same state
         assert client.get("/__mock__/state").json() == after

@@ -91,7 +91,8 @@ def test_a_write_on_one_process_is_read_at_once_on_the_other(mocks):
     assert message == "response forced by Prefer: code=404"
     journal = httpx.get(other.url + "/__mock__/requests", params={"method": "DELETE"}).json()["requests"]
     assert len(journal) == 10 and {e["headers"]["host"] for e in journal} == {
-        f"127.0.0.1:{one.port}", f"127.0.0.1:{other.port}"
+        f"127.0.0.1:{one.port}",
+        f"127.0.0.1:{other.port}",
     }
     assert httpx.post(other.url + "/__mock__/reset").status_code == 204
     assert httpx.get(one.url + "/__mock__/behaviour").json()["status"] is None
@@ -261,7 +262,8 @@ def test_the_conformance_suite_passes_all_five_apis_through_a_round_robin_proxy(
             assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
             verdicts = {r["id"]: r["status"] for r in json.loads(report.read_text())["rules"]}
             assert not [rule for rule, status in verdicts.items() if status in ("fail", "warn")], (
-                api, run.stdout[-3000:]
+                api,
+                run.stdout[-3000:],
             )
     finally:
         proxy.stop()

@@ -14,6 +14,7 @@ from image_api_contracts import APIS
 
 pytest_plugins = ["pytester"]
 
+
 @pytest.fixture
 def host(pytester):
     pytester.makeini(STRICT_HOST_INI)

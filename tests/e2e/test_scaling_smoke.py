@@ -17,9 +17,23 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_scaling_command_runs(tmp_path, store):
     output = tmp_path / "scaling.md"
     done = subprocess.run(
-        [sys.executable, "benchmarks/scaling.py", "--quick", "--api", "tagged-images", "--api", "evotor",
-         *store, "--output", str(output)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "benchmarks/scaling.py",
+            "--quick",
+            "--api",
+            "tagged-images",
+            "--api",
+            "evotor",
+            *store,
+            "--output",
+            str(output),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     text = output.read_text()
@@ -32,7 +46,10 @@ def test_scaling_command_runs(tmp_path, store):
     }
     for result in results:
         assert result["bytes_per_record"] > 0
-        kinds = {"list", "search", "get", "upload", "delete"} if result["api"] == "tagged-images" else {
-            "list", "get", "upload", "delete"}
+        kinds = (
+            {"list", "search", "get", "upload", "delete"}
+            if result["api"] == "tagged-images"
+            else {"list", "get", "upload", "delete"}
+        )
         assert set(result["ops"]) == kinds
         assert all(op["n"] > 0 and 0 < op["p50"] <= op["p95"] <= op["p99"] for op in result["ops"].values())

@@ -65,7 +65,10 @@ def replay_failures(report: Report, rule: str, target: Target) -> list[Replay]:
             env = {"PATH": os.environ.get("PATH", ""), "TOKEN": target.credential or ""}
             done = subprocess.run(
                 ["bash", "-c", f"{outcome.curl} -sS -o /dev/null -w '%{{http_code}}' --max-time 20"],
-                env=env, capture_output=True, text=True, timeout=30,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=30,
             )
             status = done.stdout.strip()
             replays.append(Replay(outcome.curl, outcome.answered, int(status) if status.isdigit() else None))

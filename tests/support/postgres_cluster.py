@@ -74,7 +74,10 @@ class Cluster:
     def _run(self, tool: str, *args: str) -> None:
         subprocess.run(
             [*self._as_user, str(self.bindir / tool), *args],
-            check=True, capture_output=True, text=True, timeout=START_TIMEOUT_SECONDS,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=START_TIMEOUT_SECONDS,
         )
 
     def _reap_when_orphaned(self) -> subprocess.Popen:
@@ -87,8 +90,11 @@ class Cluster:
             f"{stop} >/dev/null 2>&1; rm -rf {shlex.quote(str(self.root))}"
         )
         return subprocess.Popen(
-            ["sh", "-c", script], start_new_session=True,
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ["sh", "-c", script],
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
 
     def start(self) -> None:

@@ -75,7 +75,10 @@ class NginxProxy:
         conf.write_text(NGINX_CONF.format(root=self.root, servers=servers, port=self.port))
         subprocess.run(
             [NGINX, "-c", str(conf), "-p", str(self.root), "-e", str(self.root / "error.log")],
-            check=True, capture_output=True, text=True, timeout=30,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
         _wait_for(self.url)
 

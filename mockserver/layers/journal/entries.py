@@ -28,6 +28,7 @@ from mockserver.layers.journal.store import (
 
 logger = logging.getLogger("mockserver")
 
+
 class Exchange:
     """What the layers of the mock learn about one request; ``mockserver.layers.verdict`` fills the contract
     part."""

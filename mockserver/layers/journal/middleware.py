@@ -15,6 +15,7 @@ from mockserver.request_state import EXCHANGE, shared
 
 logger = logging.getLogger("mockserver")
 
+
 class _BodyTap:
     """The request body as the app reads it: size and SHA-256, and the bytes up to the parse limit.
 

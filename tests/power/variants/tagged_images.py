@@ -305,7 +305,7 @@ MIB_LIMIT = int(3.96 * 2**20)
 
 
 def _reads_mb_as_mib(server):
-    """"3.96 MB" read as 3.96 MiB (4,152,360 bytes): a body between the two readings is accepted."""
+    """ "3.96 MB" read as 3.96 MiB (4,152,360 bytes): a body between the two readings is accepted."""
     api = _api(server)
 
     async def decide(scope, body):

@@ -111,7 +111,7 @@ def test_a_file_url_is_removed_with_its_record_whether_named_by_path_or_by_query
 def test_a_curl_pasted_into_a_shell_with_token_set_sends_the_credential(api):
     """The credential is printed as ``$TOKEN``; pasted into a shell with TOKEN set, the curl sends the
     header the API documents with that credential (a single-quoted ``$TOKEN`` would be sent as is)."""
-    credential = 'tok-$1`x\\y'  # what a shell would otherwise touch
+    credential = "tok-$1`x\\y"  # what a shell would otherwise touch
     header, value = next(iter(APIS[api].auth_headers(credential).items()))
     request = httpx.Request("GET", "http://127.0.0.1:9/x", headers={header: value})
     curl = as_curl(request)
@@ -119,6 +119,9 @@ def test_a_curl_pasted_into_a_shell_with_token_set_sends_the_credential(api):
     words = subprocess.run(
         ["bash", "-c", "printf '%s\\n' " + curl.removeprefix("curl ")],
         env={"TOKEN": credential, "PATH": os.environ.get("PATH", "")},
-        capture_output=True, text=True, timeout=10, check=True,
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
     ).stdout.splitlines()
     assert f"{header.lower()}: {value}" in words, words

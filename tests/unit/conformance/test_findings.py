@@ -10,7 +10,9 @@ from conformance.findings import NotExercised, needs
 
 def _answer(status: int, content: bytes, media: str | None) -> httpx.Response:
     headers = {"content-type": media} if media else {}
-    return httpx.Response(status, content=content, headers=headers, request=httpx.Request("GET", "http://t/x"))
+    return httpx.Response(
+        status, content=content, headers=headers, request=httpx.Request("GET", "http://t/x")
+    )
 
 
 @pytest.mark.parametrize(

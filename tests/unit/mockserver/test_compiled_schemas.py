@@ -70,8 +70,17 @@ def test_without_response_validation_the_broken_body_goes_out(make_client):
     assert client.get("/v1/images").json()["results"] == "not a list"
 
 
-@pytest.mark.parametrize(("query", "status"), [("limit=20", 200), ("limit=0", 200), ("limit=x", 400),
-                                                ("limit=101", 400), ("page=-1", 200), ("page=x", 400)])
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("limit=20", 200),
+        ("limit=0", 200),
+        ("limit=x", 400),
+        ("limit=101", 400),
+        ("page=-1", 200),
+        ("page=x", 400),
+    ],
+)
 def test_query_parameters_are_still_validated(make_client, query, status):
     client = make_client("tagged-images")
     r = client.get(f"/v1/images?{query}")

@@ -38,8 +38,14 @@ CREDENTIALS = {
         {"Authorization": "Bearer not-a-jwt"},
         {"Authorization": "Bearer " + token() + " trailing"},
     ],
-    "evotor": [{}, {"X-Authorization": ""}, {"X-Authorization": "   "}, EVOTOR_AUTH,
-               {"x-authorization": "another-token"}, {"Authorization": EVOTOR_AUTH["X-Authorization"]}],
+    "evotor": [
+        {},
+        {"X-Authorization": ""},
+        {"X-Authorization": "   "},
+        EVOTOR_AUTH,
+        {"x-authorization": "another-token"},
+        {"Authorization": EVOTOR_AUTH["X-Authorization"]},
+    ],
     "sharinpix": [
         {},
         {"Authorization": 'Token token="not-a-jwt"'},
@@ -47,7 +53,7 @@ CREDENTIALS = {
         {"Authorization": f'Token token="{_sharinpix_token(SECRET, abilities=GRANT, exp=EXPIRED + 7200)}"'},
         {"Authorization": f'Token token="{_sharinpix_token(SECRET, abilities=GRANT, exp=EXPIRED)}"'},
         {"Authorization": f'Token token="{_sharinpix_token(abilities={"other": GRANT[ALBUM]})}"'},
-        {"Authorization": f'Bearer {_sharinpix_token(abilities=GRANT)}'},
+        {"Authorization": f"Bearer {_sharinpix_token(abilities=GRANT)}"},
     ],
 }
 
@@ -57,8 +63,11 @@ def _request(client, api: str, headers: dict):
         return client.get("/GetAllImages", headers=headers)
     if api == "evotor":
         return client.get(images_path(), headers=headers)
-    return client.post(f"/api/v1/albums/{ALBUM}/images/", content="cloudinary[public_id]=x",
-                       headers={"Content-Type": "application/x-www-form-urlencoded", **headers})
+    return client.post(
+        f"/api/v1/albums/{ALBUM}/images/",
+        content="cloudinary[public_id]=x",
+        headers={"Content-Type": "application/x-www-form-urlencoded", **headers},
+    )
 
 
 def _answers(make_client, api: str, settings: dict) -> list:
@@ -90,8 +99,12 @@ def test_every_operation_of_the_specs_is_checked_directly(make_client):
     assert client.get("/image-upload/GetAllImages").status_code == 401  # builds Connexion's stack
     layer = client.app.connexion.middleware.middleware_stack
     operations = [
-        op for middleware in layer if isinstance(middleware, security.DirectCheckSecurityMiddleware)
-        for apis in middleware.apis.values() for api in apis for op in api.operations.values()
+        op
+        for middleware in layer
+        if isinstance(middleware, security.DirectCheckSecurityMiddleware)
+        for apis in middleware.apis.values()
+        for api in apis
+        for op in api.operations.values()
     ]
     secured = [op for op in operations if op.security]
     assert secured and all(op.direct is not None for op in secured)

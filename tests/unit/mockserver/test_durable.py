@@ -444,13 +444,28 @@ def _old_snapshot(state_dir, apis: dict, blobs: dict | None = None) -> None:
 
 def test_an_old_state_json_with_lone_surrogates_is_repaired_and_the_server_starts(tmp_path, caplog):
     state_dir = tmp_path / "state"
-    image = {"id": 1, "filename": "\ud800.png", "size": 2**64, "created_timestamp": 1700000000,
-             "created_by": "anonymous", "uploaded_timestamp": None, "tag_ids": [1]}
-    _old_snapshot(state_dir, {
-        "tagged-images": {"images": [image], "tags": [{"id": 1, "name": "x\udfff"}],
-                          "next_image_id": 2, "next_tag_id": 2},
-        "everydaypic": {"images": [{"id": "e1", "unexpected": "shape"}]},
-    }, {"evotor/gone": {"file": "no-such-file", "content_type": "image/png"}})
+    image = {
+        "id": 1,
+        "filename": "\ud800.png",
+        "size": 2**64,
+        "created_timestamp": 1700000000,
+        "created_by": "anonymous",
+        "uploaded_timestamp": None,
+        "tag_ids": [1],
+    }
+    _old_snapshot(
+        state_dir,
+        {
+            "tagged-images": {
+                "images": [image],
+                "tags": [{"id": 1, "name": "x\udfff"}],
+                "next_image_id": 2,
+                "next_tag_id": 2,
+            },
+            "everydaypic": {"images": [{"id": "e1", "unexpected": "shape"}]},
+        },
+        {"evotor/gone": {"file": "no-such-file", "content_type": "image/png"}},
+    )
     with caplog.at_level("WARNING", logger="mockserver"):
         app = create_app(allow_hosts=("testserver",), state_dir=state_dir)
     try:

@@ -61,9 +61,18 @@ def _recorded_arguments(make_client, api: str, shortcut: bool, monkeypatch) -> l
     if api == "tagged-images":
         client.post("/v1/images", json={"filename": "a.png", "size": 1, "tags": ["a"]})
     seen = []
-    for name in ("list_images", "get_image", "search_images", "list_tags", "list_tag_images",
-                 "get_images_info", "download_image", "list_product_images", "get_product_image",
-                 "get_all_images"):
+    for name in (
+        "list_images",
+        "get_image",
+        "search_images",
+        "list_tags",
+        "list_tag_images",
+        "get_images_info",
+        "download_image",
+        "list_product_images",
+        "get_product_image",
+        "get_all_images",
+    ):
         method = getattr(handler, name, None)
         if method is None:
             continue

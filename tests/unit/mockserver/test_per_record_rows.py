@@ -29,8 +29,6 @@ def open_app(state_dir, **options):
     return create_app(allow_hosts=("testserver",), state_dir=state_dir, **options)
 
 
-
-
 def rows_of_version(state_dir, version: int) -> int:
     with sqlite3.connect(state_dir / DB_FILE) as db:
         return db.execute("SELECT count(*) FROM records WHERE version = ?", (version,)).fetchone()[0]
@@ -96,8 +94,12 @@ def test_another_process_sees_a_write_and_a_delete_and_loads_only_those_rows(tmp
             new_id = r.json()["id"]
             upload = two.get(f"/tagged-images/v1/images/{new_id}").json()
             assert upload["tags"] == [{"id": upload["tags"][0]["id"], "name": "late"}]
-            assert two.get("/tagged-images/v1/search/images", params={"exact_tags": "late"}).json()[
-                "meta"]["total_results"] == 1
+            assert (
+                two.get("/tagged-images/v1/search/images", params={"exact_tags": "late"}).json()["meta"][
+                    "total_results"
+                ]
+                == 1
+            )
     finally:
         first.durable.close()
         second.durable.close()
@@ -126,8 +128,10 @@ def test_a_failed_write_is_undone_from_its_undo_log_without_reloading_the_api(tm
             )
             assert r.status_code == 500
             assert reloads == []  # undone from what it touched, not reloaded
-            assert [record["product_id"] for record in client.get("/__mock__/state").json()["apis"]["evotor"][
-                "images"]] == ["kept"]
+            assert [
+                record["product_id"]
+                for record in client.get("/__mock__/state").json()["apis"]["evotor"]["images"]
+            ] == ["kept"]
             assert ("s1", "lost") not in api.by_product
     finally:
         app.durable.close()
@@ -158,7 +162,11 @@ def test_a_schema1_store_is_migrated_to_per_record_rows_on_open(tmp_path):
         per_api = dict(db.execute("SELECT api, count(*) FROM records WHERE json IS NOT NULL GROUP BY api"))
         # tagged-images: one image left of three, and its four tags ("kept", t0, t1, t2)
         assert per_api == {
-            "everydaypic": 3, "image-upload": 3, "sharinpix": 3, "evotor": 2, "tagged-images": 5,
+            "everydaypic": 3,
+            "image-upload": 3,
+            "sharinpix": 3,
+            "evotor": 2,
+            "tagged-images": 5,
         }
         assert db.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()[0] == 2
     app = open_app(state_dir)  # reopened: nothing left to migrate, the same state

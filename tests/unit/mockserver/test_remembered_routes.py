@@ -34,8 +34,13 @@ def _seen_scopes(router, requests):
 
     endpoint = Endpoint()
 
-    inner = Router(routes=[Route("/images/{image_id:int}", endpoint, methods=["GET"]),
-                           Route("/images", endpoint, methods=["POST"])], default=not_found)
+    inner = Router(
+        routes=[
+            Route("/images/{image_id:int}", endpoint, methods=["GET"]),
+            Route("/images", endpoint, methods=["POST"]),
+        ],
+        default=not_found,
+    )
     top = Router(routes=[Mount("/api", app=inner)], default=not_found)
     if router is RememberingRouter:
         inner = RememberingRouter.replacing(inner)
@@ -45,8 +50,14 @@ def _seen_scopes(router, requests):
         for method, path in requests:
             seen.append(None)
             # "app": inside an app, Starlette raises its 405 instead of answering it
-            scope = {"type": "http", "method": method, "path": path, "root_path": "", "headers": [],
-                     "app": top}
+            scope = {
+                "type": "http",
+                "method": method,
+                "path": path,
+                "root_path": "",
+                "headers": [],
+                "app": top,
+            }
             try:
                 await top(scope, None, None)
             except HTTPException as exc:
@@ -57,21 +68,36 @@ def _seen_scopes(router, requests):
 
 
 def test_a_remembered_match_reaches_the_same_route_with_the_same_scope_entries():
-    requests = [("GET", "/api/images/7"), ("GET", "/api/images/7"), ("GET", "/api/images/8"),
-                ("POST", "/api/images"), ("POST", "/api/images"), ("GET", "/api/images/7")]
+    requests = [
+        ("GET", "/api/images/7"),
+        ("GET", "/api/images/7"),
+        ("GET", "/api/images/8"),
+        ("POST", "/api/images"),
+        ("POST", "/api/images"),
+        ("GET", "/api/images/7"),
+    ]
     plain = _seen_scopes(Router, requests)
     remembering = _seen_scopes(RememberingRouter, requests)
     assert _without(remembering, "path_params_object") == _without(plain, "path_params_object")
     assert [s["path_params"] for s in remembering] == [
-        {"image_id": 7}, {"image_id": 7}, {"image_id": 8}, {}, {}, {"image_id": 7}
+        {"image_id": 7},
+        {"image_id": 7},
+        {"image_id": 8},
+        {},
+        {},
+        {"image_id": 7},
     ]
     # each request gets a dict of its own: a layer that adds to it changes no later request
     assert remembering[0]["path_params_object"] is not remembering[1]["path_params_object"]
 
 
 def test_partial_matches_and_misses_take_starlettes_way_every_time():
-    requests = [("DELETE", "/api/images/7"), ("DELETE", "/api/images/7"), ("GET", "/other"),
-                ("GET", "/other")]
+    requests = [
+        ("DELETE", "/api/images/7"),
+        ("DELETE", "/api/images/7"),
+        ("GET", "/other"),
+        ("GET", "/other"),
+    ]
     seen = _seen_scopes(RememberingRouter, requests)
     assert seen == [405, 405, "default", "default"] == _seen_scopes(Router, requests)
 
@@ -95,8 +121,10 @@ def test_the_memory_is_bounded(monkeypatch):
 
 def test_the_mock_answers_by_remembered_routes_as_before(make_client):
     client = make_client("tagged-images")
-    created = [client.post("/v1/images", json={"filename": f"{i}.png", "size": 1, "tags": ["a"]}).json()["id"]
-               for i in range(2)]
+    created = [
+        client.post("/v1/images", json={"filename": f"{i}.png", "size": 1, "tags": ["a"]}).json()["id"]
+        for i in range(2)
+    ]
     for _ in range(2):  # the second time from the memory
         for image_id in created:
             r = client.get(f"/v1/images/{image_id}")

@@ -57,8 +57,9 @@ def test_tagged_images_upload_then_list_and_search_show_it_delete_then_get_is_40
     reads = ["/v1/images", "/v1/search/images?exact_tags=t", "/v1/tags"]
     for path in reads:
         assert client.get(path).status_code == 200
-    created = json_of(client.post("/v1/upload", json={"filename": "a.png", "tags": ["t"],
-                                                      "image_data": _b64png()}))
+    created = json_of(
+        client.post("/v1/upload", json={"filename": "a.png", "tags": ["t"], "image_data": _b64png()})
+    )
     assert [r["id"] for r in json_of(client.get("/v1/images"))["results"]] == [created["id"]]
     found = json_of(client.get("/v1/search/images?exact_tags=t"))["results"]
     assert [r["id"] for r in found] == [created["id"]]
@@ -83,8 +84,11 @@ def test_everydaypic_upload_then_info_shows_it(make_client):
     client = make_client("everydaypic")
     assert client.get("/v1/image/info").status_code == 404
     assert client.get("/v1/image/info").status_code == 404
-    r = client.post("/v1/image", files={"file": ("a.png", image_bytes(), "image/png")},
-                    data={"fileName": "a.png", "name": "A"})
+    r = client.post(
+        "/v1/image",
+        files={"file": ("a.png", image_bytes(), "image/png")},
+        data={"fileName": "a.png", "name": "A"},
+    )
     assert r.status_code == 200, r.text
     assert [i["fileName"] for i in json_of(client.get("/v1/image/info"))] == ["a.png"]
 

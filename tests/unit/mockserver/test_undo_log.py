@@ -47,8 +47,9 @@ def test_an_image_upload_delete_that_fails_puts_the_record_back_in_its_place(mak
     client = make_client("image-upload")
     auth = auth_headers("image-upload")
     names = [
-        client.post("/UploadImage", files={"file": (f"{i}.png", image_bytes(), "image/png")},
-                    headers=auth).json()["data"]["fileName"]
+        client.post(
+            "/UploadImage", files={"file": (f"{i}.png", image_bytes(), "image/png")}, headers=auth
+        ).json()["data"]["fileName"]
         for i in range(3)
     ]
     before = _state(client)
@@ -64,15 +65,21 @@ def test_an_evotor_delete_that_fails_keeps_the_image_and_its_product_slot(make_c
     auth = auth_headers("evotor")
     ids = []
     for product in ("p1", "p2", "p3"):
-        reply = client.post(f"/stores/s/products/{product}/images", headers=auth,
-                            files={"datafile": ("a.png", image_bytes(300, 300), "image/png")})
+        reply = client.post(
+            f"/stores/s/products/{product}/images",
+            headers=auth,
+            files={"datafile": ("a.png", image_bytes(300, 300), "image/png")},
+        )
         ids.append(reply.json()["id"])
     before = _state(client)
     fail_after_change(client.app.ctx.apis["evotor"], "delete_product_image")
     assert client.delete(f"/stores/s/products/p2/images/{ids[1]}", headers=auth).status_code == 500
     assert _state(client) == before
-    again = client.post("/stores/s/products/p2/images", headers=auth,
-                        files={"datafile": ("a.png", image_bytes(300, 300), "image/png")})
+    again = client.post(
+        "/stores/s/products/p2/images",
+        headers=auth,
+        files={"datafile": ("a.png", image_bytes(300, 300), "image/png")},
+    )
     assert again.status_code == 409  # the product still has its image
 
 

@@ -21,7 +21,9 @@ def test_a_mixed_case_boundary_still_finds_the_file_part(monkeypatch):
     boundary = "----WebKitFormBoundaryX7aBcDeF"
     body = (
         f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n'
-        f"Content-Type: image/png\r\n\r\n".encode() + png + f"\r\n--{boundary}--\r\n".encode()
+        f"Content-Type: image/png\r\n\r\n".encode()
+        + png
+        + f"\r\n--{boundary}--\r\n".encode()
     )
     headers = [(b"content-type", f"multipart/form-data; boundary={boundary}".encode())]
     asyncio.run(images.decode_before_locks(headers, body))

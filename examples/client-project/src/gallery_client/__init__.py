@@ -1,8 +1,8 @@
 """A tiny client for the Tagged Image Manager API (``tagged-images``): what a frontend team would ship.
 
-    gallery = Gallery("https://images.example.com/v1")
-    image = gallery.upload("cat.png", data, tags=["pets"])
-    assert gallery.download(image.id) == data
+gallery = Gallery("https://images.example.com/v1")
+image = gallery.upload("cat.png", data, tags=["pets"])
+assert gallery.download(image.id) == data
 """
 
 from __future__ import annotations

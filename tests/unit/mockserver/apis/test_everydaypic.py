@@ -84,8 +84,11 @@ def test_all05_any_string_names_extra_parts_and_any_part_type_are_accepted(make_
         ({"fileName": "", "name": ""}, {}, "image/png"),
         ({"fileName": "a", "name": "b"}, {}, "image/png"),
         ({"fileName": "фото 1", "name": "名前"}, {}, "image/png"),
-        ({"fileName": "x.png", "name": "x", "comment": "extra"}, {"thumb": ("t.png", png(), "image/png")},
-         "image/png"),
+        (
+            {"fileName": "x.png", "name": "x", "comment": "extra"},
+            {"thumb": ("t.png", png(), "image/png")},
+            "image/png",
+        ),
         ({"fileName": "y.png", "name": "y"}, {}, "application/octet-stream"),
     ]
     for data, extra_files, part_type in cases:

@@ -195,8 +195,11 @@ def test_iup04_delete_returns_envelope_and_image_leaves_the_list(make_client, pn
 # -- IUP-05: bytes, 404s, 400s -----------------------------------------------------------------------
 def test_iup05_media_link_serves_exact_bytes_then_404_after_delete(make_client, fixture_image):
     client = make_client("image-upload")
-    for name, ctype in (("photo-exif.jpg", "image/jpeg"), ("sticker.webp", "image/webp"),
-                        ("download-100k.png", "image/png")):
+    for name, ctype in (
+        ("photo-exif.jpg", "image/jpeg"),
+        ("sticker.webp", "image/webp"),
+        ("download-100k.png", "image/png"),
+    ):
         data = fixture_image(name)
         dto = json_of(upload(client, data, name, "application/octet-stream"))["data"]
         r = client.get(dto["mediaLink"])
@@ -269,10 +272,12 @@ def test_all04_fifty_parallel_uploads_lose_nothing():
     async def run():
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://[::1]", headers=auth()) as client:
-            responses = await asyncio.gather(*(
-                client.post("/UploadImage", files={"file": (name, data, "image/png")})
-                for name, data in payloads.items()
-            ))
+            responses = await asyncio.gather(
+                *(
+                    client.post("/UploadImage", files={"file": (name, data, "image/png")})
+                    for name, data in payloads.items()
+                )
+            )
             dtos = [r.json()["data"] for r in responses if r.status_code == 200]
             listing = (await client.get("/GetAllImages")).json()["data"]
             downloads = await asyncio.gather(*(client.get(d["mediaLink"]) for d in dtos))
@@ -358,8 +363,12 @@ def test_all05_any_part_filename_and_part_type_is_accepted(make_client, png):
     """The seed names neither the part's filename nor its content type: one character, no extension,
     non-ASCII, no declared type at all are all seed-valid uploads (an empty filename: see the next test)."""
     client = make_client("image-upload")
-    cases = (("a", "image/png"), ("ab", "application/octet-stream"), ("фото 1.png", "image/png"),
-             ("noext", None))
+    cases = (
+        ("a", "image/png"),
+        ("ab", "application/octet-stream"),
+        ("фото 1.png", "image/png"),
+        ("noext", None),
+    )
     for name, declared in cases:
         part = (name, png(), declared) if declared else (name, png())
         r = client.post("/UploadImage", files={"file": part}, headers=auth())

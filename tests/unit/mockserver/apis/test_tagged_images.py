@@ -15,8 +15,16 @@ from mockserver.apis import tagged_images
 from mockserver.app import create_app
 
 API = "tagged-images"
-RECORD_KEYS = {"id", "created_by", "created_timestamp", "filename", "size", "tags", "uploaded_timestamp",
-               "url"}
+RECORD_KEYS = {
+    "id",
+    "created_by",
+    "created_timestamp",
+    "filename",
+    "size",
+    "tags",
+    "uploaded_timestamp",
+    "url",
+}
 JSON = {"Content-Type": "application/json"}
 
 
@@ -29,8 +37,10 @@ def create(client, filename="a.png", tags=(), **extra):
 
 def upload(client, data=None, filename="a.png", tags=()):
     data = image_bytes() if data is None else data
-    r = client.post("/v1/upload", json={"filename": filename, "image_data": base64.b64encode(data).decode(),
-                                        "tags": list(tags)})
+    r = client.post(
+        "/v1/upload",
+        json={"filename": filename, "image_data": base64.b64encode(data).decode(), "tags": list(tags)},
+    )
     assert r.status_code == 201, r.text
     return json_of(r)
 
@@ -74,12 +84,23 @@ def restore(client, stamps, uploaded=(), tags=None):
     """Records 1..n created at ``stamps`` (no bytes); ``tags``: {image id: [tag ids]} over tags 1..3."""
     tags = tags or {}
     images = [
-        {"id": i, "filename": f"img-{i}.png", "size": 0, "created_timestamp": ts, "created_by": "anonymous",
-         "uploaded_timestamp": ts if i in uploaded else None, "tag_ids": tags.get(i, [])}
+        {
+            "id": i,
+            "filename": f"img-{i}.png",
+            "size": 0,
+            "created_timestamp": ts,
+            "created_by": "anonymous",
+            "uploaded_timestamp": ts if i in uploaded else None,
+            "tag_ids": tags.get(i, []),
+        }
         for i, ts in enumerate(stamps, start=1)
     ]
-    api_of(client).restore({"images": images, "tags": [{"id": 1, "name": "red"}, {"id": 2, "name": "green"},
-                                                       {"id": 3, "name": "blue"}]})
+    api_of(client).restore(
+        {
+            "images": images,
+            "tags": [{"id": 1, "name": "red"}, {"id": 2, "name": "green"}, {"id": 3, "name": "blue"}],
+        }
+    )
 
 
 def with_query(url, **changes):
@@ -93,8 +114,10 @@ def with_query(url, **changes):
 @pytest.fixture
 def clock(monkeypatch):
     """Set the creation clock of the module: ``clock(1000)``."""
+
     def set_to(seconds):
         monkeypatch.setattr(tagged_images, "now", lambda: seconds)
+
     return set_to
 
 
@@ -131,16 +154,19 @@ def test_tim01_ids_are_unique_and_never_reused(make_client):
     assert len({first, second, third}) == 3 and third > second > first
 
 
-@pytest.mark.parametrize("body, filename, size, tags", [
-    ({}, "", 0, []),
-    ({"size": 1}, "", 1, []),
-    ({"filename": ""}, "", 0, []),
-    ({"filename": "a"}, "a", 0, []),
-    ({"filename": "ab", "size": 0}, "ab", 0, []),
-    ({"filename": "a", "size": -1}, "a", -1, []),
-    ({"filename": "a", "tags": [""]}, "a", 0, [""]),
-    ({"filename": "x" * 300, "tags": ["t" * 101]}, "x" * 300, 0, ["t" * 101]),
-])
+@pytest.mark.parametrize(
+    "body, filename, size, tags",
+    [
+        ({}, "", 0, []),
+        ({"size": 1}, "", 1, []),
+        ({"filename": ""}, "", 0, []),
+        ({"filename": "a"}, "a", 0, []),
+        ({"filename": "ab", "size": 0}, "ab", 0, []),
+        ({"filename": "a", "size": -1}, "a", -1, []),
+        ({"filename": "a", "tags": [""]}, "a", 0, [""]),
+        ({"filename": "x" * 300, "tags": ["t" * 101]}, "x" * 300, 0, ["t" * 101]),
+    ],
+)
 def test_all05_create_accepts_every_body_the_seed_allows(make_client, body, filename, size, tags):
     """The seed marks no field required and sets no length: each of these is a valid request."""
     client = make_client(API)
@@ -151,10 +177,18 @@ def test_all05_create_accepts_every_body_the_seed_allows(make_client, body, file
     assert [t["name"] for t in record["tags"]] == tags
 
 
-@pytest.mark.parametrize("body", [
-    {"filename": 3}, {"filename": "a", "size": "big"}, {"filename": "a", "size": True},
-    {"filename": "a", "tags": "x"}, {"filename": "a", "tags": [1]}, [], None,
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"filename": 3},
+        {"filename": "a", "size": "big"},
+        {"filename": "a", "size": True},
+        {"filename": "a", "tags": "x"},
+        {"filename": "a", "tags": [1]},
+        [],
+        None,
+    ],
+)
 def test_tim01_invalid_create_body_is_400_and_nothing_created(make_client, body):
     client = make_client(API)
     assert_error(client.post("/v1/images", json=body), 400)
@@ -400,10 +434,18 @@ def test_tim04_exact_multiple_of_limit(make_client):
     assert [len(p["results"]) for p in pages] == [20, 20, 0]
 
 
-@pytest.mark.parametrize("params", [
-    {"limit": 101}, {"limit": "ten"}, {"page": "first"}, {"end_timestamp": "yesterday"},
-    {"uploaded_only": "maybe"}, {"page": 2147483648}, {"start_timestamp": -2147483649},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": 101},
+        {"limit": "ten"},
+        {"page": "first"},
+        {"end_timestamp": "yesterday"},
+        {"uploaded_only": "maybe"},
+        {"page": 2147483648},
+        {"start_timestamp": -2147483649},
+    ],
+)
 def test_tim04_invalid_paging_or_filters_are_400(make_client, params):
     client = make_client(API)
     assert_error(client.get("/v1/images", params=params), 400)
@@ -540,8 +582,13 @@ def test_tim09_seed_example_and_invalid_bodies(make_client):
 def test_all05_tag_names_of_any_length_and_absent_names(make_client):
     """The seed makes `name` optional with no length: `{}` names the tag "tag-<id>" (a free name)."""
     client = make_client(API)
-    for body, name in (({"name": ""}, ""), ({"name": "x" * 101}, "x" * 101), ({"name": "tag-4"}, "tag-4"),
-                       ({}, "tag-4-2"), ({}, "tag-5")):
+    for body, name in (
+        ({"name": ""}, ""),
+        ({"name": "x" * 101}, "x" * 101),
+        ({"name": "tag-4"}, "tag-4"),
+        ({}, "tag-4-2"),
+        ({}, "tag-5"),
+    ):
         r = client.post("/v1/tags", json=body)
         assert r.status_code == 201, r.text
         assert json_of(r)["name"] == name
@@ -571,8 +618,12 @@ def test_tim10_tag_images_paged_newest_first(make_client, clock):
 
 def test_tim10_uploaded_only_on_tag_images_pages_correctly(make_client):
     client = make_client(API)
-    restore(client, [100 + i for i in range(12)], uploaded={2, 4, 6, 8, 10, 12},
-            tags={i: [1] for i in range(1, 13)})
+    restore(
+        client,
+        [100 + i for i in range(12)],
+        uploaded={2, 4, 6, 8, 10, 12},
+        tags={i: [1] for i in range(1, 13)},
+    )
     first = page_of(client, "/v1/tags/1/images", uploaded_only="true", limit=4)
     second = page_of(client, "/v1/tags/1/images", uploaded_only="true", limit=4, page=1)
     assert [r["id"] for r in first["results"]] == [12, 10, 8, 6]
@@ -605,14 +656,16 @@ def test_tim11_delete_tag_keeps_images_without_it(make_client):
 def gallery(make_client, clock):
     client = make_client(API)
     ids = {}
-    for i, (name, tags) in enumerate([
-        ("sunset", ["sunset", "beach"]),
-        ("sun", ["Sun"]),
-        ("dotted", ["a.b", "Beach"]),
-        ("plain", ["axb"]),
-        ("untagged", []),
-        ("beachside", ["beach", "sunrise", "holiday"]),
-    ]):
+    for i, (name, tags) in enumerate(
+        [
+            ("sunset", ["sunset", "beach"]),
+            ("sun", ["Sun"]),
+            ("dotted", ["a.b", "Beach"]),
+            ("plain", ["axb"]),
+            ("untagged", []),
+            ("beachside", ["beach", "sunrise", "holiday"]),
+        ]
+    ):
         clock(2_000 + i)
         ids[name] = create(client, f"{name}.png", tags)["id"]
     return client, ids
@@ -637,8 +690,13 @@ def test_tim12_match_tags_wildcards_case_insensitive(gallery):
     assert search(client, match_tags="%set") == [ids["sunset"]]
     assert search(client, match_tags="s%t") == [ids["sunset"]]
     assert search(client, match_tags="%RISE%") == [ids["beachside"]]
-    assert search(client, match_tags="%") == [ids["beachside"], ids["plain"], ids["dotted"], ids["sun"],
-                                              ids["sunset"]]
+    assert search(client, match_tags="%") == [
+        ids["beachside"],
+        ids["plain"],
+        ids["dotted"],
+        ids["sun"],
+        ids["sunset"],
+    ]
     assert search(client, match_tags="a.b") == [ids["dotted"]]  # '.' is literal
     assert search(client, match_tags="a_b") == []  # only % is a wildcard
     assert search(client, match_tags="beach|sun%") == [ids["beachside"], ids["sunset"]]
@@ -667,7 +725,10 @@ def test_tim12_neither_filter_is_400(gallery):
 def test_tim12_date_range_uploaded_only_paging_and_order(gallery):
     client, ids = gallery
     assert search(client, match_tags="%", start_timestamp=2_001, end_timestamp=2_003) == [
-        ids["plain"], ids["dotted"], ids["sun"]]
+        ids["plain"],
+        ids["dotted"],
+        ids["sun"],
+    ]
     assert search(client, exact_tags="beach", end_timestamp=2_000) == [ids["sunset"]]
     first = page_of(client, "/v1/search/images", match_tags="%", limit=2)
     third = page_of(client, "/v1/search/images", match_tags="%", limit=2, page=2)
@@ -735,10 +796,17 @@ def test_all04_concurrent_creates_and_uploads_lose_nothing():
     async def run():
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+
             async def one(data, i):
                 if i % 2:
-                    r = await client.post("/v1/upload", json={"filename": f"{i}.png", "tags": ["shared"],
-                                                              "image_data": base64.b64encode(data).decode()})
+                    r = await client.post(
+                        "/v1/upload",
+                        json={
+                            "filename": f"{i}.png",
+                            "tags": ["shared"],
+                            "image_data": base64.b64encode(data).decode(),
+                        },
+                    )
                     return r.json()["id"]
                 r = await client.post("/v1/images", json={"filename": f"{i}.png", "tags": ["shared"]})
                 assert (await client.put(r.json()["upload_url"], content=data)).status_code == 200
@@ -798,8 +866,10 @@ def test_seed_fixtures_load_through_the_real_code_paths(make_client, fixture_ima
 
 def test_prefixed_mount_serves_tagged_images_under_its_name(make_client):
     client = make_client()
-    r = client.post(f"/{API}/v1/upload", json={"filename": "a.png", "tags": ["t"],
-                                               "image_data": base64.b64encode(image_bytes()).decode()})
+    r = client.post(
+        f"/{API}/v1/upload",
+        json={"filename": "a.png", "tags": ["t"], "image_data": base64.b64encode(image_bytes()).decode()},
+    )
     assert r.status_code == 201
     record = json_of(client.get(f"/{API}/v1/images/{r.json()['id']}"))
     assert client.get(record["url"]).content == image_bytes()
