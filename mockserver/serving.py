@@ -17,7 +17,6 @@ from mockserver.connexion_ext.http_protocol import (
     MAX_HEADER_COUNT,
     LimitedHttpProtocol,
 )
-from mockserver.errors import error_body
 from mockserver.mounts import MountPoints
 
 logger = logging.getLogger("mockserver")
@@ -32,6 +31,10 @@ class ApiFormatRefusal:
     mounts: MountPoints
 
     def __call__(self, status: int, reason: str, message: str, head_start: bytes) -> bytes:
+        # Imported here: the errors' module imports Connexion, which the command line loads only once its
+        # warnings are filtered (and ``mockserver --help`` not at all).
+        from mockserver.errors import error_body
+
         api = self.mounts.api_for_path(_request_path(head_start)) or "__mock__"
         body, content_type = error_body(api, status, message)
         return (
