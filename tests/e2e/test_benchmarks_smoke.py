@@ -41,6 +41,8 @@ def test_benchmark_command_runs(tmp_path):
     rows = {row["endpoint"]: row for row in data["rows"]}
     assert rows["tagged-images list (limit 20)"]["ours"]["requests"] > 0
     assert rows["tagged-images list (limit 20)"]["ceiling"]["requests"] > 0
+    assert rows["tagged-images list (limit 20)"]["ours"]["p95_ms"] > 0  # p50, p95 and p99 of each endpoint
+    assert "| p50 ours / Prism (ms) | p95 ours / Prism (ms) | p99 ours / Prism (ms) |" in done.stdout
     assert all(row["ours"]["bad"] == 0 for row in data["rows"]), data["rows"]
     assert all((row["ours_miss"] or {}).get("bad", 0) == 0 for row in data["rows"]), data["rows"]
     assert data["mixed"]["requests"] > 0 and data["mixed"]["bad"] == 0, data["mixed"]  # no write refused
