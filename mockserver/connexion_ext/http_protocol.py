@@ -75,7 +75,9 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._head_start = b""
         self._in_uncounted_chunk = False  # the parser is reading bytes that were not counted as a head's
         self._head_partly_uncounted = False  # the head being parsed began in such bytes
-        self._head_deadline = None
+        self._head_began: float | None = None  # loop time the head being read began; None between heads
+        self._head_timer = None  # one pending check of the head's deadline at most (see _arm_head_deadline)
+        self._linger = None  # the close after a refusal's answer
         self._refused = False
         self._deferred_answer: bytes | None = None  # a refusal waiting for the answers before it
 
@@ -86,16 +88,39 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._arm_head_deadline()
 
     def _arm_head_deadline(self) -> None:
-        if self._head_deadline is None and self.header_timeout:
-            self._head_deadline = self.loop.call_later(self.header_timeout, self._head_too_slow)
+        """A head begins (unless one already is): its deadline is ``header_timeout`` from now. The timer is
+        not set and cancelled per request (two timer operations on every request of a kept-alive
+        connection): one check stays pending, and when it fires it judges the head then being read, if
+        any, or waits again for the rest of that head's time."""
+        if not self.header_timeout:
+            return
+        if self._head_began is None:
+            self._head_began = self.loop.time()
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_later(self.header_timeout, self._check_head_deadline)
 
     def _disarm_head_deadline(self) -> None:
-        if self._head_deadline is not None:
-            self._head_deadline.cancel()
-            self._head_deadline = None
+        """The head is complete: no deadline runs until the next one begins (the pending check finds none)."""
+        self._head_began = None
+
+    def _cancel_head_timer(self) -> None:
+        self._head_began = None
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _check_head_deadline(self) -> None:
+        self._head_timer = None
+        if self._head_began is None or self._refused:
+            return  # between heads: the next head's beginning sets the check again
+        left = self._head_began + self.header_timeout - self.loop.time()
+        if left > 0:  # a later head than the one this check was set for
+            self._head_timer = self.loop.call_later(left, self._check_head_deadline)
+        else:
+            self._head_too_slow()
 
     def _head_too_slow(self) -> None:
-        self._head_deadline = None
+        self._head_began = None
         if self._head_bytes == 0:  # nothing sent (a browser's preconnect): closed without an answer
             self.transport.close()
         elif self._head_bytes is not None and not self._refused:
@@ -106,7 +131,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         """Refuse the request being read: nothing more is read, and once the answers to the requests before
         it are sent (pipelined: answers keep their requests' order), its own is."""
         logger.info("mockserver: %s %s (%s)", status, message, self.client)
-        self._disarm_head_deadline()
+        self._cancel_head_timer()
         self._refused = True
         answer = self._refusal(status, reason, message, self._head_start)
         if self.cycle is not None and not self.cycle.response_complete:
@@ -128,7 +153,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self.transport.write(answer)
         if self.transport.can_write_eof():
             self.transport.write_eof()
-        self._head_deadline = self.loop.call_later(LINGER_SECONDS, self.transport.close)
+        self._linger = self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
     def _refuse_too_large(self, request_line_bytes: int) -> None:
         """414 when the request line alone is past the limit (its URI is what is too long), else 431."""
@@ -195,5 +220,8 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._head_partly_uncounted = self._in_uncounted_chunk
 
     def connection_lost(self, exc) -> None:
-        self._disarm_head_deadline()
+        self._cancel_head_timer()
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
         super().connection_lost(exc)
