@@ -74,8 +74,19 @@ def _status_of(exc: Exception | None) -> int | None:
     return getattr(exc, "status", None) or getattr(exc, "status_code", None)
 
 
+def is_honoured(exchange, path: str) -> bool:
+    """Whether ``contract_verdict`` says "honoured": a spec's operation matched and every check passed."""
+    return exchange.validated and exchange.routed and not path.startswith("/__mock__/files/")
+
+
+def honoured_verdict() -> dict:
+    return _verdict("honoured", None)
+
+
 def contract_verdict(exchange, ctx, method: str, path: str) -> dict:
     """``{"verdict": "honoured" | "broken" | "unjudged", "rule": ..., "messages": [...]}``."""
+    if is_honoured(exchange, path):
+        return honoured_verdict()
     if path.startswith("/__mock__/files/"):
         return _verdict("unjudged", None, "a file URL the mock handed out: no spec describes it")
     api = exchange.api

@@ -15,6 +15,7 @@ import orjson
 
 from mockserver.connexion_ext.multipart import parsed_multipart
 from mockserver.images import decoded_facts
+from mockserver.layers import verdict
 from mockserver.layers.journal.store import (
     ENTRY_OVERHEAD_BYTES,
     LONG_TEXT,
@@ -311,58 +312,90 @@ SPEC_DOCUMENTS = ("/openapi.json", "/openapi.yaml")
 
 class Recording:
     """One entry as recorded: what needs the request's bytes or its Exchange is worked out at once; the
-    time, the query, the redacted headers and the media type only when the journal is read."""
+    time, the query, the redacted headers, the media type and an honoured request's verdict only when the
+    journal is read.
 
-    __slots__ = ("_raw", "_rendered", "cost", "fields")
+    An entry outlives the next thousand requests, and what it holds is touched again, by then cold in the
+    processor's caches, when it is dropped to make room: so it holds little. Its fields are slots, not a
+    dict; of the answer's headers it keeps the ``Content-Type`` value, not the list; an honoured request
+    (every check passed: ``contract`` None) gets its verdict object only when read. With the request's
+    own header list that is about a dozen objects where there were three dozen."""
 
-    def __init__(self, fields: dict, started: float, scope: dict, response_headers, secret_headers):
-        self.fields = fields
-        query, headers = scope.get("query_string", b""), scope["headers"]
-        body = fields["body"]
+    __slots__ = (
+        "_rendered",
+        "api",
+        "body",
+        "content_type",
+        "contract",
+        "cost",
+        "duration_ms",
+        "error",
+        "headers",
+        "id",
+        "method",
+        "operation",
+        "path",
+        "query",
+        "secret_headers",
+        "started",
+        "status",
+    )
+
+    def __init__(
+        self,
+        exchange,
+        scope: dict,
+        body: dict | None,
+        contract: dict | None,
+        error: str | None,
+        response_headers,
+        secret_headers,
+    ):
+        self.id = 0  # the store numbers it
+        self.started = exchange.started
+        self.api, self.operation, self.status = exchange.api, exchange.operation, exchange.status
+        self.method, self.path = scope["method"], scope["path"]
+        self.query, self.headers = scope.get("query_string", b""), scope["headers"]
+        self.body, self.contract, self.error = body, contract, error
+        self.duration_ms = round((time.time() - exchange.started) * 1000, 1)
+        self.content_type = None
+        for name, value in response_headers or ():
+            if name.lower() == b"content-type":
+                self.content_type = value
+                break
+        self.secret_headers = secret_headers
         self.cost = (  # bytes, about: what MemoryJournal's cap counts
             ENTRY_OVERHEAD_BYTES
-            + len(query)
-            + sum(len(n) + len(v) + 100 for n, v in headers)
+            + len(self.query)
+            + sum(len(n) + len(v) + 100 for n, v in self.headers)
             + (len(orjson.dumps(body)) * 3 if body else 0)  # a parsed value takes ~3x its JSON
-            + sum(len(m) for m in fields["contract"]["messages"])
-        )
-        self._raw = (
-            started,
-            scope.get("query_string", b""),
-            scope["headers"],
-            response_headers,
-            secret_headers,
+            + (sum(len(m) for m in contract["messages"]) if contract else 0)
+            + (len(error) if error else 0)
         )
         self._rendered: dict | None = None
 
     def render(self) -> dict:
         if self._rendered is None:
-            started, query_string, headers, response_headers, secret_headers = self._raw
-            fields = self.fields
-            response = {"status": fields["status"], "media_type": media_type(response_headers)}
-            if fields["error"] is not None:
-                response["error"] = fields["error"]
+            response = {"status": self.status, "media_type": _media_type_of(self.content_type)}
+            if self.error is not None:
+                response["error"] = self.error
             self._rendered = {
-                "id": fields["id"],
-                "time": iso_time(started),
-                "api": fields["api"],
-                "operation": fields["operation"],
-                "method": fields["method"],
-                "path": fields["path"],
-                "query": query_fields(query_string),
-                "headers": redacted_headers(headers, secret_headers),
-                "body": fields["body"],
+                "id": self.id,
+                "time": iso_time(self.started),
+                "api": self.api,
+                "operation": self.operation,
+                "method": self.method,
+                "path": self.path,
+                "query": query_fields(self.query),
+                "headers": redacted_headers(self.headers, self.secret_headers),
+                "body": self.body,
                 "response": response,
-                "contract": fields["contract"],
-                "duration_ms": fields["duration_ms"],
+                "contract": self.contract if self.contract is not None else verdict.honoured_verdict(),
+                "duration_ms": self.duration_ms,
             }
-            self._raw = None  # the rendering is all that is kept
+            self.query = self.headers = self.body = self.contract = None  # the rendering is all that is kept
         return self._rendered
 
 
-def media_type(headers) -> str | None:
-    """The Content-Type header's media type, without parameters (None when absent)."""
-    for name, value in headers or ():
-        if name.lower() == b"content-type":
-            return value.decode("latin-1").split(";", 1)[0].strip()
-    return None
+def _media_type_of(content_type: bytes | None) -> str | None:
+    return None if content_type is None else content_type.decode("latin-1").split(";", 1)[0].strip()

@@ -5,12 +5,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import sqlite3
-import time
 
 from mockserver.asgi import Receive, Scope, Send
 from mockserver.layers.journal.entries import SPEC_DOCUMENTS, Exchange, Recording, body_summary
 from mockserver.layers.journal.store import CREDENTIAL_HEADERS, PARSE_LIMIT_BYTES, PREVIEW_PARSE_BYTES
-from mockserver.layers.verdict import contract_verdict, refusal_message
+from mockserver.layers.verdict import contract_verdict, is_honoured, refusal_message
 from mockserver.request_state import EXCHANGE, shared
 
 logger = logging.getLogger("mockserver")
@@ -132,21 +131,12 @@ class JournalMiddleware:
 
     def _record(self, journal, scope, exchange, body, response_headers) -> None:
         method, path = scope["method"], scope["path"]
+        # honoured: the verdict object is made when the journal is read
+        contract = None if is_honoured(exchange, path) else contract_verdict(exchange, self.ctx, method, path)
         refused = exchange.routed and exchange.validated and exchange.refusal is not None
-        fields = {
-            "id": 0,  # the store numbers it
-            "api": exchange.api,
-            "operation": exchange.operation,
-            "method": method,
-            "path": path,
-            "body": body,
-            "status": exchange.status,
-            # the mock's own refusal of a request that passed the spec (a 409, an image of the wrong size)
-            "error": refusal_message(exchange.refusal) if refused else None,
-            "contract": contract_verdict(exchange, self.ctx, method, path),
-            "duration_ms": round((time.time() - exchange.started) * 1000, 1),
-        }
-        entry = Recording(fields, exchange.started, scope, response_headers, self.secret_headers)
+        # the mock's own refusal of a request that passed the spec (a 409, an image of the wrong size)
+        error = refusal_message(exchange.refusal) if refused else None
+        entry = Recording(exchange, scope, body, contract, error, response_headers, self.secret_headers)
         try:
             journal.append(entry)
         except sqlite3.Error as exc:  # the journal is a diagnostic: never the reason a request fails

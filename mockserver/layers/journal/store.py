@@ -65,7 +65,7 @@ class MemoryJournal:
         self.watchers: list = []  # called with no argument after each append (the dashboard's feed)
 
     def append(self, entry: Recording) -> None:
-        entry.fields["id"] = self._next_id
+        entry.id = self._next_id
         self._next_id += 1
         self._entries.append(entry)
         self.held_bytes += entry.cost
@@ -81,7 +81,7 @@ class MemoryJournal:
         """Entries from the newest back, only those with an id below ``before``: a page renders only
         the entries it reads."""
         for entry in list(reversed(self._entries)):
-            if before is None or entry.fields["id"] < before:
+            if before is None or entry.id < before:
                 yield entry.render()
 
     def clear(self) -> None:
@@ -108,7 +108,7 @@ class SqliteJournal:
     def append(self, entry: Recording) -> None:
         # One statement: the id is assigned inside SQLite's write lock, so workers never share one.
         cursor = self.db.execute("INSERT INTO journal (json) VALUES (?)", (orjson.dumps(entry.render()),))
-        entry.fields["id"] = cursor.lastrowid
+        entry.id = cursor.lastrowid
         if cursor.lastrowid % 64 == 0 or cursor.lastrowid <= self.size:  # trim now and then
             self.db.execute("DELETE FROM journal WHERE id <= ?", (cursor.lastrowid - self.size,))
         for watch in self.watchers:
