@@ -53,3 +53,5 @@ def test_scaling_command_runs(tmp_path, store):
         )
         assert set(result["ops"]) == kinds
         assert all(op["n"] > 0 and 0 < op["p50"] <= op["p95"] <= op["p99"] for op in result["ops"].values())
+        assert all(op["cpu_us"] > 0 for op in result["ops"].values())  # the process's CPU per request
+    assert "| CPU µs a request, 100 / 1,000 | CPU 1,000 / 100 |" in text
