@@ -5,12 +5,11 @@ paths and at an API's real paths, and the connection is closed after it; the ser
 
 from __future__ import annotations
 
-import socket
-
 import httpx
 import pytest
 from support.api_errors import assert_api_error
 from support.live_server import LiveServer
+from support.raw_http import Connection
 
 from mockserver.connexion_ext.http_protocol import MAX_HEADER_BYTES, MAX_HEADER_COUNT
 
@@ -36,45 +35,6 @@ def evotor_alone():
 def get(path: str, *fields: str, close: bool = False) -> bytes:
     lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1", *fields, *(["Connection: close"] if close else [])]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
-
-
-class Connection:
-    """One socket, answers read whole (by content-length), so that the next request rides the same
-    connection."""
-
-    def __init__(self, server: LiveServer):
-        self.sock = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT)
-        self.buffer = b""
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def answer(self) -> httpx.Response:
-        while b"\r\n\r\n" not in self.buffer:
-            self._read()
-        head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
-        status_line, *lines = head.decode("latin-1").split("\r\n")
-        headers = {k.lower(): v for k, v in (line.split(": ", 1) for line in lines)}
-        length = int(headers["content-length"])
-        while len(self.buffer) < length:
-            self._read()
-        body, self.buffer = self.buffer[:length], self.buffer[length:]
-        return httpx.Response(int(status_line.split()[1]), headers=headers, content=body)
-
-    def closed_by_server(self) -> bool:
-        self.sock.settimeout(TIMEOUT)
-        try:
-            return self.buffer == b"" and self.sock.recv(1) == b""
-        except ConnectionResetError:
-            return True
-
-    def _read(self) -> None:
-        data = self.sock.recv(65536)
-        assert data, "the server closed the connection without a whole answer"
-        self.buffer += data
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 def test_a_kept_alive_request_past_the_limit_is_refused_as_the_first_would_be(every_api):

@@ -13,6 +13,7 @@ import time
 import httpx
 import pytest
 from support.mock_process import MockProcess
+from support.raw_http import Connection
 
 MiB = 2**20
 KEY = "a signing key of 32 bytes or more"
@@ -96,43 +97,33 @@ def test_a_connection_that_never_finishes_its_head_is_closed_by_the_deadline(moc
     assert 0.5 < closed_after < 6, closed_after  # the deadline, with room for a loaded machine
 
 
-def _read_answer(sock: socket.socket) -> bytes:
-    """One whole answer from a kept-alive connection: its head, then ``Content-Length`` bytes of body."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        data += sock.recv(65536)
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = int(
-        next(
-            line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
-        )
-    )
-    while len(body) < length:
-        body += sock.recv(65536)
-    return head
-
-
 def test_the_deadline_runs_from_each_heads_first_byte_on_a_kept_alive_connection(mock):
     """--header-timeout 1: requests spread over more than the deadline on one connection are all answered;
     a head that stops halfway, begun 0.9 s after the connection's first, gets its 408 about 1 s after its
     own first byte, not at the first head's deadline."""
     request = b"GET /__mock__/state HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-    with socket.create_connection(("127.0.0.1", mock.port), timeout=10) as sock:
+    connection = Connection(mock)
+    try:
         for _ in range(4):  # 1.6 s in all: past the deadline of the connection's first head
-            sock.sendall(request)
-            assert _read_answer(sock).startswith(b"HTTP/1.1 200"), "a complete head is never cut off"
+            connection.send(request)
+            assert connection.answer().status_code == 200, "a complete head is never cut off"
             time.sleep(0.4)
-    with socket.create_connection(("127.0.0.1", mock.port), timeout=10) as sock:
+    finally:
+        connection.close()
+    connection = Connection(mock)
+    try:
         opened = time.perf_counter()
         for _ in range(3):
-            sock.sendall(request)
-            assert _read_answer(sock).startswith(b"HTTP/1.1 200")
+            connection.send(request)
+            assert connection.answer().status_code == 200
             time.sleep(0.25)
         time.sleep(max(0.0, 0.9 - (time.perf_counter() - opened)))
-        sock.sendall(b"GET /__mock__/state HTTP/1.1\r\nHost: 127")
+        connection.send(b"GET /__mock__/state HTTP/1.1\r\nHost: 127")
         began = time.perf_counter()
-        answer = sock.recv(200)
+        answer = connection.sock.recv(200)
         waited = time.perf_counter() - began
+    finally:
+        connection.close()
     assert answer.startswith(b"HTTP/1.1 408"), answer
     assert 0.8 < waited < 5, waited  # its own second, with room for a loaded machine
 
