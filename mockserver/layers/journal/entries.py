@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, parse_qsl
 
 import orjson
 
+from mockserver.connexion_ext.lean_validation import content_type_of
 from mockserver.connexion_ext.multipart import parsed_multipart
 from mockserver.images import decoded_facts
 from mockserver.layers import verdict
@@ -358,11 +359,7 @@ class Recording:
         self.query, self.headers = scope.get("query_string", b""), scope["headers"]
         self.body, self.contract, self.error = body, contract, error
         self.duration_ms = round((time.time() - exchange.started) * 1000, 1)
-        self.content_type = None
-        for name, value in response_headers or ():
-            if name.lower() == b"content-type":
-                self.content_type = value
-                break
+        self.content_type = content_type_of(response_headers or ())
         self.secret_headers = secret_headers
         self.cost = (  # bytes, about: what MemoryJournal's cap counts
             ENTRY_OVERHEAD_BYTES
@@ -397,5 +394,5 @@ class Recording:
         return self._rendered
 
 
-def _media_type_of(content_type: bytes | None) -> str | None:
-    return None if content_type is None else content_type.decode("latin-1").split(";", 1)[0].strip()
+def _media_type_of(content_type: str | None) -> str | None:
+    return None if content_type is None else content_type.split(";", 1)[0].strip()
