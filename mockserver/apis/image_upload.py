@@ -24,7 +24,7 @@ from mockserver.apis.base import (
 from mockserver.errors import ApiError
 from mockserver.images import InvalidImage, inspect_image
 from mockserver.state.fixtures import seed_image
-from mockserver.state.records import EncodedList
+from mockserver.state.records import EncodedList, ListingView
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # spec: file maxLength 20971520, x-decision (the seed is silent)
 MAX_NAME_CHARS = 100  # of the sanitised original name inside a cloud file name
@@ -147,21 +147,25 @@ class ImageUploadApi(BaseApi):
         return json_reply({"message": "Upload succeeded", "data": encoded})
 
     async def get_all_images(self, **_):
-        """IUP-03: every stored image, in upload order: the fragments of the origin's listing view (no
-        Python work per record), rebuilt in one pass when records were deleted or undone out of order."""
+        """IUP-03: every stored image, in upload order: the origin's listing view, its records' JSON
+        joined in blocks (no Python work per record), rebuilt in one pass when records were deleted or
+        undone out of order."""
         origin = request_origin()
         view = self.records.view(origin, self.images)
         if view is None:
             kept, encoded = self.records.kept, self.encoded
-            view = {  # one pass, no call per record kept
-                name: hit[1].fragment
-                if (hit := kept.get(name)) is not None and hit[0] == origin
-                else encoded(record, origin).fragment
+            view = ListingView(  # one pass, no call per record kept
+                (
+                    name,
+                    hit[1]
+                    if (hit := kept.get(name)) is not None and hit[0] == origin
+                    else encoded(record, origin),
+                )
                 for name, record in self.images.items()
-            }
+            )
             self.records.keep_view(origin, self.images, view)
-        images = EncodedList.of_fragments(self.records, view.values())
-        return json_reply({"message": f"Found {len(images)} image(s)", "data": images})
+        images = EncodedList.of_fragments(self.records, view.fragments())
+        return json_reply({"message": f"Found {len(view)} image(s)", "data": images})
 
     async def delete_image(self, FileName=None, **_):  # the spec's parameter name
         """IUP-04/05: the record and its bytes go; an unknown name is 404, and so is none (the seed makes

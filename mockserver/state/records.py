@@ -44,12 +44,14 @@ class RecordShapeError(ApiError):
 
 
 class Encoded:
-    """A record's JSON, already validated against the schema its ``token`` names."""
+    """A record's JSON, already validated against the schema its ``token`` names: its ``json`` bytes and
+    the ``fragment`` that embeds them (the same bytes object) in a reply."""
 
-    __slots__ = ("fragment", "token")
+    __slots__ = ("fragment", "json", "token")
 
     def __init__(self, token: str, json_bytes: bytes):
         self.token = token
+        self.json = json_bytes
         self.fragment = orjson.Fragment(json_bytes)
 
 
@@ -67,13 +69,13 @@ class RecordCodec:
     listing's loop to look up without a call per record). ``forget`` drops what a deleted record or a
     reset leaves behind.
 
-    A listing of every record (image-upload's ``GetAllImages``) also keeps, per origin, a *view*: the
-    records' fragments by key, in the listing's order, sharing the ``Encoded`` objects (no bytes are
-    copied, no whole listing is kept). The handler owns its order: it appends a new record's fragment
-    only to a view that held every other record (:meth:`extend_view`) and rebuilds a view whose length
-    differs from its records'; ``forget`` removes a key from every view, so a view is always its records'
-    listing with some keys missing, and one as long as the records is exactly their listing. Views belong
-    to one records container: another one (a reset, a restore) drops them.
+    A listing of every record (image-upload's ``GetAllImages``) also keeps, per origin, a
+    :class:`ListingView`: the records' JSON in the listing's order, joined in blocks. The handler owns
+    its order: it appends a new record only to a view that held every other record (:meth:`extend_view`)
+    and rebuilds a view whose length differs from its records'; ``forget`` removes a key from every view,
+    so a view is always its records' listing with some keys missing, and one as long as the records is
+    exactly their listing. Views belong to one records container: another one (a reset, a restore) drops
+    them.
     """
 
     MAX_VIEWS = 4  # origins whose listing view is kept (most often one: the host a frontend uses)
@@ -85,7 +87,7 @@ class RecordCodec:
         _SCHEMAS[self.token] = schema
         self._validator = COMPILED.get(schema)
         self.kept: dict = {}
-        self.views: dict[str, dict] = {}  # origin -> key -> orjson.Fragment, in the listing's order
+        self.views: dict[str, ListingView] = {}  # origin -> its listing of the records
         self._views_of: object = None  # the records container the views list
 
     def encoded(self, key, fingerprint, build) -> Encoded:
@@ -108,14 +110,14 @@ class RecordCodec:
         else:
             self.kept.pop(key, None)
             for view in self.views.values():
-                view.pop(key, None)
+                view.discard(key)
 
-    def view(self, origin: str, records) -> dict | None:
+    def view(self, origin: str, records) -> ListingView | None:
         """The listing view of ``records`` for ``origin`` when it holds every record, else None."""
         view = self.views.get(origin) if self._views_of is records else None
         return view if view is not None and len(view) == len(records) else None
 
-    def keep_view(self, origin: str, records, view: dict) -> None:
+    def keep_view(self, origin: str, records, view: ListingView) -> None:
         """Keep a listing view of ``records`` just built in their order (the oldest origin's goes beyond
         :attr:`MAX_VIEWS`)."""
         if self._views_of is not records:
@@ -131,15 +133,110 @@ class RecordCodec:
         view missing some records stays as it is (and is rebuilt at the next listing)."""
         view = self.views.get(origin) if self._views_of is records else None
         if view is not None and len(view) == len(records) - 1 and key not in view:
-            view[key] = encoded.fragment
+            view.append(key, encoded)
 
     def __len__(self) -> int:
         return len(self.kept)
 
 
+class _Block:
+    """Up to :attr:`ListingView.BLOCK` consecutive records of a listing: their JSON by key, in order, and
+    (once a listing asked for it, until one of them goes or one joins) those bytes joined by commas."""
+
+    __slots__ = ("joined", "parts")
+
+    def __init__(self):
+        self.parts: dict = {}  # key -> the record's JSON bytes (``Encoded.json``, not copied)
+        self.joined: orjson.Fragment | None = None
+
+
+class ListingView:
+    """One origin's listing of a records container, in the listing's order, kept as blocks of up to
+    ``BLOCK`` records whose JSON is joined by commas once and reused until the block changes.
+
+    orjson writes a list's items separated by commas, so a list of such joined fragments is written as
+    the listing itself, byte for byte. A 1,000-record listing hands orjson 16 fragments of contiguous
+    bytes instead of 1,000 records scattered over the heap (in process, 15 µs of copying became 4 µs),
+    and its handler takes 16 steps, not 1,000. A block is never empty (an empty fragment would leave two
+    commas side by side). What it costs: each listed record's bytes are kept twice while its block is
+    joined, once per origin whose view is kept. A write stays independent of the listing's length:
+    an append touches the last block, a removal its own block (and the block list, one entry per
+    ``BLOCK`` records, when that block empties). Blocks thinned by removals are regrouped by the next
+    listing, which reads every record anyway.
+    """
+
+    BLOCK = 64
+    __slots__ = ("_block_of", "_blocks")
+
+    def __init__(self, items=()):
+        """``items``: ``(key, Encoded)`` pairs in the listing's order."""
+        self._blocks: list[_Block] = []
+        self._block_of: dict = {}  # key -> its block
+        for key, encoded in items:
+            self._add(key, encoded.json)
+
+    def __len__(self) -> int:
+        return len(self._block_of)
+
+    def __contains__(self, key) -> bool:
+        return key in self._block_of
+
+    def keys(self) -> list:
+        """The records' keys, in the listing's order."""
+        return [key for block in self._blocks for key in block.parts]
+
+    def append(self, key, encoded: Encoded) -> None:
+        """A record at the end of the listing (a key already listed is first removed)."""
+        self.discard(key)
+        self._add(key, encoded.json)
+
+    def discard(self, key) -> None:
+        """The record under ``key`` leaves the listing, if it is in it."""
+        block = self._block_of.pop(key, None)
+        if block is None:
+            return
+        del block.parts[key]
+        block.joined = None
+        if not block.parts:
+            self._blocks.remove(block)
+
+    def fragments(self) -> list:
+        """The listing as joined fragments, one per block, in order: what orjson writes as its records."""
+        if len(self._blocks) > 2 * (len(self._block_of) // self.BLOCK) + 2:
+            self._regroup()
+        fragments = []
+        for block in self._blocks:
+            joined = block.joined
+            if joined is None:
+                joined = block.joined = orjson.Fragment(b",".join(block.parts.values()))
+            fragments.append(joined)
+        return fragments
+
+    def _add(self, key, json_bytes: bytes) -> None:
+        blocks = self._blocks
+        if blocks and len(blocks[-1].parts) < self.BLOCK:
+            block = blocks[-1]
+            block.joined = None
+        else:
+            block = _Block()
+            blocks.append(block)
+        block.parts[key] = json_bytes
+        self._block_of[key] = block
+
+    def _regroup(self) -> None:
+        """Full blocks again, in the same order, after removals left many of them thin."""
+        parts = [item for block in self._blocks for item in block.parts.items()]
+        self._blocks.clear()
+        self._block_of.clear()
+        for key, json_bytes in parts:
+            self._add(key, json_bytes)
+
+
 class EncodedList(list):
-    """A listing's records, each an ``orjson.Fragment`` made by one codec (orjson writes a list subclass
-    as a list, and a fragment as its bytes, with no call back into Python per record)."""
+    """A listing's records as ``orjson.Fragment`` s made by one codec: one record each, or a
+    :class:`ListingView`'s blocks of several joined by commas (orjson writes a list subclass as a list,
+    and a fragment as its bytes, with no call back into Python per record). Its length is the number of
+    fragments, not of records."""
 
     __slots__ = ("token",)
 
@@ -149,7 +246,7 @@ class EncodedList(list):
 
     @classmethod
     def of_fragments(cls, codec: RecordCodec, fragments: list) -> EncodedList:
-        """From the records' fragments (``Encoded.fragment``), as a listing's loop collected them."""
+        """From fragments of the records (``Encoded.fragment``, or ``ListingView.fragments()``)."""
         listing = cls(codec)
         listing.extend(fragments)
         return listing
