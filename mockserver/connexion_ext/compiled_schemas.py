@@ -14,12 +14,12 @@ from __future__ import annotations
 import jsonschema_rs
 import orjson
 from connexion.exceptions import BadRequestProblem, NonConformingResponseBody
-from connexion.lifecycle import ConnexionRequest
 from connexion.utils import is_nullable
 from connexion.validators import JSONResponseBodyValidator, ParameterValidator
 
 from mockserver.connexion_ext.fastjson import encoded_from
 from mockserver.connexion_ext.parameters import keep_none_parsed, keep_parsed, query_lists
+from mockserver.connexion_ext.request_scope import connexion_request
 from mockserver.layers.gate import Refused, check_integer, check_text
 from mockserver.schema_cache import COMPILED, CompiledSchemas, openapi_to_jsonschema
 from mockserver.state.records import accepting_stand_ins, with_stand_ins
@@ -121,7 +121,7 @@ class CompiledParameterValidator(ParameterValidator):
             # not document are allowed (strict validation, which refuses them, is off)
             keep_none_parsed(scope)
             return
-        request = ConnexionRequest(scope, uri_parser=self.uri_parser)
+        request = connexion_request(scope, uri_parser=self.uri_parser)
         lists = query_lists(scope.get("query_string", b""))
         for param in self.parameters.get("query", []):
             count = len(lists.get(param["name"], ()))

@@ -20,6 +20,7 @@ from connexion.utils import inspect_function_arguments
 from starlette.concurrency import run_in_threadpool
 
 from mockserver.connexion_ext.parameters import BodilessArguments, cached_sanitiser, reuse_parsed
+from mockserver.connexion_ext.request_scope import connexion_request
 from mockserver.connexion_ext.responses import OperationResponseDecorator
 
 
@@ -107,9 +108,8 @@ class OnceDecorator(StarletteDecorator):
                 uri_parser = self.uri_parser
             # the scope itself, not Connexion's proxy of it: the request reads it a dozen times
             current_scope = _scope.get()
-            request = self.framework.get_request(
-                uri_parser=uri_parser, scope=current_scope, receive=_receive.get()
-            )
+            # what the Starlette framework's ``get_request`` makes, without its constructor's detour
+            request = connexion_request(current_scope, _receive.get(), uri_parser)
             reuse_parsed(current_scope, request)  # as the parameter validator parsed them
             return await decorated(request)
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import functools
 
-from connexion.lifecycle import ConnexionRequest
 from connexion.middleware.security import SecurityAPI, SecurityMiddleware, SecurityOperation
 from connexion.security import (
     SECURITY_HANDLERS,
@@ -29,6 +28,7 @@ from connexion.security import (
 )
 
 from mockserver.asgi import Receive, Scope, Send
+from mockserver.connexion_ext.request_scope import connexion_request
 
 
 def _signature_once(handler_cls):
@@ -79,7 +79,7 @@ class _DirectCheck:
         if self.pass_scopes:
             kwargs["required_scopes"] = self.required_scopes
         if self.pass_request:
-            kwargs["request"] = ConnexionRequest(scope)
+            kwargs["request"] = connexion_request(scope)
         try:
             info = self.func(value, **kwargs)
             while asyncio.iscoroutine(info):
