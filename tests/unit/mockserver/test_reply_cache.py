@@ -319,9 +319,10 @@ def _consistent(cache) -> None:
     assert cache.held_bytes == sum(cost for _, _, cost in entries.values()) <= cache.max_bytes
     large = [cost for _, _, cost in entries.values() if cost > cache.large_entry_bytes]
     assert cache.held_large_bytes == sum(large) <= cache.max_large_bytes
+    assert len(large) <= cache.MAX_LARGE_REPLIES
 
 
-def test_a_run_of_distinct_large_replies_recycles_a_quarter_and_keeps_the_small_ones():
+def test_a_run_of_distinct_large_replies_recycles_the_last_two_and_keeps_the_small_ones():
     cache = reply_cache.ReplyCache(1_000_000)  # large: over 7,812 bytes each; at most 250,000 together
     small = [(_key(i, "/v1/tags"), b"[]") for i in range(20)]
     for key, body in small:
@@ -331,17 +332,18 @@ def test_a_run_of_distinct_large_replies_recycles_a_quarter_and_keeps_the_small_
         _consistent(cache)
     assert all(cache.get(key) == (START, body) for key, body in small)
     assert 0 < cache.held_large_bytes <= 250_000
-    newest = [_key(i) for i in range(200)][-5:]
-    assert all(cache.get(key) is not None for key in newest)  # the latest large ones are the ones kept
+    keys = [_key(i) for i in range(200)]
+    assert all(cache.get(key) is not None for key in keys[-2:])  # the latest two are the ones kept
+    assert all(cache.get(key) is None for key in keys[:-2])  # their buffers were recycled
 
 
 def test_a_large_reply_read_again_is_kept_before_the_older_large_ones():
     cache = reply_cache.ReplyCache(1_000_000)
     body = b"x" * 20_000
-    for i in range(10):
+    for i in range(cache.MAX_LARGE_REPLIES):
         cache.put(_key(i), START, body)
     favourite = _key(0)
-    for i in range(10, 200):
+    for i in range(cache.MAX_LARGE_REPLIES, 200):
         assert cache.get(favourite) is not None  # read again and again: the large LRU keeps it
         cache.put(_key(i), START, body)
     assert cache.get(favourite) is not None
