@@ -361,10 +361,10 @@ def run_size(name: str, size: int, args, state_dir: str | None, store: str | Non
     if name in ("image-upload", "tagged-images"):  # the APIs that keep their records encoded
         origin = "http://127.0.0.1:8000"
         token = CURRENT_SCOPE.set({ORIGIN: origin, "headers": []})
-        for record in list(ctx.apis[name].images.values()):
-            if name == "image-upload":
-                ctx.apis[name].encoded(record, origin)
-            else:
+        if name == "image-upload":  # GetAllImages: every record encoded, and the origin's listing view
+            asyncio.run(ctx.apis[name].get_all_images())
+        else:
+            for record in list(ctx.apis[name].images.values()):
                 ctx.apis[name].encoded_record(record, origin, int(time.time()))
         CURRENT_SCOPE.reset(token)
     if app.durable is not None:  # under --state-dir and --store the fill is stored as a reset's would be
