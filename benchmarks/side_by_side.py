@@ -1,6 +1,7 @@
 """Two versions of the mock (and Prism) served at once and driven in alternation: before and after a change.
 
-``python benchmarks/side_by_side.py --before DIR [--only TEXT] [--prism] [--rounds 6] [--duration 4]``
+``python benchmarks/side_by_side.py --before DIR [--only TEXT] [--prism] [--rounds 6] [--duration 4]
+[--warm-up 5]``
 
 ``DIR`` holds another version of the project (``git archive <commit> | tar -x -C DIR``); the mock is
 started from it with ``PYTHONPATH=DIR`` in this project's environment, and from this tree. Both are seeded
@@ -8,7 +9,9 @@ as ``run.py`` seeds its mock, and every endpoint of ``run.py`` (reads as reply-c
 each in turn, the order swapped every round, so that a machine shared with other work slows both alike;
 with ``--prism`` the endpoint's Prism takes its turn too, rotating. Reported per server: the medians of
 requests/s, p50, p95 and p99, and the CPU the server process used per request (its user + system time
-over each run, read from ``/proc``): on a busy machine a steadier figure than requests/s.
+over each run, read from ``/proc``): on a busy machine a steadier figure than requests/s. Before an
+endpoint's rounds each server gets ``--warm-up`` seconds of its load (5 by default, as ``run.py``: Prism's
+JIT needs about that long, and a ratio against a Prism still warming flatters the mock).
 """
 
 from __future__ import annotations
@@ -55,7 +58,14 @@ def _summary(results: list, cpu: list[float]) -> dict:
 
 
 def compare(
-    before: Path, only: list[str], prism: bool, rounds: int, duration: float, records: int, loadgen: str
+    before: Path,
+    only: list[str],
+    prism: bool,
+    rounds: int,
+    duration: float,
+    records: int,
+    loadgen: str,
+    warm_up: float = harness.WARM_UP_SECONDS,
 ) -> dict:
     servers = {"before": _mock_from(before), "after": _mock_from(HERE.parent)}
     prisms: dict = {}
@@ -73,8 +83,8 @@ def compare(
             targets = {name: (servers[name], eps[i].miss or eps[i].ours) for name, eps in endpoints.items()}
             if endpoint.prism is not None and endpoint.prism_spec in prisms:
                 targets["prism"] = (prisms[endpoint.prism_spec], endpoint.prism)
-            for server, request in targets.values():  # a warm-up each: Prism's first second is slow
-                run_load(loadgen, harness.HOST, server.port, request, 1, 16)
+            for server, request in targets.values() if warm_up > 0 else ():  # JITs, caches, connections
+                run_load(loadgen, harness.HOST, server.port, request, warm_up, 16)
             results = {name: [] for name in targets}
             cpu = {name: [] for name in targets}
             order = list(targets)
@@ -128,10 +138,24 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--loadgen", choices=("wrk", "python"), default="wrk" if harness.wrk_path() else "python"
     )
+    parser.add_argument(
+        "--warm-up",
+        type=float,
+        default=harness.WARM_UP_SECONDS,
+        help="seconds of load each server gets before an endpoint's rounds (default: %(default)s)",
+    )
     parser.add_argument("--json", type=Path, help="also write the table here")
     args = parser.parse_args(argv)
+    print(f"side_by_side: each server warmed for {args.warm_up:g} s before an endpoint's rounds", flush=True)
     table = compare(
-        args.before.resolve(), args.only, args.prism, args.rounds, args.duration, args.records, args.loadgen
+        args.before.resolve(),
+        args.only,
+        args.prism,
+        args.rounds,
+        args.duration,
+        args.records,
+        args.loadgen,
+        args.warm_up,
     )
     if args.json:
         args.json.write_text(json.dumps(table, indent=1))

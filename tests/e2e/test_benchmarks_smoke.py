@@ -124,6 +124,8 @@ def test_side_by_side_command_runs(tmp_path):
             "5",
             "--loadgen",
             "python",
+            "--warm-up",
+            "0.5",
             "--json",
             str(table),
         ],
@@ -143,3 +145,4 @@ def test_side_by_side_command_runs(tmp_path):
             assert side["p50_ms"] <= side["p99_ms"]
             assert side["cpu_us_per_request"] > 0
     assert "req/s" in done.stdout and "CPU per request" in done.stdout
+    assert "each server warmed for 0.5 s before an endpoint's rounds" in done.stdout
